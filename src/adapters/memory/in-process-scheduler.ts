@@ -1,0 +1,142 @@
+// The embedded default scheduler: jobs kept in memory, run by timers or on demand.
+import type { Clock } from '../../ports/clock.js';
+import { systemClock } from '../../ports/clock.js';
+import type { JobName, JobRunner, JobScheduler, RecurringJob, ScheduledJob } from '../../ports/job-scheduler.js';
+
+export interface InProcessSchedulerOptions {
+  /**
+   * What "due" means for `runDue()`; pass the engine's clock in tests.
+   * @defaultValue the system clock
+   */
+  clock?: Clock;
+  /**
+   * Run jobs on real timers. Turn off in tests that move a manual clock and call `runDue()`.
+   * @defaultValue true
+   */
+  timers?: boolean;
+  /**
+   * Called when a job throws (the job is dropped; `engine.reconcile()` repairs its work).
+   * @defaultValue writes to `console.error`
+   */
+  onError?: (error: unknown, job: { name: JobName; id: string }) => void;
+}
+
+interface Pending {
+  job: ScheduledJob;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+// setTimeout overflows above 2^31-1 ms (~24.8 days): longer waits are chained.
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Keeps jobs in this process. They are lost on restart, which the reconciliation sweep
+ * repairs. Timers are unref'd, so they never keep a process alive.
+ */
+export class InProcessScheduler implements JobScheduler {
+  private readonly jobs = new Map<string, Pending>();
+  private readonly recurring = new Map<JobName, ReturnType<typeof setInterval> | null>();
+  private readonly clock: Clock;
+  private readonly timers: boolean;
+  private readonly onError: (error: unknown, job: { name: JobName; id: string }) => void;
+  private runner: JobRunner | null = null;
+
+  constructor(options: InProcessSchedulerOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.timers = options.timers ?? true;
+    this.onError =
+      options.onError ?? ((error, job) => console.error(`careslot: job ${job.name} (${job.id}) failed`, error));
+  }
+
+  bind(runner: JobRunner): void {
+    this.runner = runner;
+  }
+
+  async schedule(job: ScheduledJob): Promise<void> {
+    const key = `${job.name}/${job.id}`;
+    if (this.jobs.has(key)) return;
+    const pending: Pending = { job: { ...job, data: { ...job.data } }, timer: null };
+    this.jobs.set(key, pending);
+    if (this.timers) this.arm(key, pending);
+  }
+
+  async cancel(args: { name: JobName; id: string }): Promise<void> {
+    const key = `${args.name}/${args.id}`;
+    const pending = this.jobs.get(key);
+    if (!pending) return;
+    if (pending.timer) clearTimeout(pending.timer);
+    this.jobs.delete(key);
+  }
+
+  async scheduleRecurring(job: RecurringJob): Promise<void> {
+    if (this.recurring.has(job.name)) return;
+    if (!this.timers) {
+      this.recurring.set(job.name, null);
+      return;
+    }
+    const interval = setInterval(() => void this.execute(job.name, { name: job.name, id: job.name }, {}), job.everyMs);
+    interval.unref?.();
+    this.recurring.set(job.name, interval);
+  }
+
+  /** Jobs still waiting, soonest first (for tests and the demo timeline). */
+  pending(): ScheduledJob[] {
+    return [...this.jobs.values()].map((p) => p.job).sort((a, b) => a.runAt.getTime() - b.runAt.getTime());
+  }
+
+  /**
+   * Runs every waiting job whose time has come by the clock, soonest first, including jobs
+   * those jobs schedule that are already due. Returns how many ran.
+   */
+  async runDue(): Promise<number> {
+    let ran = 0;
+    for (;;) {
+      const now = this.clock.now().getTime();
+      const next = this.pending().find((job) => job.runAt.getTime() <= now);
+      if (!next) return ran;
+      await this.take(`${next.name}/${next.id}`);
+      ran++;
+    }
+  }
+
+  /** Stops all timers; waiting jobs are dropped. */
+  close(): void {
+    for (const pending of this.jobs.values()) if (pending.timer) clearTimeout(pending.timer);
+    for (const interval of this.recurring.values()) if (interval) clearInterval(interval);
+    this.jobs.clear();
+    this.recurring.clear();
+  }
+
+  private arm(key: string, pending: Pending): void {
+    const wait = Math.max(0, pending.job.runAt.getTime() - this.clock.now().getTime());
+    const timer = setTimeout(
+      () => {
+        if (wait > MAX_TIMER_MS) this.arm(key, pending);
+        else void this.take(key);
+      },
+      Math.min(wait, MAX_TIMER_MS),
+    );
+    timer.unref?.();
+    pending.timer = timer;
+  }
+
+  private async take(key: string): Promise<void> {
+    const pending = this.jobs.get(key);
+    if (!pending) return;
+    if (pending.timer) clearTimeout(pending.timer);
+    this.jobs.delete(key);
+    await this.execute(pending.job.name, pending.job, pending.job.data);
+  }
+
+  private async execute(name: JobName, job: { name: JobName; id: string }, data: ScheduledJob['data']): Promise<void> {
+    if (!this.runner) {
+      this.onError(new Error('InProcessScheduler is not bound to an engine: pass it to new BookingEngine()'), job);
+      return;
+    }
+    try {
+      await this.runner(name, data);
+    } catch (error) {
+      this.onError(error, job);
+    }
+  }
+}

@@ -1,0 +1,388 @@
+// The embedded default store: serializable transactions over in-process maps.
+import type {
+  Booking,
+  LedgerEntry,
+  PaymentCustomer,
+  PaymentTransaction,
+  RefundRecord,
+  Schedule,
+} from '../../domain/entities.js';
+import { isActiveBookingStatus } from '../../domain/status.js';
+import type {
+  BookingQuery,
+  BookingStore,
+  BookingUpdate,
+  NewBooking,
+  NewLedgerEntry,
+  NewPaymentTransaction,
+  NewSchedule,
+  ScheduleQuery,
+  ScheduleUpdate,
+  StoreOperations,
+} from '../../ports/booking-store.js';
+import { AsyncMutex } from './async-mutex.js';
+import { newObjectId } from './object-id.js';
+
+interface Tables {
+  schedules: Map<string, Schedule>;
+  bookings: Map<string, Booking>;
+  payments: Map<string, PaymentTransaction>;
+  ledger: Map<string, LedgerEntry>;
+  events: Map<string, { id: string; type: string; at: Date }>;
+  customers: Map<string, PaymentCustomer>;
+  // Secondary indexes: the memory equivalent of MongoDB's unique indexes.
+  activeBySchedule: Map<string, string>;
+  bookingByIdempotencyKey: Map<string, string>;
+  paymentByProviderId: Map<string, string>;
+}
+
+type Undo = () => void;
+
+const pairKey = (a: string, b: string): string => `${a}\u0000${b}`;
+
+function oneOf<T>(expected: T | readonly T[], actual: T): boolean {
+  return Array.isArray(expected) ? (expected as readonly T[]).includes(actual) : expected === actual;
+}
+
+// structuredClone keeps Dates as Dates; callers can never mutate stored records.
+const copy = <T>(value: T): T => structuredClone(value);
+
+function matchesSchedule(schedule: Schedule, query: ScheduleQuery): boolean {
+  if (query.doctorId !== undefined && schedule.doctorId !== query.doctorId) return false;
+  if (query.status !== undefined && !oneOf(query.status, schedule.status)) return false;
+  if (query.startFrom !== undefined && schedule.startTime < query.startFrom) return false;
+  if (query.startBefore !== undefined && schedule.startTime >= query.startBefore) return false;
+  if (query.endBefore !== undefined && schedule.endTime > query.endBefore) return false;
+  if (query.endAfter !== undefined && schedule.endTime <= query.endAfter) return false;
+  return true;
+}
+
+function matchesBooking(booking: Booking, query: BookingQuery): boolean {
+  if (query.patientId !== undefined && booking.patientId !== query.patientId) return false;
+  if (query.doctorId !== undefined && booking.doctorId !== query.doctorId) return false;
+  if (query.scheduleId !== undefined && booking.scheduleId !== query.scheduleId) return false;
+  if (query.checkoutSessionId !== undefined && booking.checkoutSessionId !== query.checkoutSessionId) return false;
+  if (query.status !== undefined && !oneOf(query.status, booking.status)) return false;
+  if (query.paymentStatus !== undefined && !oneOf(query.paymentStatus, booking.paymentStatus)) return false;
+  if (query.mode !== undefined && booking.mode !== query.mode) return false;
+  if (query.holdExpiresBefore !== undefined) {
+    if (booking.holdExpiresAt === null || booking.holdExpiresAt > query.holdExpiresBefore) return false;
+  }
+  if (query.createdBefore !== undefined && booking.createdAt > query.createdBefore) return false;
+  return true;
+}
+
+const byStartThenId = (a: Schedule, b: Schedule): number =>
+  a.startTime.getTime() - b.startTime.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+const byCreatedThenId = (a: { createdAt: Date; id: string }, b: { createdAt: Date; id: string }): number =>
+  a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * The operations over the tables. `journal`, when present, collects undo steps so a failed
+ * transaction can be rolled back; outside transactions each call runs alone under the lock.
+ */
+class MemoryOperations implements StoreOperations {
+  constructor(
+    private readonly t: Tables,
+    private readonly journal: Undo[] | null,
+    private readonly now: () => Date,
+  ) {}
+
+  private setRow<K, V>(map: Map<K, V>, key: K, value: V): void {
+    if (this.journal) {
+      const had = map.has(key);
+      const previous = map.get(key);
+      this.journal.push(() => {
+        if (had) map.set(key, previous as V);
+        else map.delete(key);
+      });
+    }
+    map.set(key, value);
+  }
+
+  private deleteRow<K, V>(map: Map<K, V>, key: K): void {
+    if (!map.has(key)) return;
+    if (this.journal) {
+      const previous = map.get(key) as V;
+      this.journal.push(() => map.set(key, previous));
+    }
+    map.delete(key);
+  }
+
+  async insertSchedule(schedule: NewSchedule): Promise<Schedule> {
+    const at = this.now();
+    const row: Schedule = { ...copy(schedule), id: newObjectId(), createdAt: at, updatedAt: at };
+    this.setRow(this.t.schedules, row.id, row);
+    return copy(row);
+  }
+
+  async getSchedule(id: string): Promise<Schedule | null> {
+    const row = this.t.schedules.get(id);
+    return row ? copy(row) : null;
+  }
+
+  async findSchedules(query: ScheduleQuery): Promise<Schedule[]> {
+    const rows = [...this.t.schedules.values()].filter((s) => matchesSchedule(s, query)).sort(byStartThenId);
+    return (query.limit === undefined ? rows : rows.slice(0, query.limit)).map(copy);
+  }
+
+  async updateScheduleIf(update: ScheduleUpdate): Promise<Schedule | null> {
+    const row = this.t.schedules.get(update.id);
+    if (!row || !oneOf(update.expectedStatus, row.status)) return null;
+    const next: Schedule = { ...row, ...copy(update.set), updatedAt: this.now() };
+    this.setRow(this.t.schedules, row.id, next);
+    return copy(next);
+  }
+
+  async deleteSchedulesIf(args: { ids: readonly string[]; expectedStatus: Schedule['status'] }): Promise<number> {
+    let deleted = 0;
+    for (const id of args.ids) {
+      const row = this.t.schedules.get(id);
+      if (row && row.status === args.expectedStatus) {
+        this.deleteRow(this.t.schedules, id);
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+
+  async insertBooking(booking: NewBooking): Promise<Booking | null> {
+    if (isActiveBookingStatus(booking.status) && this.t.activeBySchedule.has(booking.scheduleId)) return null;
+    const idemKey = booking.idempotencyKey === null ? null : pairKey(booking.patientId, booking.idempotencyKey);
+    if (idemKey !== null && this.t.bookingByIdempotencyKey.has(idemKey)) return null;
+    const at = this.now();
+    const row: Booking = { ...copy(booking), id: newObjectId(), createdAt: at, updatedAt: at };
+    this.setRow(this.t.bookings, row.id, row);
+    if (isActiveBookingStatus(row.status)) this.setRow(this.t.activeBySchedule, row.scheduleId, row.id);
+    if (idemKey !== null) this.setRow(this.t.bookingByIdempotencyKey, idemKey, row.id);
+    return copy(row);
+  }
+
+  async getBooking(id: string): Promise<Booking | null> {
+    const row = this.t.bookings.get(id);
+    return row ? copy(row) : null;
+  }
+
+  async findBookings(query: BookingQuery): Promise<Booking[]> {
+    const rows = [...this.t.bookings.values()].filter((b) => matchesBooking(b, query)).sort(byCreatedThenId);
+    return (query.limit === undefined ? rows : rows.slice(0, query.limit)).map(copy);
+  }
+
+  async countBookings(query: BookingQuery): Promise<number> {
+    let count = 0;
+    for (const row of this.t.bookings.values()) if (matchesBooking(row, query)) count++;
+    return count;
+  }
+
+  async findBookingByIdempotencyKey(args: { patientId: string; idempotencyKey: string }): Promise<Booking | null> {
+    const id = this.t.bookingByIdempotencyKey.get(pairKey(args.patientId, args.idempotencyKey));
+    return id === undefined ? null : this.getBooking(id);
+  }
+
+  async findActiveBooking(scheduleId: string): Promise<Booking | null> {
+    const id = this.t.activeBySchedule.get(scheduleId);
+    return id === undefined ? null : this.getBooking(id);
+  }
+
+  async updateBookingIf(update: BookingUpdate): Promise<Booking | null> {
+    const row = this.t.bookings.get(update.id);
+    if (!row || !oneOf(update.expectedStatus, row.status)) return null;
+    if (update.expectedPaymentStatus !== undefined && !oneOf(update.expectedPaymentStatus, row.paymentStatus)) {
+      return null;
+    }
+    const next: Booking = {
+      ...row,
+      ...copy(update.set),
+      history: update.history ? [...row.history, copy(update.history)] : row.history,
+      updatedAt: this.now(),
+    };
+    const wasActive = isActiveBookingStatus(row.status);
+    const isActive = isActiveBookingStatus(next.status);
+    if (isActive) {
+      const holder = this.t.activeBySchedule.get(next.scheduleId);
+      if (holder !== undefined && holder !== row.id) return null;
+    }
+    this.setRow(this.t.bookings, row.id, next);
+    if (wasActive && (!isActive || next.scheduleId !== row.scheduleId)) {
+      this.deleteRow(this.t.activeBySchedule, row.scheduleId);
+    }
+    if (isActive) this.setRow(this.t.activeBySchedule, next.scheduleId, row.id);
+    return copy(next);
+  }
+
+  async insertPaymentTransaction(transaction: NewPaymentTransaction): Promise<PaymentTransaction | null> {
+    const key = pairKey(transaction.provider, transaction.providerPaymentId);
+    if (this.t.paymentByProviderId.has(key)) return null;
+    const at = this.now();
+    const row: PaymentTransaction = { ...copy(transaction), id: newObjectId(), createdAt: at, updatedAt: at };
+    this.setRow(this.t.payments, row.id, row);
+    this.setRow(this.t.paymentByProviderId, key, row.id);
+    return copy(row);
+  }
+
+  async getPaymentTransaction(id: string): Promise<PaymentTransaction | null> {
+    const row = this.t.payments.get(id);
+    return row ? copy(row) : null;
+  }
+
+  async findPaymentTransaction(args: {
+    provider: string;
+    providerPaymentId: string;
+  }): Promise<PaymentTransaction | null> {
+    const id = this.t.paymentByProviderId.get(pairKey(args.provider, args.providerPaymentId));
+    return id === undefined ? null : this.getPaymentTransaction(id);
+  }
+
+  async findPaymentTransactions(query: {
+    bookingId?: string;
+    refundStatus?: RefundRecord['status'];
+  }): Promise<PaymentTransaction[]> {
+    return [...this.t.payments.values()]
+      .filter(
+        (p) =>
+          (query.bookingId === undefined || p.bookingId === query.bookingId) &&
+          (query.refundStatus === undefined || p.refunds.some((r) => r.status === query.refundStatus)),
+      )
+      .sort(byCreatedThenId)
+      .map(copy);
+  }
+
+  async upsertRefund(args: { paymentTransactionId: string; refund: RefundRecord }): Promise<PaymentTransaction | null> {
+    const row = this.t.payments.get(args.paymentTransactionId);
+    if (!row) return null;
+    const refund = copy(args.refund);
+    const index = row.refunds.findIndex((r) => r.id === refund.id);
+    const refunds = index === -1 ? [...row.refunds, refund] : row.refunds.map((r, i) => (i === index ? refund : r));
+    const next: PaymentTransaction = { ...row, refunds, updatedAt: this.now() };
+    this.setRow(this.t.payments, row.id, next);
+    return copy(next);
+  }
+
+  async appendLedgerEntry(entry: NewLedgerEntry): Promise<boolean> {
+    if (this.t.ledger.has(entry.key)) return false;
+    this.setRow(this.t.ledger, entry.key, { ...copy(entry), id: newObjectId() });
+    return true;
+  }
+
+  async findLedgerEntries(query: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> {
+    return [...this.t.ledger.values()]
+      .filter(
+        (e) =>
+          (query.doctorId === undefined || e.doctorId === query.doctorId) &&
+          (query.bookingId === undefined || e.bookingId === query.bookingId),
+      )
+      .map(copy);
+  }
+
+  async recordProcessedEvent(event: { id: string; type: string; at: Date }): Promise<boolean> {
+    if (this.t.events.has(event.id)) return false;
+    this.setRow(this.t.events, event.id, copy(event));
+    return true;
+  }
+
+  async hasProcessedEvent(id: string): Promise<boolean> {
+    return this.t.events.has(id);
+  }
+
+  async getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null> {
+    const row = this.t.customers.get(pairKey(args.patientId, args.provider));
+    return row ? copy(row) : null;
+  }
+
+  async savePaymentCustomer(customer: PaymentCustomer): Promise<PaymentCustomer> {
+    const key = pairKey(customer.patientId, customer.provider);
+    const existing = this.t.customers.get(key);
+    if (existing) return copy(existing);
+    this.setRow(this.t.customers, key, copy(customer));
+    return copy(customer);
+  }
+}
+
+export interface MemoryStoreOptions {
+  /**
+   * Source of `createdAt`/`updatedAt` stamps; pass the engine's clock in tests.
+   * @defaultValue `() => new Date()`
+   */
+  now?: () => Date;
+}
+
+/**
+ * Keeps everything in this process's memory: the embedded default for demos, tests and
+ * single-process hosts that can afford to lose data on restart. Transactions are serializable
+ * (one at a time, FIFO) and roll back every write when their function throws.
+ */
+export class MemoryStore implements BookingStore {
+  private readonly tables: Tables = {
+    schedules: new Map(),
+    bookings: new Map(),
+    payments: new Map(),
+    ledger: new Map(),
+    events: new Map(),
+    customers: new Map(),
+    activeBySchedule: new Map(),
+    bookingByIdempotencyKey: new Map(),
+    paymentByProviderId: new Map(),
+  };
+  private readonly lock = new AsyncMutex();
+  private readonly now: () => Date;
+  private readonly direct: MemoryOperations;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    if (options.now !== undefined && typeof options.now !== 'function') {
+      throw new TypeError('MemoryStore: options.now must be a function returning a Date');
+    }
+    this.now = options.now ?? (() => new Date());
+    this.direct = new MemoryOperations(this.tables, null, this.now);
+  }
+
+  transaction<T>(fn: (tx: StoreOperations) => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      const journal: Undo[] = [];
+      try {
+        return await fn(new MemoryOperations(this.tables, journal, this.now));
+      } catch (error) {
+        for (let i = journal.length - 1; i >= 0; i--) journal[i]?.();
+        throw error;
+      }
+    });
+  }
+
+  // Outside a transaction every call still takes the lock, so no caller ever sees another
+  // transaction's uncommitted writes.
+  private locked<A extends unknown[], R>(fn: (ops: MemoryOperations, ...args: A) => Promise<R>) {
+    return (...args: A): Promise<R> => this.lock.run(() => fn(this.direct, ...args));
+  }
+
+  insertSchedule = this.locked((o, s: NewSchedule) => o.insertSchedule(s));
+  getSchedule = this.locked((o, id: string) => o.getSchedule(id));
+  findSchedules = this.locked((o, q: ScheduleQuery) => o.findSchedules(q));
+  updateScheduleIf = this.locked((o, u: ScheduleUpdate) => o.updateScheduleIf(u));
+  deleteSchedulesIf = this.locked((o, a: { ids: readonly string[]; expectedStatus: Schedule['status'] }) =>
+    o.deleteSchedulesIf(a),
+  );
+  insertBooking = this.locked((o, b: NewBooking) => o.insertBooking(b));
+  getBooking = this.locked((o, id: string) => o.getBooking(id));
+  findBookings = this.locked((o, q: BookingQuery) => o.findBookings(q));
+  countBookings = this.locked((o, q: BookingQuery) => o.countBookings(q));
+  findBookingByIdempotencyKey = this.locked((o, a: { patientId: string; idempotencyKey: string }) =>
+    o.findBookingByIdempotencyKey(a),
+  );
+  findActiveBooking = this.locked((o, scheduleId: string) => o.findActiveBooking(scheduleId));
+  updateBookingIf = this.locked((o, u: BookingUpdate) => o.updateBookingIf(u));
+  insertPaymentTransaction = this.locked((o, p: NewPaymentTransaction) => o.insertPaymentTransaction(p));
+  getPaymentTransaction = this.locked((o, id: string) => o.getPaymentTransaction(id));
+  findPaymentTransaction = this.locked((o, a: { provider: string; providerPaymentId: string }) =>
+    o.findPaymentTransaction(a),
+  );
+  findPaymentTransactions = this.locked((o, q: { bookingId?: string; refundStatus?: RefundRecord['status'] }) =>
+    o.findPaymentTransactions(q),
+  );
+  upsertRefund = this.locked((o, a: { paymentTransactionId: string; refund: RefundRecord }) => o.upsertRefund(a));
+  appendLedgerEntry = this.locked((o, e: NewLedgerEntry) => o.appendLedgerEntry(e));
+  findLedgerEntries = this.locked((o, q: { doctorId?: string; bookingId?: string }) => o.findLedgerEntries(q));
+  recordProcessedEvent = this.locked((o, e: { id: string; type: string; at: Date }) => o.recordProcessedEvent(e));
+  hasProcessedEvent = this.locked((o, id: string) => o.hasProcessedEvent(id));
+  getPaymentCustomer = this.locked((o, a: { patientId: string; provider: string }) => o.getPaymentCustomer(a));
+  savePaymentCustomer = this.locked((o, c: PaymentCustomer) => o.savePaymentCustomer(c));
+}

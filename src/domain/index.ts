@@ -1,0 +1,7 @@
+// Pure domain code: no I/O.
+export * from './entities.js';
+export * from './errors.js';
+export * from './money.js';
+export * from './plan-policy.js';
+export * from './status.js';
+export * from './time.js';

@@ -1,0 +1,28 @@
+// Wall-clock rules: IANA time zones and "same local time next day" across daylight saving.
+import { DateTime, IANAZone } from 'luxon';
+
+export function isValidTimeZone(zone: unknown): zone is string {
+  return typeof zone === 'string' && zone.length > 0 && IANAZone.isValidZone(zone);
+}
+
+/**
+ * The instant one calendar day later at the same local wall-clock time in `timeZone`.
+ * A 09:00 slot stays at 09:00 local even when the day in between is 23 or 25 hours long.
+ * Where the local time does not exist (a spring-forward gap) it moves forward by the gap.
+ */
+export function sameLocalTimeNextDay(instant: Date, timeZone: string): Date {
+  return DateTime.fromJSDate(instant, { zone: timeZone }).plus({ days: 1 }).toJSDate();
+}
+
+export function addMinutes(instant: Date, minutes: number): Date {
+  return new Date(instant.getTime() + minutes * 60_000);
+}
+
+export function addDays(instant: Date, days: number): Date {
+  return new Date(instant.getTime() + days * 86_400_000);
+}
+
+/** Formats an instant in the slot's zone for notification text, e.g. `2026-03-08 09:00 (America/New_York)`. */
+export function formatLocal(instant: Date, timeZone: string): string {
+  return `${DateTime.fromJSDate(instant, { zone: timeZone }).toFormat('yyyy-MM-dd HH:mm')} (${timeZone})`;
+}

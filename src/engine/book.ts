@@ -1,0 +1,218 @@
+// The booking use case: plan check, slot claim, and the free or paid path.
+import type { Actor, Booking, Schedule } from '../domain/entities.js';
+import { BookingError, isBookingError } from '../domain/errors.js';
+import { decidePlan, type PlanDecision } from '../domain/plan-policy.js';
+import { addMinutes } from '../domain/time.js';
+import { JOB_NAMES } from '../ports/job-scheduler.js';
+import type { Patient } from '../ports/patient-directory.js';
+import { type EngineContext, jobIds } from './context.js';
+import { cancelPending, confirmationEffects } from './payments.js';
+import { bookSchema, parseInput } from './validation.js';
+
+export interface BookInput {
+  patientId: string;
+  scheduleId: string;
+  /**
+   * Makes retries safe: the same patient and key return the first call's booking instead of
+   * making another. Reusing a key for a different slot is INVALID_INPUT.
+   */
+  idempotencyKey?: string;
+  /** Where Checkout sends the patient after paying. @defaultValue the engine's `successUrl` */
+  successUrl?: string;
+  /** Where Checkout sends the patient who gives up. @defaultValue the engine's `cancelUrl` */
+  cancelUrl?: string;
+}
+
+export interface BookResult {
+  booking: Booking;
+  /** The hosted payment page; only on the paid path while the booking is pending. */
+  paymentUrl?: string;
+}
+
+function present(booking: Booking): BookResult {
+  return booking.status === 'pending' && booking.paymentUrl ? { booking, paymentUrl: booking.paymentUrl } : { booking };
+}
+
+const unavailable = (reason: string) => new BookingError('SCHEDULE_UNAVAILABLE', reason);
+
+async function decide(
+  ctx: EngineContext,
+  patient: Patient,
+  schedule: Schedule,
+): Promise<PlanDecision & { outcome: 'book' }> {
+  const rule = Object.hasOwn(ctx.options.plans, patient.plan) ? ctx.options.plans[patient.plan] : undefined;
+  const freeUsed =
+    rule?.freeQuota !== undefined && rule.freeQuota > 0
+      ? await ctx.store.countBookings({
+          patientId: patient.id,
+          mode: 'free',
+          status: ['pending', 'scheduled', 'completed'],
+        })
+      : 0;
+  const decision = decidePlan(ctx.options.plans, patient.plan, freeUsed);
+  if (decision.outcome === 'reject') {
+    throw new BookingError('SUBSCRIPTION_REQUIRED', 'Subscribe to book', { details: { plan: patient.plan } });
+  }
+  if (decision.relationRequired) {
+    const related = await ctx.patients.hasRelation({ doctorId: schedule.doctorId, patientId: patient.id });
+    if (!related) {
+      throw new BookingError('RELATION_REQUIRED', 'Free booking needs an existing doctor–patient relation', {
+        details: { plan: patient.plan },
+      });
+    }
+  }
+  return decision;
+}
+
+/** The booking this patient already holds on this slot, or for this idempotency key. */
+async function existingFor(ctx: EngineContext, patientId: string, scheduleId: string, idempotencyKey?: string) {
+  if (idempotencyKey !== undefined) {
+    const byKey = await ctx.store.findBookingByIdempotencyKey({ patientId, idempotencyKey });
+    if (byKey) {
+      if (byKey.scheduleId !== scheduleId) {
+        throw new BookingError('INVALID_INPUT', 'idempotencyKey was already used for a different slot', {
+          details: { bookingId: byKey.id },
+        });
+      }
+      return byKey;
+    }
+  }
+  const active = await ctx.store.findActiveBooking(scheduleId);
+  return active?.patientId === patientId ? active : null;
+}
+
+export async function book(ctx: EngineContext, input: BookInput): Promise<BookResult> {
+  const args = parseInput(bookSchema, input, 'book');
+  const earlier = await existingFor(ctx, args.patientId, args.scheduleId, args.idempotencyKey);
+  if (earlier) return present(earlier);
+
+  const patient = await ctx.patients.getPatient(args.patientId);
+  if (!patient) throw new BookingError('PATIENT_NOT_FOUND', `No patient ${args.patientId}`);
+  const schedule = await ctx.store.getSchedule(args.scheduleId);
+  if (!schedule) throw new BookingError('SCHEDULE_NOT_FOUND', 'Schedule not found');
+  if (schedule.startTime <= ctx.now()) throw unavailable('This slot has already started');
+  if (schedule.status !== 'available') throw unavailable('This slot is not available');
+  const decision = await decide(ctx, patient, schedule);
+
+  const now = ctx.now();
+  const free = decision.mode === 'free';
+  const actor: Actor = { role: 'patient', id: patient.id };
+  let booking: Booking;
+  try {
+    booking = await ctx.store.transaction(async (tx) => {
+      const claimed = await tx.updateScheduleIf({
+        id: schedule.id,
+        expectedStatus: 'available',
+        set: free ? { status: 'booked', bookedBy: patient.id } : { status: 'pending' },
+      });
+      if (!claimed) throw unavailable('This slot is not available');
+      if (claimed.startTime <= now) throw unavailable('This slot has already started');
+      const status = free ? 'scheduled' : 'pending';
+      const inserted = await tx.insertBooking({
+        patientId: patient.id,
+        doctorId: claimed.doctorId,
+        scheduleId: claimed.id,
+        slotStart: claimed.startTime,
+        slotEnd: claimed.endTime,
+        timeZone: claimed.timeZone,
+        mode: decision.mode,
+        plan: patient.plan,
+        price: claimed.fee,
+        status,
+        paymentStatus: 'unpaid',
+        cancelReason: null,
+        paymentTransactionId: null,
+        checkoutSessionId: null,
+        paymentUrl: null,
+        holdExpiresAt: free ? null : addMinutes(now, ctx.options.holdMinutes),
+        idempotencyKey: args.idempotencyKey ?? null,
+        amountRefunded: 0,
+        history: [ctx.history(null, status, 'unpaid', actor, free ? `free_${patient.plan}` : 'checkout_started')],
+      });
+      // Throwing rolls the slot claim back: another active booking or this key won the race.
+      if (!inserted) throw unavailable('This slot is not available');
+      return inserted;
+    });
+  } catch (error) {
+    if (isBookingError(error) && error.code === 'SCHEDULE_UNAVAILABLE') {
+      const winner = await existingFor(ctx, args.patientId, args.scheduleId, args.idempotencyKey);
+      if (winner) return present(winner);
+    }
+    throw error;
+  }
+
+  const ids = { bookingId: booking.id, scheduleId: booking.scheduleId };
+  if (free) {
+    await ctx.runEffects([ctx.emitEffect('booking.created', { booking }), ...confirmationEffects(ctx, booking, null)]);
+    return { booking };
+  }
+
+  // The timer goes in before the provider call, so a crash in between still times the hold out.
+  await ctx.runEffects([
+    ctx.emitEffect('booking.created', { booking }),
+    ctx.scheduleJob(
+      {
+        name: JOB_NAMES.holdTimeout,
+        id: jobIds.hold(booking.id),
+        runAt: booking.holdExpiresAt ?? now,
+        data: { bookingId: booking.id },
+      },
+      ids,
+    ),
+  ]);
+  return startCheckout(ctx, booking, schedule, patient, args);
+}
+
+async function startCheckout(
+  ctx: EngineContext,
+  booking: Booking,
+  schedule: Schedule,
+  patient: Patient,
+  args: { successUrl?: string | undefined; cancelUrl?: string | undefined },
+): Promise<BookResult> {
+  const provider = ctx.payments.provider;
+  let session: { sessionId: string; url: string };
+  try {
+    const stored = await ctx.store.getPaymentCustomer({ patientId: patient.id, provider });
+    const customerId = await ctx.payments.ensureCustomer({ patient, customerId: stored?.customerId ?? null });
+    if (customerId !== null && stored?.customerId !== customerId) {
+      await ctx.store.savePaymentCustomer({ patientId: patient.id, provider, customerId });
+    }
+    const successUrl = args.successUrl ?? ctx.options.successUrl;
+    const cancelUrl = args.cancelUrl ?? ctx.options.cancelUrl;
+    session = await ctx.payments.createCheckout({
+      booking,
+      schedule,
+      patient,
+      customerId,
+      ...(successUrl === undefined ? {} : { successUrl }),
+      ...(cancelUrl === undefined ? {} : { cancelUrl }),
+      holdExpiresAt: booking.holdExpiresAt ?? ctx.now(),
+      idempotencyKey: `checkout-${booking.id}`,
+    });
+  } catch (error) {
+    // Compensate at once: the slot must not stay held for a checkout that never opened.
+    await cancelPending(ctx, { bookingId: booking.id, event: null, sessionId: null, reason: 'payment_provider_error' });
+    if (isBookingError(error)) throw error;
+    throw new BookingError('PAYMENT_PROVIDER_ERROR', 'Could not start the payment', { cause: error });
+  }
+
+  const updated = await ctx.store.updateBookingIf({
+    id: booking.id,
+    expectedStatus: 'pending',
+    set: { checkoutSessionId: session.sessionId, paymentUrl: session.url },
+  });
+  if (updated) return { booking: updated, paymentUrl: session.url };
+
+  // The hold ended while the session was being created: close it so nobody pays for nothing.
+  const current = await ctx.store.getBooking(booking.id);
+  if (current?.status === 'scheduled') return { booking: current };
+  await ctx.runEffects([
+    {
+      name: 'expire:orphan_checkout',
+      bookingId: booking.id,
+      run: () => ctx.payments.expireCheckout({ sessionId: session.sessionId }),
+    },
+  ]);
+  throw unavailable('The hold on this slot ended before the payment page opened; please book again');
+}

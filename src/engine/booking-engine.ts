@@ -1,0 +1,170 @@
+// BookingEngine: the public face of the use cases, wired to the host's ports.
+import type { EventEmitter } from 'eventemitter3';
+import { EventEmitterNotifier } from '../adapters/memory/event-emitter-notifier.js';
+import { InProcessScheduler } from '../adapters/memory/in-process-scheduler.js';
+import type { Booking, LedgerEntry, Schedule } from '../domain/entities.js';
+import { BookingError } from '../domain/errors.js';
+import { sumByCurrency } from '../domain/money.js';
+import { systemClock } from '../ports/clock.js';
+import { ALL_JOB_NAMES, JOB_NAMES, type JobData, type JobName, type RecurringJob } from '../ports/job-scheduler.js';
+import type { Notifier } from '../ports/notifier.js';
+import type { PaymentEvent } from '../ports/payment-gateway.js';
+import { type BookInput, type BookResult, book } from './book.js';
+import { EngineContext } from './context.js';
+import type { BookingEngineEvents } from './events.js';
+import { type BookingEngineOptions, resolveOptions } from './options.js';
+import { handlePaymentEvent, type PaymentEventResult, releaseHold } from './payments.js';
+import { type ReconcileReport, reconcile } from './reconcile.js';
+import {
+  type CreateScheduleInput,
+  cleanupExpiredSchedules,
+  createSchedule,
+  finishSlot,
+  type ListSchedulesQuery,
+  listSchedules,
+} from './schedules.js';
+import { listBookingsSchema, parseId, parseInput } from './validation.js';
+
+export interface ListBookingsQuery {
+  patientId?: string;
+  doctorId?: string;
+  scheduleId?: string;
+  status?: Booking['status'];
+  /** @defaultValue 100 (at most 1000) */
+  limit?: number;
+}
+
+export interface Wallet {
+  doctorId: string;
+  /** Credits minus debits, per currency, in minor units. */
+  balances: Record<string, number>;
+  entries: LedgerEntry[];
+}
+
+/**
+ * Runs paid doctor-appointment booking inside the host's backend. Every state change is a
+ * compare-and-set inside a store transaction; provider, queue and notifier calls happen
+ * after commit, and their failures are reported on `events` ('effect.failed').
+ */
+export class BookingEngine {
+  /** Typed domain events: 'booking.confirmed', 'booking.cancelled', 'effect.failed', ... */
+  readonly events: EventEmitter<BookingEngineEvents>;
+  /** The notifier in use (an EventEmitterNotifier unless one was passed). */
+  readonly notifier: Notifier;
+  private readonly ctx: EngineContext;
+
+  constructor(options: BookingEngineOptions) {
+    const resolved = resolveOptions(options);
+    const clock = options.clock ?? systemClock;
+    const scheduler = options.scheduler ?? new InProcessScheduler({ clock });
+    this.notifier = options.notifier ?? new EventEmitterNotifier();
+    this.ctx = new EngineContext(
+      options.store,
+      options.payments,
+      scheduler,
+      this.notifier,
+      options.patients,
+      clock,
+      resolved,
+    );
+    this.events = this.ctx.events;
+    scheduler.bind?.((name, data) => this.runJob(name, data));
+  }
+
+  /** Registers the recurring clean-up and sweep with the scheduler; safe to call in every process. */
+  async start(): Promise<void> {
+    for (const job of this.recurringJobs()) await this.ctx.scheduler.scheduleRecurring(job);
+  }
+
+  /** The recurring jobs `start()` registers, for hosts that manage schedulers themselves. */
+  recurringJobs(): RecurringJob[] {
+    return [
+      { name: JOB_NAMES.cleanup, everyMs: this.ctx.options.cleanupEveryMs },
+      { name: JOB_NAMES.reconcile, everyMs: this.ctx.options.reconcileEveryMs },
+    ];
+  }
+
+  /** Publishes a bookable slot and schedules its end-of-slot job. */
+  createSchedule(input: CreateScheduleInput): Promise<Schedule> {
+    return createSchedule(this.ctx, input);
+  }
+
+  /**
+   * Books a slot for a patient. Free plans get a scheduled booking at once; paying plans get
+   * a pending booking that holds the slot for `holdMinutes` and a `paymentUrl`.
+   */
+  book(input: BookInput): Promise<BookResult> {
+    return book(this.ctx, input);
+  }
+
+  /** Applies a normalized provider event (from `gateway.parseWebhook`); replays change nothing. */
+  handlePaymentEvent(event: PaymentEvent): Promise<PaymentEventResult> {
+    return handlePaymentEvent(this.ctx, event);
+  }
+
+  /**
+   * Runs one timed job by name: what every queue processor calls. Each job re-reads state,
+   * so running it twice, late, or early is safe.
+   */
+  async runJob(name: JobName, data: JobData = {}): Promise<unknown> {
+    if (!ALL_JOB_NAMES.includes(name)) {
+      throw new BookingError(
+        'INVALID_INPUT',
+        `Unknown job ${String(name)}; expected one of ${ALL_JOB_NAMES.join(', ')}`,
+      );
+    }
+    if (data === null || typeof data !== 'object')
+      throw new BookingError('INVALID_INPUT', 'Job data must be an object');
+    switch (name) {
+      case JOB_NAMES.holdTimeout:
+        return releaseHold(this.ctx, parseId(data.bookingId, `${name}: bookingId`));
+      case JOB_NAMES.completeBooked:
+      case JOB_NAMES.expireUnbooked:
+        return finishSlot(this.ctx, data.scheduleId);
+      case JOB_NAMES.cleanup:
+        return cleanupExpiredSchedules(this.ctx);
+      case JOB_NAMES.reconcile:
+        return reconcile(this.ctx);
+    }
+  }
+
+  /** The sweep: releases expired holds, confirms payments whose webhook was lost, finishes ended slots, retries refunds. */
+  reconcile(): Promise<ReconcileReport> {
+    return reconcile(this.ctx);
+  }
+
+  async getBooking(id: string): Promise<Booking> {
+    const booking = await this.ctx.store.getBooking(parseId(id, 'bookingId'));
+    if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${id}`);
+    return booking;
+  }
+
+  async getSchedule(id: string): Promise<Schedule> {
+    const schedule = await this.ctx.store.getSchedule(parseId(id, 'scheduleId'));
+    if (!schedule) throw new BookingError('SCHEDULE_NOT_FOUND', 'Schedule not found');
+    return schedule;
+  }
+
+  listSchedules(query: ListSchedulesQuery = {}): Promise<Schedule[]> {
+    return listSchedules(this.ctx, query);
+  }
+
+  async listBookings(query: ListBookingsQuery = {}): Promise<Booking[]> {
+    const args = parseInput(listBookingsSchema, query, 'listBookings');
+    return this.ctx.store.findBookings({
+      ...(args.patientId === undefined ? {} : { patientId: args.patientId }),
+      ...(args.doctorId === undefined ? {} : { doctorId: args.doctorId }),
+      ...(args.scheduleId === undefined ? {} : { scheduleId: args.scheduleId }),
+      ...(args.status === undefined ? {} : { status: args.status }),
+      limit: args.limit ?? 100,
+    });
+  }
+
+  /** The doctor's ledger and balances per currency. */
+  async getWallet(doctorId: string): Promise<Wallet> {
+    const id = parseId(doctorId, 'doctorId');
+    const entries = await this.ctx.store.findLedgerEntries({ doctorId: id });
+    const signed = entries.map((e) => ({ amount: e.kind === 'credit' ? e.amount : -e.amount, currency: e.currency }));
+    return { doctorId: id, balances: sumByCurrency(signed), entries };
+  }
+}

@@ -1,0 +1,33 @@
+// The typed domain events on `engine.events`.
+import type { Booking, PaymentTransaction, RefundRecord, Schedule } from '../domain/entities.js';
+import type { PaymentEvent } from '../ports/payment-gateway.js';
+
+export interface BookingEngineEvents {
+  'schedule.created': (e: { schedule: Schedule }) => void;
+  /** A slot's end passed: it will not be booked any more. */
+  'schedule.expired': (e: { schedule: Schedule }) => void;
+  /** A held or booked slot is bookable again. */
+  'schedule.released': (e: { schedule: Schedule; bookingId: string; reason: string }) => void;
+  'schedule.rolledOver': (e: { from: Schedule; to: Schedule }) => void;
+  /** A booking was made: pending (paid path) or scheduled (free path). */
+  'booking.created': (e: { booking: Booking }) => void;
+  /** A booking became scheduled: paid, or free. */
+  'booking.confirmed': (e: { booking: Booking; payment: PaymentTransaction | null }) => void;
+  'booking.cancelled': (e: { booking: Booking; reason: string }) => void;
+  'booking.completed': (e: { booking: Booking }) => void;
+  'booking.rescheduled': (e: { booking: Booking; from: Schedule; to: Schedule }) => void;
+  'refund.succeeded': (e: { payment: PaymentTransaction; refund: RefundRecord }) => void;
+  /** A refund the provider did not make; the sweep retries it with the same idempotency key. */
+  'refund.failed': (e: { payment: PaymentTransaction; refund: RefundRecord; error: unknown }) => void;
+  /** Money arrived that could not be matched to a bookable slot, and is being refunded. */
+  'payment.lateRefund': (e: { booking: Booking; payment: PaymentTransaction }) => void;
+  /** A payment whose amount or currency differs from the booking's price: left for a person. */
+  'payment.mismatch': (e: { event: PaymentEvent; booking: Booking }) => void;
+  /** A verified payment event careslot did not act on (unknown booking, stale session). */
+  'payment.ignored': (e: { event: PaymentEvent; reason: string }) => void;
+  /**
+   * A side effect after commit failed (notification, job scheduling, provider clean-up).
+   * The booking stands; the sweep repairs timing.
+   */
+  'effect.failed': (e: { effect: string; error: unknown; bookingId?: string; scheduleId?: string }) => void;
+}

@@ -1,0 +1,185 @@
+// BookingEngine options, their documented defaults, and fail-fast validation.
+import { assertValidPlanTable, DEFAULT_PLANS, type PlanTable } from '../domain/plan-policy.js';
+import type { BookingStore } from '../ports/booking-store.js';
+import type { Clock } from '../ports/clock.js';
+import type { JobScheduler } from '../ports/job-scheduler.js';
+import type { Notifier } from '../ports/notifier.js';
+import type { PatientDirectory } from '../ports/patient-directory.js';
+import type { PaymentGateway } from '../ports/payment-gateway.js';
+
+export interface NotificationTypes {
+  /** To the doctor when a booking is confirmed. @defaultValue 'appointmentBooking' */
+  doctorBooking?: string;
+  /** To the admin when a booking is confirmed (the original system used 'workoutClassPurchase'). @defaultValue 'newBooking' */
+  adminBooking?: string;
+  /** To the patient (and doctor, for a confirmed booking) when a booking is cancelled. @defaultValue 'appointmentCancelled' */
+  cancelled?: string;
+  /** To the patient when money is returned. @defaultValue 'paymentRefunded' */
+  refunded?: string;
+}
+
+export interface BookingEngineOptions {
+  /** Where slots, bookings, payments and the ledger live (MemoryStore, MongooseStore). */
+  store: BookingStore;
+  /** The payment provider (StripeCheckoutGateway, TestPaymentGateway). */
+  payments: PaymentGateway;
+  /** The host's users: plan and doctor–patient relation. */
+  patients: PatientDirectory;
+  /**
+   * Timed jobs (InProcessScheduler, BullMQScheduler).
+   * @defaultValue a new InProcessScheduler on `clock` (timers lost on restart; `reconcile` repairs)
+   */
+  scheduler?: JobScheduler;
+  /**
+   * Where notifications go.
+   * @defaultValue a new EventEmitterNotifier (listen with `engine.notifier.on('notification', fn)`)
+   */
+  notifier?: Notifier;
+  /** @defaultValue the system clock */
+  clock?: Clock;
+  /**
+   * How long a paid booking holds its slot while the patient pays. Positive, fractions allowed.
+   * @defaultValue 15
+   */
+  holdMinutes?: number;
+  /**
+   * Plan name → how that plan books. Replaces the default table entirely when given.
+   * @defaultValue DEFAULT_PLANS (none rejected; freeTrial, standard, standardPlus pay; vise free with a relation)
+   */
+  plans?: PlanTable;
+  /**
+   * Which ended slots get a copy at the same local time the next day:
+   * `booked` (the original system), `all`, or `none`.
+   * @defaultValue 'booked'
+   */
+  rollover?: 'booked' | 'all' | 'none';
+  /**
+   * Expired slots older than this many days (after their end) are deleted by the daily clean-up.
+   * @defaultValue 7
+   */
+  cleanupAfterDays?: number;
+  /**
+   * How often the clean-up runs once `engine.start()` registered it.
+   * @defaultValue 86_400_000 (daily)
+   */
+  cleanupEveryMs?: number;
+  /**
+   * How often the reconciliation sweep runs once `engine.start()` registered it.
+   * @defaultValue 60_000 (every minute)
+   */
+  reconcileEveryMs?: number;
+  /**
+   * The sweep asks the provider about pending bookings older than this, in case a webhook
+   * was lost, and retries refunds left pending or failed for at least this long.
+   * @defaultValue 60_000
+   */
+  reconcileGraceMs?: number;
+  /**
+   * How many records one sweep or clean-up pass handles per kind of work.
+   * @defaultValue 500
+   */
+  batchSize?: number;
+  /** Recipient id of admin notifications. @defaultValue 'admin' */
+  adminId?: string;
+  /** Notification type names. */
+  notificationTypes?: NotificationTypes;
+  /** Default Checkout success URL when `book` gets none. */
+  successUrl?: string;
+  /** Default Checkout cancel URL when `book` gets none. */
+  cancelUrl?: string;
+}
+
+export interface ResolvedOptions {
+  holdMinutes: number;
+  plans: PlanTable;
+  rollover: 'booked' | 'all' | 'none';
+  cleanupAfterDays: number;
+  cleanupEveryMs: number;
+  reconcileEveryMs: number;
+  reconcileGraceMs: number;
+  batchSize: number;
+  adminId: string;
+  notificationTypes: Required<NotificationTypes>;
+  successUrl: string | undefined;
+  cancelUrl: string | undefined;
+}
+
+function positive(name: string, value: number | undefined, fallback: number, integer = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new TypeError(
+      `BookingEngine: ${name} must be a positive ${integer ? 'whole ' : ''}number (got ${String(value)})`,
+    );
+  }
+  return value;
+}
+
+function requirePort(name: string, value: unknown, methods: readonly string[], hint: string): void {
+  if (value === null || typeof value !== 'object')
+    throw new TypeError(`BookingEngine: options.${name} is required: ${hint}`);
+  for (const method of methods) {
+    if (typeof (value as Record<string, unknown>)[method] !== 'function') {
+      throw new TypeError(`BookingEngine: options.${name}.${method} must be a function: ${hint}`);
+    }
+  }
+}
+
+/** Validates the ports and fills in defaults; throws a TypeError that says what to fix. */
+export function resolveOptions(options: BookingEngineOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError('BookingEngine: pass an options object ({ store, payments, patients, ... })');
+  }
+  requirePort(
+    'store',
+    options.store,
+    ['transaction', 'getSchedule', 'insertBooking'],
+    'pass new MemoryStore() or a MongooseStore',
+  );
+  requirePort(
+    'payments',
+    options.payments,
+    ['createCheckout', 'expireCheckout', 'retrieveCheckout', 'refund', 'ensureCustomer'],
+    'pass a StripeCheckoutGateway or, in tests and demos, a TestPaymentGateway',
+  );
+  requirePort(
+    'patients',
+    options.patients,
+    ['getPatient', 'hasRelation'],
+    'implement PatientDirectory over your users (plan and doctor–patient relation)',
+  );
+  if (options.scheduler !== undefined)
+    requirePort(
+      'scheduler',
+      options.scheduler,
+      ['schedule', 'cancel', 'scheduleRecurring'],
+      'pass an InProcessScheduler or a BullMQScheduler',
+    );
+  if (options.notifier !== undefined)
+    requirePort('notifier', options.notifier, ['notify'], 'pass an object with notify(notification)');
+  if (options.clock !== undefined) requirePort('clock', options.clock, ['now'], 'pass { now: () => new Date() }');
+  const plans = options.plans ?? DEFAULT_PLANS;
+  assertValidPlanTable(plans);
+  const rollover = options.rollover ?? 'booked';
+  if (!['booked', 'all', 'none'].includes(rollover)) {
+    throw new TypeError(`BookingEngine: rollover must be 'booked', 'all' or 'none' (got ${String(rollover)})`);
+  }
+  return {
+    holdMinutes: positive('holdMinutes', options.holdMinutes, 15),
+    plans,
+    rollover,
+    cleanupAfterDays: positive('cleanupAfterDays', options.cleanupAfterDays, 7),
+    cleanupEveryMs: positive('cleanupEveryMs', options.cleanupEveryMs, 86_400_000, true),
+    reconcileEveryMs: positive('reconcileEveryMs', options.reconcileEveryMs, 60_000, true),
+    reconcileGraceMs: positive('reconcileGraceMs', options.reconcileGraceMs, 60_000, true),
+    batchSize: positive('batchSize', options.batchSize, 500, true),
+    adminId: options.adminId ?? 'admin',
+    notificationTypes: {
+      doctorBooking: options.notificationTypes?.doctorBooking ?? 'appointmentBooking',
+      adminBooking: options.notificationTypes?.adminBooking ?? 'newBooking',
+      cancelled: options.notificationTypes?.cancelled ?? 'appointmentCancelled',
+      refunded: options.notificationTypes?.refunded ?? 'paymentRefunded',
+    },
+    successUrl: options.successUrl,
+    cancelUrl: options.cancelUrl,
+  };
+}

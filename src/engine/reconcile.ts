@@ -1,0 +1,83 @@
+// The sweep: finishes whatever a lost job, a lost webhook or a crash left behind.
+import type { EngineContext } from './context.js';
+import { confirmPayment, releaseHold, settleRefund } from './payments.js';
+import { finishSlot } from './schedules.js';
+
+export interface ReconcileReport {
+  /** Pending bookings whose hold had expired and were released. */
+  holdsReleased: number;
+  /** Pending bookings found paid at the provider (lost webhook) and confirmed. */
+  paymentsConfirmed: number;
+  /** Ended slots expired or completed. */
+  slotsFinished: number;
+  /** Refunds left pending or failed that were sent again. */
+  refundsRetried: number;
+  /** Items that failed this time (reported on `effect.failed`); the next sweep tries again. */
+  errors: number;
+}
+
+export async function reconcile(ctx: EngineContext): Promise<ReconcileReport> {
+  const report: ReconcileReport = {
+    holdsReleased: 0,
+    paymentsConfirmed: 0,
+    slotsFinished: 0,
+    refundsRetried: 0,
+    errors: 0,
+  };
+  const now = ctx.now();
+  const limit = ctx.options.batchSize;
+  const graceCutoff = new Date(now.getTime() - ctx.options.reconcileGraceMs);
+  const attempt = async (name: string, ids: { bookingId?: string; scheduleId?: string }, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      report.errors++;
+      ctx.reportFailure({ name: `reconcile:${name}`, ...ids }, error);
+    }
+  };
+
+  for (const booking of await ctx.store.findBookings({ status: 'pending', holdExpiresBefore: now, limit })) {
+    await attempt('hold', { bookingId: booking.id }, async () => {
+      const outcome = await releaseHold(ctx, booking.id);
+      if (outcome === 'released') report.holdsReleased++;
+      if (outcome === 'paid') report.paymentsConfirmed++;
+    });
+  }
+
+  for (const booking of await ctx.store.findBookings({ status: 'pending', createdBefore: graceCutoff, limit })) {
+    const sessionId = booking.checkoutSessionId;
+    if (!sessionId) continue;
+    await attempt('checkout', { bookingId: booking.id }, async () => {
+      const state = await ctx.payments.retrieveCheckout({ sessionId });
+      if (!state.payment) return;
+      const outcome = await confirmPayment(ctx, {
+        event: null,
+        bookingId: booking.id,
+        sessionId,
+        payment: state.payment,
+      });
+      if (outcome === 'confirmed') report.paymentsConfirmed++;
+    });
+  }
+
+  const ended = await ctx.store.findSchedules({ status: ['available', 'pending', 'booked'], endBefore: now, limit });
+  for (const schedule of ended) {
+    await attempt('slot', { scheduleId: schedule.id }, async () => {
+      const outcome = await finishSlot(ctx, schedule.id);
+      if (outcome === 'expired' || outcome === 'completed') report.slotsFinished++;
+    });
+  }
+
+  for (const status of ['failed', 'pending'] as const) {
+    for (const payment of await ctx.store.findPaymentTransactions({ refundStatus: status })) {
+      for (const refund of payment.refunds) {
+        if (refund.status !== status || refund.updatedAt > graceCutoff) continue;
+        await attempt('refund', { bookingId: payment.bookingId }, async () => {
+          await settleRefund(ctx, payment.id, refund.id);
+          report.refundsRetried++;
+        });
+      }
+    }
+  }
+  return report;
+}

@@ -1,0 +1,171 @@
+// The persistence port: every read and compare-and-set write the engine needs, plus transactions.
+import type {
+  Booking,
+  BookingHistoryEntry,
+  LedgerEntry,
+  PaymentCustomer,
+  PaymentTransaction,
+  RefundRecord,
+  Schedule,
+} from '../domain/entities.js';
+import type { BookingMode } from '../domain/plan-policy.js';
+import type { BookingStatus, PaymentStatus, ScheduleStatus } from '../domain/status.js';
+
+export type NewSchedule = Omit<Schedule, 'id' | 'createdAt' | 'updatedAt'>;
+export type NewBooking = Omit<Booking, 'id' | 'createdAt' | 'updatedAt'>;
+export type NewPaymentTransaction = Omit<PaymentTransaction, 'id' | 'createdAt' | 'updatedAt'>;
+export type NewLedgerEntry = Omit<LedgerEntry, 'id'>;
+
+type OneOrMany<T> = T | readonly T[];
+
+export interface ScheduleQuery {
+  doctorId?: string;
+  status?: OneOrMany<ScheduleStatus>;
+  /** startTime >= startFrom */
+  startFrom?: Date;
+  /** startTime < startBefore */
+  startBefore?: Date;
+  /** endTime <= endBefore */
+  endBefore?: Date;
+  /** endTime > endAfter (with startBefore: slots overlapping a range) */
+  endAfter?: Date;
+  /** Results are sorted by startTime ascending, then id. */
+  limit?: number;
+}
+
+export interface BookingQuery {
+  patientId?: string;
+  doctorId?: string;
+  scheduleId?: string;
+  checkoutSessionId?: string;
+  status?: OneOrMany<BookingStatus>;
+  paymentStatus?: OneOrMany<PaymentStatus>;
+  mode?: BookingMode;
+  /** holdExpiresAt <= holdExpiresBefore (bookings without a hold never match). */
+  holdExpiresBefore?: Date;
+  /** createdAt <= createdBefore */
+  createdBefore?: Date;
+  /** Results are sorted by createdAt ascending, then id. */
+  limit?: number;
+}
+
+export type ScheduleChanges = Partial<Pick<Schedule, 'status' | 'bookedBy'>>;
+
+export type BookingChanges = Partial<
+  Pick<
+    Booking,
+    | 'status'
+    | 'paymentStatus'
+    | 'cancelReason'
+    | 'paymentTransactionId'
+    | 'checkoutSessionId'
+    | 'paymentUrl'
+    | 'holdExpiresAt'
+    | 'amountRefunded'
+    | 'scheduleId'
+    | 'slotStart'
+    | 'slotEnd'
+    | 'timeZone'
+  >
+>;
+
+export interface ScheduleUpdate {
+  id: string;
+  /** The update applies only while the slot is in (one of) these statuses. */
+  expectedStatus: OneOrMany<ScheduleStatus>;
+  set: ScheduleChanges;
+}
+
+export interface BookingUpdate {
+  id: string;
+  /** The update applies only while the booking is in (one of) these statuses. */
+  expectedStatus: OneOrMany<BookingStatus>;
+  /** When given, the payment status must match too. */
+  expectedPaymentStatus?: OneOrMany<PaymentStatus>;
+  set: BookingChanges;
+  /** Appended to the booking's history in the same write. */
+  history?: BookingHistoryEntry;
+}
+
+/**
+ * The operations available both on the store and inside a transaction.
+ *
+ * Ids are strings chosen by the store. Every method returns copies: mutating a returned
+ * record never changes the store. An id the store cannot parse (e.g. not an ObjectId for
+ * MongoDB) throws `BookingError('INVALID_INPUT')`; an id that parses but does not exist
+ * gives null. Outside `transaction`, each call is atomic on its own.
+ */
+export interface StoreOperations {
+  insertSchedule(schedule: NewSchedule): Promise<Schedule>;
+  getSchedule(id: string): Promise<Schedule | null>;
+  findSchedules(query: ScheduleQuery): Promise<Schedule[]>;
+  /**
+   * Compare-and-set: applies `set` (and bumps updatedAt) only if the slot's status is still
+   * `expectedStatus`. Returns the updated slot, or null when the status no longer matches or
+   * the slot does not exist; never throws for that.
+   */
+  updateScheduleIf(update: ScheduleUpdate): Promise<Schedule | null>;
+  /** Deletes the given slots that are still in `expectedStatus`; returns how many went. */
+  deleteSchedulesIf(args: { ids: readonly string[]; expectedStatus: ScheduleStatus }): Promise<number>;
+
+  /**
+   * Inserts a booking. Returns null, never throws, when it would break a uniqueness rule:
+   * a second active (pending or scheduled) booking for the same slot, or a second booking
+   * with the same (patientId, idempotencyKey). In MongoDB the unique partial index on active
+   * bookings backs this, so the rule holds across processes.
+   */
+  insertBooking(booking: NewBooking): Promise<Booking | null>;
+  getBooking(id: string): Promise<Booking | null>;
+  findBookings(query: BookingQuery): Promise<Booking[]>;
+  countBookings(query: BookingQuery): Promise<number>;
+  findBookingByIdempotencyKey(args: { patientId: string; idempotencyKey: string }): Promise<Booking | null>;
+  /** The pending or scheduled booking of a slot, if any. */
+  findActiveBooking(scheduleId: string): Promise<Booking | null>;
+  /**
+   * Compare-and-set on status (and optionally payment status). Returns null when they no
+   * longer match or the booking does not exist; never throws for that. A `set` that would
+   * make a second active booking for a slot also returns null.
+   */
+  updateBookingIf(update: BookingUpdate): Promise<Booking | null>;
+
+  /** Returns null when a transaction with the same (provider, providerPaymentId) exists. */
+  insertPaymentTransaction(transaction: NewPaymentTransaction): Promise<PaymentTransaction | null>;
+  getPaymentTransaction(id: string): Promise<PaymentTransaction | null>;
+  findPaymentTransaction(args: { provider: string; providerPaymentId: string }): Promise<PaymentTransaction | null>;
+  /** Transactions of a booking, or those having a refund in `refundStatus`, oldest first. */
+  findPaymentTransactions(query: {
+    bookingId?: string;
+    refundStatus?: RefundRecord['status'];
+  }): Promise<PaymentTransaction[]>;
+  /** Adds the refund, or replaces the one with the same id. Null when the transaction is missing. */
+  upsertRefund(args: { paymentTransactionId: string; refund: RefundRecord }): Promise<PaymentTransaction | null>;
+
+  /**
+   * Appends a ledger line once per `key`. Returns false, never throws, when the key exists:
+   * this is what makes every wallet credit and debit exactly-once.
+   */
+  appendLedgerEntry(entry: NewLedgerEntry): Promise<boolean>;
+  findLedgerEntries(query: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]>;
+
+  /** Records a processed payment event id once; false, never throws, when already recorded. */
+  recordProcessedEvent(event: { id: string; type: string; at: Date }): Promise<boolean>;
+  hasProcessedEvent(id: string): Promise<boolean>;
+
+  getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null>;
+  /** Saves the mapping unless one exists; returns whichever mapping is stored afterwards. */
+  savePaymentCustomer(customer: PaymentCustomer): Promise<PaymentCustomer>;
+}
+
+/**
+ * Where careslot keeps its records. Implementations: `MemoryStore` (embedded default) and
+ * `MongooseStore` ('careslot/mongoose'); both pass `test/conformance/store-conformance.ts`.
+ */
+export interface BookingStore extends StoreOperations {
+  /**
+   * Runs `fn` atomically and isolated from other transactions: either every write inside it
+   * commits, or (when it throws) none does, and the error is rethrown. `fn` may run more than
+   * once (MongoDB retries transient conflicts), so it must do nothing but store calls on `tx`:
+   * no payment, queue or notifier calls inside.
+   */
+  transaction<T>(fn: (tx: StoreOperations) => Promise<T>): Promise<T>;
+}

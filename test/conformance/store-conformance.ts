@@ -1,0 +1,397 @@
+// The BookingStore conformance suite: every store adapter runs exactly these tests.
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Booking, BookingStore, NewBooking, NewSchedule, Schedule } from '../../src/index.js';
+
+export interface StoreHarness {
+  /** A store with no records (called before each test). */
+  fresh(): Promise<BookingStore>;
+  /** Closes whatever the harness opened. */
+  close?(): Promise<void>;
+}
+
+// Ids look like MongoDB ObjectIds so that every adapter can store them as it stores the host's ids.
+export const DOC1 = '64b0000000000000000000d1';
+export const DOC2 = '64b0000000000000000000d2';
+export const PAT1 = '64b0000000000000000000a1';
+export const PAT2 = '64b0000000000000000000a2';
+export const PAT3 = '64b0000000000000000000a3';
+export const PAT9 = '64b0000000000000000000a9';
+const B1 = '64b0000000000000000000b1';
+const B2 = '64b0000000000000000000b2';
+export const patientId = (i: number): string => `64b00000000000000000${(0x1000 + i).toString(16).padStart(4, '0')}`;
+
+const T0 = new Date('2030-03-01T09:00:00Z');
+const minutes = (n: number) => new Date(T0.getTime() + n * 60_000);
+
+export function scheduleData(overrides: Partial<NewSchedule> = {}): NewSchedule {
+  return {
+    doctorId: DOC1,
+    startTime: T0,
+    endTime: minutes(30),
+    timeZone: 'Europe/Berlin',
+    fee: { amount: 5000, currency: 'eur' },
+    status: 'available',
+    bookedBy: null,
+    rolledOverFrom: null,
+    ...overrides,
+  };
+}
+
+export function bookingData(schedule: Schedule, overrides: Partial<NewBooking> = {}): NewBooking {
+  return {
+    patientId: PAT1,
+    doctorId: schedule.doctorId,
+    scheduleId: schedule.id,
+    slotStart: schedule.startTime,
+    slotEnd: schedule.endTime,
+    timeZone: schedule.timeZone,
+    mode: 'paid',
+    plan: 'standard',
+    price: schedule.fee,
+    status: 'pending',
+    paymentStatus: 'unpaid',
+    cancelReason: null,
+    paymentTransactionId: null,
+    checkoutSessionId: null,
+    paymentUrl: null,
+    holdExpiresAt: minutes(-60),
+    idempotencyKey: null,
+    amountRefunded: 0,
+    history: [],
+    ...overrides,
+  };
+}
+
+/** Claims a slot and inserts a pending booking in one transaction, as `book` does. */
+async function claim(store: BookingStore, scheduleId: string, patientId: string): Promise<Booking | null> {
+  try {
+    return await store.transaction(async (tx) => {
+      const slot = await tx.updateScheduleIf({ id: scheduleId, expectedStatus: 'available', set: { status: 'pending' } });
+      if (!slot) throw new Error('lost');
+      const booking = await tx.insertBooking(bookingData(slot, { patientId }));
+      if (!booking) throw new Error('lost');
+      return booking;
+    });
+  } catch (error) {
+    if (error instanceof Error && error.message === 'lost') return null;
+    throw error;
+  }
+}
+
+export function describeStoreConformance(name: string, harness: StoreHarness): void {
+  describe(`BookingStore conformance: ${name}`, () => {
+    let store: BookingStore;
+    beforeEach(async () => {
+      store = await harness.fresh();
+    });
+    afterAll(async () => {
+      await harness.close?.();
+    });
+
+    describe('schedules', () => {
+      it('inserts a slot with a store-chosen id and reads it back with Dates intact', async () => {
+        const created = await store.insertSchedule(scheduleData());
+        expect(typeof created.id).toBe('string');
+        const read = await store.getSchedule(created.id);
+        expect(read).toEqual(created);
+        expect(read?.startTime).toBeInstanceOf(Date);
+        expect(read?.startTime.getTime()).toBe(T0.getTime());
+        expect(read?.fee).toEqual({ amount: 5000, currency: 'eur' });
+      });
+
+      it('returns copies: mutating a returned slot does not change the store', async () => {
+        const created = await store.insertSchedule(scheduleData());
+        created.status = 'booked';
+        created.fee.amount = 1;
+        const read = await store.getSchedule(created.id);
+        expect(read?.status).toBe('available');
+        expect(read?.fee.amount).toBe(5000);
+      });
+
+      it('compare-and-set applies only while the status matches, and returns null otherwise', async () => {
+        const s = await store.insertSchedule(scheduleData());
+        const pending = await store.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } });
+        expect(pending?.status).toBe('pending');
+        const again = await store.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'booked' } });
+        expect(again).toBeNull();
+        const booked = await store.updateScheduleIf({
+          id: s.id,
+          expectedStatus: ['pending', 'available'],
+          set: { status: 'booked', bookedBy: PAT9 },
+        });
+        expect(booked).toMatchObject({ status: 'booked', bookedBy: PAT9 });
+        expect((await store.getSchedule(s.id))?.bookedBy).toBe(PAT9);
+      });
+
+      it('compare-and-set lets exactly one of 50 concurrent claims win', async () => {
+        const s = await store.insertSchedule(scheduleData());
+        const results = await Promise.all(
+          Array.from({ length: 50 }, () =>
+            store.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } }),
+          ),
+        );
+        expect(results.filter((r) => r !== null)).toHaveLength(1);
+      });
+
+      it('finds slots by doctor, status and time range, sorted by start, with a limit', async () => {
+        const late = await store.insertSchedule(scheduleData({ startTime: minutes(120), endTime: minutes(150) }));
+        const early = await store.insertSchedule(scheduleData());
+        await store.insertSchedule(scheduleData({ doctorId: DOC2 }));
+        const expired = await store.insertSchedule(
+          scheduleData({ startTime: minutes(-120), endTime: minutes(-90), status: 'expired' }),
+        );
+        const mine = await store.findSchedules({ doctorId: DOC1, status: ['available'] });
+        expect(mine.map((s) => s.id)).toEqual([early.id, late.id]);
+        expect((await store.findSchedules({ doctorId: DOC1, limit: 1 })).map((s) => s.id)).toEqual([expired.id]);
+        expect((await store.findSchedules({ endBefore: minutes(0) })).map((s) => s.id)).toEqual([expired.id]);
+        const overlapping = await store.findSchedules({ doctorId: DOC1, startBefore: minutes(130), endAfter: minutes(125) });
+        expect(overlapping.map((s) => s.id)).toEqual([late.id]);
+        expect((await store.findSchedules({ startFrom: minutes(60) })).map((s) => s.id)).toEqual([late.id]);
+      });
+
+      it('deletes only the slots still in the expected status', async () => {
+        const expired = await store.insertSchedule(scheduleData({ status: 'expired' }));
+        const live = await store.insertSchedule(scheduleData({ startTime: minutes(60), endTime: minutes(90) }));
+        const count = await store.deleteSchedulesIf({ ids: [expired.id, live.id], expectedStatus: 'expired' });
+        expect(count).toBe(1);
+        expect(await store.getSchedule(expired.id)).toBeNull();
+        expect(await store.getSchedule(live.id)).not.toBeNull();
+      });
+    });
+
+    describe('transactions', () => {
+      it('commits every write of a transaction together', async () => {
+        const s = await store.insertSchedule(scheduleData());
+        const booking = await store.transaction(async (tx) => {
+          await tx.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } });
+          return tx.insertBooking(bookingData(s));
+        });
+        expect((await store.getSchedule(s.id))?.status).toBe('pending');
+        expect(await store.getBooking(booking?.id ?? '')).toMatchObject({ status: 'pending' });
+      });
+
+      it('rolls back every write when the function throws, and rethrows', async () => {
+        const s = await store.insertSchedule(scheduleData());
+        let bookingId = '';
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } });
+            const b = await tx.insertBooking(bookingData(s));
+            bookingId = b?.id ?? '';
+            await tx.appendLedgerEntry({
+              key: 'credit:rolled-back',
+              doctorId: DOC1,
+              bookingId,
+              kind: 'credit',
+              amount: 100,
+              currency: 'eur',
+              createdAt: T0,
+            });
+            await tx.recordProcessedEvent({ id: 'evt_rolled_back', type: 'x', at: T0 });
+            throw new Error('boom');
+          }),
+        ).rejects.toThrow('boom');
+        expect((await store.getSchedule(s.id))?.status).toBe('available');
+        expect(await store.getBooking(bookingId)).toBeNull();
+        expect(await store.findActiveBooking(s.id)).toBeNull();
+        expect(await store.findLedgerEntries({ doctorId: DOC1 })).toEqual([]);
+        expect(await store.hasProcessedEvent('evt_rolled_back')).toBe(false);
+        // The rolled-back booking must not keep the slot's unique active place.
+        expect(await claim(store, s.id, PAT2)).not.toBeNull();
+      });
+
+      it('lets exactly one of 100 concurrent claim transactions book a slot', async () => {
+        const s = await store.insertSchedule(scheduleData());
+        const results = await Promise.all(Array.from({ length: 100 }, (_, i) => claim(store, s.id, patientId(i))));
+        const winners = results.filter((r) => r !== null);
+        expect(winners).toHaveLength(1);
+        expect(await store.countBookings({ scheduleId: s.id })).toBe(1);
+        expect((await store.getSchedule(s.id))?.status).toBe('pending');
+      });
+    });
+
+    describe('bookings', () => {
+      it('refuses a second active booking for the same slot, but not after the first is cancelled', async () => {
+        const s = await store.insertSchedule(scheduleData());
+        const first = await store.insertBooking(bookingData(s));
+        expect(first).not.toBeNull();
+        expect(await store.insertBooking(bookingData(s, { patientId: PAT2, status: 'scheduled' }))).toBeNull();
+        expect(await store.insertBooking(bookingData(s, { patientId: PAT2, status: 'cancelled' }))).not.toBeNull();
+        await store.updateBookingIf({ id: first?.id ?? '', expectedStatus: 'pending', set: { status: 'cancelled' } });
+        expect(await store.findActiveBooking(s.id)).toBeNull();
+        const second = await store.insertBooking(bookingData(s, { patientId: PAT3 }));
+        expect(second).not.toBeNull();
+        expect((await store.findActiveBooking(s.id))?.id).toBe(second?.id);
+      });
+
+      it('refuses an update that would make a second active booking for a slot', async () => {
+        const s = await store.insertSchedule(scheduleData());
+        const cancelled = await store.insertBooking(bookingData(s, { status: 'cancelled' }));
+        await store.insertBooking(bookingData(s, { patientId: PAT2 }));
+        const revived = await store.updateBookingIf({
+          id: cancelled?.id ?? '',
+          expectedStatus: 'cancelled',
+          set: { status: 'scheduled' },
+        });
+        expect(revived).toBeNull();
+        expect((await store.getBooking(cancelled?.id ?? ''))?.status).toBe('cancelled');
+      });
+
+      it('keeps idempotency keys unique per patient', async () => {
+        const s1 = await store.insertSchedule(scheduleData());
+        const s2 = await store.insertSchedule(scheduleData({ startTime: minutes(60), endTime: minutes(90) }));
+        const first = await store.insertBooking(bookingData(s1, { idempotencyKey: 'k1' }));
+        expect(await store.insertBooking(bookingData(s2, { idempotencyKey: 'k1' }))).toBeNull();
+        expect(await store.insertBooking(bookingData(s2, { idempotencyKey: 'k1', patientId: PAT2 }))).not.toBeNull();
+        expect((await store.findBookingByIdempotencyKey({ patientId: PAT1, idempotencyKey: 'k1' }))?.id).toBe(first?.id);
+        expect(await store.findBookingByIdempotencyKey({ patientId: PAT1, idempotencyKey: 'nope' })).toBeNull();
+      });
+
+      it('compare-and-set on status and payment status appends history in the same write', async () => {
+        const s = await store.insertSchedule(scheduleData());
+        const b = await store.insertBooking(bookingData(s));
+        const id = b?.id ?? '';
+        const entry = {
+          at: T0,
+          from: 'pending' as const,
+          to: 'scheduled' as const,
+          paymentStatus: 'paid' as const,
+          actor: { role: 'system' as const, id: 'careslot' },
+          reason: 'payment_succeeded',
+        };
+        expect(
+          await store.updateBookingIf({
+            id,
+            expectedStatus: 'pending',
+            expectedPaymentStatus: 'paid',
+            set: { status: 'scheduled' },
+          }),
+        ).toBeNull();
+        const updated = await store.updateBookingIf({
+          id,
+          expectedStatus: 'pending',
+          expectedPaymentStatus: ['unpaid'],
+          set: { status: 'scheduled', paymentStatus: 'paid', holdExpiresAt: null, checkoutSessionId: 'cs_1' },
+          history: entry,
+        });
+        expect(updated).toMatchObject({ status: 'scheduled', paymentStatus: 'paid', holdExpiresAt: null });
+        expect(updated?.history).toEqual([entry]);
+        expect(await store.updateBookingIf({ id, expectedStatus: 'pending', set: { status: 'cancelled' } })).toBeNull();
+        expect(await store.updateBookingIf({ id: 'ffffffffffffffffffffffff', expectedStatus: 'pending', set: {} })).toBeNull();
+      });
+
+      it('moves the active place when a booking changes slot', async () => {
+        const s1 = await store.insertSchedule(scheduleData());
+        const s2 = await store.insertSchedule(scheduleData({ startTime: minutes(60), endTime: minutes(90) }));
+        const b = await store.insertBooking(bookingData(s1, { status: 'scheduled' }));
+        const moved = await store.updateBookingIf({
+          id: b?.id ?? '',
+          expectedStatus: 'scheduled',
+          set: { scheduleId: s2.id, slotStart: s2.startTime, slotEnd: s2.endTime },
+        });
+        expect(moved?.scheduleId).toBe(s2.id);
+        expect(await store.findActiveBooking(s1.id)).toBeNull();
+        expect((await store.findActiveBooking(s2.id))?.id).toBe(b?.id);
+      });
+
+      it('finds and counts bookings by every query field', async () => {
+        const s = await store.insertSchedule(scheduleData());
+        const s2 = await store.insertSchedule(scheduleData({ startTime: minutes(60), endTime: minutes(90) }));
+        const held = await store.insertBooking(
+          bookingData(s, { holdExpiresAt: minutes(-1), checkoutSessionId: 'cs_a', mode: 'paid' }),
+        );
+        const free = await store.insertBooking(
+          bookingData(s2, { patientId: PAT2, status: 'scheduled', holdExpiresAt: null, mode: 'free' }),
+        );
+        expect((await store.findBookings({ status: 'pending', holdExpiresBefore: minutes(0) })).map((b) => b.id)).toEqual([
+          held?.id,
+        ]);
+        expect(await store.findBookings({ holdExpiresBefore: minutes(-2) })).toEqual([]);
+        expect((await store.findBookings({ checkoutSessionId: 'cs_a' })).map((b) => b.id)).toEqual([held?.id]);
+        expect((await store.findBookings({ mode: 'free' })).map((b) => b.id)).toEqual([free?.id]);
+        expect(await store.countBookings({ status: ['pending', 'scheduled'] })).toBe(2);
+        expect(await store.countBookings({ patientId: PAT2, paymentStatus: 'unpaid' })).toBe(1);
+        expect(await store.countBookings({ doctorId: DOC1, scheduleId: s2.id })).toBe(1);
+        expect((await store.findBookings({ limit: 1 })).map((b) => b.id)).toEqual([held?.id]);
+        expect(await store.findBookings({ createdBefore: new Date(0) })).toEqual([]);
+      });
+    });
+
+    describe('money records', () => {
+      it('appends a ledger entry exactly once per key, even under concurrency', async () => {
+        const entry = {
+          key: 'credit:b1',
+          doctorId: DOC1,
+          bookingId: B1,
+          kind: 'credit' as const,
+          amount: 5000,
+          currency: 'eur',
+          createdAt: T0,
+        };
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.appendLedgerEntry(entry)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.appendLedgerEntry(entry)).toBe(false);
+        const entries = await store.findLedgerEntries({ doctorId: DOC1 });
+        expect(entries).toHaveLength(1);
+        expect(entries[0]).toMatchObject({ key: 'credit:b1', amount: 5000, kind: 'credit' });
+        expect(await store.findLedgerEntries({ bookingId: B2 })).toEqual([]);
+      });
+
+      it('records a processed event id once', async () => {
+        expect(await store.hasProcessedEvent('evt_1')).toBe(false);
+        expect(await store.recordProcessedEvent({ id: 'evt_1', type: 'payment.succeeded', at: T0 })).toBe(true);
+        expect(await store.recordProcessedEvent({ id: 'evt_1', type: 'payment.succeeded', at: T0 })).toBe(false);
+        expect(await store.hasProcessedEvent('evt_1')).toBe(true);
+      });
+
+      it('keeps one payment transaction per provider payment id and upserts refunds by id', async () => {
+        const payment = {
+          bookingId: B1,
+          provider: 'test',
+          providerPaymentId: 'pi_1',
+          checkoutSessionId: 'cs_1',
+          amount: 5000,
+          currency: 'eur',
+          credited: true,
+          refunds: [],
+        };
+        const created = await store.insertPaymentTransaction(payment);
+        expect(created).toMatchObject({ providerPaymentId: 'pi_1', credited: true });
+        expect(await store.insertPaymentTransaction(payment)).toBeNull();
+        expect(await store.insertPaymentTransaction({ ...payment, provider: 'other' })).not.toBeNull();
+        const refund = {
+          id: 'r1',
+          amount: 1000,
+          status: 'pending' as const,
+          providerRefundId: null,
+          reason: 'by_patient',
+          failureMessage: null,
+          createdAt: T0,
+          updatedAt: T0,
+        };
+        await store.upsertRefund({ paymentTransactionId: created?.id ?? '', refund });
+        expect((await store.findPaymentTransactions({ refundStatus: 'pending' })).map((p) => p.id)).toEqual([created?.id]);
+        const done = await store.upsertRefund({
+          paymentTransactionId: created?.id ?? '',
+          refund: { ...refund, status: 'succeeded', providerRefundId: 're_1' },
+        });
+        expect(done?.refunds).toEqual([{ ...refund, status: 'succeeded', providerRefundId: 're_1' }]);
+        expect(await store.findPaymentTransactions({ refundStatus: 'pending' })).toEqual([]);
+        expect(
+          (await store.findPaymentTransaction({ provider: 'test', providerPaymentId: 'pi_1' }))?.refunds[0]?.status,
+        ).toBe('succeeded');
+        expect((await store.findPaymentTransactions({ bookingId: B1 })).length).toBe(2);
+        expect(await store.upsertRefund({ paymentTransactionId: 'ffffffffffffffffffffffff', refund })).toBeNull();
+      });
+
+      it('saves a payment customer once and returns the stored one afterwards', async () => {
+        expect(await store.getPaymentCustomer({ patientId: PAT1, provider: 'stripe' })).toBeNull();
+        const saved = await store.savePaymentCustomer({ patientId: PAT1, provider: 'stripe', customerId: 'cus_1' });
+        expect(saved.customerId).toBe('cus_1');
+        const second = await store.savePaymentCustomer({ patientId: PAT1, provider: 'stripe', customerId: 'cus_2' });
+        expect(second.customerId).toBe('cus_1');
+        expect((await store.getPaymentCustomer({ patientId: PAT1, provider: 'stripe' }))?.customerId).toBe('cus_1');
+      });
+    });
+  });
+}

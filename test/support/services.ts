@@ -1,0 +1,56 @@
+// Which real services this machine can run for the tests, and why not when it cannot.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+function onPath(binary: string): string | null {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+export interface ServiceAvailability {
+  available: boolean;
+  /** The binary to run, or why the tests that need it skip. */
+  detail: string;
+}
+
+export function redisAvailability(): ServiceAvailability {
+  const path = process.env.REDIS_SERVER_BIN ?? onPath('redis-server');
+  return path
+    ? { available: true, detail: path }
+    : {
+        available: false,
+        detail: 'no redis-server on the PATH (apt-get install -y redis-server, or set REDIS_SERVER_BIN)',
+      };
+}
+
+export function mongodAvailability(): ServiceAvailability {
+  const fromEnv = process.env.MONGOMS_SYSTEM_BINARY;
+  if (fromEnv) {
+    return existsSync(fromEnv)
+      ? { available: true, detail: fromEnv }
+      : { available: false, detail: `MONGOMS_SYSTEM_BINARY=${fromEnv} does not exist` };
+  }
+  const path = onPath('mongod');
+  if (path) return { available: true, detail: path };
+  if (process.env.CARESLOT_MONGOMS_DOWNLOAD === '1') {
+    return { available: true, detail: 'mongodb-memory-server download (CARESLOT_MONGOMS_DOWNLOAD=1)' };
+  }
+  return {
+    available: false,
+    detail:
+      'no mongod binary (set MONGOMS_SYSTEM_BINARY=/path/to/mongod, put mongod on the PATH, or CARESLOT_MONGOMS_DOWNLOAD=1 on a machine with internet)',
+  };
+}
+
+export function stripeMockAvailability(): ServiceAvailability {
+  const url = process.env.STRIPE_MOCK_URL;
+  return url
+    ? { available: true, detail: url }
+    : {
+        available: false,
+        detail: 'STRIPE_MOCK_URL is not set (run stripe-mock and set STRIPE_MOCK_URL=http://localhost:12111)',
+      };
+}

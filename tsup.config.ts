@@ -1,0 +1,17 @@
+import { defineConfig } from 'tsup';
+
+// One entry per public subpath; adapters stay separate so hosts load only what they use.
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    testing: 'src/testing/index.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+  splitting: true,
+  treeshake: true,
+  external: ['mongoose', 'stripe', 'bullmq', 'ioredis', 'express'],
+});
