@@ -5,6 +5,10 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     testing: 'src/testing/index.ts',
+    mongoose: 'src/adapters/mongoose/index.ts',
+    stripe: 'src/adapters/stripe/index.ts',
+    bullmq: 'src/adapters/bullmq/index.ts',
+    express: 'src/http/express.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

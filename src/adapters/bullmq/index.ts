@@ -1,0 +1,2 @@
+// Placeholder until this adapter lands; exports nothing yet.
+export {};
