@@ -1,0 +1,117 @@
+// A BookingEngine on the embedded defaults with a manual clock, plus helpers the engine tests share.
+import type { BookingEngineEvents, BookingEngineOptions, BookingStore, Notification } from '../../src/index.js';
+import { BookingEngine, EventEmitterNotifier, InProcessScheduler, MemoryStore } from '../../src/index.js';
+import { ManualClock, MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
+
+export const DOCTOR = '64b0000000000000000000d1';
+export const OTHER_DOCTOR = '64b0000000000000000000d2';
+export const PATIENTS = {
+  standard: '64b0000000000000000000a1',
+  vise: '64b0000000000000000000a2',
+  none: '64b0000000000000000000a3',
+  trial: '64b0000000000000000000a4',
+  other: '64b0000000000000000000a5',
+  viseStranger: '64b0000000000000000000a6',
+} as const;
+
+export interface Fixture {
+  engine: BookingEngine;
+  store: BookingStore;
+  clock: ManualClock;
+  gateway: TestPaymentGateway;
+  patients: MemoryPatientDirectory;
+  scheduler: InProcessScheduler;
+  notifier: EventEmitterNotifier;
+  notifications: Notification[];
+  events: { name: keyof BookingEngineEvents; payload: unknown }[];
+  /** A slot `startInMinutes` from now, lasting 30 minutes, fee 50.00 EUR unless overridden. */
+  slot(startInMinutes?: number, overrides?: { doctorId?: string; amount?: number; timeZone?: string }): ReturnType<BookingEngine['createSchedule']>;
+  /** Moves the clock and runs whatever jobs became due. */
+  advance(minutes: number): Promise<void>;
+}
+
+export function createFixture(
+  options: Partial<BookingEngineOptions> & { store?: BookingStore; start?: string } = {},
+): Fixture {
+  const clock = new ManualClock(options.start ?? '2030-03-01T08:00:00Z');
+  const store = options.store ?? new MemoryStore({ now: () => clock.now() });
+  const gateway = new TestPaymentGateway({ clock, checkoutBaseUrl: 'http://127.0.0.1/checkout' });
+  const patients = new MemoryPatientDirectory(
+    [
+      { id: PATIENTS.standard, name: 'Ada Standard', plan: 'standard' },
+      { id: PATIENTS.vise, name: 'Vera Vise', plan: 'vise' },
+      { id: PATIENTS.none, name: 'Nick None', plan: 'none' },
+      { id: PATIENTS.trial, name: 'Tina Trial', plan: 'freeTrial' },
+      { id: PATIENTS.other, name: 'Otto Other', plan: 'standardPlus' },
+      { id: PATIENTS.viseStranger, name: 'Sam Stranger', plan: 'vise' },
+    ],
+    [{ doctorId: DOCTOR, patientId: PATIENTS.vise }],
+  );
+  const scheduler = new InProcessScheduler({ clock, timers: false, onError: () => {} });
+  const notifier = new EventEmitterNotifier();
+  const notifications: Notification[] = [];
+  notifier.on('notification', (n) => notifications.push(n));
+  const engine = new BookingEngine({
+    store,
+    payments: gateway,
+    patients,
+    scheduler,
+    notifier,
+    clock,
+    ...options,
+  });
+  const events: Fixture['events'] = [];
+  const names: (keyof BookingEngineEvents)[] = [
+    'schedule.created',
+    'schedule.expired',
+    'schedule.released',
+    'schedule.rolledOver',
+    'booking.created',
+    'booking.confirmed',
+    'booking.cancelled',
+    'booking.completed',
+    'booking.rescheduled',
+    'refund.succeeded',
+    'refund.failed',
+    'payment.lateRefund',
+    'payment.mismatch',
+    'payment.ignored',
+    'effect.failed',
+  ];
+  for (const name of names) engine.events.on(name, (payload: unknown) => events.push({ name, payload }));
+  return {
+    engine,
+    store,
+    clock,
+    gateway,
+    patients,
+    scheduler,
+    notifier,
+    notifications,
+    events,
+    slot: (startInMinutes = 24 * 60, overrides = {}) => {
+      const start = new Date(clock.now().getTime() + startInMinutes * 60_000);
+      return engine.createSchedule({
+        doctorId: overrides.doctorId ?? DOCTOR,
+        startTime: start,
+        endTime: new Date(start.getTime() + 30 * 60_000),
+        fee: { amount: overrides.amount ?? 5000, currency: 'EUR' },
+        timeZone: overrides.timeZone ?? 'Europe/Berlin',
+      });
+    },
+    advance: async (minutes: number) => {
+      clock.advanceMinutes(minutes);
+      await scheduler.runDue();
+    },
+  };
+}
+
+/** Resolves with the error a promise rejects with (fails the test if it resolves). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<{ code?: string; status?: number; message: string; cause?: unknown }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as { code?: string; status?: number; message: string };
+  }
+  throw new Error('expected the promise to reject');
+}
