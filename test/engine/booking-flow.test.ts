@@ -127,7 +127,10 @@ describe('paid booking', () => {
     const slot = await f.slot();
     const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
     await f.engine.handlePaymentEvent(f.gateway.expire(f.gateway.sessionForBooking(booking.id)?.id ?? ''));
-    expect(await f.engine.getBooking(booking.id)).toMatchObject({ status: 'cancelled', cancelReason: 'checkout_expired' });
+    expect(await f.engine.getBooking(booking.id)).toMatchObject({
+      status: 'cancelled',
+      cancelReason: 'checkout_expired',
+    });
     expect((await f.engine.getSchedule(slot.id)).status).toBe('available');
   });
 
@@ -211,7 +214,9 @@ describe('paid booking', () => {
 describe('availability', () => {
   it('answers an unknown slot with 404 Schedule not found', async () => {
     const f = createFixture();
-    const error = await rejectionOf(f.engine.book({ patientId: PATIENTS.standard, scheduleId: '64b0000000000000000000ee' }));
+    const error = await rejectionOf(
+      f.engine.book({ patientId: PATIENTS.standard, scheduleId: '64b0000000000000000000ee' }),
+    );
     expect(error).toMatchObject({ code: 'SCHEDULE_NOT_FOUND', status: 404, message: 'Schedule not found' });
   });
 

@@ -86,7 +86,9 @@ describe('replayed and out-of-order events', () => {
 
   it('rejects a malformed event with INVALID_INPUT', async () => {
     const f = createFixture();
-    await expect(f.engine.handlePaymentEvent({ type: 'nope', id: 'x' } as unknown as PaymentEvent)).rejects.toMatchObject({
+    await expect(
+      f.engine.handlePaymentEvent({ type: 'nope', id: 'x' } as unknown as PaymentEvent),
+    ).rejects.toMatchObject({
       code: 'INVALID_INPUT',
     });
     await expect(
@@ -123,10 +125,16 @@ describe('late payment', () => {
     const event = f.gateway.pay(sessionId);
     expect((await f.engine.handlePaymentEvent(event)).outcome).toBe('late_refund');
     expect(f.gateway.refunds).toEqual([
-      expect.objectContaining({ paymentId: event.type === 'payment.succeeded' ? event.payment.paymentId : '', amount: 5000 }),
+      expect.objectContaining({
+        paymentId: event.type === 'payment.succeeded' ? event.payment.paymentId : '',
+        amount: 5000,
+      }),
     ]);
     const [payment] = await f.store.findPaymentTransactions({ bookingId: booking.id });
-    expect(payment).toMatchObject({ credited: false, refunds: [expect.objectContaining({ status: 'succeeded', amount: 5000 })] });
+    expect(payment).toMatchObject({
+      credited: false,
+      refunds: [expect.objectContaining({ status: 'succeeded', amount: 5000 })],
+    });
     expect(await f.engine.getBooking(booking.id)).toMatchObject({
       status: 'cancelled',
       paymentStatus: 'refunded',
@@ -184,8 +192,13 @@ describe('refund events from the provider', () => {
     };
     expect((await f.engine.handlePaymentEvent(refundEvent)).outcome).toBe('refund_updated');
     expect((await f.engine.handlePaymentEvent(refundEvent)).outcome).toBe('duplicate');
-    expect((await f.engine.handlePaymentEvent({ ...refundEvent, id: 'evt_refund_again' })).outcome).toBe('refund_updated');
+    expect((await f.engine.handlePaymentEvent({ ...refundEvent, id: 'evt_refund_again' })).outcome).toBe(
+      'refund_updated',
+    );
     expect((await f.engine.getWallet(DOCTOR)).balances).toEqual({ eur: 3000 });
-    expect(await f.engine.getBooking(booking.id)).toMatchObject({ paymentStatus: 'partially_refunded', amountRefunded: 2000 });
+    expect(await f.engine.getBooking(booking.id)).toMatchObject({
+      paymentStatus: 'partially_refunded',
+      amountRefunded: 2000,
+    });
   });
 });

@@ -178,7 +178,10 @@ describe('end of slot', () => {
     const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
     f.clock.advanceMinutes(60);
     expect(await f.engine.runJob(JOB_NAMES.expireUnbooked, { scheduleId: slot.id })).toBe('expired');
-    expect(await f.engine.getBooking(booking.id)).toMatchObject({ status: 'cancelled', cancelReason: 'payment_timeout' });
+    expect(await f.engine.getBooking(booking.id)).toMatchObject({
+      status: 'cancelled',
+      cancelReason: 'payment_timeout',
+    });
     expect(f.gateway.sessionForBooking(booking.id)?.status).toBe('expired');
     expect((await f.engine.getSchedule(slot.id)).status).toBe('expired');
   });

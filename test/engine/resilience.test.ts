@@ -1,0 +1,190 @@
+// Failures after commit never undo a booking; the sweep finishes what lost jobs and webhooks left.
+import { describe, expect, it } from 'vitest';
+import type { JobScheduler, Notifier } from '../../src/index.js';
+import { BookingEngine, InProcessScheduler, JOB_NAMES, MemoryStore } from '../../src/index.js';
+import { ManualClock, MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
+import { createFixture, DOCTOR, PATIENTS } from '../support/engine-fixture.js';
+
+describe('side effects after commit', () => {
+  it('keeps a confirmed booking when the notifier throws, and reports the failure', async () => {
+    const throwing: Notifier = {
+      notify: () => {
+        throw new Error('smtp down');
+      },
+    };
+    const f = createFixture({ notifier: throwing });
+    const slot = await f.slot();
+    const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    const result = await f.engine.handlePaymentEvent(f.gateway.pay(f.gateway.sessionForBooking(booking.id)?.id ?? ''));
+    expect(result.outcome).toBe('confirmed');
+    expect((await f.engine.getBooking(booking.id)).status).toBe('scheduled');
+    const failures = f.events
+      .filter((e) => e.name === 'effect.failed')
+      .map((e) => (e.payload as { effect: string }).effect);
+    expect(failures).toEqual(['notify:appointmentBooking', 'notify:newBooking']);
+  });
+
+  it('keeps a booking when an event listener throws', async () => {
+    const f = createFixture();
+    f.engine.events.on('booking.created', () => {
+      throw new Error('listener bug');
+    });
+    const slot = await f.slot();
+    const { booking } = await f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id });
+    expect(booking.status).toBe('scheduled');
+    expect(f.events.some((e) => e.name === 'effect.failed')).toBe(true);
+  });
+
+  it('commits a booking when the scheduler is down, reports it, and the sweep releases the hold later', async () => {
+    const clock = new ManualClock('2030-03-01T08:00:00Z');
+    const inner = new InProcessScheduler({ clock, timers: false });
+    let down = true;
+    const flaky: JobScheduler = {
+      schedule: (job) => (down ? Promise.reject(new Error('ECONNREFUSED redis')) : inner.schedule(job)),
+      cancel: (args) => (down ? Promise.reject(new Error('ECONNREFUSED redis')) : inner.cancel(args)),
+      scheduleRecurring: (job) => inner.scheduleRecurring(job),
+    };
+    const gateway = new TestPaymentGateway({ clock });
+    const engine = new BookingEngine({
+      store: new MemoryStore({ now: () => clock.now() }),
+      payments: gateway,
+      patients: new MemoryPatientDirectory([{ id: PATIENTS.standard, name: 'Ada', plan: 'standard' }]),
+      scheduler: flaky,
+      clock,
+    });
+    const failures: string[] = [];
+    engine.events.on('effect.failed', (e) => failures.push(e.effect));
+    const slot = await engine.createSchedule({
+      doctorId: DOCTOR,
+      startTime: '2030-03-02T09:00:00Z',
+      endTime: '2030-03-02T09:30:00Z',
+      fee: { amount: 5000, currency: 'eur' },
+      timeZone: 'UTC',
+    });
+    const { booking, paymentUrl } = await engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    expect(paymentUrl).toBeDefined();
+    expect(failures).toEqual([`schedule:${JOB_NAMES.expireUnbooked}`, `schedule:${JOB_NAMES.holdTimeout}`]);
+    expect(inner.pending()).toEqual([]);
+
+    down = false;
+    clock.advanceMinutes(15);
+    const report = await engine.reconcile();
+    expect(report).toMatchObject({ holdsReleased: 1, errors: 0 });
+    expect((await engine.getBooking(booking.id)).status).toBe('cancelled');
+    expect((await engine.getSchedule(slot.id)).status).toBe('available');
+    expect(gateway.sessionForBooking(booking.id)?.status).toBe('expired');
+  });
+});
+
+describe('reconcile', () => {
+  it('confirms a pending booking whose payment webhook was lost', async () => {
+    const f = createFixture();
+    const slot = await f.slot();
+    const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    f.gateway.pay(f.gateway.sessionForBooking(booking.id)?.id ?? ''); // the webhook never arrives
+    f.clock.advanceMinutes(2);
+    const report = await f.engine.reconcile();
+    expect(report.paymentsConfirmed).toBe(1);
+    expect(await f.engine.getBooking(booking.id)).toMatchObject({ status: 'scheduled', paymentStatus: 'paid' });
+    expect((await f.engine.getWallet(DOCTOR)).balances).toEqual({ eur: 5000 });
+    expect((await f.engine.reconcile()).paymentsConfirmed).toBe(0);
+    expect((await f.engine.getWallet(DOCTOR)).entries).toHaveLength(1);
+  });
+
+  it('leaves a young pending booking alone (grace period) and does not ask the provider about it', async () => {
+    const f = createFixture();
+    const slot = await f.slot();
+    await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    const before = f.gateway.calls.length;
+    await f.engine.reconcile();
+    expect(f.gateway.calls.length).toBe(before);
+  });
+
+  it('finishes ended slots whose jobs were lost (in-process timers gone after a restart)', async () => {
+    const f = createFixture();
+    const booked = await f.slot(60);
+    const free = await f.slot(120);
+    const { booking } = await f.engine.book({ patientId: PATIENTS.vise, scheduleId: booked.id });
+    f.scheduler.close(); // a restart loses every in-process timer
+    f.clock.advanceMinutes(200);
+    const report = await f.engine.reconcile();
+    expect(report.slotsFinished).toBe(2);
+    expect((await f.engine.getBooking(booking.id)).status).toBe('completed');
+    expect((await f.engine.getSchedule(free.id)).status).toBe('expired');
+  });
+
+  it('keeps a hold when the provider cannot be reached, counts the error, and releases it on the next sweep', async () => {
+    const f = createFixture();
+    const slot = await f.slot();
+    const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    f.scheduler.close();
+    f.clock.advanceMinutes(16);
+    f.gateway.failNext('expireCheckout');
+    expect(await f.engine.reconcile()).toMatchObject({ holdsReleased: 0, errors: 1 });
+    expect((await f.engine.getBooking(booking.id)).status).toBe('pending');
+    expect(await f.engine.reconcile()).toMatchObject({ holdsReleased: 1, errors: 0 });
+    expect((await f.engine.getSchedule(slot.id)).status).toBe('available');
+  });
+
+  it('runs as the reconcileBookings job', async () => {
+    const f = createFixture();
+    expect(await f.engine.runJob(JOB_NAMES.reconcile)).toMatchObject({ holdsReleased: 0, slotsFinished: 0 });
+  });
+});
+
+describe('runJob', () => {
+  it('rejects unknown job names and bad data with INVALID_INPUT', async () => {
+    const f = createFixture();
+    await expect(f.engine.runJob('deleteEverything' as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(f.engine.runJob(JOB_NAMES.holdTimeout, {})).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(
+      f.engine.runJob(JOB_NAMES.holdTimeout, { bookingId: { $ne: null } as unknown as string }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(f.engine.runJob(JOB_NAMES.completeBooked, null as never)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+  });
+
+  it('registers the clean-up and the sweep as recurring jobs on start', async () => {
+    const registered: unknown[] = [];
+    const recording: JobScheduler = {
+      schedule: async () => {},
+      cancel: async () => {},
+      scheduleRecurring: async (job) => {
+        registered.push(job);
+      },
+    };
+    const f = createFixture({ reconcileEveryMs: 30_000, scheduler: recording });
+    await f.engine.start();
+    expect(registered).toEqual([
+      { name: JOB_NAMES.cleanup, everyMs: 86_400_000 },
+      { name: JOB_NAMES.reconcile, everyMs: 30_000 },
+    ]);
+    expect(f.engine.recurringJobs()).toEqual(registered);
+  });
+});
+
+describe('options', () => {
+  const base = () => ({
+    store: new MemoryStore(),
+    payments: new TestPaymentGateway(),
+    patients: new MemoryPatientDirectory(),
+  });
+
+  it.each([
+    ['a missing store', { store: undefined }, /options.store is required/],
+    ['a missing payment gateway', { payments: undefined }, /options.payments is required/],
+    ['a patient directory without hasRelation', { patients: { getPatient: async () => null } }, /patients.hasRelation/],
+    ['a zero hold', { holdMinutes: 0 }, /holdMinutes must be a positive number/],
+    ['a bad rollover', { rollover: 'weekly' }, /rollover must be/],
+    ['a plan with a bad mode', { plans: { gold: { mode: 'maybe' } } }, /plans.gold.mode/],
+    ['a negative free quota', { plans: { trial: { mode: 'pay', freeQuota: -1 } } }, /freeQuota/],
+  ])('fails fast on %s with a message that says what to fix', (_, override, message) => {
+    expect(() => new BookingEngine({ ...base(), ...override } as never)).toThrow(message);
+  });
+
+  it('uses the EventEmitterNotifier and an InProcessScheduler by default', async () => {
+    const engine = new BookingEngine(base());
+    expect(typeof (engine.notifier as { on?: unknown }).on).toBe('function');
+  });
+});
