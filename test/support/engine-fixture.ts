@@ -25,7 +25,10 @@ export interface Fixture {
   notifications: Notification[];
   events: { name: keyof BookingEngineEvents; payload: unknown }[];
   /** A slot `startInMinutes` from now, lasting 30 minutes, fee 50.00 EUR unless overridden. */
-  slot(startInMinutes?: number, overrides?: { doctorId?: string; amount?: number; timeZone?: string }): ReturnType<BookingEngine['createSchedule']>;
+  slot(
+    startInMinutes?: number,
+    overrides?: { doctorId?: string; amount?: number; timeZone?: string },
+  ): ReturnType<BookingEngine['createSchedule']>;
   /** Moves the clock and runs whatever jobs became due. */
   advance(minutes: number): Promise<void>;
 }
@@ -107,7 +110,9 @@ export function createFixture(
 }
 
 /** Resolves with the error a promise rejects with (fails the test if it resolves). */
-export async function rejectionOf(promise: Promise<unknown>): Promise<{ code?: string; status?: number; message: string; cause?: unknown }> {
+export async function rejectionOf(
+  promise: Promise<unknown>,
+): Promise<{ code?: string; status?: number; message: string; cause?: unknown }> {
   try {
     await promise;
   } catch (error) {
