@@ -1,4 +1,6 @@
 // Pure domain code: no I/O.
+
+export * from './cancellation-policy.js';
 export * from './entities.js';
 export * from './errors.js';
 export * from './money.js';

@@ -1,8 +1,9 @@
 // The booking use case: plan check, slot claim, and the free or paid path.
 import type { Actor, Booking, Schedule } from '../domain/entities.js';
 import { BookingError, isBookingError } from '../domain/errors.js';
-import { decidePlan, type PlanDecision } from '../domain/plan-policy.js';
+import { type BookingMode, decidePlan, type PlanRule } from '../domain/plan-policy.js';
 import { addMinutes } from '../domain/time.js';
+import type { StoreOperations } from '../ports/booking-store.js';
 import { JOB_NAMES } from '../ports/job-scheduler.js';
 import type { Patient } from '../ports/patient-directory.js';
 import { type EngineContext, jobIds } from './context.js';
@@ -35,25 +36,13 @@ function present(booking: Booking): BookResult {
 
 const unavailable = (reason: string) => new BookingError('SCHEDULE_UNAVAILABLE', reason);
 
-async function decide(
-  ctx: EngineContext,
-  patient: Patient,
-  schedule: Schedule,
-): Promise<PlanDecision & { outcome: 'book' }> {
+/** Checks outside the transaction: the plan may book at all, and the relation when the plan needs one. */
+async function checkPlan(ctx: EngineContext, patient: Patient, schedule: Schedule): Promise<PlanRule> {
   const rule = Object.hasOwn(ctx.options.plans, patient.plan) ? ctx.options.plans[patient.plan] : undefined;
-  const freeUsed =
-    rule?.freeQuota !== undefined && rule.freeQuota > 0
-      ? await ctx.store.countBookings({
-          patientId: patient.id,
-          mode: 'free',
-          status: ['pending', 'scheduled', 'completed'],
-        })
-      : 0;
-  const decision = decidePlan(ctx.options.plans, patient.plan, freeUsed);
-  if (decision.outcome === 'reject') {
+  if (rule === undefined || rule.mode === 'reject') {
     throw new BookingError('SUBSCRIPTION_REQUIRED', 'Subscribe to book', { details: { plan: patient.plan } });
   }
-  if (decision.relationRequired) {
+  if (rule.relationRequired) {
     const related = await ctx.patients.hasRelation({ doctorId: schedule.doctorId, patientId: patient.id });
     if (!related) {
       throw new BookingError('RELATION_REQUIRED', 'Free booking needs an existing doctor–patient relation', {
@@ -61,7 +50,37 @@ async function decide(
       });
     }
   }
-  return decision;
+  return rule;
+}
+
+/**
+ * Inside the transaction, after locking the patient: the per-patient counts that decide the
+ * path (free quota) and cap unpaid holds are exact even under concurrent bookings.
+ */
+async function decideInside(
+  ctx: EngineContext,
+  tx: StoreOperations,
+  patient: Patient,
+  rule: PlanRule,
+): Promise<BookingMode> {
+  await tx.lockPatient(patient.id);
+  const freeUsed =
+    rule.freeQuota !== undefined && rule.freeQuota > 0
+      ? await tx.countBookings({ patientId: patient.id, mode: 'free', status: ['pending', 'scheduled', 'completed'] })
+      : 0;
+  const decision = decidePlan(ctx.options.plans, patient.plan, freeUsed);
+  if (decision.outcome === 'reject') throw new BookingError('SUBSCRIPTION_REQUIRED', 'Subscribe to book');
+  if (decision.mode === 'paid') {
+    const holds = await tx.countBookings({ patientId: patient.id, status: 'pending' });
+    if (holds >= ctx.options.maxPendingPerPatient) {
+      throw new BookingError(
+        'NOT_ALLOWED',
+        `You already hold ${holds} unpaid bookings; pay for or cancel one before booking another`,
+        { details: { maxPendingPerPatient: ctx.options.maxPendingPerPatient } },
+      );
+    }
+  }
+  return decision.mode;
 }
 
 /** The booking this patient already holds on this slot, or for this idempotency key. */
@@ -92,14 +111,15 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
   if (!schedule) throw new BookingError('SCHEDULE_NOT_FOUND', 'Schedule not found');
   if (schedule.startTime <= ctx.now()) throw unavailable('This slot has already started');
   if (schedule.status !== 'available') throw unavailable('This slot is not available');
-  const decision = await decide(ctx, patient, schedule);
+  const rule = await checkPlan(ctx, patient, schedule);
 
   const now = ctx.now();
-  const free = decision.mode === 'free';
   const actor: Actor = { role: 'patient', id: patient.id };
   let booking: Booking;
   try {
     booking = await ctx.store.transaction(async (tx) => {
+      const mode = await decideInside(ctx, tx, patient, rule);
+      const free = mode === 'free';
       const claimed = await tx.updateScheduleIf({
         id: schedule.id,
         expectedStatus: 'available',
@@ -115,7 +135,7 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
         slotStart: claimed.startTime,
         slotEnd: claimed.endTime,
         timeZone: claimed.timeZone,
-        mode: decision.mode,
+        mode,
         plan: patient.plan,
         price: claimed.fee,
         status,
@@ -142,7 +162,7 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
   }
 
   const ids = { bookingId: booking.id, scheduleId: booking.scheduleId };
-  if (free) {
+  if (booking.mode === 'free') {
     await ctx.runEffects([ctx.emitEffect('booking.created', { booking }), ...confirmationEffects(ctx, booking, null)]);
     return { booking };
   }

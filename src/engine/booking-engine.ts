@@ -10,11 +10,14 @@ import { ALL_JOB_NAMES, JOB_NAMES, type JobData, type JobName, type RecurringJob
 import type { Notifier } from '../ports/notifier.js';
 import type { PaymentEvent } from '../ports/payment-gateway.js';
 import { type BookInput, type BookResult, book } from './book.js';
+import { type CancelInput, type CancelOutcome, cancelBooking } from './cancel.js';
 import { EngineContext } from './context.js';
 import type { BookingEngineEvents } from './events.js';
 import { type BookingEngineOptions, resolveOptions } from './options.js';
 import { handlePaymentEvent, type PaymentEventResult, releaseHold } from './payments.js';
 import { type ReconcileReport, reconcile } from './reconcile.js';
+import { type RefundInput, type RefundOutcome, refund } from './refund.js';
+import { type RescheduleInput, type RescheduleOutcome, reschedule } from './reschedule.js';
 import {
   type CreateScheduleInput,
   cleanupExpiredSchedules,
@@ -100,6 +103,32 @@ export class BookingEngine {
   /** Applies a normalized provider event (from `gateway.parseWebhook`); replays change nothing. */
   handlePaymentEvent(event: PaymentEvent): Promise<PaymentEventResult> {
     return handlePaymentEvent(this.ctx, event);
+  }
+
+  /**
+   * Cancels a booking as its patient, its doctor or an admin (NOT_ALLOWED otherwise). A pending
+   * booking's checkout is expired and its hold released; a scheduled one frees its future slot
+   * and is refunded per the `cancellation` policy (doctors and admins: in full).
+   */
+  cancelBooking(input: CancelInput): Promise<CancelOutcome> {
+    return cancelBooking(this.ctx, input);
+  }
+
+  /**
+   * Refunds a paid booking, fully (default) or partly, never more than is left. The refund is
+   * recorded before the provider is called and retried by the sweep if the provider fails
+   * (this call then throws PAYMENT_PROVIDER_ERROR naming the recorded refund).
+   */
+  refund(input: RefundInput): Promise<RefundOutcome> {
+    return refund(this.ctx, input);
+  }
+
+  /**
+   * Moves a scheduled booking to another available slot of the same doctor, atomically and
+   * without a second payment; refused within `rescheduleDeadlineHours` of the start.
+   */
+  reschedule(input: RescheduleInput): Promise<RescheduleOutcome> {
+    return reschedule(this.ctx, input);
   }
 
   /**

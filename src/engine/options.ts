@@ -1,4 +1,5 @@
 // BookingEngine options, their documented defaults, and fail-fast validation.
+import { assertValidCancellationPolicy, type CancellationPolicy } from '../domain/cancellation-policy.js';
 import { assertValidPlanTable, DEFAULT_PLANS, type PlanTable } from '../domain/plan-policy.js';
 import type { BookingStore } from '../ports/booking-store.js';
 import type { Clock } from '../ports/clock.js';
@@ -16,6 +17,8 @@ export interface NotificationTypes {
   cancelled?: string;
   /** To the patient when money is returned. @defaultValue 'paymentRefunded' */
   refunded?: string;
+  /** To the patient and the doctor when a booking moves to another slot. @defaultValue 'appointmentRescheduled' */
+  rescheduled?: string;
 }
 
 export interface BookingEngineOptions {
@@ -87,6 +90,29 @@ export interface BookingEngineOptions {
   successUrl?: string;
   /** Default Checkout cancel URL when `book` gets none. */
   cancelUrl?: string;
+  /**
+   * How much a patient gets back when cancelling a paid booking. Doctors and admins always
+   * refund in full.
+   * @defaultValue `{ fullRefundHoursBefore: 24, lateRefundPercent: 50 }` (nothing after the start)
+   */
+  cancellation?: CancellationPolicy;
+  /**
+   * No rescheduling within this many hours of the booking's start.
+   * @defaultValue 2
+   */
+  rescheduleDeadlineHours?: number;
+  /**
+   * Which target slots a booking may move to without a second payment: `same` fee only,
+   * `lowerOrEqual` fee (no partial refund is made), or `any` fee.
+   * @defaultValue 'same'
+   */
+  rescheduleFee?: 'same' | 'lowerOrEqual' | 'any';
+  /**
+   * How many unpaid (pending) bookings one patient may hold at once, so one account cannot
+   * lock a doctor's whole day.
+   * @defaultValue 3
+   */
+  maxPendingPerPatient?: number;
 }
 
 export interface ResolvedOptions {
@@ -102,6 +128,10 @@ export interface ResolvedOptions {
   notificationTypes: Required<NotificationTypes>;
   successUrl: string | undefined;
   cancelUrl: string | undefined;
+  cancellation: Required<CancellationPolicy>;
+  rescheduleDeadlineHours: number;
+  rescheduleFee: 'same' | 'lowerOrEqual' | 'any';
+  maxPendingPerPatient: number;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, integer = false): number {
@@ -163,7 +193,31 @@ export function resolveOptions(options: BookingEngineOptions): ResolvedOptions {
   if (!['booked', 'all', 'none'].includes(rollover)) {
     throw new TypeError(`BookingEngine: rollover must be 'booked', 'all' or 'none' (got ${String(rollover)})`);
   }
+  const rescheduleFee = options.rescheduleFee ?? 'same';
+  if (!['same', 'lowerOrEqual', 'any'].includes(rescheduleFee)) {
+    throw new TypeError(
+      `BookingEngine: rescheduleFee must be 'same', 'lowerOrEqual' or 'any' (got ${String(rescheduleFee)})`,
+    );
+  }
+  const rescheduleDeadlineHours = options.rescheduleDeadlineHours ?? 2;
+  if (
+    typeof rescheduleDeadlineHours !== 'number' ||
+    !Number.isFinite(rescheduleDeadlineHours) ||
+    rescheduleDeadlineHours < 0
+  ) {
+    throw new TypeError('BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0');
+  }
+  let cancellation: Required<CancellationPolicy>;
+  try {
+    cancellation = assertValidCancellationPolicy(options.cancellation ?? {});
+  } catch (error) {
+    throw new TypeError(`BookingEngine: ${(error as Error).message}`);
+  }
   return {
+    cancellation,
+    rescheduleDeadlineHours,
+    rescheduleFee,
+    maxPendingPerPatient: positive('maxPendingPerPatient', options.maxPendingPerPatient, 3, true),
     holdMinutes: positive('holdMinutes', options.holdMinutes, 15),
     plans,
     rollover,
@@ -178,6 +232,7 @@ export function resolveOptions(options: BookingEngineOptions): ResolvedOptions {
       adminBooking: options.notificationTypes?.adminBooking ?? 'newBooking',
       cancelled: options.notificationTypes?.cancelled ?? 'appointmentCancelled',
       refunded: options.notificationTypes?.refunded ?? 'paymentRefunded',
+      rescheduled: options.notificationTypes?.rescheduled ?? 'appointmentRescheduled',
     },
     successUrl: options.successUrl,
     cancelUrl: options.cancelUrl,

@@ -1,6 +1,13 @@
 // Payment use cases: confirm, fail, hold timeout, late payment, and settling refunds.
-import { type Booking, type PaymentTransaction, type RefundRecord, SYSTEM_ACTOR } from '../domain/entities.js';
+import {
+  type Actor,
+  type Booking,
+  type PaymentTransaction,
+  type RefundRecord,
+  SYSTEM_ACTOR,
+} from '../domain/entities.js';
 import { BookingError, isBookingError } from '../domain/errors.js';
+import type { CancelReason } from '../domain/status.js';
 import { formatLocal } from '../domain/time.js';
 import type { StoreOperations } from '../ports/booking-store.js';
 import { JOB_NAMES } from '../ports/job-scheduler.js';
@@ -116,7 +123,10 @@ export async function confirmPayment(
     }
     const now = ctx.now();
     const slot = await tx.getSchedule(booking.scheduleId);
-    const late = booking.status === 'cancelled';
+    // Only a booking released for want of payment may be revived by money; one a person
+    // cancelled stays cancelled and the money goes back.
+    const late =
+      booking.status === 'cancelled' && PAYMENT_RELEASE_REASONS.includes(booking.cancelReason ?? 'by_patient');
     const claimable =
       slot !== null &&
       ((booking.status === 'pending' && slot.status === 'pending') ||
@@ -292,7 +302,12 @@ export function confirmationEffects(
   ];
 }
 
-type CancelReasonOf = 'payment_failed' | 'checkout_expired' | 'payment_timeout' | 'payment_provider_error';
+const PAYMENT_RELEASE_REASONS: readonly CancelReason[] = [
+  'payment_timeout',
+  'payment_failed',
+  'checkout_expired',
+  'payment_provider_error',
+];
 
 /**
  * Ends a pending booking that will not be paid: booking cancelled, slot available again.
@@ -300,9 +315,16 @@ type CancelReasonOf = 'payment_failed' | 'checkout_expired' | 'payment_timeout' 
  */
 export async function cancelPending(
   ctx: EngineContext,
-  args: { bookingId: string; event: PaymentEvent | null; sessionId: string | null; reason: CancelReasonOf },
+  args: {
+    bookingId: string;
+    event: PaymentEvent | null;
+    sessionId: string | null;
+    reason: CancelReason;
+    actor?: Actor;
+  },
 ): Promise<'cancelled' | 'duplicate' | 'ignored'> {
   const { event, reason } = args;
+  const actor = args.actor ?? SYSTEM_ACTOR;
   const result = await ctx.store.transaction(async (tx) => {
     if (event && (await tx.hasProcessedEvent(event.id))) return { kind: 'duplicate' as const };
     const markEvent = async () => {
@@ -320,7 +342,7 @@ export async function cancelPending(
       id: booking.id,
       expectedStatus: 'pending',
       set: { status: 'cancelled', paymentStatus, cancelReason: reason, holdExpiresAt: null },
-      history: ctx.history('pending', 'cancelled', paymentStatus, SYSTEM_ACTOR, reason),
+      history: ctx.history('pending', 'cancelled', paymentStatus, actor, reason),
     });
     if (!cancelled) return { kind: 'ignored' as const, reason: 'booking is not pending' };
     const released = await tx.updateScheduleIf({
@@ -346,8 +368,10 @@ export async function cancelPending(
       {
         type: ctx.options.notificationTypes.cancelled,
         recipient: { role: 'patient', id: booking.patientId },
-        title: 'Appointment not booked',
-        message: `Your appointment at ${formatLocal(booking.slotStart, booking.timeZone)} was not booked: ${reason.replaceAll('_', ' ')}`,
+        title: PAYMENT_RELEASE_REASONS.includes(reason) ? 'Appointment not booked' : 'Appointment cancelled',
+        message: PAYMENT_RELEASE_REASONS.includes(reason)
+          ? `Your appointment at ${formatLocal(booking.slotStart, booking.timeZone)} was not booked: ${reason.replaceAll('_', ' ')}`
+          : `Your appointment at ${formatLocal(booking.slotStart, booking.timeZone)} was cancelled (${reason.replaceAll('_', ' ')})`,
         data: { ...describeBooking(booking), reason },
       },
       booking.id,

@@ -84,3 +84,23 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
 export function parseId(value: unknown, what: string): string {
   return parseInput(idSchema, value, what);
 }
+
+export const refundSchema = z.object({
+  bookingId: idSchema,
+  amount: z.int('must be a whole number of minor units').positive('must be greater than 0').max(MAX_AMOUNT).optional(),
+  reason: z.string().min(1).max(500).optional(),
+  idempotencyKey: z.string().min(1).max(200).optional(),
+  actor: actorSchema.optional(),
+});
+
+export const cancelSchema = z.object({
+  bookingId: idSchema,
+  actor: actorSchema,
+  reason: z.string().min(1).max(500).optional(),
+});
+
+export const rescheduleSchema = z.object({
+  bookingId: idSchema,
+  newScheduleId: idSchema,
+  actor: actorSchema,
+});

@@ -151,6 +151,14 @@ export interface StoreOperations {
   recordProcessedEvent(event: { id: string; type: string; at: Date }): Promise<boolean>;
   hasProcessedEvent(id: string): Promise<boolean>;
 
+  /**
+   * Inside a transaction: makes concurrent transactions that lock the same patient run one
+   * after another (MongoDB: a write to a per-patient document, so the later one conflicts and
+   * is retried). This is what keeps per-patient counts (pending holds, free quota) exact under
+   * concurrency. Outside a transaction it does nothing useful.
+   */
+  lockPatient(patientId: string): Promise<void>;
+
   getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null>;
   /** Saves the mapping unless one exists; returns whichever mapping is stored afterwards. */
   savePaymentCustomer(customer: PaymentCustomer): Promise<PaymentCustomer>;

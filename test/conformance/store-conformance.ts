@@ -66,7 +66,11 @@ export function bookingData(schedule: Schedule, overrides: Partial<NewBooking> =
 async function claim(store: BookingStore, scheduleId: string, patientId: string): Promise<Booking | null> {
   try {
     return await store.transaction(async (tx) => {
-      const slot = await tx.updateScheduleIf({ id: scheduleId, expectedStatus: 'available', set: { status: 'pending' } });
+      const slot = await tx.updateScheduleIf({
+        id: scheduleId,
+        expectedStatus: 'available',
+        set: { status: 'pending' },
+      });
       if (!slot) throw new Error('lost');
       const booking = await tx.insertBooking(bookingData(slot, { patientId }));
       if (!booking) throw new Error('lost');
@@ -110,9 +114,17 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
 
       it('compare-and-set applies only while the status matches, and returns null otherwise', async () => {
         const s = await store.insertSchedule(scheduleData());
-        const pending = await store.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } });
+        const pending = await store.updateScheduleIf({
+          id: s.id,
+          expectedStatus: 'available',
+          set: { status: 'pending' },
+        });
         expect(pending?.status).toBe('pending');
-        const again = await store.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'booked' } });
+        const again = await store.updateScheduleIf({
+          id: s.id,
+          expectedStatus: 'available',
+          set: { status: 'booked' },
+        });
         expect(again).toBeNull();
         const booked = await store.updateScheduleIf({
           id: s.id,
@@ -144,7 +156,11 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect(mine.map((s) => s.id)).toEqual([early.id, late.id]);
         expect((await store.findSchedules({ doctorId: DOC1, limit: 1 })).map((s) => s.id)).toEqual([expired.id]);
         expect((await store.findSchedules({ endBefore: minutes(0) })).map((s) => s.id)).toEqual([expired.id]);
-        const overlapping = await store.findSchedules({ doctorId: DOC1, startBefore: minutes(130), endAfter: minutes(125) });
+        const overlapping = await store.findSchedules({
+          doctorId: DOC1,
+          startBefore: minutes(130),
+          endAfter: minutes(125),
+        });
         expect(overlapping.map((s) => s.id)).toEqual([late.id]);
         expect((await store.findSchedules({ startFrom: minutes(60) })).map((s) => s.id)).toEqual([late.id]);
       });
@@ -200,6 +216,30 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect(await claim(store, s.id, PAT2)).not.toBeNull();
       });
 
+      it('serializes transactions that lock the same patient, so a per-patient count stays exact', async () => {
+        const slots = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.insertSchedule(
+              scheduleData({ startTime: minutes(60 * (i + 1)), endTime: minutes(60 * (i + 1) + 30) }),
+            ),
+          ),
+        );
+        // Each transaction books only while the patient holds fewer than 3 pending bookings.
+        const results = await Promise.all(
+          slots.map((slot) =>
+            store
+              .transaction(async (tx) => {
+                await tx.lockPatient(PAT1);
+                if ((await tx.countBookings({ patientId: PAT1, status: 'pending' })) >= 3) return null;
+                return tx.insertBooking(bookingData(slot));
+              })
+              .catch(() => null),
+          ),
+        );
+        expect(results.filter((r) => r !== null)).toHaveLength(3);
+        expect(await store.countBookings({ patientId: PAT1 })).toBe(3);
+      });
+
       it('lets exactly one of 100 concurrent claim transactions book a slot', async () => {
         const s = await store.insertSchedule(scheduleData());
         const results = await Promise.all(Array.from({ length: 100 }, (_, i) => claim(store, s.id, patientId(i))));
@@ -243,7 +283,9 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         const first = await store.insertBooking(bookingData(s1, { idempotencyKey: 'k1' }));
         expect(await store.insertBooking(bookingData(s2, { idempotencyKey: 'k1' }))).toBeNull();
         expect(await store.insertBooking(bookingData(s2, { idempotencyKey: 'k1', patientId: PAT2 }))).not.toBeNull();
-        expect((await store.findBookingByIdempotencyKey({ patientId: PAT1, idempotencyKey: 'k1' }))?.id).toBe(first?.id);
+        expect((await store.findBookingByIdempotencyKey({ patientId: PAT1, idempotencyKey: 'k1' }))?.id).toBe(
+          first?.id,
+        );
         expect(await store.findBookingByIdempotencyKey({ patientId: PAT1, idempotencyKey: 'nope' })).toBeNull();
       });
 
@@ -277,7 +319,9 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect(updated).toMatchObject({ status: 'scheduled', paymentStatus: 'paid', holdExpiresAt: null });
         expect(updated?.history).toEqual([entry]);
         expect(await store.updateBookingIf({ id, expectedStatus: 'pending', set: { status: 'cancelled' } })).toBeNull();
-        expect(await store.updateBookingIf({ id: 'ffffffffffffffffffffffff', expectedStatus: 'pending', set: {} })).toBeNull();
+        expect(
+          await store.updateBookingIf({ id: 'ffffffffffffffffffffffff', expectedStatus: 'pending', set: {} }),
+        ).toBeNull();
       });
 
       it('moves the active place when a booking changes slot', async () => {
@@ -303,9 +347,9 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         const free = await store.insertBooking(
           bookingData(s2, { patientId: PAT2, status: 'scheduled', holdExpiresAt: null, mode: 'free' }),
         );
-        expect((await store.findBookings({ status: 'pending', holdExpiresBefore: minutes(0) })).map((b) => b.id)).toEqual([
-          held?.id,
-        ]);
+        expect(
+          (await store.findBookings({ status: 'pending', holdExpiresBefore: minutes(0) })).map((b) => b.id),
+        ).toEqual([held?.id]);
         expect(await store.findBookings({ holdExpiresBefore: minutes(-2) })).toEqual([]);
         expect((await store.findBookings({ checkoutSessionId: 'cs_a' })).map((b) => b.id)).toEqual([held?.id]);
         expect((await store.findBookings({ mode: 'free' })).map((b) => b.id)).toEqual([free?.id]);
@@ -370,7 +414,9 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
           updatedAt: T0,
         };
         await store.upsertRefund({ paymentTransactionId: created?.id ?? '', refund });
-        expect((await store.findPaymentTransactions({ refundStatus: 'pending' })).map((p) => p.id)).toEqual([created?.id]);
+        expect((await store.findPaymentTransactions({ refundStatus: 'pending' })).map((p) => p.id)).toEqual([
+          created?.id,
+        ]);
         const done = await store.upsertRefund({
           paymentTransactionId: created?.id ?? '',
           refund: { ...refund, status: 'succeeded', providerRefundId: 're_1' },

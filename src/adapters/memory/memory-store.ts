@@ -285,6 +285,10 @@ class MemoryOperations implements StoreOperations {
     return this.t.events.has(id);
   }
 
+  async lockPatient(_patientId: string): Promise<void> {
+    // Memory transactions already run one at a time.
+  }
+
   async getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null> {
     const row = this.t.customers.get(pairKey(args.patientId, args.provider));
     return row ? copy(row) : null;
@@ -383,6 +387,7 @@ export class MemoryStore implements BookingStore {
   findLedgerEntries = this.locked((o, q: { doctorId?: string; bookingId?: string }) => o.findLedgerEntries(q));
   recordProcessedEvent = this.locked((o, e: { id: string; type: string; at: Date }) => o.recordProcessedEvent(e));
   hasProcessedEvent = this.locked((o, id: string) => o.hasProcessedEvent(id));
+  lockPatient = this.locked((o, patientId: string) => o.lockPatient(patientId));
   getPaymentCustomer = this.locked((o, a: { patientId: string; provider: string }) => o.getPaymentCustomer(a));
   savePaymentCustomer = this.locked((o, c: PaymentCustomer) => o.savePaymentCustomer(c));
 }

@@ -1,0 +1,183 @@
+// Cancellation by the patient, the doctor or an admin, with the refund the policy allows.
+
+import { refundForCancellation } from '../domain/cancellation-policy.js';
+import type { Actor, Booking, RefundRecord } from '../domain/entities.js';
+import { BookingError } from '../domain/errors.js';
+import type { CancelReason } from '../domain/status.js';
+import { formatLocal } from '../domain/time.js';
+import { JOB_NAMES } from '../ports/job-scheduler.js';
+import { describeBooking, type Effect, type EngineContext, jobIds } from './context.js';
+import { cancelPending, confirmPayment, settleRefund } from './payments.js';
+import { addPendingRefund, refundable } from './refund.js';
+import { cancelSchema, parseInput } from './validation.js';
+
+export interface CancelInput {
+  bookingId: string;
+  /** Who cancels: the booking's patient, its doctor, or an admin. */
+  actor: Actor;
+  /** Free text kept in the booking's history. */
+  reason?: string;
+}
+
+export interface CancelOutcome {
+  booking: Booking;
+  /** The refund made (or recorded for retry); null when nothing was paid or the policy gives nothing back. */
+  refund: RefundRecord | null;
+}
+
+const reasonFor = (actor: Actor): CancelReason =>
+  actor.role === 'patient' ? 'by_patient' : actor.role === 'doctor' ? 'by_doctor' : 'by_admin';
+
+export function assertMayAct(actor: Actor, booking: Booking, what: string): void {
+  const allowed =
+    actor.role === 'admin' ||
+    actor.role === 'system' ||
+    (actor.role === 'patient' && actor.id === booking.patientId) ||
+    (actor.role === 'doctor' && actor.id === booking.doctorId);
+  if (!allowed) {
+    throw new BookingError('NOT_ALLOWED', `Only the booking's patient, its doctor or an admin may ${what} it`);
+  }
+}
+
+/**
+ * Cancels a booking. Pending: the Checkout Session is expired first and the hold released (if
+ * the patient paid meanwhile, the paid booking is cancelled instead, with its refund). Scheduled:
+ * the slot returns to available if it is still in the future, the end-of-slot job is removed,
+ * and the refund follows the cancellation policy (doctors and admins refund in full).
+ */
+export async function cancelBooking(ctx: EngineContext, input: CancelInput): Promise<CancelOutcome> {
+  const args = parseInput(cancelSchema, input, 'cancelBooking');
+  const booking = await ctx.store.getBooking(args.bookingId);
+  if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${args.bookingId}`);
+  assertMayAct(args.actor, booking, 'cancel');
+  const reason = reasonFor(args.actor);
+
+  if (booking.status === 'pending') {
+    if (booking.checkoutSessionId) {
+      const closed = await ctx.payments.expireCheckout({ sessionId: booking.checkoutSessionId });
+      if (closed.outcome === 'paid') {
+        await confirmPayment(ctx, {
+          event: null,
+          bookingId: booking.id,
+          sessionId: booking.checkoutSessionId,
+          payment: closed.payment,
+        });
+      } else if (closed.outcome === 'processing') {
+        throw new BookingError('INVALID_TRANSITION', 'The payment is still being processed; try again once it settles');
+      }
+    }
+    const outcome = await cancelPending(ctx, {
+      bookingId: booking.id,
+      event: null,
+      sessionId: null,
+      reason,
+      actor: args.actor,
+    });
+    if (outcome === 'cancelled') {
+      return { booking: await requireBooking(ctx, booking.id), refund: null };
+    }
+    // Paid meanwhile (by the expiry answer or a webhook): cancel the scheduled booking instead.
+  }
+  return cancelScheduled(ctx, booking.id, args.actor, reason, args.reason ?? null);
+}
+
+async function requireBooking(ctx: EngineContext, id: string): Promise<Booking> {
+  const booking = await ctx.store.getBooking(id);
+  if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${id}`);
+  return booking;
+}
+
+async function cancelScheduled(
+  ctx: EngineContext,
+  bookingId: string,
+  actor: Actor,
+  reason: CancelReason,
+  note: string | null,
+): Promise<CancelOutcome> {
+  const result = await ctx.store.transaction(async (tx) => {
+    const booking = await tx.getBooking(bookingId);
+    if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${bookingId}`);
+    if (booking.status !== 'scheduled') {
+      throw new BookingError('INVALID_TRANSITION', `A ${booking.status} booking cannot be cancelled`, {
+        details: { status: booking.status },
+      });
+    }
+    const now = ctx.now();
+    const payment = booking.paymentTransactionId ? await tx.getPaymentTransaction(booking.paymentTransactionId) : null;
+    const amount = payment
+      ? refundForCancellation({
+          policy: ctx.options.cancellation,
+          actorRole: actor.role,
+          refundable: refundable(payment),
+          startTime: booking.slotStart,
+          now,
+        })
+      : 0;
+    const cancelled = await tx.updateBookingIf({
+      id: booking.id,
+      expectedStatus: 'scheduled',
+      set: { status: 'cancelled', cancelReason: reason },
+      history: ctx.history('scheduled', 'cancelled', booking.paymentStatus, actor, note ?? reason),
+    });
+    if (!cancelled) throw new BookingError('INVALID_TRANSITION', 'The booking changed while cancelling; try again');
+    const released =
+      booking.slotStart > now
+        ? await tx.updateScheduleIf({
+            id: booking.scheduleId,
+            expectedStatus: 'booked',
+            set: { status: 'available', bookedBy: null },
+          })
+        : null;
+    const added =
+      amount > 0
+        ? await addPendingRefund(ctx, tx, { booking: cancelled, amount, refundId: `cancel-${booking.id}`, reason })
+        : null;
+    return { cancelled, released, added };
+  });
+
+  const { cancelled, released, added } = result;
+  const ids = { bookingId: cancelled.id, scheduleId: cancelled.scheduleId };
+  const when = formatLocal(cancelled.slotStart, cancelled.timeZone);
+  const data = { ...describeBooking(cancelled), reason };
+  const effects: Effect[] = [
+    ctx.cancelJob(JOB_NAMES.completeBooked, jobIds.complete(cancelled.scheduleId), ids),
+    ctx.emitEffect('booking.cancelled', { booking: cancelled, reason }),
+    ctx.notify(
+      {
+        type: ctx.options.notificationTypes.cancelled,
+        recipient: { role: 'patient', id: cancelled.patientId },
+        title: 'Appointment cancelled',
+        message: `Your appointment at ${when} was cancelled (${reason.replaceAll('_', ' ')})`,
+        data,
+      },
+      cancelled.id,
+    ),
+    ctx.notify(
+      {
+        type: ctx.options.notificationTypes.cancelled,
+        recipient: { role: 'doctor', id: cancelled.doctorId },
+        title: 'Appointment cancelled',
+        message: `The appointment at ${when} was cancelled (${reason.replaceAll('_', ' ')})`,
+        data,
+      },
+      cancelled.id,
+    ),
+  ];
+  if (released) {
+    effects.push(
+      ctx.scheduleJob(
+        {
+          name: JOB_NAMES.expireUnbooked,
+          id: jobIds.expire(released.id),
+          runAt: released.endTime,
+          data: { scheduleId: released.id },
+        },
+        ids,
+      ),
+      ctx.emitEffect('schedule.released', { schedule: released, bookingId: cancelled.id, reason }),
+    );
+  }
+  await ctx.runEffects(effects);
+  const refund = added ? await settleRefund(ctx, added.payment.id, added.refund.id) : null;
+  return { booking: await requireBooking(ctx, cancelled.id), refund };
+}
