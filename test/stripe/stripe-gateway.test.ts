@@ -47,6 +47,7 @@ async function paidSession(
 
 describeGatewayContract('local fake', () => ({
   client: () => fake.client(),
+  clock,
   paidPaymentIntent: async (g) => (await paidSession(g)).paymentId,
 }));
 
@@ -147,6 +148,23 @@ describe('Checkout Sessions', () => {
     const hold = new Date(NOW.getTime() + 48 * 3600_000);
     const session = await gateway().createCheckout(checkoutRequest({ holdExpiresAt: hold }));
     expect(session.expiresAt.getTime() - NOW.getTime()).toBe(24 * 3600_000 - 60_000);
+  });
+
+  it('sends identical parameters when the same booking is retried later, so Stripe replays one session', async () => {
+    const g = gateway();
+    const first = await g.createCheckout(checkoutRequest());
+    clock.advance(20_000);
+    const second = await g.createCheckout(checkoutRequest());
+    const [a, b] = fake.requestsTo('POST', '/v1/checkout/sessions');
+    expect(b?.params).toEqual(a?.params);
+    expect(second.sessionId).toBe(first.sessionId);
+  });
+
+  it("still asks for Stripe's 30 minutes from now when the session is created long after the booking", async () => {
+    clock.advanceMinutes(5);
+    await gateway().createCheckout(checkoutRequest());
+    const sent = Number(fake.requestsTo('POST', '/v1/checkout/sessions')[0]?.params.expires_at);
+    expect(sent - clock.now().getTime() / 1000).toBe(30 * 60 + 10);
   });
 
   it('prefers the URLs given to the call over the gateway defaults', async () => {

@@ -46,9 +46,11 @@ export interface StripeCheckoutGatewayOptions {
    */
   toleranceSeconds?: number;
   /**
-   * Shortest session life asked of Stripe. Stripe refuses `expires_at` under 30 minutes after
-   * creation; the extra minute absorbs clock skew and latency. careslot still expires the
-   * session itself when the (shorter) hold ends. Between 30 and 1439.
+   * Shortest session life asked of Stripe, counted from when the booking was made (so retries
+   * for one booking send identical parameters). Stripe refuses `expires_at` under 30 minutes
+   * after creation; the extra minute covers the time between booking and session creation
+   * (beyond it, careslot asks for 30 minutes and 10 seconds from now). careslot still expires
+   * the session itself when the shorter hold ends. Between 30 and 1439.
    * @defaultValue 31
    */
   minSessionMinutes?: number;
@@ -67,7 +69,9 @@ export interface StripeCheckoutGatewayOptions {
   clock?: Clock;
 }
 
+const STRIPE_MIN_SESSION_MS = 30 * 60_000;
 const STRIPE_MAX_SESSION_MS = 24 * 60 * 60_000;
+const LATENCY_MARGIN_MS = 10_000;
 const SAFETY_MARGIN_MS = 60_000;
 const MAX_IDEMPOTENCY_KEY = 255;
 const REFUND_REASONS = new Set(['duplicate', 'fraudulent', 'requested_by_customer']);
@@ -199,10 +203,16 @@ export class StripeCheckoutGateway implements PaymentGateway {
     }
   }
 
-  /** Session life: at least Stripe's minimum (plus margin), the hold if longer, at most 24 hours. */
-  private expiresAt(holdExpiresAt: Date): number {
+  /**
+   * Session life: the hold or `minSessionMinutes` after the booking was made, whichever is
+   * later, so a retry for the same booking sends the same parameters (Stripe refuses a reused
+   * idempotency key with different ones). Never under Stripe's 30 minutes from now, never past
+   * its 24 hours.
+   */
+  private expiresAt(booking: CheckoutRequest['booking'], holdExpiresAt: Date): number {
     const now = this.clock.now().getTime();
-    const target = Math.max(now + this.minSessionMs, holdExpiresAt.getTime());
+    const wanted = Math.max(booking.createdAt.getTime() + this.minSessionMs, holdExpiresAt.getTime());
+    const target = Math.max(wanted, now + STRIPE_MIN_SESSION_MS + LATENCY_MARGIN_MS);
     return Math.ceil(Math.min(target, now + STRIPE_MAX_SESSION_MS - SAFETY_MARGIN_MS) / 1000);
   }
 
@@ -232,7 +242,7 @@ export class StripeCheckoutGateway implements PaymentGateway {
       metadata,
       // Also on the PaymentIntent, so charges and refunds in the Dashboard name the booking.
       payment_intent_data: { metadata },
-      expires_at: this.expiresAt(request.holdExpiresAt),
+      expires_at: this.expiresAt(booking, request.holdExpiresAt),
       ...(request.customerId
         ? { customer: request.customerId }
         : patient.email

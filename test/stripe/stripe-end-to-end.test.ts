@@ -1,0 +1,357 @@
+// The engine on StripeCheckoutGateway against the local fake, driven by really signed webhooks through createWebhookHandler.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { StripeCheckoutGateway } from '../../src/adapters/stripe/index.js';
+import {
+  BookingEngine,
+  type BookingEngineEvents,
+  createWebhookHandler,
+  InProcessScheduler,
+  MemoryStore,
+  type WebhookHandler,
+} from '../../src/index.js';
+import { ManualClock, MemoryPatientDirectory } from '../../src/testing/index.js';
+import { rejectionOf } from '../support/engine-fixture.js';
+import { FakeStripeServer } from './fake-stripe-server.js';
+import { signedRequest, stripeEvent, WEBHOOK_SECRET } from './signed-events.js';
+
+const DOCTOR = '64b0000000000000000000d1';
+const ADA = '64b0000000000000000000a1';
+const OTTO = '64b0000000000000000000a5';
+
+let fake: FakeStripeServer;
+const clock = new ManualClock('2030-03-01T08:00:00Z');
+
+beforeAll(async () => {
+  fake = await FakeStripeServer.start({ now: () => clock.now() });
+});
+afterAll(async () => {
+  await fake.close();
+});
+beforeEach(() => {
+  fake.reset();
+  clock.set('2030-03-01T08:00:00Z');
+});
+
+function setup() {
+  const store = new MemoryStore({ now: () => clock.now() });
+  const patients = new MemoryPatientDirectory([
+    { id: ADA, name: 'Ada Standard', email: 'ada@example.test', plan: 'standard' },
+    { id: OTTO, name: 'Otto Other', plan: 'standardPlus' },
+  ]);
+  const scheduler = new InProcessScheduler({ clock, timers: false, onError: () => {} });
+  const gateway = new StripeCheckoutGateway({
+    stripe: fake.client(),
+    webhookSecret: WEBHOOK_SECRET,
+    successUrl: 'https://clinic.example/paid',
+    cancelUrl: 'https://clinic.example/cancelled',
+    clock,
+  });
+  const engine = new BookingEngine({ store, payments: gateway, patients, scheduler, clock });
+  const webhook: WebhookHandler = createWebhookHandler({ engine, gateway, onError: () => {} });
+  const mismatches: Parameters<BookingEngineEvents['payment.mismatch']>[0][] = [];
+  engine.events.on('payment.mismatch', (payload) => mismatches.push(payload));
+
+  let slots = 0;
+  /** A fresh one-hour-apart slot a day ahead, fee 50.00 EUR. */
+  const slot = () => {
+    slots++;
+    const start = new Date(clock.now().getTime() + (23 + slots) * 3600_000);
+    return engine.createSchedule({
+      doctorId: DOCTOR,
+      startTime: start,
+      endTime: new Date(start.getTime() + 30 * 60_000),
+      fee: { amount: 5000, currency: 'EUR' },
+      timeZone: 'Europe/Berlin',
+    });
+  };
+  /** Books a fresh slot for Ada: a pending booking with an open Stripe session. */
+  const pending = async () => {
+    const schedule = await slot();
+    const result = await engine.book({ patientId: ADA, scheduleId: schedule.id });
+    const sessionId = result.booking.checkoutSessionId ?? '';
+    return { schedule, ...result, sessionId };
+  };
+  /** Sends a Stripe event as Stripe would: exact bytes, signed now. */
+  const deliver = (type: string, object: object, id?: string) =>
+    webhook(signedRequest(stripeEvent(type, object, id === undefined ? {} : { id }), { at: clock.now() }));
+  const wallet = async () => (await engine.getWallet(DOCTOR)).balances;
+  return { store, engine, gateway, webhook, scheduler, mismatches, slot, pending, deliver, wallet };
+}
+
+describe('booking through Stripe Checkout', () => {
+  it('opens a Checkout Session for the booking and answers with its url while the booking is pending', async () => {
+    const t = setup();
+    const { booking, paymentUrl, schedule, sessionId } = await t.pending();
+    const session = fake.session(sessionId);
+    expect(paymentUrl).toBe(session.url);
+    expect(booking).toMatchObject({ status: 'pending', paymentStatus: 'unpaid', checkoutSessionId: session.id });
+    expect(session.metadata.careslot_booking_id).toBe(booking.id);
+    expect(session.amount_total).toBe(5000);
+    expect(session.currency).toBe('eur');
+    expect((await t.engine.getSchedule(schedule.id)).status).toBe('pending');
+    expect(fake.requestsTo('POST', '/v1/checkout/sessions')[0]?.idempotencyKey).toBe(`careslot-checkout-${booking.id}`);
+  });
+
+  it("creates the patient's Stripe customer once and reuses it on the next booking", async () => {
+    const t = setup();
+    const first = await t.pending();
+    const second = await t.pending();
+    expect(fake.requestsTo('POST', '/v1/customers')).toHaveLength(1);
+    expect(fake.session(second.sessionId).customer).toBe(fake.session(first.sessionId).customer);
+  });
+
+  it('confirms on a signed checkout.session.completed: booking paid, slot booked, wallet credited', async () => {
+    const t = setup();
+    const { booking, schedule, sessionId } = await t.pending();
+    const response = await t.deliver('checkout.session.completed', fake.completeSession(sessionId));
+    expect(response).toEqual({ status: 200, body: { received: true, outcome: 'confirmed' } });
+    expect(await t.engine.getBooking(booking.id)).toMatchObject({ status: 'scheduled', paymentStatus: 'paid' });
+    expect(await t.engine.getSchedule(schedule.id)).toMatchObject({ status: 'booked', bookedBy: ADA });
+    expect(await t.wallet()).toEqual({ eur: 5000 });
+  });
+
+  it('credits the wallet once when the same event is delivered 10 times', async () => {
+    const t = setup();
+    const { sessionId } = await t.pending();
+    const request = signedRequest(stripeEvent('checkout.session.completed', fake.completeSession(sessionId)), {
+      at: clock.now(),
+    });
+    const outcomes: unknown[] = [];
+    for (let i = 0; i < 10; i++) {
+      const response = await t.webhook(request);
+      expect(response.status).toBe(200);
+      outcomes.push(response.body.outcome);
+    }
+    expect(outcomes).toEqual(['confirmed', ...Array(9).fill('duplicate')]);
+    expect((await t.engine.getWallet(DOCTOR)).entries).toHaveLength(1);
+    expect(await t.wallet()).toEqual({ eur: 5000 });
+  });
+
+  it('credits the wallet once when 10 copies of the event arrive at the same time', async () => {
+    const t = setup();
+    const { sessionId } = await t.pending();
+    const request = signedRequest(stripeEvent('checkout.session.completed', fake.completeSession(sessionId)), {
+      at: clock.now(),
+    });
+    const responses = await Promise.all(Array.from({ length: 10 }, () => t.webhook(request)));
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    expect(responses.filter((r) => r.body.outcome === 'confirmed')).toHaveLength(1);
+    expect(await t.wallet()).toEqual({ eur: 5000 });
+  });
+
+  it('does not undo a paid booking when checkout.session.expired arrives after completed', async () => {
+    const t = setup();
+    const { booking, schedule, sessionId } = await t.pending();
+    await t.deliver('checkout.session.completed', fake.completeSession(sessionId));
+    const late = await t.deliver('checkout.session.expired', { ...fake.session(sessionId), status: 'expired' });
+    expect(late).toEqual({ status: 200, body: { received: true, outcome: 'ignored' } });
+    expect(await t.engine.getBooking(booking.id)).toMatchObject({ status: 'scheduled', paymentStatus: 'paid' });
+    expect((await t.engine.getSchedule(schedule.id)).status).toBe('booked');
+    expect(await t.wallet()).toEqual({ eur: 5000 });
+  });
+
+  it('cancels on checkout.session.expired from Stripe and frees the slot', async () => {
+    const t = setup();
+    const { booking, schedule, sessionId } = await t.pending();
+    const response = await t.deliver('checkout.session.expired', fake.expireSession(sessionId));
+    expect(response.body.outcome).toBe('cancelled');
+    expect(await t.engine.getBooking(booking.id)).toMatchObject({
+      status: 'cancelled',
+      cancelReason: 'checkout_expired',
+    });
+    expect((await t.engine.getSchedule(schedule.id)).status).toBe('available');
+  });
+
+  it('waits on a completed-but-unpaid delayed payment, then confirms on async_payment_succeeded', async () => {
+    const t = setup();
+    const { booking, sessionId } = await t.pending();
+    const processing = await t.deliver(
+      'checkout.session.completed',
+      fake.completeSession(sessionId, { paymentStatus: 'unpaid' }),
+    );
+    expect(processing).toEqual({
+      status: 200,
+      body: { received: true, outcome: 'ignored', type: 'checkout.session.completed' },
+    });
+    expect((await t.engine.getBooking(booking.id)).status).toBe('pending');
+    const settled = await t.deliver('checkout.session.async_payment_succeeded', fake.settleAsync(sessionId, true));
+    expect(settled.body.outcome).toBe('confirmed');
+    expect(await t.wallet()).toEqual({ eur: 5000 });
+  });
+
+  it('cancels and frees the slot on async_payment_failed', async () => {
+    const t = setup();
+    const { booking, schedule, sessionId } = await t.pending();
+    await t.deliver('checkout.session.completed', fake.completeSession(sessionId, { paymentStatus: 'unpaid' }));
+    const failed = await t.deliver('checkout.session.async_payment_failed', fake.settleAsync(sessionId, false));
+    expect(failed.body.outcome).toBe('cancelled');
+    expect(await t.engine.getBooking(booking.id)).toMatchObject({ status: 'cancelled', paymentStatus: 'failed' });
+    expect((await t.engine.getSchedule(schedule.id)).status).toBe('available');
+  });
+
+  it('does not confirm when the amount paid differs from the booking price', async () => {
+    const t = setup();
+    const { booking, sessionId } = await t.pending();
+    const response = await t.deliver('checkout.session.completed', fake.completeSession(sessionId, { amount: 100 }));
+    expect(response.body.outcome).toBe('mismatch');
+    expect((await t.engine.getBooking(booking.id)).status).toBe('pending');
+    expect(t.mismatches).toHaveLength(1);
+    expect(await t.wallet()).toEqual({});
+  });
+});
+
+describe('webhooks that cannot be trusted change nothing', () => {
+  async function attempt(
+    build: (
+      t: ReturnType<typeof setup>,
+      sessionId: string,
+    ) => Promise<{ status: number; body: Record<string, unknown> }>,
+  ) {
+    const t = setup();
+    const { booking, schedule, sessionId } = await t.pending();
+    const response = await build(t, sessionId);
+    expect(await t.engine.getBooking(booking.id)).toMatchObject({ status: 'pending', paymentStatus: 'unpaid' });
+    expect((await t.engine.getSchedule(schedule.id)).status).toBe('pending');
+    expect(await t.wallet()).toEqual({});
+    return response;
+  }
+  const completed = (sessionId: string) => stripeEvent('checkout.session.completed', fake.completeSession(sessionId));
+
+  it('answers 400 to a forged signature', async () => {
+    const response = await attempt((t, id) =>
+      t.webhook(signedRequest(completed(id), { at: clock.now(), secret: 'whsec_forged' })),
+    );
+    expect(response).toMatchObject({ status: 400, body: { error: { code: 'INVALID_SIGNATURE' } } });
+  });
+
+  it('answers 400 to a signature past the tolerance', async () => {
+    const response = await attempt((t, id) => {
+      const request = signedRequest(completed(id), { at: clock.now() });
+      clock.advanceMinutes(6);
+      return t.webhook(request);
+    });
+    expect(response).toMatchObject({ status: 400, body: { error: { code: 'INVALID_SIGNATURE' } } });
+  });
+
+  it('answers 400 to a request without the stripe-signature header', async () => {
+    const response = await attempt((t, id) =>
+      t.webhook({ rawBody: JSON.stringify(completed(id)), headers: { 'content-type': 'application/json' } }),
+    );
+    expect(response).toMatchObject({ status: 400, body: { error: { code: 'INVALID_SIGNATURE' } } });
+  });
+
+  it('answers 400 with the raw-body hint to a parsed JSON body', async () => {
+    const response = await attempt((t, id) => {
+      const request = signedRequest(completed(id), { at: clock.now() });
+      return t.webhook({ rawBody: JSON.parse(request.rawBody) as string, headers: request.headers });
+    });
+    expect(response).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT' } } });
+    expect(JSON.stringify(response.body)).toContain('express.raw');
+  });
+});
+
+describe('when Stripe fails or the webhook is lost', () => {
+  it.each([
+    [500, 'StripeAPIError'],
+    [400, 'StripeInvalidRequestError'],
+  ])(
+    'a %i on session creation makes book throw PAYMENT_PROVIDER_ERROR and frees the slot at once',
+    async (status, type) => {
+      const t = setup();
+      const schedule = await t.slot();
+      fake.failNext('POST', '/v1/checkout/sessions', {
+        status,
+        body: { error: { type: status === 500 ? 'api_error' : 'invalid_request_error', message: 'refused' } },
+      });
+      const error = await rejectionOf(t.engine.book({ patientId: ADA, scheduleId: schedule.id }));
+      expect(error).toMatchObject({ code: 'PAYMENT_PROVIDER_ERROR', status: 502 });
+      expect(error.cause).toMatchObject({ type, statusCode: status });
+      expect((await t.engine.getSchedule(schedule.id)).status).toBe('available');
+      const [booking] = await t.engine.listBookings({ scheduleId: schedule.id });
+      expect(booking).toMatchObject({ status: 'cancelled', cancelReason: 'payment_provider_error' });
+      const retry = await t.engine.book({ patientId: OTTO, scheduleId: schedule.id });
+      expect(retry.booking.status).toBe('pending');
+    },
+  );
+
+  it('expires the Stripe session when the hold times out, then frees the slot', async () => {
+    const t = setup();
+    const { booking, schedule, sessionId } = await t.pending();
+    clock.advanceMinutes(15);
+    await t.scheduler.runDue();
+    expect(fake.session(sessionId).status).toBe('expired');
+    expect(await t.engine.getBooking(booking.id)).toMatchObject({
+      status: 'cancelled',
+      cancelReason: 'payment_timeout',
+    });
+    expect((await t.engine.getSchedule(schedule.id)).status).toBe('available');
+    const echo = await t.deliver('checkout.session.expired', fake.session(sessionId));
+    expect(echo).toEqual({ status: 200, body: { received: true, outcome: 'ignored' } });
+  });
+
+  it('confirms instead of releasing when the hold times out on a session paid meanwhile', async () => {
+    const t = setup();
+    const { booking, sessionId } = await t.pending();
+    fake.completeSession(sessionId);
+    clock.advanceMinutes(15);
+    await t.scheduler.runDue();
+    expect(await t.engine.getBooking(booking.id)).toMatchObject({ status: 'scheduled', paymentStatus: 'paid' });
+    expect(await t.wallet()).toEqual({ eur: 5000 });
+  });
+
+  it('lets the sweep confirm a paid session whose webhook never came', async () => {
+    const t = setup();
+    const { booking, sessionId } = await t.pending();
+    fake.completeSession(sessionId);
+    clock.advanceMinutes(2);
+    const report = await t.engine.reconcile();
+    expect(report.paymentsConfirmed).toBe(1);
+    expect(await t.engine.getBooking(booking.id)).toMatchObject({ status: 'scheduled', paymentStatus: 'paid' });
+    const late = await t.deliver('checkout.session.completed', fake.session(sessionId));
+    expect(late.body.outcome).toBe('duplicate');
+    expect(await t.wallet()).toEqual({ eur: 5000 });
+  });
+});
+
+describe('refunds through Stripe', () => {
+  it('refunds once at Stripe and does not debit twice when the refund webhooks arrive', async () => {
+    const t = setup();
+    const { booking, sessionId } = await t.pending();
+    await t.deliver('checkout.session.completed', fake.completeSession(sessionId));
+    const outcome = await t.engine.refund({ bookingId: booking.id });
+    expect(outcome.refund).toMatchObject({ status: 'succeeded', amount: 5000 });
+    const [stripeRefund] = [...fake.refunds.values()];
+    expect(stripeRefund?.metadata).toMatchObject({ careslot_refund_id: outcome.refund.id });
+    for (const type of ['refund.created', 'refund.updated']) {
+      const response = await t.deliver(type, stripeRefund ?? {});
+      expect(response).toEqual({ status: 200, body: { received: true, outcome: 'refund_updated' } });
+    }
+    expect(fake.refunds.size).toBe(1);
+    expect(await t.engine.getBooking(booking.id)).toMatchObject({ paymentStatus: 'refunded', amountRefunded: 5000 });
+    expect(await t.wallet()).toEqual({ eur: 0 });
+  });
+});
+
+describe('the fetch-standard form', () => {
+  it('confirms from a Request and answers 400 to a forged one', async () => {
+    const t = setup();
+    const { booking, sessionId } = await t.pending();
+    const event = stripeEvent('checkout.session.completed', fake.completeSession(sessionId));
+    const forged = signedRequest(event, { at: clock.now(), secret: 'whsec_forged' });
+    const bad = await t.webhook.fetch(
+      new Request('http://localhost/webhooks/stripe', {
+        method: 'POST',
+        body: forged.rawBody,
+        headers: forged.headers,
+      }),
+    );
+    expect(bad.status).toBe(400);
+    const good = signedRequest(event, { at: clock.now() });
+    const response = await t.webhook.fetch(
+      new Request('http://localhost/webhooks/stripe', { method: 'POST', body: good.rawBody, headers: good.headers }),
+    );
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ received: true, outcome: 'confirmed' });
+    expect((await t.engine.getBooking(booking.id)).status).toBe('scheduled');
+  });
+});
