@@ -1,22 +1,10 @@
 // The engine on StripeCheckoutGateway against the local fake, driven by really signed webhooks through createWebhookHandler.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { StripeCheckoutGateway } from '../../src/adapters/stripe/index.js';
-import {
-  BookingEngine,
-  type BookingEngineEvents,
-  createWebhookHandler,
-  InProcessScheduler,
-  MemoryStore,
-  type WebhookHandler,
-} from '../../src/index.js';
-import { ManualClock, MemoryPatientDirectory } from '../../src/testing/index.js';
+import { ManualClock } from '../../src/testing/index.js';
 import { rejectionOf } from '../support/engine-fixture.js';
 import { FakeStripeServer } from './fake-stripe-server.js';
-import { signedRequest, stripeEvent, WEBHOOK_SECRET } from './signed-events.js';
-
-const DOCTOR = '64b0000000000000000000d1';
-const ADA = '64b0000000000000000000a1';
-const OTTO = '64b0000000000000000000a5';
+import { signedRequest, stripeEvent } from './signed-events.js';
+import { ADA, createStripeFixture, DOCTOR, OTTO, type StripeFixture } from './stripe-engine-fixture.js';
 
 let fake: FakeStripeServer;
 const clock = new ManualClock('2030-03-01T08:00:00Z');
@@ -32,51 +20,7 @@ beforeEach(() => {
   clock.set('2030-03-01T08:00:00Z');
 });
 
-function setup() {
-  const store = new MemoryStore({ now: () => clock.now() });
-  const patients = new MemoryPatientDirectory([
-    { id: ADA, name: 'Ada Standard', email: 'ada@example.test', plan: 'standard' },
-    { id: OTTO, name: 'Otto Other', plan: 'standardPlus' },
-  ]);
-  const scheduler = new InProcessScheduler({ clock, timers: false, onError: () => {} });
-  const gateway = new StripeCheckoutGateway({
-    stripe: fake.client(),
-    webhookSecret: WEBHOOK_SECRET,
-    successUrl: 'https://clinic.example/paid',
-    cancelUrl: 'https://clinic.example/cancelled',
-    clock,
-  });
-  const engine = new BookingEngine({ store, payments: gateway, patients, scheduler, clock });
-  const webhook: WebhookHandler = createWebhookHandler({ engine, gateway, onError: () => {} });
-  const mismatches: Parameters<BookingEngineEvents['payment.mismatch']>[0][] = [];
-  engine.events.on('payment.mismatch', (payload) => mismatches.push(payload));
-
-  let slots = 0;
-  /** A fresh one-hour-apart slot a day ahead, fee 50.00 EUR. */
-  const slot = () => {
-    slots++;
-    const start = new Date(clock.now().getTime() + (23 + slots) * 3600_000);
-    return engine.createSchedule({
-      doctorId: DOCTOR,
-      startTime: start,
-      endTime: new Date(start.getTime() + 30 * 60_000),
-      fee: { amount: 5000, currency: 'EUR' },
-      timeZone: 'Europe/Berlin',
-    });
-  };
-  /** Books a fresh slot for Ada: a pending booking with an open Stripe session. */
-  const pending = async () => {
-    const schedule = await slot();
-    const result = await engine.book({ patientId: ADA, scheduleId: schedule.id });
-    const sessionId = result.booking.checkoutSessionId ?? '';
-    return { schedule, ...result, sessionId };
-  };
-  /** Sends a Stripe event as Stripe would: exact bytes, signed now. */
-  const deliver = (type: string, object: object, id?: string) =>
-    webhook(signedRequest(stripeEvent(type, object, id === undefined ? {} : { id }), { at: clock.now() }));
-  const wallet = async () => (await engine.getWallet(DOCTOR)).balances;
-  return { store, engine, gateway, webhook, scheduler, mismatches, slot, pending, deliver, wallet };
-}
+const setup = () => createStripeFixture(fake, clock);
 
 describe('booking through Stripe Checkout', () => {
   it('opens a Checkout Session for the booking and answers with its url while the booking is pending', async () => {
@@ -202,10 +146,7 @@ describe('booking through Stripe Checkout', () => {
 
 describe('webhooks that cannot be trusted change nothing', () => {
   async function attempt(
-    build: (
-      t: ReturnType<typeof setup>,
-      sessionId: string,
-    ) => Promise<{ status: number; body: Record<string, unknown> }>,
+    build: (t: StripeFixture, sessionId: string) => Promise<{ status: number; body: Record<string, unknown> }>,
   ) {
     const t = setup();
     const { booking, schedule, sessionId } = await t.pending();
