@@ -84,6 +84,26 @@ describe('customers', () => {
     ]);
   });
 
+  it('retries an in-flight key conflict (409) with the same key instead of creating a second customer', async () => {
+    const conflict = {
+      status: 409,
+      body: { error: { type: 'idempotency_error', message: 'There is currently another in-progress request.' } },
+    };
+    fake.failNext('POST', '/v1/customers', conflict);
+    const id = await gateway({ retries: 1 }).ensureCustomer({ patient: PATIENT, customerId: null });
+    expect(fake.customers.size).toBe(1);
+    expect(fake.customers.has(id ?? '')).toBe(true);
+    expect(new Set(fake.requestsTo('POST', '/v1/customers').map((r) => r.idempotencyKey))).toEqual(
+      new Set([`careslot-customer-${PATIENT.id}`]),
+    );
+
+    fake.failNext('POST', '/v1/customers', conflict);
+    const error = await rejectionOf(gateway().ensureCustomer({ patient: PATIENT, customerId: null }));
+    expect(error).toMatchObject({ code: 'PAYMENT_PROVIDER_ERROR' });
+    expect(error.cause).toMatchObject({ statusCode: 409 });
+    expect(fake.customers.size).toBe(1);
+  });
+
   it('omits the email of a patient without one', async () => {
     await gateway().ensureCustomer({ patient: { ...PATIENT, email: null }, customerId: null });
     expect(fake.requestsTo('POST', '/v1/customers')[0]?.params).not.toHaveProperty('email');

@@ -19,10 +19,13 @@ export function isStripeSignatureError(error: unknown): boolean {
   return fields(error).type === 'StripeSignatureVerificationError';
 }
 
-/** A key reused with other parameters (Stripe answers 400 `idempotency_error`). */
+/**
+ * A key reused with other parameters (400 `idempotency_error`). Not the 409 Stripe answers
+ * while another request with the same key is still running: that one is the key doing its job.
+ */
 export function isStripeIdempotencyError(error: unknown): boolean {
   const e = fields(error);
-  return e.type === 'StripeIdempotencyError' || e.rawType === 'idempotency_error';
+  return (e.type === 'StripeIdempotencyError' || e.rawType === 'idempotency_error') && e.statusCode !== 409;
 }
 
 /** Wraps anything a Stripe call threw; a BookingError passes through unchanged. */
