@@ -1,0 +1,25 @@
+// `npm run example:worker`: the separate worker process that runs careslot's BullMQ jobs (real-services mode).
+import { createBookingWorker } from 'careslot/bullmq';
+import { createCareslot } from './careslot.js';
+
+const careslot = await createCareslot(process.env);
+if (careslot.mode !== 'real' || !careslot.redisUrl) {
+  console.error('The worker needs MONGODB_URI, REDIS_URL, STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET (embedded mode runs jobs in the server process).');
+  process.exit(1);
+}
+const worker = createBookingWorker({
+  engine: careslot.engine,
+  connection: { url: careslot.redisUrl, maxRetriesPerRequest: null },
+  concurrency: 5,
+});
+worker.on('failed', (job, error) => console.error(`job ${job?.name} (${job?.id}) failed: ${error.message}`));
+console.log('careslot worker running; Ctrl-C or SIGTERM to stop after the current jobs');
+
+// Graceful shutdown: finish the jobs in hand, then close what this process opened.
+const stop = async () => {
+  await worker.close();
+  await careslot.close();
+  process.exit(0);
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
