@@ -1,2 +1,19 @@
-// Placeholder until this adapter lands; exports nothing yet.
-export {};
+// 'careslot/mongoose': the BookingStore on the host's mongoose Connection.
+export {
+  type BookingDocument,
+  type BookingHistoryDocument,
+  DEFAULT_MODEL_NAMES,
+  type LedgerEntryDocument,
+  type MoneyDocument,
+  type MongooseStoreModelKey,
+  type PatientLockDocument,
+  type PaymentCustomerDocument,
+  type PaymentTransactionDocument,
+  type PaymentTransactionStatus,
+  type ProcessedEventDocument,
+  type RefundDocument,
+  type ScheduleDocument,
+} from './documents.js';
+export type { HostId, HostIdMode } from './ids.js';
+export { ACTIVE_BOOKING_INDEX, type IndexSpec, MONGOOSE_STORE_INDEXES } from './indexes.js';
+export { MongooseStore, type MongooseStoreModels, type MongooseStoreOptions } from './mongoose-store.js';

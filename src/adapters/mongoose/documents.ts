@@ -1,0 +1,194 @@
+// The shapes careslot stores in MongoDB: the original system's models, plus the ledger, events and customers.
+import type { Actor, RefundStatus } from '../../domain/entities.js';
+import type { BookingMode } from '../../domain/plan-policy.js';
+import type { BookingStatus, CancelReason, PaymentStatus, ScheduleStatus } from '../../domain/status.js';
+import type { HostId, ObjectId } from './ids.js';
+
+/** The models the store registers on the host's connection. */
+export type MongooseStoreModelKey =
+  | 'schedule'
+  | 'booking'
+  | 'payment'
+  | 'ledger'
+  | 'event'
+  | 'customer'
+  | 'patientLock';
+
+export const MODEL_KEYS: readonly MongooseStoreModelKey[] = [
+  'schedule',
+  'booking',
+  'payment',
+  'ledger',
+  'event',
+  'customer',
+  'patientLock',
+];
+
+/**
+ * Model names: the original system's for slots, bookings and payments, so existing
+ * collections (`doctorappointmentschedules`, ...) keep working.
+ */
+export const DEFAULT_MODEL_NAMES: Readonly<Record<MongooseStoreModelKey, string>> = Object.freeze({
+  schedule: 'DoctorAppointmentSchedule',
+  booking: 'DoctorPatientScheduleBooking',
+  payment: 'PaymentTransaction',
+  ledger: 'DoctorWalletLedger',
+  event: 'ProcessedPaymentEvent',
+  customer: 'PaymentCustomer',
+  patientLock: 'CareslotPatientLock',
+});
+
+export interface MoneyDocument {
+  amount: number;
+  currency: string;
+}
+
+/** `DoctorAppointmentSchedule`: a doctor's slot. */
+export interface ScheduleDocument {
+  _id: ObjectId;
+  /** The doctor. */
+  createdBy: HostId;
+  startTime: Date;
+  endTime: Date;
+  timeZone: string;
+  fee: MoneyDocument;
+  status: ScheduleStatus;
+  /** The patient holding the booked slot; null unless booked. */
+  booked_by: HostId | null;
+  rolledOverFrom: ObjectId | null;
+  createdAt: Date;
+  updatedAt: Date;
+  __v?: number;
+}
+
+export interface BookingHistoryDocument {
+  at: Date;
+  from: BookingStatus | null;
+  to: BookingStatus;
+  paymentStatus: PaymentStatus;
+  actor: { role: Actor['role']; id: string };
+  reason: string | null;
+}
+
+/** `DoctorPatientScheduleBooking`: a patient's booking of a slot. */
+export interface BookingDocument {
+  _id: ObjectId;
+  patientId: HostId;
+  doctorId: HostId;
+  doctorScheduleId: ObjectId;
+  slotStart: Date;
+  slotEnd: Date;
+  timeZone: string;
+  mode: BookingMode;
+  plan: string;
+  price: MoneyDocument;
+  status: BookingStatus;
+  /**
+   * True exactly while status is pending or scheduled. The unique partial index on
+   * `{ doctorScheduleId }` filters on it (an equality works on every MongoDB version, where
+   * `$in` in a partial filter does not).
+   */
+  active: boolean;
+  paymentStatus: PaymentStatus;
+  cancelReason: CancelReason | null;
+  paymentTransactionId: ObjectId | null;
+  checkoutSessionId: string | null;
+  paymentUrl: string | null;
+  holdExpiresAt: Date | null;
+  idempotencyKey: string | null;
+  amountRefunded: number;
+  history: BookingHistoryDocument[];
+  createdAt: Date;
+  updatedAt: Date;
+  __v?: number;
+}
+
+export interface RefundDocument {
+  /** careslot's refund id (`id` in the domain; `id` is a mongoose virtual, hence the name). */
+  refundId: string;
+  amount: number;
+  status: RefundStatus;
+  providerRefundId: string | null;
+  reason: string | null;
+  failureMessage: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Money state of a payment, derived from its refunds for hosts' reports; careslot never reads it. */
+export type PaymentTransactionStatus = 'succeeded' | 'partially_refunded' | 'refunded';
+
+/** `PaymentTransaction`: money received for a booking. */
+export interface PaymentTransactionDocument {
+  _id: ObjectId;
+  /** The booking. */
+  referenceId: ObjectId;
+  provider: string;
+  providerPaymentId: string;
+  checkoutSessionId: string | null;
+  amount: number;
+  currency: string;
+  status: PaymentTransactionStatus;
+  credited: boolean;
+  refunds: RefundDocument[];
+  createdAt: Date;
+  updatedAt: Date;
+  /** Bumped by every refund change: the store's optimistic lock on `refunds`. */
+  __v?: number;
+}
+
+/** `DoctorWalletLedger`: one credit or debit of a doctor's wallet. */
+export interface LedgerEntryDocument {
+  _id: ObjectId;
+  key: string;
+  doctorId: HostId;
+  bookingId: ObjectId;
+  kind: 'credit' | 'debit';
+  amount: number;
+  currency: string;
+  createdAt: Date;
+  __v?: number;
+}
+
+/** `ProcessedPaymentEvent`: a provider event already applied. */
+export interface ProcessedEventDocument {
+  _id: ObjectId;
+  eventId: string;
+  type: string;
+  processedAt: Date;
+  __v?: number;
+}
+
+/** `PaymentCustomer`: a patient's customer id at a payment provider. */
+export interface PaymentCustomerDocument {
+  _id: ObjectId;
+  patientId: HostId;
+  provider: string;
+  customerId: string;
+  createdAt: Date;
+  updatedAt: Date;
+  __v?: number;
+}
+
+/**
+ * `CareslotPatientLock`: one small document per patient that every booking transaction of
+ * that patient writes (`lockPatient`), so two of them can not both commit on one snapshot.
+ */
+export interface PatientLockDocument {
+  _id: ObjectId;
+  patientId: HostId;
+  /** How many transactions took the lock; only the write matters. */
+  locks: number;
+  lockedAt: Date;
+  __v?: number;
+}
+
+export interface DocumentsByKey {
+  schedule: ScheduleDocument;
+  booking: BookingDocument;
+  payment: PaymentTransactionDocument;
+  ledger: LedgerEntryDocument;
+  event: ProcessedEventDocument;
+  customer: PaymentCustomerDocument;
+  patientLock: PatientLockDocument;
+}

@@ -1,0 +1,411 @@
+// MongooseStore: the BookingStore on the host's own mongoose Connection, with MongoDB transactions.
+import mongoose from 'mongoose';
+import type {
+  Booking,
+  LedgerEntry,
+  PaymentCustomer,
+  PaymentTransaction,
+  RefundRecord,
+  Schedule,
+} from '../../domain/entities.js';
+import type { ScheduleStatus } from '../../domain/status.js';
+import type {
+  BookingQuery,
+  BookingStore,
+  BookingUpdate,
+  NewBooking,
+  NewLedgerEntry,
+  NewPaymentTransaction,
+  NewSchedule,
+  ScheduleQuery,
+  ScheduleUpdate,
+  StoreOperations,
+} from '../../ports/booking-store.js';
+import { DEFAULT_MODEL_NAMES, type DocumentsByKey, MODEL_KEYS, type MongooseStoreModelKey } from './documents.js';
+import { retryUniqueConflicts, toStoreError } from './errors.js';
+import type { HostIdMode } from './ids.js';
+import {
+  type ClientSession,
+  MongooseOperations,
+  type OperationsDeps,
+  type StoreCollections,
+} from './mongoose-operations.js';
+import { activeFlagRepairs } from './queries.js';
+import { buildSchemas, readSchemaSignature, schemaSignature } from './schemas.js';
+import { notOpenError, standaloneError, transactionSupportProblem } from './server-check.js';
+
+/** The models the store registered (or found) on the connection, for hosts' own reads and `populate`. */
+export type MongooseStoreModels = { [K in MongooseStoreModelKey]: mongoose.Model<DocumentsByKey[K]> };
+
+export interface MongooseStoreOptions {
+  /**
+   * The host's open (or opening) connection: `mongoose.createConnection(uri)` or
+   * `mongoose.connection`. careslot registers its models on it, never on the global default
+   * connection, never closes it and never sets mongoose-wide options. Transactions need a
+   * replica set or a sharded cluster (MongoDB 4.4 or later).
+   */
+  connection: mongoose.Connection;
+  /**
+   * How doctor and patient ids (`createdBy`, `booked_by`, `patientId`, `doctorId`) are
+   * stored. `objectId`: the original system's refs to its users, so ids must be 24 hex
+   * digits (anything else is INVALID_INPUT). `string`: any id up to 128 characters.
+   * @defaultValue 'objectId'
+   */
+  hostIds?: HostIdMode;
+  /**
+   * The host's user model name, used as `ref` of doctor and patient ids (objectId mode), so
+   * `store.models.booking.find().populate('patientId')` works on the host's connection.
+   * @defaultValue 'User'
+   */
+  userModelName?: string;
+  /**
+   * Model names to use instead of the defaults (`DoctorAppointmentSchedule`,
+   * `DoctorPatientScheduleBooking`, `PaymentTransaction`, `DoctorWalletLedger`,
+   * `ProcessedPaymentEvent`, `PaymentCustomer`, `CareslotPatientLock`), e.g. when the host
+   * already registered its own model under one of those names on this connection.
+   * @defaultValue DEFAULT_MODEL_NAMES
+   */
+  modelNames?: Partial<Record<MongooseStoreModelKey, string>>;
+  /**
+   * Collection names per model. Point a renamed model at an existing collection to keep
+   * using the original data (`{ schedule: 'doctorappointmentschedules' }`).
+   * @defaultValue mongoose's pluralized, lowercased model name (`doctorappointmentschedules`, ...)
+   */
+  collectionNames?: Partial<Record<MongooseStoreModelKey, string>>;
+  /**
+   * Source of `createdAt`/`updatedAt` and other stamps; pass the engine's clock in tests.
+   * @defaultValue `() => new Date()`
+   */
+  now?: () => Date;
+  /**
+   * Options of every transaction.
+   * @defaultValue `{ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' }, readPreference: 'primary' }`
+   */
+  transactionOptions?: mongoose.mongo.TransactionOptions;
+}
+
+const DEFAULT_TRANSACTION_OPTIONS: mongoose.mongo.TransactionOptions = {
+  readConcern: { level: 'snapshot' },
+  writeConcern: { w: 'majority' },
+  readPreference: 'primary',
+};
+
+function fail(message: string): never {
+  throw new TypeError(`MongooseStore: ${message}`);
+}
+
+function resolveNames(
+  option: Partial<Record<MongooseStoreModelKey, string>> | undefined,
+  what: 'modelNames' | 'collectionNames',
+): Partial<Record<MongooseStoreModelKey, string>> {
+  if (option === undefined) return {};
+  if (option === null || typeof option !== 'object') fail(`options.${what} must be an object`);
+  for (const [key, value] of Object.entries(option)) {
+    if (!(MODEL_KEYS as readonly string[]).includes(key)) {
+      fail(`options.${what}.${key} is not a careslot model; use ${MODEL_KEYS.join(', ')}`);
+    }
+    if (typeof value !== 'string' || value.trim().length === 0)
+      fail(`options.${what}.${key} must be a non-empty string`);
+  }
+  return option;
+}
+
+function assertConnection(connection: unknown): asserts connection is mongoose.Connection {
+  const c = connection as Partial<mongoose.Connection> | null;
+  if (c === null || typeof c !== 'object') {
+    fail(
+      'options.connection is required: pass your mongoose Connection (mongoose.createConnection(uri) or mongoose.connection)',
+    );
+  }
+  if (
+    typeof (c as { Schema?: unknown }).Schema === 'function' &&
+    typeof (c as { connect?: unknown }).connect === 'function'
+  ) {
+    fail(
+      'options.connection must be a Connection, not the mongoose module: pass mongoose.connection or mongoose.createConnection(uri)',
+    );
+  }
+  if (typeof c.model !== 'function' || typeof c.transaction !== 'function' || typeof c.readyState !== 'number') {
+    fail('options.connection must be a mongoose Connection (mongoose.createConnection(uri) or mongoose.connection)');
+  }
+  // Two copies of mongoose in node_modules would cast ids with one BSON and send them with another.
+  if (c.base !== undefined && (c.base as { Schema?: unknown }).Schema !== mongoose.Schema) {
+    fail(
+      'the connection comes from a different copy of mongoose than careslot/mongoose loads; dedupe mongoose (npm ls mongoose)',
+    );
+  }
+}
+
+/**
+ * The production store: slots, bookings, payments, the doctors' ledger, processed events and
+ * payment customers in MongoDB, on the host's mongoose Connection.
+ *
+ * - Every multi-document change runs in one transaction (`connection.transaction`, which
+ *   retries transient errors), with the session passed to every operation.
+ * - Status changes are `findOneAndUpdate` with the expected status in the filter: a lost
+ *   race returns null, never an overwrite.
+ * - A unique partial index allows one active booking per slot; call `createIndexes()` once
+ *   at deploy or start-up (careslot builds no index on its own).
+ * - Ids are ObjectIds in MongoDB and strings in the domain; anything that is not plainly an
+ *   id (including objects like `{ $gt: '' }`) is INVALID_INPUT before any query.
+ * - Every call first checks that the connection is open and the server can run transactions
+ *   (replica set or mongos), failing with STORE_ERROR that says how to fix it; `ready()`
+ *   runs the same check, for a start-up probe.
+ */
+export class MongooseStore implements BookingStore {
+  readonly connection: mongoose.Connection;
+  readonly models: MongooseStoreModels;
+  readonly hostIds: HostIdMode;
+  private readonly deps: OperationsDeps;
+  private readonly direct: MongooseOperations;
+  private readonly transactionOptions: mongoose.mongo.TransactionOptions;
+  private verified = false;
+  private verifying: Promise<void> | null = null;
+
+  constructor(options: MongooseStoreOptions) {
+    if (options === null || typeof options !== 'object') fail('pass an options object ({ connection })');
+    assertConnection(options.connection);
+    const hostIds = options.hostIds ?? 'objectId';
+    if (hostIds !== 'objectId' && hostIds !== 'string') fail(`options.hostIds must be 'objectId' or 'string'`);
+    const userModelName = options.userModelName ?? 'User';
+    if (typeof userModelName !== 'string' || userModelName.length === 0)
+      fail('options.userModelName must be a non-empty string');
+    if (options.now !== undefined && typeof options.now !== 'function') {
+      fail('options.now must be a function returning a Date');
+    }
+    if (
+      options.transactionOptions !== undefined &&
+      (options.transactionOptions === null || typeof options.transactionOptions !== 'object')
+    ) {
+      fail('options.transactionOptions must be an object (mongodb TransactionOptions)');
+    }
+    const modelNames = { ...DEFAULT_MODEL_NAMES, ...resolveNames(options.modelNames, 'modelNames') };
+    const collectionNames = resolveNames(options.collectionNames, 'collectionNames');
+    if (new Set(Object.values(modelNames)).size !== MODEL_KEYS.length) fail('options.modelNames must all differ');
+
+    this.connection = options.connection;
+    this.hostIds = hostIds;
+    this.transactionOptions = options.transactionOptions ?? DEFAULT_TRANSACTION_OPTIONS;
+    const settings = { hostIds, userModelName, modelNames };
+    const schemas = buildSchemas(settings);
+    const models = {} as Record<MongooseStoreModelKey, mongoose.Model<unknown>>;
+    for (const key of MODEL_KEYS) {
+      const name = modelNames[key];
+      const collection = collectionNames[key];
+      const existing = this.connection.models[name];
+      if (existing) {
+        // Another MongooseStore on this connection (a second engine, a hot reload) registered
+        // the same model: share it. A model careslot did not make is never touched.
+        const sameSchema = readSchemaSignature(existing.schema) === schemaSignature(key, settings);
+        const sameCollection = collection === undefined || existing.collection.collectionName === collection;
+        if (!sameSchema || !sameCollection) {
+          fail(
+            `the connection already has a model named '${name}' that ${sameSchema ? 'uses another collection' : 'careslot did not create with these options'}; ` +
+              `pass modelNames: { ${key}: 'Careslot${name}' } (and collectionNames: { ${key}: '<collection>' } to share a collection)`,
+          );
+        }
+        models[key] = existing;
+      } else {
+        models[key] = this.connection.model(
+          name,
+          schemas[key] as mongoose.Schema,
+          collection,
+        ) as unknown as mongoose.Model<unknown>;
+      }
+    }
+    this.models = models as unknown as MongooseStoreModels;
+    const collections = {} as Record<MongooseStoreModelKey, unknown>;
+    for (const key of MODEL_KEYS) collections[key] = this.models[key].collection;
+    this.deps = {
+      models: this.models,
+      collections: collections as StoreCollections,
+      hostIds,
+      now: options.now ?? (() => new Date()),
+    };
+    this.direct = new MongooseOperations(this.deps, null);
+  }
+
+  /**
+   * Resolves once the connection is open and the server can run transactions; rejects with
+   * STORE_ERROR saying how to fix it otherwise (closed connection, standalone mongod). Every
+   * operation runs this check first, so calling it is optional: do it at start-up to fail
+   * fast. A connection still connecting is waited for.
+   */
+  async ready(): Promise<void> {
+    await this.assertOpen();
+    if (this.verified) return;
+    this.verifying ??= this.verifyServer().finally(() => {
+      this.verifying = null;
+    });
+    await this.verifying;
+  }
+
+  private async assertOpen(): Promise<void> {
+    const state = this.connection.readyState as number;
+    if (state === 1) return;
+    if (state === 2) {
+      try {
+        await this.connection.asPromise();
+      } catch (error) {
+        throw toStoreError(error, 'connecting');
+      }
+      if ((this.connection.readyState as number) === 1) return;
+    }
+    throw notOpenError(this.connection.readyState as number);
+  }
+
+  private async verifyServer(): Promise<void> {
+    const db = this.connection.db;
+    if (!db) throw notOpenError(this.connection.readyState as number);
+    let hello: Record<string, unknown>;
+    try {
+      hello = await db.command({ hello: 1 });
+    } catch (error) {
+      // `hello` arrived in 4.4.2 and 5.0; older 4.4 patch releases only know isMaster.
+      if ((error as { code?: unknown } | null)?.code !== 59) throw toStoreError(error, 'checking the server');
+      hello = await db.command({ isMaster: 1 }).catch((e: unknown) => {
+        throw toStoreError(e, 'checking the server');
+      });
+    }
+    const problem = transactionSupportProblem(hello);
+    if (problem) throw standaloneError(problem);
+    this.verified = true;
+  }
+
+  /**
+   * Builds careslot's indexes (missing ones only; nothing is dropped), including the unique
+   * partial index that allows one active booking per slot. Idempotent: run it at deploy or at
+   * start-up. careslot never builds indexes by itself (`autoIndex` is off on its schemas).
+   */
+  async createIndexes(): Promise<void> {
+    await this.assertOpen();
+    for (const key of MODEL_KEYS) {
+      try {
+        await this.models[key].createIndexes();
+      } catch (error) {
+        throw toStoreError(error, `createIndexes (${this.models[key].modelName})`);
+      }
+    }
+  }
+
+  /**
+   * Makes each collection's indexes exactly careslot's: builds missing ones and DROPS every
+   * other index on those collections. Do not use it on a collection shared with a model of
+   * your own (use `createIndexes()` there). Returns the dropped index names per model.
+   */
+  async syncIndexes(): Promise<Record<MongooseStoreModelKey, string[]>> {
+    await this.assertOpen();
+    const dropped = {} as Record<MongooseStoreModelKey, string[]>;
+    for (const key of MODEL_KEYS) {
+      try {
+        dropped[key] = await this.models[key].syncIndexes();
+      } catch (error) {
+        throw toStoreError(error, `syncIndexes (${this.models[key].modelName})`);
+      }
+    }
+    return dropped;
+  }
+
+  /**
+   * Sets the `active` flag of bookings written before careslot (or by other code) from their
+   * status. Run it before `createIndexes()` when adopting an existing bookings collection:
+   * the one-active-booking-per-slot index only sees bookings whose flag is set. Returns how
+   * many bookings changed.
+   */
+  async backfillActiveFlags(): Promise<number> {
+    await this.assertOpen();
+    let modified = 0;
+    for (const repair of activeFlagRepairs()) {
+      try {
+        const result = await this.models.booking.collection.updateMany(repair.filter, repair.update);
+        modified += result.modifiedCount;
+      } catch (error) {
+        throw toStoreError(error, 'backfillActiveFlags');
+      }
+    }
+    return modified;
+  }
+
+  /**
+   * Runs `fn` in one MongoDB transaction (`connection.transaction`: transient errors such as
+   * write conflicts run `fn` again). A unique key committed by a concurrent transaction also
+   * runs it again, so that the store's checks see it and answer null/false.
+   */
+  async transaction<T>(fn: (tx: StoreOperations) => Promise<T>): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError('MongooseStore: transaction(fn) needs a function');
+    await this.ready();
+    try {
+      return await retryUniqueConflicts(() =>
+        this.connection.transaction(
+          (session: ClientSession) => fn(new MongooseOperations(this.deps, session)),
+          this.transactionOptions,
+        ),
+      );
+    } catch (error) {
+      throw toStoreError(error, 'transaction');
+    }
+  }
+
+  private call<A extends unknown[], R>(name: string, fn: (ops: MongooseOperations, ...args: A) => Promise<R>) {
+    return async (...args: A): Promise<R> => {
+      await this.ready();
+      try {
+        return await fn(this.direct, ...args);
+      } catch (error) {
+        throw toStoreError(error, name);
+      }
+    };
+  }
+
+  insertSchedule = this.call('insertSchedule', (o, s: NewSchedule): Promise<Schedule> => o.insertSchedule(s));
+  getSchedule = this.call('getSchedule', (o, id: string) => o.getSchedule(id));
+  findSchedules = this.call('findSchedules', (o, q: ScheduleQuery) => o.findSchedules(q));
+  updateScheduleIf = this.call('updateScheduleIf', (o, u: ScheduleUpdate) => o.updateScheduleIf(u));
+  deleteSchedulesIf = this.call(
+    'deleteSchedulesIf',
+    (o, a: { ids: readonly string[]; expectedStatus: ScheduleStatus }) => o.deleteSchedulesIf(a),
+  );
+  insertBooking = this.call('insertBooking', (o, b: NewBooking): Promise<Booking | null> => o.insertBooking(b));
+  getBooking = this.call('getBooking', (o, id: string) => o.getBooking(id));
+  findBookings = this.call('findBookings', (o, q: BookingQuery) => o.findBookings(q));
+  countBookings = this.call('countBookings', (o, q: BookingQuery) => o.countBookings(q));
+  findBookingByIdempotencyKey = this.call(
+    'findBookingByIdempotencyKey',
+    (o, a: { patientId: string; idempotencyKey: string }) => o.findBookingByIdempotencyKey(a),
+  );
+  findActiveBooking = this.call('findActiveBooking', (o, scheduleId: string) => o.findActiveBooking(scheduleId));
+  updateBookingIf = this.call('updateBookingIf', (o, u: BookingUpdate) => o.updateBookingIf(u));
+  insertPaymentTransaction = this.call(
+    'insertPaymentTransaction',
+    (o, p: NewPaymentTransaction): Promise<PaymentTransaction | null> => o.insertPaymentTransaction(p),
+  );
+  getPaymentTransaction = this.call('getPaymentTransaction', (o, id: string) => o.getPaymentTransaction(id));
+  findPaymentTransaction = this.call(
+    'findPaymentTransaction',
+    (o, a: { provider: string; providerPaymentId: string }) => o.findPaymentTransaction(a),
+  );
+  findPaymentTransactions = this.call(
+    'findPaymentTransactions',
+    (o, q: { bookingId?: string; refundStatus?: RefundRecord['status'] }) => o.findPaymentTransactions(q),
+  );
+  upsertRefund = this.call('upsertRefund', (o, a: { paymentTransactionId: string; refund: RefundRecord }) =>
+    o.upsertRefund(a),
+  );
+  appendLedgerEntry = this.call('appendLedgerEntry', (o, e: NewLedgerEntry) => o.appendLedgerEntry(e));
+  findLedgerEntries = this.call(
+    'findLedgerEntries',
+    (o, q: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> => o.findLedgerEntries(q),
+  );
+  recordProcessedEvent = this.call('recordProcessedEvent', (o, e: { id: string; type: string; at: Date }) =>
+    o.recordProcessedEvent(e),
+  );
+  hasProcessedEvent = this.call('hasProcessedEvent', (o, id: string) => o.hasProcessedEvent(id));
+  lockPatient = this.call('lockPatient', (o, patientId: string) => o.lockPatient(patientId));
+  getPaymentCustomer = this.call('getPaymentCustomer', (o, a: { patientId: string; provider: string }) =>
+    o.getPaymentCustomer(a),
+  );
+  savePaymentCustomer = this.call(
+    'savePaymentCustomer',
+    (o, c: PaymentCustomer): Promise<PaymentCustomer> => o.savePaymentCustomer(c),
+  );
+}

@@ -1,0 +1,220 @@
+// The mongoose schemas: field types, casting and validation of every document careslot writes.
+import mongoose from 'mongoose';
+import { BOOKING_STATUSES, CANCEL_REASONS, PAYMENT_STATUSES, SCHEDULE_STATUSES } from '../../domain/status.js';
+import type { DocumentsByKey, MongooseStoreModelKey } from './documents.js';
+import type { HostIdMode } from './ids.js';
+import { MONGOOSE_STORE_INDEXES } from './indexes.js';
+
+const { Schema } = mongoose;
+
+export interface SchemaSettings {
+  hostIds: HostIdMode;
+  /** The host's user model, as `ref` of doctor and patient ids (objectId mode), for `populate`. */
+  userModelName: string;
+  /** Final model names, used as `ref` between careslot's own models. */
+  modelNames: Readonly<Record<MongooseStoreModelKey, string>>;
+}
+
+export type CareslotSchemas = { [K in MongooseStoreModelKey]: mongoose.Schema<DocumentsByKey[K]> };
+
+// Marks a schema as careslot's, so a second store on the same connection can reuse the model
+// it finds there instead of failing, while a host's own model of that name is never touched.
+// Symbol.for: the ESM and CJS builds loaded side by side recognise each other's marks.
+const CARESLOT_SCHEMA = Symbol.for('careslot.mongoose.schema');
+
+/** What the schema was built from; two stores may share a model only when this matches. */
+export function schemaSignature(key: MongooseStoreModelKey, settings: SchemaSettings): string {
+  return JSON.stringify({
+    v: 1,
+    key,
+    hostIds: settings.hostIds,
+    user: settings.userModelName,
+    refs: settings.modelNames,
+  });
+}
+
+/** The signature careslot put on a schema, or undefined for any other schema. */
+export function readSchemaSignature(schema: unknown): string | undefined {
+  if (schema === null || typeof schema !== 'object') return undefined;
+  const mark = (schema as Record<symbol, unknown>)[CARESLOT_SCHEMA];
+  return typeof mark === 'string' ? mark : undefined;
+}
+
+const wholeMinorUnits = {
+  validator: (value: unknown) => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0,
+  message: '{PATH} must be a whole number of minor units >= 0',
+};
+
+function money() {
+  return new Schema(
+    {
+      amount: { type: Number, required: true, validate: wholeMinorUnits },
+      currency: { type: String, required: true, match: [/^[a-z]{3}$/, '{PATH} must be a lowercase ISO 4217 code'] },
+    },
+    { _id: false },
+  );
+}
+
+// Mongoose's own options only: nothing global, no auto-building of indexes or collections
+// (that is the host's call via createIndexes/syncIndexes), no buffering behind a closed connection.
+const BASE_OPTIONS = { autoIndex: false, autoCreate: false, bufferCommands: false, strict: true } as const;
+
+export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
+  const names = settings.modelNames;
+  const hostId = (required: boolean) =>
+    settings.hostIds === 'objectId'
+      ? { type: Schema.Types.ObjectId, ref: settings.userModelName, required, ...(required ? {} : { default: null }) }
+      : { type: String, maxlength: 128, required, ...(required ? {} : { default: null }) };
+  const nullableString = { type: String, default: null };
+
+  const schedule = new Schema(
+    {
+      createdBy: hostId(true),
+      startTime: { type: Date, required: true },
+      endTime: { type: Date, required: true },
+      timeZone: { type: String, required: true },
+      fee: { type: money(), required: true },
+      status: { type: String, enum: SCHEDULE_STATUSES, required: true, default: 'available' },
+      booked_by: hostId(false),
+      rolledOverFrom: { type: Schema.Types.ObjectId, ref: names.schedule, default: null },
+      createdAt: Date,
+      updatedAt: Date,
+    },
+    { ...BASE_OPTIONS, timestamps: true },
+  );
+
+  const history = new Schema(
+    {
+      at: { type: Date, required: true },
+      from: { type: String, enum: [...BOOKING_STATUSES, null], default: null },
+      to: { type: String, enum: BOOKING_STATUSES, required: true },
+      paymentStatus: { type: String, enum: PAYMENT_STATUSES, required: true },
+      actor: {
+        type: new Schema(
+          {
+            role: { type: String, enum: ['patient', 'doctor', 'admin', 'system'], required: true },
+            id: { type: String, required: true },
+          },
+          { _id: false, id: false },
+        ),
+        required: true,
+      },
+      reason: nullableString,
+    },
+    { _id: false },
+  );
+
+  const booking = new Schema(
+    {
+      patientId: hostId(true),
+      doctorId: hostId(true),
+      doctorScheduleId: { type: Schema.Types.ObjectId, ref: names.schedule, required: true },
+      slotStart: { type: Date, required: true },
+      slotEnd: { type: Date, required: true },
+      timeZone: { type: String, required: true },
+      mode: { type: String, enum: ['paid', 'free'], required: true },
+      plan: { type: String, required: true },
+      price: { type: money(), required: true },
+      status: { type: String, enum: BOOKING_STATUSES, required: true },
+      active: { type: Boolean, required: true },
+      paymentStatus: { type: String, enum: PAYMENT_STATUSES, required: true, default: 'unpaid' },
+      cancelReason: { type: String, enum: [...CANCEL_REASONS, null], default: null },
+      paymentTransactionId: { type: Schema.Types.ObjectId, ref: names.payment, default: null },
+      checkoutSessionId: nullableString,
+      paymentUrl: nullableString,
+      holdExpiresAt: { type: Date, default: null },
+      idempotencyKey: nullableString,
+      amountRefunded: { type: Number, default: 0, validate: wholeMinorUnits },
+      history: { type: [history], default: [] },
+      createdAt: Date,
+      updatedAt: Date,
+    },
+    { ...BASE_OPTIONS, timestamps: true },
+  );
+  booking.path('active').validate(function (this: { status?: string }, value: unknown) {
+    return value === (this.status === 'pending' || this.status === 'scheduled');
+  }, 'active must be true exactly when status is pending or scheduled');
+
+  const refund = new Schema(
+    {
+      refundId: { type: String, required: true },
+      amount: { type: Number, required: true, validate: wholeMinorUnits },
+      status: { type: String, enum: ['pending', 'succeeded', 'failed'], required: true },
+      providerRefundId: nullableString,
+      reason: nullableString,
+      failureMessage: nullableString,
+      createdAt: { type: Date, required: true },
+      updatedAt: { type: Date, required: true },
+    },
+    { _id: false },
+  );
+
+  const payment = new Schema(
+    {
+      referenceId: { type: Schema.Types.ObjectId, ref: names.booking, required: true },
+      provider: { type: String, required: true },
+      providerPaymentId: { type: String, required: true },
+      checkoutSessionId: nullableString,
+      amount: { type: Number, required: true, validate: wholeMinorUnits },
+      currency: { type: String, required: true, match: /^[a-z]{3}$/ },
+      status: { type: String, enum: ['succeeded', 'partially_refunded', 'refunded'], required: true },
+      credited: { type: Boolean, required: true },
+      refunds: { type: [refund], default: [] },
+      createdAt: Date,
+      updatedAt: Date,
+    },
+    { ...BASE_OPTIONS, timestamps: true },
+  );
+
+  const ledger = new Schema(
+    {
+      key: { type: String, required: true },
+      doctorId: hostId(true),
+      bookingId: { type: Schema.Types.ObjectId, ref: names.booking, required: true },
+      kind: { type: String, enum: ['credit', 'debit'], required: true },
+      amount: { type: Number, required: true, validate: wholeMinorUnits },
+      currency: { type: String, required: true, match: /^[a-z]{3}$/ },
+      createdAt: { type: Date, required: true },
+    },
+    BASE_OPTIONS,
+  );
+
+  const event = new Schema(
+    {
+      eventId: { type: String, required: true },
+      type: { type: String, required: true },
+      processedAt: { type: Date, required: true },
+    },
+    BASE_OPTIONS,
+  );
+
+  const customer = new Schema(
+    {
+      patientId: hostId(true),
+      provider: { type: String, required: true },
+      customerId: { type: String, required: true },
+      createdAt: Date,
+      updatedAt: Date,
+    },
+    { ...BASE_OPTIONS, timestamps: true },
+  );
+
+  const patientLock = new Schema(
+    {
+      patientId: hostId(true),
+      locks: { type: Number, required: true, default: 0 },
+      lockedAt: { type: Date, required: true },
+    },
+    BASE_OPTIONS,
+  );
+
+  const schemas = { schedule, booking, payment, ledger, event, customer, patientLock } as unknown as CareslotSchemas;
+  for (const key of Object.keys(schemas) as MongooseStoreModelKey[]) {
+    const schema = schemas[key];
+    for (const index of MONGOOSE_STORE_INDEXES[key]) {
+      schema.index(index.fields, { ...index.options } as mongoose.IndexOptions);
+    }
+    Object.defineProperty(schema, CARESLOT_SCHEMA, { value: schemaSignature(key, settings) });
+  }
+  return schemas;
+}
