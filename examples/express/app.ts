@@ -29,7 +29,12 @@ class HttpError extends Error {
 function actorOf(req: Request): Actor {
   const raw = req.get('x-demo-user') ?? (typeof req.query.user === 'string' ? req.query.user : undefined);
   const match = raw?.match(/^(patient|doctor|admin):([\w-]{1,64})$/);
-  if (!match) throw new HttpError(401, 'UNAUTHENTICATED', 'Name yourself with the x-demo-user header: role:id (patient, doctor or admin)');
+  if (!match)
+    throw new HttpError(
+      401,
+      'UNAUTHENTICATED',
+      'Name yourself with the x-demo-user header: role:id (patient, doctor or admin)',
+    );
   return { role: match[1] as Actor['role'], id: match[2] as string };
 }
 
@@ -243,7 +248,11 @@ export function createApp(options: AppOptions): express.Express {
       '/checkout/:id',
       route(async (req, res) => {
         const session = sessionOf(req);
-        res.type('html').send(checkoutPage(session.id, money(session.amount, session.currency), session.status, session.declinedAttempts));
+        res
+          .type('html')
+          .send(
+            checkoutPage(session.id, money(session.amount, session.currency), session.status, session.declinedAttempts),
+          );
       }),
     );
     app.post(

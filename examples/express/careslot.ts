@@ -74,9 +74,19 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
   if (!real) {
     const clock = overrides.clock;
     const store = new MemoryStore(clock ? { now: () => clock.now() } : {});
-    const testGateway = new TestPaymentGateway({ checkoutBaseUrl: `${publicUrl}/checkout`, ...(clock ? { clock } : {}) });
+    const testGateway = new TestPaymentGateway({
+      checkoutBaseUrl: `${publicUrl}/checkout`,
+      ...(clock ? { clock } : {}),
+    });
     const scheduler = new InProcessScheduler({ timers: overrides.timers ?? true, ...(clock ? { clock } : {}) });
-    const engine = new BookingEngine({ store, payments: testGateway, patients: demoPatients(), scheduler, notifier, ...common });
+    const engine = new BookingEngine({
+      store,
+      payments: testGateway,
+      patients: demoPatients(),
+      scheduler,
+      notifier,
+      ...common,
+    });
     await engine.start();
     return {
       mode: 'embedded',
@@ -95,21 +105,33 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
   }
 
   // Real services: each adapter gets the host's own connection or client.
-  const [{ default: mongoose }, { MongooseStore }, { default: Stripe }, { StripeCheckoutGateway }, { BullMQScheduler }] =
-    await Promise.all([
-      import('mongoose'),
-      import('careslot/mongoose'),
-      import('stripe'),
-      import('careslot/stripe'),
-      import('careslot/bullmq'),
-    ]);
+  const [
+    { default: mongoose },
+    { MongooseStore },
+    { default: Stripe },
+    { StripeCheckoutGateway },
+    { BullMQScheduler },
+  ] = await Promise.all([
+    import('mongoose'),
+    import('careslot/mongoose'),
+    import('stripe'),
+    import('careslot/stripe'),
+    import('careslot/bullmq'),
+  ]);
   const connection = await mongoose.createConnection(env.MONGODB_URI as string).asPromise();
   const store: BookingStore = new MongooseStore({ connection });
   const stripe = new Stripe(env.STRIPE_SECRET_KEY as string);
   const gateway = new StripeCheckoutGateway({ stripe, webhookSecret: env.STRIPE_WEBHOOK_SECRET as string });
   const redisUrl = env.REDIS_URL as string;
   const scheduler: JobScheduler & { close(): Promise<void> } = new BullMQScheduler({ connection: { url: redisUrl } });
-  const engine = new BookingEngine({ store, payments: gateway, patients: demoPatients(), scheduler, notifier, ...common });
+  const engine = new BookingEngine({
+    store,
+    payments: gateway,
+    patients: demoPatients(),
+    scheduler,
+    notifier,
+    ...common,
+  });
   await engine.start();
   return {
     mode: 'real',

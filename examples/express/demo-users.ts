@@ -1,6 +1,8 @@
 // Demo users. THE PART A HOST REPLACES: your own users, plans and doctor–patient relations.
 
-export const DEMO_DOCTORS = [{ id: '65d000000000000000000d01', name: 'Dr. Ada Lovelace', timeZone: 'Europe/Berlin' }] as const;
+export const DEMO_DOCTORS = [
+  { id: '65d000000000000000000d01', name: 'Dr. Ada Lovelace', timeZone: 'Europe/Berlin' },
+] as const;
 
 export const DEMO_PATIENTS = [
   { id: '65d000000000000000000a01', name: 'Paula Standard', plan: 'standard' },

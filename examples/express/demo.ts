@@ -35,10 +35,19 @@ const { url } = running;
 interface Json {
   [key: string]: unknown;
 }
-async function call(method: string, path: string, user: string | null, body?: unknown): Promise<{ status: number; body: Json }> {
+async function call(
+  method: string,
+  path: string,
+  user: string | null,
+  body?: unknown,
+): Promise<{ status: number; body: Json }> {
   const response = await fetch(`${url}${path}`, {
     method,
-    headers: { 'content-type': 'application/json', accept: 'application/json', ...(user ? { 'x-demo-user': user } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      ...(user ? { 'x-demo-user': user } : {}),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();
@@ -79,10 +88,13 @@ async function subscribe(user: string, label: string): Promise<void> {
   })();
 }
 
-const booking = async (id: string, user = as.admin) => (await call('GET', `/bookings/${id}`, user)).body.booking as Json;
+const booking = async (id: string, user = as.admin) =>
+  (await call('GET', `/bookings/${id}`, user)).body.booking as Json;
 const slot = async (id: string) => (await call('GET', `/slots/${id}`, null)).body.schedule as Json;
 const wallet = async () => {
-  const w = (await call('GET', `/doctors/${doctor.id}/wallet`, as.doctor)).body.wallet as { balances: Record<string, number> };
+  const w = (await call('GET', `/doctors/${doctor.id}/wallet`, as.doctor)).body.wallet as {
+    balances: Record<string, number>;
+  };
   return (w.balances.eur ?? 0) / 100;
 };
 const waitFor = async (what: () => Promise<boolean>, ms: number) => {
@@ -95,7 +107,9 @@ const waitFor = async (what: () => Promise<boolean>, ms: number) => {
 };
 
 try {
-  console.log(`careslot demo — example host on ${url} (embedded defaults: memory store, in-process jobs, local test checkout)`);
+  console.log(
+    `careslot demo — example host on ${url} (embedded defaults: memory store, in-process jobs, local test checkout)`,
+  );
   console.log(`hold time shortened to ${HOLD_SECONDS}s for the demo (default 15 minutes)`);
   await Promise.all([
     subscribe(as.doctor, 'doctor'),
@@ -124,12 +138,18 @@ try {
 
   section('2. Nora has no subscription');
   const refused = await call('POST', '/bookings', as.nora, { scheduleId: slotA });
-  expectThat(refused.status === 403, `Nora is refused: ${refused.status} ${JSON.stringify((refused.body.error as Json)?.message)}`);
+  expectThat(
+    refused.status === 403,
+    `Nora is refused: ${refused.status} ${JSON.stringify((refused.body.error as Json)?.message)}`,
+  );
 
-  section('3. Victor (VISE, already Dr. Lovelace\'s patient) books for free');
+  section("3. Victor (VISE, already Dr. Lovelace's patient) books for free");
   const free = await call('POST', '/bookings', as.victor, { scheduleId: slotA });
   const freeBooking = free.body.booking as Json;
-  expectThat(free.status === 201 && freeBooking.status === 'scheduled', `09:00 booked at once: booking ${freeBooking.status}, no payment page`);
+  expectThat(
+    free.status === 201 && freeBooking.status === 'scheduled',
+    `09:00 booked at once: booking ${freeBooking.status}, no payment page`,
+  );
   expectThat((await slot(slotA)).status === 'booked', '09:00 slot is booked');
 
   section('4. Paula (standard) books and pays on the checkout page');
@@ -138,12 +158,17 @@ try {
   say(`POST /bookings → ${paid.status}  booking ${paidBooking.status}, slot held; pay at ${paid.body.paymentUrl}`);
   expectThat((await slot(slotB)).status === 'pending', '10:00 slot is held (pending) while Paula pays');
   const page = await fetch(paid.body.paymentUrl as string);
-  say(`GET checkout page → ${page.status} (${(await page.text()).includes('Pay') ? 'Pay / Decline buttons' : 'no buttons'})`);
+  say(
+    `GET checkout page → ${page.status} (${(await page.text()).includes('Pay') ? 'Pay / Decline buttons' : 'no buttons'})`,
+  );
   const sessionPath = new URL(paid.body.paymentUrl as string).pathname;
   const payment = await call('POST', `${sessionPath}/pay`, null);
   say(`POST ${sessionPath}/pay → the provider sends a signed webhook → ${payment.body.outcome}`);
   const afterPay = await booking(paidBooking.id as string);
-  expectThat(afterPay.status === 'scheduled' && afterPay.paymentStatus === 'paid', `Paula's booking is ${afterPay.status}/${afterPay.paymentStatus}`);
+  expectThat(
+    afterPay.status === 'scheduled' && afterPay.paymentStatus === 'paid',
+    `Paula's booking is ${afterPay.status}/${afterPay.paymentStatus}`,
+  );
   expectThat((await wallet()) === 50, `doctor's wallet: ${(await wallet()).toFixed(2)} EUR`);
 
   section(`5. Tom (freeTrial) books 11:00 and walks away; the ${HOLD_SECONDS}s hold runs out`);
@@ -153,32 +178,50 @@ try {
   const released = await waitFor(async () => (await slot(slotC)).status === 'available', (HOLD_SECONDS + 5) * 1000);
   const timedOut = await booking(walkedBooking.id as string);
   const closedPage = await (await fetch(walked.body.paymentUrl as string)).text();
-  expectThat(closedPage.includes('<b id="status">expired</b>'), "Tom's checkout page was expired by careslot (the provider keeps it open 30 min)");
+  expectThat(
+    closedPage.includes('<b id="status">expired</b>'),
+    "Tom's checkout page was expired by careslot (the provider keeps it open 30 min)",
+  );
   expectThat(released, '11:00 slot is available again');
-  expectThat(timedOut.status === 'cancelled' && timedOut.cancelReason === 'payment_timeout', `Tom's booking: ${timedOut.status} (${timedOut.cancelReason})`);
+  expectThat(
+    timedOut.status === 'cancelled' && timedOut.cancelReason === 'payment_timeout',
+    `Tom's booking: ${timedOut.status} (${timedOut.cancelReason})`,
+  );
 
   section('6. Paula books 12:00; her card is declined, then the payment fails for good');
   const declined = await call('POST', '/bookings', as.paula, { scheduleId: slotD });
   const declinedBooking = declined.body.booking as Json;
   const declinedPath = new URL(declined.body.paymentUrl as string).pathname;
   await call('POST', `${declinedPath}/decline`, null);
-  expectThat((await booking(declinedBooking.id as string)).status === 'pending', 'a declined card is not final: still pending, Paula may retry');
+  expectThat(
+    (await booking(declinedBooking.id as string)).status === 'pending',
+    'a declined card is not final: still pending, Paula may retry',
+  );
   const failed = await call('POST', `${declinedPath}/fail`, null);
   say(`POST ${declinedPath}/fail → webhook → ${failed.body.outcome}`);
   const afterFail = await booking(declinedBooking.id as string);
-  expectThat(afterFail.status === 'cancelled' && afterFail.paymentStatus === 'failed', `booking ${afterFail.status}/${afterFail.paymentStatus}`);
+  expectThat(
+    afterFail.status === 'cancelled' && afterFail.paymentStatus === 'failed',
+    `booking ${afterFail.status}/${afterFail.paymentStatus}`,
+  );
   expectThat((await slot(slotD)).status === 'available', '12:00 slot is available again');
 
   section('7. Paula cancels her paid 10:00 booking (more than 24 h ahead: full refund)');
   const cancelled = await call('POST', `/bookings/${paidBooking.id}/cancel`, as.paula, { reason: 'feeling better' });
   const refund = cancelled.body.refund as Json | null;
-  expectThat(cancelled.status === 200 && refund?.status === 'succeeded', `refund ${((refund?.amount as number) / 100).toFixed(2)} EUR ${refund?.status}`);
+  expectThat(
+    cancelled.status === 200 && refund?.status === 'succeeded',
+    `refund ${((refund?.amount as number) / 100).toFixed(2)} EUR ${refund?.status}`,
+  );
   expectThat((await slot(slotB)).status === 'available', '10:00 slot is available again');
   expectThat((await wallet()) === 0, `doctor's wallet: ${(await wallet()).toFixed(2)} EUR`);
 
   section('8. Victor moves his 09:00 booking to 13:00');
   const moved = await call('POST', `/bookings/${freeBooking.id}/reschedule`, as.victor, { newScheduleId: slotE });
-  expectThat(moved.status === 200 && (moved.body.booking as Json).scheduleId === slotE, 'booking moved; 09:00 free again, 13:00 booked');
+  expectThat(
+    moved.status === 200 && (moved.body.booking as Json).scheduleId === slotE,
+    'booking moved; 09:00 free again, 13:00 booked',
+  );
 
   section('9. Bad input gets clear errors');
   for (const [what, response] of [
@@ -195,13 +238,17 @@ try {
   section('Timeline summary');
   for (const id of slots) {
     const s = await slot(id);
-    const local = DateTime.fromISO(s.startTime as string).setZone(doctor.timeZone).toFormat('HH:mm');
+    const local = DateTime.fromISO(s.startTime as string)
+      .setZone(doctor.timeZone)
+      .toFormat('HH:mm');
     say(`slot ${local}  ${String(s.status).padEnd(9)} ${s.bookedBy ? `booked by ${s.bookedBy}` : ''}`);
   }
   const all = (await call('GET', '/bookings', as.admin)).body.bookings as Json[];
   for (const b of all) {
     const who = DEMO_PATIENTS.find((p) => p.id === b.patientId)?.name ?? b.patientId;
-    say(`booking ${String(who).padEnd(15)} ${String(b.status).padEnd(10)} ${String(b.paymentStatus).padEnd(9)} ${b.cancelReason ?? ''}`);
+    say(
+      `booking ${String(who).padEnd(15)} ${String(b.status).padEnd(10)} ${String(b.paymentStatus).padEnd(9)} ${b.cancelReason ?? ''}`,
+    );
   }
   say(`doctor's wallet: ${(await wallet()).toFixed(2)} EUR`);
   say(`notifications delivered: ${notifications.length} (${[...new Set(notifications)].join(', ')})`);

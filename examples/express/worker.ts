@@ -4,7 +4,9 @@ import { createCareslot } from './careslot.js';
 
 const careslot = await createCareslot(process.env);
 if (careslot.mode !== 'real' || !careslot.redisUrl) {
-  console.error('The worker needs MONGODB_URI, REDIS_URL, STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET (embedded mode runs jobs in the server process).');
+  console.error(
+    'The worker needs MONGODB_URI, REDIS_URL, STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET (embedded mode runs jobs in the server process).',
+  );
   process.exit(1);
 }
 const worker = createBookingWorker({
