@@ -1,7 +1,7 @@
 // The example's two small HTML pages: the booking page and the simulated hosted checkout.
 import { DEMO_ADMIN, DEMO_DOCTORS, DEMO_PATIENTS } from './demo-users.js';
 
-const escape = (text: string) =>
+const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 const style = `body{font:15px system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1d2433}
@@ -17,11 +17,11 @@ export function homePage(): string {
     { value: `doctor:${doctor.id}`, label: `${doctor.name} (doctor)` },
     { value: `admin:${DEMO_ADMIN.id}`, label: 'Admin' },
   ];
-  const options = users.map((u) => `<option value="${escape(u.value)}">${escape(u.label)}</option>`).join('');
+  const options = users.map((u) => `<option value="${escapeHtml(u.value)}">${escapeHtml(u.label)}</option>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>careslot example</title><style>${style}</style></head>
 <body><h1>careslot example clinic</h1>
 <p>Acting as <select id="user">${options}</select> <small>(demo authentication: the part a host replaces)</small></p>
-<h2>${escape(doctor.name)}'s slots</h2>
+<h2>${escapeHtml(doctor.name)}'s slots</h2>
 <p><button id="publish">Publish a slot tomorrow</button> <small>(as the doctor)</small></p>
 <table><thead><tr><th>Starts</th><th>Fee</th><th>Status</th><th></th></tr></thead><tbody id="slots"></tbody></table>
 <h2>Live notifications</h2><div id="log"></div>
@@ -73,15 +73,15 @@ listen(); refresh(); setInterval(refresh, 3000);
 
 /** The simulated hosted checkout (embedded mode only): Pay, Decline (card declined, may retry), Fail. */
 export function checkoutPage(sessionId: string, amount: string, status: string, declined: number): string {
-  const id = escape(sessionId);
+  const id = escapeHtml(sessionId);
   const form = (action: string, label: string) =>
     `<form method="post" action="/checkout/${id}/${action}" style="display:inline"><button id="${action}">${label}</button></form>`;
   const actions =
     status === 'open'
       ? `${form('pay', 'Pay')} ${form('decline', 'Decline card')} ${form('fail', 'Payment fails for good')}`
-      : `<p>This checkout is <b id="status">${escape(status)}</b>.</p>`;
+      : `<p>This checkout is <b id="status">${escapeHtml(status)}</b>.</p>`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Checkout ${id}</title><style>${style}</style></head>
 <body><h1>Test checkout</h1><p>A simulated hosted payment page (careslot's TestPaymentGateway).</p>
-<p>Amount due: <b id="amount">${escape(amount)}</b></p>${declined > 0 ? `<p id="declined">Card declined ${declined}×; you may try again.</p>` : ''}
+<p>Amount due: <b id="amount">${escapeHtml(amount)}</b></p>${declined > 0 ? `<p id="declined">Card declined ${declined}×; you may try again.</p>` : ''}
 ${actions}<p><a href="/">Back to the clinic</a></p></body></html>`;
 }
