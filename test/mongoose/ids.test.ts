@@ -1,0 +1,186 @@
+// Ids: ObjectIds in MongoDB, strings in the domain; anything else is INVALID_INPUT before any query.
+import { describe, expect, it } from 'vitest';
+import { idToString, toHostId, toKey, toObjectId } from '../../src/adapters/mongoose/ids.js';
+import type { BookingStore } from '../../src/index.js';
+import { BOOKING, DOC, INJECTIONS, newBooking, newSchedule, PAT, SLOT } from './samples.js';
+import { createFakeMongo } from './support/fake-mongo.js';
+
+function thrown(fn: () => unknown): { code?: string; message?: string } {
+  try {
+    fn();
+  } catch (error) {
+    return error as { code?: string };
+  }
+  throw new Error('expected a throw');
+}
+
+describe('id parsing', () => {
+  it('turns 24 hex digits into an ObjectId and back, lowercased', () => {
+    expect(toObjectId(SLOT, 'id').toHexString()).toBe(SLOT);
+    expect(idToString(toObjectId(SLOT.toUpperCase(), 'id'))).toBe(SLOT);
+  });
+
+  it.each([
+    ['a 12-character string (ObjectId.isValid would take it as raw bytes)', 'aaaaaaaaaaaa'],
+    ['23 hex digits', SLOT.slice(1)],
+    ['25 hex digits', `${SLOT}0`],
+    ['non-hex characters', 'zzzzzzzzzzzzzzzzzzzzzzzz'],
+    ['an empty string', ''],
+    ['a number', 42],
+    ['null', null],
+    ['an ObjectId-like object', { toHexString: () => SLOT }],
+    ...INJECTIONS.map((value) => [`the operator object ${JSON.stringify(value)}`, value] as const),
+  ])('refuses %s as a record id with INVALID_INPUT naming the field', (_name, value) => {
+    const error = thrown(() => toObjectId(value, 'scheduleId'));
+    expect(error).toMatchObject({ code: 'INVALID_INPUT', details: { field: 'scheduleId' } });
+    expect(error.message).toMatch(/^scheduleId must be a 24-character hex ObjectId string/);
+  });
+
+  it('keeps host ids as ObjectIds by default and as strings in string mode', () => {
+    expect(idToString(toHostId(PAT, 'patientId', 'objectId'))).toBe(PAT);
+    expect(typeof toHostId(PAT, 'patientId', 'objectId')).toBe('object');
+    expect(toHostId('auth0|user-1', 'patientId', 'string')).toBe('auth0|user-1');
+    expect(thrown(() => toHostId('auth0|user-1', 'patientId', 'objectId')).code).toBe('INVALID_INPUT');
+  });
+
+  it.each([['an empty string', ''], ['129 characters', 'x'.repeat(129)], ...INJECTIONS.map((v) => ['an operator', v])])(
+    'refuses %s as a string-mode host id',
+    (_name, value) => {
+      expect(thrown(() => toHostId(value, 'patientId', 'string')).code).toBe('INVALID_INPUT');
+    },
+  );
+
+  it('accepts only non-empty strings as keys (event ids, session ids, providers)', () => {
+    expect(toKey('evt_1', 'eventId')).toBe('evt_1');
+    for (const value of ['', 1, null, ...INJECTIONS])
+      expect(thrown(() => toKey(value, 'eventId')).code).toBe('INVALID_INPUT');
+  });
+});
+
+type Call = [string, (store: BookingStore, bad: unknown) => Promise<unknown>];
+const bad = <T>(value: unknown) => value as T;
+
+// Every store method that takes an id, a key or a status, with the bad value in that place.
+const CALLS: Call[] = [
+  ['getSchedule(id)', (s, v) => s.getSchedule(bad(v))],
+  ['getBooking(id)', (s, v) => s.getBooking(bad(v))],
+  ['getPaymentTransaction(id)', (s, v) => s.getPaymentTransaction(bad(v))],
+  ['findActiveBooking(scheduleId)', (s, v) => s.findActiveBooking(bad(v))],
+  ['hasProcessedEvent(id)', (s, v) => s.hasProcessedEvent(bad(v))],
+  ['updateScheduleIf({ id })', (s, v) => s.updateScheduleIf({ id: bad(v), expectedStatus: 'available', set: {} })],
+  ['updateScheduleIf({ expectedStatus })', (s, v) => s.updateScheduleIf({ id: SLOT, expectedStatus: bad(v), set: {} })],
+  [
+    'updateScheduleIf({ set.bookedBy })',
+    (s, v) => s.updateScheduleIf({ id: SLOT, expectedStatus: 'available', set: { bookedBy: bad(v) } }),
+  ],
+  [
+    'updateScheduleIf({ set.status })',
+    (s, v) => s.updateScheduleIf({ id: SLOT, expectedStatus: 'available', set: { status: bad(v) } }),
+  ],
+  ['deleteSchedulesIf({ ids })', (s, v) => s.deleteSchedulesIf({ ids: [bad(v)], expectedStatus: 'expired' })],
+  ['findSchedules({ doctorId })', (s, v) => s.findSchedules({ doctorId: bad(v) })],
+  ['findSchedules({ status })', (s, v) => s.findSchedules({ status: bad(v) })],
+  ['findSchedules({ startFrom })', (s, v) => s.findSchedules({ startFrom: bad(v) })],
+  ['findBookings({ patientId })', (s, v) => s.findBookings({ patientId: bad(v) })],
+  ['findBookings({ checkoutSessionId })', (s, v) => s.findBookings({ checkoutSessionId: bad(v) })],
+  ['findBookings({ mode })', (s, v) => s.findBookings({ mode: bad(v) })],
+  ['findBookings({ limit })', (s, v) => s.findBookings({ limit: bad(v) })],
+  ['countBookings({ scheduleId })', (s, v) => s.countBookings({ scheduleId: bad(v) })],
+  ['countBookings({ paymentStatus })', (s, v) => s.countBookings({ paymentStatus: bad(v) })],
+  [
+    'findBookingByIdempotencyKey({ patientId })',
+    (s, v) => s.findBookingByIdempotencyKey({ patientId: bad(v), idempotencyKey: 'k' }),
+  ],
+  [
+    'findBookingByIdempotencyKey({ idempotencyKey })',
+    (s, v) => s.findBookingByIdempotencyKey({ patientId: PAT, idempotencyKey: bad(v) }),
+  ],
+  ['updateBookingIf({ id })', (s, v) => s.updateBookingIf({ id: bad(v), expectedStatus: 'pending', set: {} })],
+  [
+    'updateBookingIf({ expectedPaymentStatus })',
+    (s, v) => s.updateBookingIf({ id: BOOKING, expectedStatus: 'pending', expectedPaymentStatus: bad(v), set: {} }),
+  ],
+  [
+    'updateBookingIf({ set.scheduleId })',
+    (s, v) => s.updateBookingIf({ id: BOOKING, expectedStatus: 'pending', set: { scheduleId: bad(v) } }),
+  ],
+  [
+    'updateBookingIf({ set.checkoutSessionId })',
+    (s, v) => s.updateBookingIf({ id: BOOKING, expectedStatus: 'pending', set: { checkoutSessionId: bad(v) } }),
+  ],
+  ['insertSchedule({ doctorId })', (s, v) => s.insertSchedule(newSchedule({ doctorId: bad(v) }))],
+  ['insertBooking({ scheduleId })', (s, v) => s.insertBooking(newBooking({ scheduleId: bad(v) }))],
+  ['insertBooking({ idempotencyKey })', (s, v) => s.insertBooking(newBooking({ idempotencyKey: bad(v) }))],
+  [
+    'findPaymentTransaction({ providerPaymentId })',
+    (s, v) => s.findPaymentTransaction({ provider: 'stripe', providerPaymentId: bad(v) }),
+  ],
+  ['findPaymentTransactions({ bookingId })', (s, v) => s.findPaymentTransactions({ bookingId: bad(v) })],
+  ['findPaymentTransactions({ refundStatus })', (s, v) => s.findPaymentTransactions({ refundStatus: bad(v) })],
+  [
+    'upsertRefund({ paymentTransactionId })',
+    (s, v) =>
+      s.upsertRefund({
+        paymentTransactionId: bad(v),
+        refund: {
+          id: 'r1',
+          amount: 1,
+          status: 'pending',
+          providerRefundId: null,
+          reason: null,
+          failureMessage: null,
+          createdAt: new Date(),
+          updatedAt: new Date(),
+        },
+      }),
+  ],
+  [
+    'appendLedgerEntry({ key })',
+    (s, v) =>
+      s.appendLedgerEntry({
+        key: bad(v),
+        doctorId: DOC,
+        bookingId: BOOKING,
+        kind: 'credit',
+        amount: 1,
+        currency: 'eur',
+        createdAt: new Date(),
+      }),
+  ],
+  ['findLedgerEntries({ doctorId })', (s, v) => s.findLedgerEntries({ doctorId: bad(v) })],
+  ['recordProcessedEvent({ id })', (s, v) => s.recordProcessedEvent({ id: bad(v), type: 't', at: new Date() })],
+  ['getPaymentCustomer({ patientId })', (s, v) => s.getPaymentCustomer({ patientId: bad(v), provider: 'stripe' })],
+  [
+    'savePaymentCustomer({ customerId })',
+    (s, v) => s.savePaymentCustomer({ patientId: PAT, provider: 'stripe', customerId: bad(v) }),
+  ],
+  ['lockPatient(patientId) in a transaction', (s, v) => s.transaction((tx) => tx.lockPatient(bad(v)))],
+];
+
+describe('operator injection', () => {
+  it.each(CALLS)('%s refuses { $gt: "" } with INVALID_INPUT before any collection is touched', async (_name, call) => {
+    const fake = createFakeMongo();
+    await expect(call(fake.store, { $gt: '' })).rejects.toMatchObject({ code: 'INVALID_INPUT', status: 400 });
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('refuses every operator object in every id and key position', async () => {
+    const fake = createFakeMongo();
+    for (const value of INJECTIONS) {
+      for (const [name, call] of CALLS) {
+        const error = await call(fake.store, value).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error, `${name} with ${JSON.stringify(value)}`).toMatchObject({ code: 'INVALID_INPUT' });
+      }
+    }
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('answers null, not INVALID_INPUT, for a well-formed id that does not exist', async () => {
+    const fake = createFakeMongo();
+    expect(await fake.store.getBooking('ffffffffffffffffffffffff')).toBeNull();
+    expect(await fake.store.getSchedule(SLOT)).toBeNull();
+  });
+});
