@@ -46,10 +46,9 @@ describeWithRedis('createBookingWorker on a real Redis', () => {
     expect(booking.status).toBe('pending');
     expect(paymentUrl).toBeDefined();
 
-    const cancelled = await waitFor('the hold to time out', async () => {
-      const current = await engine.getBooking(booking.id);
-      return current.status === 'cancelled' ? current : undefined;
-    });
+    // The release event comes after the commit, once the job's after-commit effects ran.
+    await waitFor('the hold to time out', () => callsAtRelease.length > 0);
+    const cancelled = await engine.getBooking(booking.id);
     expect(cancelled.cancelReason).toBe('payment_timeout');
     expect((await engine.getSchedule(slot.id)).status).toBe('available');
     expect(gateway.sessionForBooking(booking.id)?.status).toBe('expired');

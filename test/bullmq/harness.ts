@@ -9,7 +9,7 @@ import {
   type BullMQSchedulerOptions,
   createBookingWorker,
 } from '../../src/adapters/bullmq/index.js';
-import type { BookingEngineEvents, BookingEngineOptions, JobData, Schedule } from '../../src/index.js';
+import type { BookingEngineEvents, BookingEngineOptions, Schedule } from '../../src/index.js';
 import { BookingEngine, MemoryStore } from '../../src/index.js';
 import { MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
 import type { RedisServer } from '../support/redis-server.js';
@@ -187,21 +187,5 @@ export async function createEnv(
         }
       }
     },
-  };
-}
-
-/** The job data a queued job carries, or null when there is no such job. */
-export async function queuedJob(
-  env: Env,
-  id: string,
-): Promise<{ name: string; data: JobData; state: string; delay: number; attempts: number | undefined } | null> {
-  const job = await env.scheduler.queue.getJob(id);
-  if (!job) return null;
-  return {
-    name: job.name,
-    data: job.data,
-    state: await job.getState(),
-    delay: job.opts.delay ?? 0,
-    attempts: job.opts.attempts,
   };
 }
