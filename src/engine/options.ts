@@ -41,7 +41,8 @@ export interface BookingEngineOptions {
   /** @defaultValue the system clock */
   clock?: Clock;
   /**
-   * How long a paid booking holds its slot while the patient pays. Positive, fractions allowed.
+   * How long a paid booking holds its slot while the patient pays. Positive, fractions allowed,
+   * at most 1440 (a Stripe Checkout Session lives at most 24 hours).
    * @defaultValue 15
    */
   holdMinutes?: number;
@@ -144,6 +145,12 @@ function positive(name: string, value: number | undefined, fallback: number, int
   return value;
 }
 
+// Checkout providers close sessions within a day (Stripe: 24 hours), so longer holds cannot be honoured.
+function atMost(name: string, value: number, max: number): number {
+  if (value > max) throw new TypeError(`BookingEngine: ${name} must be at most ${max} (got ${value})`);
+  return value;
+}
+
 function requirePort(name: string, value: unknown, methods: readonly string[], hint: string): void {
   if (value === null || typeof value !== 'object')
     throw new TypeError(`BookingEngine: options.${name} is required: ${hint}`);
@@ -218,7 +225,7 @@ export function resolveOptions(options: BookingEngineOptions): ResolvedOptions {
     rescheduleDeadlineHours,
     rescheduleFee,
     maxPendingPerPatient: positive('maxPendingPerPatient', options.maxPendingPerPatient, 3, true),
-    holdMinutes: positive('holdMinutes', options.holdMinutes, 15),
+    holdMinutes: atMost('holdMinutes', positive('holdMinutes', options.holdMinutes, 15), 1440),
     plans,
     rollover,
     cleanupAfterDays: positive('cleanupAfterDays', options.cleanupAfterDays, 7),

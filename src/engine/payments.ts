@@ -565,7 +565,14 @@ async function applyRefundEvent(
       provider: ctx.payments.provider,
       providerPaymentId: event.paymentId,
     });
-    if (!payment) return { kind: 'ignored' as const, bookingId: null };
+    if (!payment) return { kind: 'ignored' as const, bookingId: null, reason: 'unknown payment' };
+    if (event.currency !== payment.currency) {
+      return {
+        kind: 'ignored' as const,
+        bookingId: payment.bookingId,
+        reason: 'refund currency differs from the payment',
+      };
+    }
     const existing = payment.refunds.find(
       (r) => (event.refundId !== null && r.id === event.refundId) || r.providerRefundId === event.providerRefundId,
     );
@@ -587,8 +594,8 @@ async function applyRefundEvent(
   });
   if (result.kind === 'duplicate') return { outcome: 'duplicate', bookingId: null };
   if (result.kind === 'ignored') {
-    ctx.emit('payment.ignored', { event, reason: 'unknown payment' });
-    return { outcome: 'ignored', bookingId: null };
+    ctx.emit('payment.ignored', { event, reason: result.reason });
+    return { outcome: 'ignored', bookingId: result.bookingId };
   }
   if (result.saved?.succeededNow) await ctx.runEffects(refundEffects(ctx, result.saved.payment, result.saved.refund));
   return { outcome: 'refund_updated', bookingId: result.bookingId };

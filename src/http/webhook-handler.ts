@@ -46,8 +46,8 @@ function errorBody(code: string, message: string): Record<string, unknown> {
 
 /**
  * Builds the webhook endpoint: 200 for processed, duplicate and ignored events; 400 for bad
- * signatures and bodies (nothing changes); 413 for oversized bodies; 500 only when the
- * provider should retry (e.g. the database was unreachable).
+ * signatures and bodies (nothing changes); 413 for oversized bodies; 500 when a verified event
+ * could not be applied (e.g. the database was unreachable), so the provider retries it.
  */
 export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHandler {
   if (!options || typeof options.engine?.handlePaymentEvent !== 'function') {
@@ -68,16 +68,24 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     if (size > maxBodyBytes) {
       return { status: 413, body: errorBody('INVALID_INPUT', `Webhook body exceeds ${maxBodyBytes} bytes`) };
     }
+    let parsed: Awaited<ReturnType<WebhookHandlerOptions['gateway']['parseWebhook']>>;
     try {
-      const parsed = await options.gateway.parseWebhook({ rawBody, headers: input.headers ?? {} });
-      if (parsed.kind === 'ignored')
-        return { status: 200, body: { received: true, outcome: 'ignored', type: parsed.type } };
-      const result = await options.engine.handlePaymentEvent(parsed.event);
-      return { status: 200, body: { received: true, outcome: result.outcome } };
+      parsed = await options.gateway.parseWebhook({ rawBody, headers: input.headers ?? {} });
     } catch (error) {
+      // Only the request itself can be wrong here: bad signature, parsed or non-JSON body.
       if (isBookingError(error) && error.status < 500) {
         return { status: error.status, body: errorBody(error.code, error.message) };
       }
+      onError(error);
+      return { status: 500, body: errorBody('INTERNAL', 'Webhook could not be processed; the provider will retry') };
+    }
+    if (parsed.kind === 'ignored')
+      return { status: 200, body: { received: true, outcome: 'ignored', type: parsed.type } };
+    try {
+      const result = await options.engine.handlePaymentEvent(parsed.event);
+      return { status: 200, body: { received: true, outcome: result.outcome } };
+    } catch (error) {
+      // A verified event the engine could not apply: let the provider retry, and tell the host.
       onError(error);
       return { status: 500, body: errorBody('INTERNAL', 'Webhook could not be processed; the provider will retry') };
     }
@@ -85,11 +93,37 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
 
   const handler = handle as WebhookHandler;
   handler.fetch = async (request: Request): Promise<Response> => {
+    const tooLarge = () =>
+      Response.json(errorBody('INVALID_INPUT', `Webhook body exceeds ${maxBodyBytes} bytes`), { status: 413 });
     const declared = Number(request.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > maxBodyBytes) {
-      return Response.json(errorBody('INVALID_INPUT', `Webhook body exceeds ${maxBodyBytes} bytes`), { status: 413 });
+    if (Number.isFinite(declared) && declared > maxBodyBytes) return tooLarge();
+    if (request.bodyUsed) {
+      return Response.json(errorBody('INVALID_INPUT', `The request body was already read. ${RAW_BODY_HINT}`), {
+        status: 400,
+      });
     }
-    const rawBody = new Uint8Array(await request.arrayBuffer());
+    // Read with a byte count, so a chunked body without Content-Length cannot exhaust memory.
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    if (request.body) {
+      const reader = request.body.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > maxBodyBytes) {
+          await reader.cancel();
+          return tooLarge();
+        }
+        chunks.push(value);
+      }
+    }
+    const rawBody = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      rawBody.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
     const headers: Record<string, string> = {};
     request.headers.forEach((value, key) => {
       headers[key] = value;

@@ -1,11 +1,11 @@
 // The rest of the lifecycle: cancellation, refunds, rescheduling, freeTrial quota, anti-hoarding.
 import { describe, expect, it } from 'vitest';
-import type { PaymentEvent } from '../../src/index.js';
+import type { Actor, PaymentEvent } from '../../src/index.js';
 import { JOB_NAMES } from '../../src/index.js';
 import { createFixture, DOCTOR, OTHER_DOCTOR, PATIENTS, rejectionOf } from '../support/engine-fixture.js';
 
 type F = ReturnType<typeof createFixture>;
-const patient = { role: 'patient' as const, id: PATIENTS.standard };
+const patient: Actor = { role: 'patient', id: PATIENTS.standard };
 const doctor = { role: 'doctor' as const, id: DOCTOR };
 const admin = { role: 'admin' as const, id: 'admin-1' };
 

@@ -176,6 +176,7 @@ describe('options', () => {
     ['a missing payment gateway', { payments: undefined }, /options.payments is required/],
     ['a patient directory without hasRelation', { patients: { getPatient: async () => null } }, /patients.hasRelation/],
     ['a zero hold', { holdMinutes: 0 }, /holdMinutes must be a positive number/],
+    ['a hold longer than a day', { holdMinutes: 1441 }, /holdMinutes must be at most 1440/],
     ['a bad rollover', { rollover: 'weekly' }, /rollover must be/],
     ['a plan with a bad mode', { plans: { gold: { mode: 'maybe' } } }, /plans.gold.mode/],
     ['a negative free quota', { plans: { trial: { mode: 'pay', freeQuota: -1 } } }, /freeQuota/],

@@ -111,6 +111,34 @@ describe('createWebhookHandler', () => {
     expect(response).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT' } } });
   });
 
+  it('refuses a chunked body without Content-Length once it passes the limit, in the fetch form', async () => {
+    const { f } = await setup();
+    const small = createWebhookHandler({ engine: f.engine, gateway: f.gateway, maxBodyBytes: 1024 });
+    const chunk = new Uint8Array(512);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        sent++;
+        if (sent > 100) controller.close();
+        else controller.enqueue(chunk);
+      },
+    });
+    const response = await small.fetch(
+      new Request('http://localhost/webhooks', { method: 'POST', body, duplex: 'half' } as RequestInit),
+    );
+    expect(response.status).toBe(413);
+    expect(sent).toBeLessThan(10);
+  });
+
+  it('answers 400 when the fetch request body was already read', async () => {
+    const { handler } = await setup();
+    const request = new Request('http://localhost/webhooks', { method: 'POST', body: '{}' });
+    await request.text();
+    const response = await handler.fetch(request);
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(await response.json())).toContain('raw');
+  });
+
   it('refuses to build without an engine or a gateway', () => {
     expect(() => createWebhookHandler({} as never)).toThrow(/engine/);
   });
