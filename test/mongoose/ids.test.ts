@@ -20,7 +20,7 @@ describe('id parsing', () => {
     expect(idToString(toObjectId(SLOT.toUpperCase(), 'id'))).toBe(SLOT);
   });
 
-  it.each([
+  it.each<[string, unknown]>([
     ['a 12-character string (ObjectId.isValid would take it as raw bytes)', 'aaaaaaaaaaaa'],
     ['23 hex digits', SLOT.slice(1)],
     ['25 hex digits', `${SLOT}0`],
@@ -29,7 +29,7 @@ describe('id parsing', () => {
     ['a number', 42],
     ['null', null],
     ['an ObjectId-like object', { toHexString: () => SLOT }],
-    ...INJECTIONS.map((value) => [`the operator object ${JSON.stringify(value)}`, value] as const),
+    ...INJECTIONS.map((value): [string, unknown] => [`the operator object ${JSON.stringify(value)}`, value]),
   ])('refuses %s as a record id with INVALID_INPUT naming the field', (_name, value) => {
     const error = thrown(() => toObjectId(value, 'scheduleId'));
     expect(error).toMatchObject({ code: 'INVALID_INPUT', details: { field: 'scheduleId' } });

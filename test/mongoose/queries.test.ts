@@ -1,0 +1,308 @@
+// Each compare-and-set filter and update, evaluated by a MongoDB query engine (mingo) against sample documents.
+import { Query } from 'mingo';
+import { update as applyUpdate } from 'mingo/updater';
+import { describe, expect, it } from 'vitest';
+import type { BookingDocument, ScheduleDocument } from '../../src/adapters/mongoose/index.js';
+import {
+  bookingChangesToDocument,
+  bookingToDocument,
+  historyToDocument,
+  paymentToDocument,
+  refundToDocument,
+  scheduleChangesToDocument,
+  scheduleToDocument,
+  withRefund,
+} from '../../src/adapters/mongoose/mapping.js';
+import {
+  activeBookingFilter,
+  activeFlagRepairs,
+  bookingCasFilter,
+  bookingQueryFilter,
+  bookingUpdate,
+  CREATED_SORT,
+  customerUpsertUpdate,
+  deleteSchedulesFilter,
+  type Filter,
+  idempotencyFilter,
+  patientLockUpdate,
+  paymentQueryFilter,
+  paymentVersionFilter,
+  refundsUpdate,
+  SCHEDULE_SORT,
+  scheduleCasFilter,
+  scheduleQueryFilter,
+  scheduleSetUpdate,
+  type Update,
+} from '../../src/adapters/mongoose/queries.js';
+import { at, DOC, newBooking, newSchedule, oid, PAT, PAT2, SLOT, SLOT2, T0 } from './samples.js';
+
+const matches = (filter: Filter, doc: object): boolean => new Query(filter).test(doc as Record<string, unknown>);
+const NOW = at(5);
+
+/** What MongoDB would store after `update`: mingo applies it to a copy. */
+function updated<T extends object>(doc: T, update: Update): T {
+  const copy = structuredClone(doc);
+  // structuredClone loses ObjectId prototypes; keep the originals for id fields.
+  for (const [key, value] of Object.entries(doc)) {
+    if (value !== null && typeof value === 'object' && 'toHexString' in value) {
+      (copy as Record<string, unknown>)[key] = value;
+    }
+  }
+  applyUpdate(copy as Record<string, unknown>, update as Parameters<typeof applyUpdate>[1]);
+  return copy;
+}
+
+function scheduleDoc(overrides: Partial<ScheduleDocument> = {}): ScheduleDocument {
+  return { ...scheduleToDocument(newSchedule(), 'objectId', T0), ...overrides };
+}
+
+function bookingDoc(overrides: Partial<BookingDocument> = {}): BookingDocument {
+  return { ...bookingToDocument(newBooking(), 'objectId', T0), ...overrides };
+}
+
+describe('slot compare-and-set', () => {
+  it('matches only that slot, and only while its status is one of the expected', () => {
+    const slot = scheduleDoc({ status: 'available' });
+    expect(matches(scheduleCasFilter(slot._id, ['available']), slot)).toBe(true);
+    expect(matches(scheduleCasFilter(slot._id, ['pending', 'available']), slot)).toBe(true);
+    expect(matches(scheduleCasFilter(slot._id, ['pending']), slot)).toBe(false);
+    expect(matches(scheduleCasFilter(oid(SLOT2), ['available']), slot)).toBe(false);
+  });
+
+  it('sets status and booked_by (the original field name) and bumps updatedAt, nothing else', () => {
+    const slot = scheduleDoc({ status: 'pending' });
+    const changes = scheduleChangesToDocument({ status: 'booked', bookedBy: PAT }, 'objectId');
+    const after = updated(slot, scheduleSetUpdate(changes, NOW));
+    expect(after.status).toBe('booked');
+    expect(after.booked_by?.toString()).toBe(PAT);
+    expect(after.updatedAt).toEqual(NOW);
+    expect(after.createdAt).toEqual(T0);
+    expect(after.fee).toEqual(slot.fee);
+    // A second claim with the old expectation no longer matches: the lost race returns null.
+    expect(matches(scheduleCasFilter(slot._id, ['pending']), after)).toBe(false);
+  });
+
+  it('clears booked_by when released', () => {
+    const slot = scheduleDoc({ status: 'booked', booked_by: oid(PAT) });
+    const after = updated(
+      slot,
+      scheduleSetUpdate(scheduleChangesToDocument({ status: 'available', bookedBy: null }, 'objectId'), NOW),
+    );
+    expect(after).toMatchObject({ status: 'available', booked_by: null });
+  });
+
+  it('deletes only the listed slots still in the expected status', () => {
+    const expired = scheduleDoc({ status: 'expired' });
+    const live = scheduleDoc({ _id: oid(SLOT2), status: 'available' });
+    const filter = deleteSchedulesFilter([expired._id, live._id], 'expired');
+    expect([expired, live].filter((d) => matches(filter, d))).toEqual([expired]);
+  });
+});
+
+describe('slot queries', () => {
+  const slots = [
+    scheduleDoc({ _id: oid(SLOT), startTime: at(0), endTime: at(30) }),
+    scheduleDoc({ _id: oid(SLOT2), startTime: at(60), endTime: at(90), status: 'booked' }),
+  ];
+  const ids = (filter: Filter) => slots.filter((s) => matches(filter, s)).map((s) => s._id.toHexString());
+
+  it('treats startFrom and endBefore as inclusive, startBefore and endAfter as exclusive', () => {
+    const q = (query: Parameters<typeof scheduleQueryFilter>[0]) => ids(scheduleQueryFilter(query, 'objectId').filter);
+    expect(q({ startFrom: at(60) })).toEqual([SLOT2]);
+    expect(q({ startBefore: at(60) })).toEqual([SLOT]);
+    expect(q({ endBefore: at(30) })).toEqual([SLOT]);
+    expect(q({ endAfter: at(30) })).toEqual([SLOT2]);
+    // Overlap with [25, 65): both; with [30, 60): none.
+    expect(q({ startBefore: at(65), endAfter: at(25) })).toEqual([SLOT, SLOT2]);
+    expect(q({ startBefore: at(60), endAfter: at(30) })).toEqual([]);
+  });
+
+  it('filters by doctor (createdBy) and by one or many statuses', () => {
+    expect(ids(scheduleQueryFilter({ doctorId: DOC, status: 'booked' }, 'objectId').filter)).toEqual([SLOT2]);
+    expect(ids(scheduleQueryFilter({ status: ['available', 'booked'] }, 'objectId').filter)).toEqual([SLOT, SLOT2]);
+    expect(ids(scheduleQueryFilter({ doctorId: '64b0000000000000000000d2' }, 'objectId').filter)).toEqual([]);
+    expect(ids(scheduleQueryFilter({ status: [] }, 'objectId').filter)).toEqual([]);
+  });
+
+  it('sorts slots by start then id and bookings by creation then id', () => {
+    expect(SCHEDULE_SORT).toEqual({ startTime: 1, _id: 1 });
+    expect(CREATED_SORT).toEqual({ createdAt: 1, _id: 1 });
+  });
+
+  it('keeps limit 0 as "no rows" instead of the driver\'s "no limit"', () => {
+    expect(scheduleQueryFilter({ limit: 0 }, 'objectId').limit).toBe(0);
+    expect(scheduleQueryFilter({}, 'objectId').limit).toBeUndefined();
+  });
+});
+
+describe('booking compare-and-set', () => {
+  it('matches on id and status, and on payment status only when one is expected', () => {
+    const booking = bookingDoc();
+    expect(matches(bookingCasFilter(booking._id, ['pending']), booking)).toBe(true);
+    expect(matches(bookingCasFilter(booking._id, ['scheduled']), booking)).toBe(false);
+    expect(matches(bookingCasFilter(booking._id, ['pending'], ['unpaid']), booking)).toBe(true);
+    expect(matches(bookingCasFilter(booking._id, ['pending'], ['paid']), booking)).toBe(false);
+  });
+
+  it('confirming sets status, payment status and clears the hold, keeps active true and appends history', () => {
+    const booking = bookingDoc();
+    const entry = historyToDocument({
+      at: NOW,
+      from: 'pending',
+      to: 'scheduled',
+      paymentStatus: 'paid',
+      actor: { role: 'system', id: 'careslot' },
+      reason: 'payment_succeeded',
+    });
+    const changes = bookingChangesToDocument({ status: 'scheduled', paymentStatus: 'paid', holdExpiresAt: null });
+    const after = updated(booking, bookingUpdate(changes, entry, NOW));
+    expect(after).toMatchObject({ status: 'scheduled', active: true, paymentStatus: 'paid', holdExpiresAt: null });
+    expect(after.history).toHaveLength(2);
+    expect(after.history[1]).toEqual(entry);
+    expect(after.updatedAt).toEqual(NOW);
+    expect(after.checkoutSessionId).toBe('cs_1');
+  });
+
+  it("cancelling turns active off in the same write, freeing the slot's unique place", () => {
+    const booking = bookingDoc();
+    const after = updated(booking, bookingUpdate(bookingChangesToDocument({ status: 'cancelled' }), null, NOW));
+    expect(after).toMatchObject({ status: 'cancelled', active: false });
+    expect(after.history).toEqual(booking.history);
+    expect(matches(activeBookingFilter(booking.doctorScheduleId), after)).toBe(false);
+  });
+
+  it('leaves active alone when the status does not change', () => {
+    const update = bookingUpdate(bookingChangesToDocument({ checkoutSessionId: 'cs_2', paymentUrl: null }), null, NOW);
+    expect(update.$set).not.toHaveProperty('active');
+    expect(update).not.toHaveProperty('$push');
+  });
+
+  it('moving a booking writes doctorScheduleId, so the active place moves with it', () => {
+    const booking = bookingDoc({ status: 'scheduled' });
+    const changes = bookingChangesToDocument({ scheduleId: SLOT2, slotStart: at(60), slotEnd: at(90) });
+    const after = updated(booking, bookingUpdate(changes, null, NOW));
+    expect(matches(activeBookingFilter(oid(SLOT)), after)).toBe(false);
+    expect(matches(activeBookingFilter(oid(SLOT2)), after)).toBe(true);
+  });
+
+  it("finds the holder of a slot's active place, other than the booking being changed", () => {
+    const holder = bookingDoc();
+    const cancelled = bookingDoc({ _id: oid('64b0000000000000000000b2'), status: 'cancelled', active: false });
+    expect(matches(activeBookingFilter(oid(SLOT)), holder)).toBe(true);
+    expect(matches(activeBookingFilter(oid(SLOT)), cancelled)).toBe(false);
+    expect(matches(activeBookingFilter(oid(SLOT), holder._id), holder)).toBe(false);
+    expect(matches(activeBookingFilter(oid(SLOT2)), holder)).toBe(false);
+  });
+
+  it('finds a booking by (patient, idempotency key) only', () => {
+    const booking = bookingDoc();
+    expect(matches(idempotencyFilter(oid(PAT), 'req-1'), booking)).toBe(true);
+    expect(matches(idempotencyFilter(oid(PAT2), 'req-1'), booking)).toBe(false);
+    expect(matches(idempotencyFilter(oid(PAT), 'req-2'), booking)).toBe(false);
+  });
+});
+
+describe('booking queries', () => {
+  const held = bookingDoc({ holdExpiresAt: at(-1), createdAt: at(-10) });
+  const free = bookingDoc({
+    _id: oid('64b0000000000000000000b2'),
+    patientId: oid(PAT2),
+    status: 'scheduled',
+    mode: 'free',
+    holdExpiresAt: null,
+    checkoutSessionId: null,
+    idempotencyKey: null,
+  });
+  const found = (query: Parameters<typeof bookingQueryFilter>[0]) =>
+    [held, free].filter((b) => matches(bookingQueryFilter(query, 'objectId').filter, b)).map((b) => b.mode);
+
+  it("never matches a booking without a hold on holdExpiresBefore (the sweep's query)", () => {
+    expect(found({ holdExpiresBefore: at(0) })).toEqual(['paid']);
+    expect(found({ holdExpiresBefore: at(-1) })).toEqual(['paid']);
+    expect(found({ holdExpiresBefore: at(-2) })).toEqual([]);
+  });
+
+  it('filters by patient, status lists, payment status, mode, session and creation time', () => {
+    expect(found({ patientId: PAT2 })).toEqual(['free']);
+    expect(found({ status: ['pending', 'scheduled'] })).toEqual(['paid', 'free']);
+    expect(found({ paymentStatus: 'unpaid', mode: 'free' })).toEqual(['free']);
+    expect(found({ checkoutSessionId: 'cs_1' })).toEqual(['paid']);
+    expect(found({ createdBefore: at(-10) })).toEqual(['paid']);
+    expect(found({ scheduleId: SLOT, doctorId: DOC })).toEqual(['paid', 'free']);
+  });
+});
+
+describe('payment refunds', () => {
+  const refund = (status: 'pending' | 'succeeded', amount = 1000, id = 'r1') =>
+    refundToDocument({
+      id,
+      amount,
+      status,
+      providerRefundId: null,
+      reason: 'by_patient',
+      failureMessage: null,
+      createdAt: T0,
+      updatedAt: T0,
+    });
+  const payment = paymentToDocument(
+    {
+      bookingId: '64b0000000000000000000b1',
+      provider: 'stripe',
+      providerPaymentId: 'pi_1',
+      checkoutSessionId: 'cs_1',
+      amount: 5000,
+      currency: 'eur',
+      credited: true,
+      refunds: [],
+    },
+    T0,
+  );
+
+  it('writes only over the version it read: a concurrent refund write makes the stale one match nothing', () => {
+    expect(matches(paymentVersionFilter(payment._id, 0), payment)).toBe(true);
+    const first = updated(payment, refundsUpdate(withRefund([], refund('pending')), 'succeeded', NOW));
+    expect(first.__v).toBe(1);
+    expect(matches(paymentVersionFilter(payment._id, 0), first)).toBe(false);
+    expect(matches(paymentVersionFilter(payment._id, 1), first)).toBe(true);
+  });
+
+  it('matches documents written before careslot (no __v) on the absence of the version', () => {
+    const { __v, ...legacy } = payment;
+    expect(matches(paymentVersionFilter(payment._id, undefined), legacy)).toBe(true);
+    expect(matches(paymentVersionFilter(payment._id, undefined), payment)).toBe(false);
+    expect((updated(legacy, refundsUpdate([], 'succeeded', NOW)) as { __v?: number }).__v).toBe(1);
+  });
+
+  it('finds payments by booking (referenceId) and by the status of any of their refunds', () => {
+    const withPending = { ...payment, refunds: [refund('succeeded', 500, 'r0'), refund('pending')] };
+    expect(matches(paymentQueryFilter({ bookingId: '64b0000000000000000000b1' }), payment)).toBe(true);
+    expect(matches(paymentQueryFilter({ refundStatus: 'pending' }), withPending)).toBe(true);
+    expect(matches(paymentQueryFilter({ refundStatus: 'failed' }), withPending)).toBe(false);
+  });
+});
+
+describe('upserts and repairs', () => {
+  it('inserts a payment customer only on insert: an existing mapping keeps its customer id', () => {
+    const update = customerUpsertUpdate('cus_2', NOW);
+    expect(Object.keys(update)).toEqual(['$setOnInsert']);
+    expect(update.$setOnInsert).toMatchObject({ customerId: 'cus_2' });
+  });
+
+  it('writes the patient lock document on every lock, so concurrent lockers conflict', () => {
+    const lock = { patientId: oid(PAT), locks: 3, lockedAt: T0 };
+    expect(updated(lock, patientLockUpdate(NOW))).toEqual({ patientId: oid(PAT), locks: 4, lockedAt: NOW });
+  });
+
+  it('sets the active flag of legacy bookings from their status', () => {
+    const legacy = [
+      { status: 'pending' },
+      { status: 'scheduled', active: false },
+      { status: 'cancelled', active: true },
+      { status: 'completed' },
+    ];
+    const repaired = legacy.map((doc) =>
+      activeFlagRepairs().reduce((d, r) => (matches(r.filter, d) ? updated(d, r.update) : d), doc as object),
+    );
+    expect(repaired.map((d) => (d as { active?: boolean }).active)).toEqual([true, true, false, false]);
+  });
+});
