@@ -243,6 +243,25 @@ describeWithRedis('createBookingWorker on a real Redis', () => {
     expect(events.filter((e) => e.name === 'schedule.expired')).toHaveLength(1);
   });
 
+  it('closes gracefully: worker.close() (what SIGTERM should call) waits for the running job to finish', async () => {
+    const { engine } = await open();
+    let started = false;
+    const slow = {
+      runJob: async (name: JobName, data: JobData) => {
+        started = true;
+        await sleep(300);
+        return engine.runJob(name, data);
+      },
+    };
+    const { worker, log } = env!.worker({ engine: slow });
+    const slot = await env!.slot(100, 200);
+    await waitFor('the job to start', () => started);
+
+    await worker.close();
+    expect(log.completed.map((c) => [c.id, c.result])).toEqual([[`expire-${slot.id}`, 'expired']]);
+    expect(await env!.scheduler.queue.getJobState(`expire-${slot.id}`)).toBe('completed');
+  });
+
   it('runs the processors in a worker given the host ioredis instance, without changing or closing it', async () => {
     const { Redis } = await import('ioredis');
     const { engine } = await open();
