@@ -123,7 +123,8 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
   const stripe = new Stripe(env.STRIPE_SECRET_KEY as string);
   const gateway = new StripeCheckoutGateway({ stripe, webhookSecret: env.STRIPE_WEBHOOK_SECRET as string });
   const redisUrl = env.REDIS_URL as string;
-  const scheduler: JobScheduler & { close(): Promise<void> } = new BullMQScheduler({ connection: { url: redisUrl } });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const scheduler: JobScheduler & { close(): Promise<void> } = new BullMQScheduler({ connection: redis });
   const engine = new BookingEngine({
     store,
     payments: gateway,
@@ -147,6 +148,7 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
     redisUrl,
     close: async () => {
       await scheduler.close();
+      await redis.quit();
       await connection.close();
     },
   };

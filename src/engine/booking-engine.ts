@@ -74,7 +74,11 @@ export class BookingEngine {
     scheduler.bind?.((name, data) => this.runJob(name, data));
   }
 
-  /** Registers the recurring clean-up and sweep with the scheduler; safe to call in every process. */
+  /**
+   * Registers the recurring clean-up and sweep with the scheduler; safe to call in every process
+   * on every start. Rejects when the scheduler cannot be reached (e.g. Redis down), so a process
+   * fails at startup rather than running without its sweep.
+   */
   async start(): Promise<void> {
     for (const job of this.recurringJobs()) await this.ctx.scheduler.scheduleRecurring(job);
   }

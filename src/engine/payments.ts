@@ -389,6 +389,8 @@ export type ReleaseOutcome = 'released' | 'paid' | 'processing' | 'not_pending' 
  * The hold-timeout job: expire the Checkout Session first (Stripe keeps it open for at least
  * 30 minutes), then release the slot. If the provider says it was paid meanwhile, the
  * payment wins. Provider errors propagate so a queue retries; the sweep also retries.
+ * `processing` (a delayed payment still settling) and `not_due` end the job normally on
+ * purpose: the async webhook or a later sweep finishes the booking.
  */
 export async function releaseHold(
   ctx: EngineContext,

@@ -132,7 +132,9 @@ async function rollOver(ctx: EngineContext, tx: StoreOperations, schedule: Sched
 /**
  * What both end-of-slot jobs do, from whatever state the slot is in: an unbooked slot
  * expires; a booked one expires, its booking completes, and the next-day copy appears per
- * the rollover policy. Safe to run twice, late, or never (the sweep calls it too).
+ * the rollover policy. Safe to run twice, late, or never (the sweep calls it too). A hold
+ * whose payment is still settling returns `hold_open` without failing the job: the sweep
+ * finishes the slot once the payment settles.
  */
 export async function finishSlot(ctx: EngineContext, scheduleIdInput: unknown): Promise<FinishSlotOutcome> {
   const scheduleId = parseId(scheduleIdInput, 'scheduleId');
