@@ -111,12 +111,14 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
     { default: Stripe },
     { StripeCheckoutGateway },
     { BullMQScheduler },
+    { Redis },
   ] = await Promise.all([
     import('mongoose'),
     import('careslot/mongoose'),
     import('stripe'),
     import('careslot/stripe'),
     import('careslot/bullmq'),
+    import('ioredis'),
   ]);
   const connection = await mongoose.createConnection(env.MONGODB_URI as string).asPromise();
   const store: BookingStore = new MongooseStore({ connection });
