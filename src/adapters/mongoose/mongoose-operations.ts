@@ -127,7 +127,7 @@ const TO_OBJECT: mongoose.ToObjectOptions = {
 const EXISTS: ReadOptions['projection'] = { _id: 1 };
 
 /** How often an outside-transaction refund write re-reads after losing its optimistic lock. */
-const REFUND_WRITE_ATTEMPTS = 10;
+const REFUND_WRITE_ATTEMPTS = 25;
 
 export class MongooseOperations implements StoreOperations {
   constructor(

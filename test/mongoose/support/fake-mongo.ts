@@ -11,6 +11,7 @@ import { type IndexSpec, MONGOOSE_STORE_INDEXES } from '../../../src/adapters/mo
 import {
   type ClientSession,
   MongooseOperations,
+  type OperationsDeps,
   type StoreCollection,
   type StoreCollections,
 } from '../../../src/adapters/mongoose/mongoose-operations.js';
@@ -157,6 +158,8 @@ export interface FakeMongo {
   collections: FakeCollections;
   /** Every collection call, in order ("booking.findOne", ...). */
   calls: string[];
+  /** What MongooseOperations is built from, for tests that need their own operations. */
+  deps: OperationsDeps;
   reset(): void;
 }
 
@@ -175,7 +178,7 @@ export function createFakeMongo(options: { hostIds?: HostIdMode; now?: () => Dat
   for (const key of MODEL_KEYS) {
     collections[key] = new FakeCollection(MONGOOSE_STORE_INDEXES[key], (call) => calls.push(`${key}.${call}`));
   }
-  const deps = {
+  const deps: OperationsDeps = {
     models,
     collections: collections as unknown as StoreCollections,
     hostIds,
@@ -223,6 +226,7 @@ export function createFakeMongo(options: { hostIds?: HostIdMode; now?: () => Dat
     store,
     collections: collections as FakeCollections,
     calls,
+    deps,
     reset: () => {
       for (const key of MODEL_KEYS) collections[key].rows = [];
       calls.length = 0;

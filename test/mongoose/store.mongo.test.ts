@@ -1,0 +1,204 @@
+// MongooseStore against a real server: stored shapes, indexes, races through the index, readiness, migrations.
+import mongoose from 'mongoose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ACTIVE_BOOKING_INDEX, MONGOOSE_STORE_INDEXES, MongooseStore } from '../../src/adapters/mongoose/index.js';
+import { bookingData, DOC1, PAT1, patientId, scheduleData } from '../conformance/store-conformance.js';
+import {
+  announceSkip,
+  clearCollections,
+  mongod,
+  openConnection,
+  sharedReplSet,
+  startStandalone,
+} from './support/mongo-server.js';
+
+announceSkip('MongoDB store tests (test/mongoose/store.mongo.test.ts)');
+const replSet = sharedReplSet();
+
+describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
+  let connection: mongoose.Connection;
+  let store: MongooseStore;
+
+  beforeAll(async () => {
+    connection = await openConnection(await replSet.uri(), 'careslot_store');
+    store = new MongooseStore({ connection });
+    await store.createIndexes();
+  });
+  beforeEach(async () => {
+    await clearCollections(store);
+  });
+  afterAll(async () => {
+    await connection?.close();
+    await replSet.stop();
+  });
+
+  it('stores slots and bookings under the original collection and field names, with ObjectId refs', async () => {
+    const slot = await store.insertSchedule(scheduleData());
+    await store.updateScheduleIf({
+      id: slot.id,
+      expectedStatus: 'available',
+      set: { status: 'booked', bookedBy: PAT1 },
+    });
+    const booking = await store.insertBooking(bookingData(slot, { status: 'scheduled' }));
+    const db = connection.db as mongoose.mongo.Db;
+    const slotDoc = await db.collection('doctorappointmentschedules').findOne({});
+    expect(slotDoc).toMatchObject({
+      status: 'booked',
+      timeZone: 'Europe/Berlin',
+      fee: { amount: 5000, currency: 'eur' },
+    });
+    expect(slotDoc?.createdBy).toEqual(new mongoose.Types.ObjectId(DOC1));
+    expect(slotDoc?.booked_by).toEqual(new mongoose.Types.ObjectId(PAT1));
+    const bookingDoc = await db.collection('doctorpatientschedulebookings').findOne({});
+    expect(bookingDoc?._id.toHexString()).toBe(booking?.id);
+    expect(bookingDoc?.doctorScheduleId).toEqual(new mongoose.Types.ObjectId(slot.id));
+    expect(bookingDoc).toMatchObject({ status: 'scheduled', active: true, paymentStatus: 'unpaid' });
+  });
+
+  it('builds every listed index, including the unique partial index on active bookings', async () => {
+    for (const [key, specs] of Object.entries(MONGOOSE_STORE_INDEXES)) {
+      const model = store.models[key as keyof typeof MONGOOSE_STORE_INDEXES];
+      const names = (await model.collection.listIndexes().toArray()).map((i) => i.name);
+      expect(names).toEqual(expect.arrayContaining(specs.map((s) => s.options.name)));
+    }
+    const indexes = await store.models.booking.collection.listIndexes().toArray();
+    expect(indexes.find((i) => i.name === ACTIVE_BOOKING_INDEX)).toMatchObject({
+      key: { doctorScheduleId: 1 },
+      unique: true,
+      partialFilterExpression: { active: true },
+    });
+  });
+
+  it('refuses a second active booking for a slot even when it is written around careslot', async () => {
+    const slot = await store.insertSchedule(scheduleData());
+    const first = await store.insertBooking(bookingData(slot));
+    const raw = await store.models.booking.collection.findOne({ _id: new mongoose.Types.ObjectId(first?.id) });
+    const copy = { ...raw, _id: new mongoose.Types.ObjectId(), patientId: new mongoose.Types.ObjectId(patientId(1)) };
+    await expect(store.models.booking.collection.insertOne(copy)).rejects.toMatchObject({ code: 11000 });
+    await store.models.booking.collection.insertOne({ ...copy, status: 'cancelled', active: false });
+    expect(await store.countBookings({ scheduleId: slot.id })).toBe(2);
+  });
+
+  it('lets exactly one of 50 concurrent inserts of an active booking win outside transactions', async () => {
+    const slot = await store.insertSchedule(scheduleData());
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => store.insertBooking(bookingData(slot, { patientId: patientId(i) }))),
+    );
+    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    expect(await store.countBookings({ scheduleId: slot.id })).toBe(1);
+  });
+
+  it('credits once when 20 concurrent transactions append the same ledger key', async () => {
+    const entry = {
+      key: 'credit:64b0000000000000000000b1',
+      doctorId: DOC1,
+      bookingId: '64b0000000000000000000b1',
+      kind: 'credit' as const,
+      amount: 5000,
+      currency: 'eur',
+      createdAt: new Date(),
+    };
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => store.transaction((tx) => tx.appendLedgerEntry(entry))),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.findLedgerEntries({ doctorId: DOC1 })).toHaveLength(1);
+  });
+
+  it('records one payment when 10 transactions insert the same provider payment at once', async () => {
+    const payment = {
+      bookingId: '64b0000000000000000000b1',
+      provider: 'stripe',
+      providerPaymentId: 'pi_race',
+      checkoutSessionId: null,
+      amount: 5000,
+      currency: 'eur',
+      credited: true,
+      refunds: [],
+    };
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => store.transaction((tx) => tx.insertPaymentTransaction(payment))),
+    );
+    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    expect(await store.findPaymentTransactions({ bookingId: payment.bookingId })).toHaveLength(1);
+  });
+
+  it('keeps concurrent refund writes to one payment: none is lost', async () => {
+    const created = await store.insertPaymentTransaction({
+      bookingId: '64b0000000000000000000b1',
+      provider: 'stripe',
+      providerPaymentId: 'pi_refunds',
+      checkoutSessionId: null,
+      amount: 5000,
+      currency: 'eur',
+      credited: true,
+      refunds: [],
+    });
+    const at = new Date();
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        store.upsertRefund({
+          paymentTransactionId: created?.id ?? '',
+          refund: {
+            id: `r${i}`,
+            amount: 500,
+            status: 'succeeded',
+            providerRefundId: null,
+            reason: null,
+            failureMessage: null,
+            createdAt: at,
+            updatedAt: at,
+          },
+        }),
+      ),
+    );
+    const payment = await store.getPaymentTransaction(created?.id ?? '');
+    expect(payment?.refunds.map((r) => r.id).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `r${i}`).sort());
+    const raw = await store.models.payment.collection.findOne({});
+    expect(raw).toMatchObject({ status: 'refunded', __v: 10 });
+  });
+
+  it('never closes the host connection and leaves the default mongoose connection alone', async () => {
+    await store.transaction(async (tx) => tx.insertSchedule(scheduleData()));
+    expect(connection.readyState).toBe(1);
+    expect(mongoose.connection.readyState).toBe(0);
+    expect(mongoose.modelNames()).toEqual([]);
+  });
+
+  it('sets the active flag of legacy bookings so the one-active-per-slot rule covers them', async () => {
+    const slot = await store.insertSchedule(scheduleData());
+    const created = await store.insertBooking(bookingData(slot));
+    await store.models.booking.collection.updateOne(
+      { _id: new mongoose.Types.ObjectId(created?.id) },
+      { $unset: { active: '' } },
+    );
+    expect(await store.findActiveBooking(slot.id)).toBeNull();
+    expect(await store.backfillActiveFlags()).toBe(1);
+    expect((await store.findActiveBooking(slot.id))?.id).toBe(created?.id);
+  });
+
+  it('drops only indexes careslot did not declare on syncIndexes', async () => {
+    await store.models.event.collection.createIndex({ type: 1 }, { name: 'stray_type' });
+    const dropped = await store.syncIndexes();
+    expect(dropped.event).toEqual(['stray_type']);
+    expect(dropped.booking).toEqual([]);
+  });
+});
+
+describe.skipIf(!mongod.available)('MongooseStore on a standalone mongod', () => {
+  it('fails fast with STORE_ERROR saying that transactions need a replica set', async () => {
+    const server = await startStandalone();
+    const connection = await openConnection(server.getUri(), 'careslot_standalone');
+    try {
+      const store = new MongooseStore({ connection });
+      await expect(store.ready()).rejects.toMatchObject({
+        code: 'STORE_ERROR',
+        message: expect.stringMatching(/needs a replica set/),
+      });
+      await expect(store.insertSchedule(scheduleData())).rejects.toMatchObject({ code: 'STORE_ERROR' });
+    } finally {
+      await connection.close();
+      await server.stop();
+    }
+  });
+});
