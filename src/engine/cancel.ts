@@ -7,7 +7,7 @@ import type { CancelReason } from '../domain/status.js';
 import { formatLocal } from '../domain/time.js';
 import { JOB_NAMES } from '../ports/job-scheduler.js';
 import { describeBooking, type Effect, type EngineContext, jobIds } from './context.js';
-import { cancelPending, confirmPayment, settleRefund } from './payments.js';
+import { cancelPending, closeCheckout, settleRefund } from './payments.js';
 import { addPendingRefund, refundable } from './refund.js';
 import { cancelSchema, parseInput } from './validation.js';
 
@@ -53,18 +53,8 @@ export async function cancelBooking(ctx: EngineContext, input: CancelInput): Pro
   const reason = reasonFor(args.actor);
 
   if (booking.status === 'pending') {
-    if (booking.checkoutSessionId) {
-      const closed = await ctx.payments.expireCheckout({ sessionId: booking.checkoutSessionId });
-      if (closed.outcome === 'paid') {
-        await confirmPayment(ctx, {
-          event: null,
-          bookingId: booking.id,
-          sessionId: booking.checkoutSessionId,
-          payment: closed.payment,
-        });
-      } else if (closed.outcome === 'processing') {
-        throw new BookingError('INVALID_TRANSITION', 'The payment is still being processed; try again once it settles');
-      }
+    if ((await closeCheckout(ctx, booking)) === 'processing') {
+      throw new BookingError('INVALID_TRANSITION', 'The payment is still being processed; try again once it settles');
     }
     const outcome = await cancelPending(ctx, {
       bookingId: booking.id,

@@ -400,19 +400,8 @@ export async function releaseHold(
   const booking = await ctx.store.getBooking(bookingId);
   if (booking?.status !== 'pending') return 'not_pending';
   if (!options.force && booking.holdExpiresAt !== null && booking.holdExpiresAt > ctx.now()) return 'not_due';
-  if (booking.checkoutSessionId) {
-    const closed = await ctx.payments.expireCheckout({ sessionId: booking.checkoutSessionId });
-    if (closed.outcome === 'paid') {
-      await confirmPayment(ctx, {
-        event: null,
-        bookingId: booking.id,
-        sessionId: booking.checkoutSessionId,
-        payment: closed.payment,
-      });
-      return 'paid';
-    }
-    if (closed.outcome === 'processing') return 'processing';
-  }
+  const closed = await closeCheckout(ctx, booking);
+  if (closed !== 'closed') return closed;
   const outcome = await cancelPending(ctx, {
     bookingId: booking.id,
     event: null,
@@ -420,6 +409,22 @@ export async function releaseHold(
     reason: 'payment_timeout',
   });
   return outcome === 'cancelled' ? 'released' : 'not_pending';
+}
+
+/**
+ * Closes a pending booking's Checkout Session before its hold is let go. `paid`: the patient
+ * paid meanwhile and the booking is now confirmed; `processing`: a delayed payment is still
+ * settling; `closed`: nobody can pay any more (or there was no session).
+ */
+export async function closeCheckout(ctx: EngineContext, booking: Booking): Promise<'closed' | 'paid' | 'processing'> {
+  const sessionId = booking.checkoutSessionId;
+  if (!sessionId) return 'closed';
+  const closed = await ctx.payments.expireCheckout({ sessionId });
+  if (closed.outcome === 'paid') {
+    await confirmPayment(ctx, { event: null, bookingId: booking.id, sessionId, payment: closed.payment });
+    return 'paid';
+  }
+  return closed.outcome === 'processing' ? 'processing' : 'closed';
 }
 
 /**
