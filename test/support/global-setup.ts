@@ -1,11 +1,12 @@
 // Prints, once per run, which service-backed suites run here and which skip and why.
-import { mongodAvailability, redisAvailability, stripeMockAvailability } from './services.js';
+import { chromiumAvailability, mongodAvailability, redisAvailability, stripeMockAvailability } from './services.js';
 
 export default function setup(): void {
   const lines = [
     ['Redis (BullMQ) tests', redisAvailability()],
     ['MongoDB tests', mongodAvailability()],
     ['stripe-mock tests', stripeMockAvailability()],
+    ['Browser (Chromium) tests', chromiumAvailability()],
   ] as const;
   console.log('\ncareslot test services:');
   for (const [name, status] of lines) {

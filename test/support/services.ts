@@ -54,3 +54,10 @@ export function stripeMockAvailability(): ServiceAvailability {
         detail: 'STRIPE_MOCK_URL is not set (run stripe-mock and set STRIPE_MOCK_URL=http://localhost:12111)',
       };
 }
+
+export function chromiumAvailability(): ServiceAvailability {
+  const path = process.env.CHROMIUM_PATH ?? onPath('chromium') ?? onPath('chromium-browser');
+  return path
+    ? { available: true, detail: path }
+    : { available: false, detail: 'no chromium on the PATH (apt-get install -y chromium, or set CHROMIUM_PATH)' };
+}
