@@ -318,6 +318,17 @@ describe('readiness', () => {
     expect(command.mock.calls.map(([cmd]) => Object.keys(cmd)[0])).toEqual(['hello', 'isMaster']);
   });
 
+  it('lets the driver reconnect instead of failing when a connection that was open is momentarily down', async () => {
+    const connection = hostConnection();
+    pretendOpen(connection, () => REPLICA_SET_HELLO);
+    const store = new MongooseStore({ connection });
+    const calls = recordCollections(store);
+    await store.ready();
+    Object.defineProperty(connection, 'readyState', { value: 0, configurable: true, writable: true });
+    expect(await store.getBooking(BOOKING)).toBeNull();
+    expect(calls.map((c) => c.method)).toEqual(['findOne']);
+  });
+
   it('validates ids before any query even on an open connection', async () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
@@ -442,6 +453,19 @@ describe('transactions', () => {
     const reads = calls.filter((c) => ['findOne', 'find', 'countDocuments'].includes(c.method));
     expect(reads.filter((c) => c.options?.readPreference !== 'primary')).toEqual([]);
     expect(calls.filter((c) => c.collection === 'CareslotPatientLock')).toEqual([]);
+  });
+
+  it('turns an invalid document into INVALID_INPUT inside the transaction, naming the field', async () => {
+    const connection = hostConnection();
+    pretendOpen(connection, () => REPLICA_SET_HELLO);
+    Object.assign(connection, { transaction: async (fn: (s: unknown) => Promise<unknown>) => fn({}) });
+    const store = new MongooseStore({ connection });
+    recordCollections(store);
+    const seen = await store.transaction((tx) =>
+      tx.insertSchedule(newSchedule({ fee: { amount: 10.5, currency: 'eur' } })).catch((e: unknown) => e),
+    );
+    expect(seen).toBeInstanceOf(BookingError);
+    expect(seen).toMatchObject({ code: 'INVALID_INPUT', details: { issues: [{ path: 'fee.amount' }] } });
   });
 
   it('stamps records with the injected clock', async () => {

@@ -22,7 +22,7 @@ import type {
   StoreOperations,
 } from '../../ports/booking-store.js';
 import type { DocumentsByKey, MongooseStoreModelKey } from './documents.js';
-import { isDuplicateKeyError, UniqueConflictError } from './errors.js';
+import { isDuplicateKeyError, toStoreError, UniqueConflictError } from './errors.js';
 import { type HostIdMode, type ObjectId, toHostId, toKey, toObjectId } from './ids.js';
 import {
   bookingChangesToDocument,
@@ -153,7 +153,12 @@ export class MongooseOperations implements StoreOperations {
   private async cast<K extends MongooseStoreModelKey>(key: K, doc: DocumentsByKey[K]): Promise<DocumentsByKey[K]> {
     const Model = this.deps.models[key] as unknown as new (value: unknown) => mongoose.Document;
     const hydrated = new Model(doc);
-    await hydrated.validate();
+    try {
+      await hydrated.validate();
+    } catch (error) {
+      // Not retryable, so it becomes INVALID_INPUT here, inside a transaction too.
+      throw toStoreError(error, `${this.deps.models[key].modelName} validation`);
+    }
     return hydrated.toObject(TO_OBJECT) as DocumentsByKey[K];
   }
 

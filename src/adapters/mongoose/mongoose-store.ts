@@ -251,6 +251,9 @@ export class MongooseStore implements BookingStore {
       }
       if ((this.connection.readyState as number) === 1) return;
     }
+    // Disconnected after having been open (an election, a network blip): the driver reconnects
+    // and selects a server by itself, so the call waits for it rather than failing at once.
+    if (state === 0 && this.connection.db !== undefined) return;
     throw notOpenError(this.connection.readyState as number);
   }
 
