@@ -142,6 +142,13 @@ function assertConnection(connection: unknown): asserts connection is mongoose.C
  *
  * - Every multi-document change runs in one transaction (`connection.transaction`, which
  *   retries transient errors), with the session passed to every operation.
+ * - A duplicate key aborts a MongoDB transaction, so inside one every unique write is checked
+ *   first on the transaction's snapshot (including the slot's active place before a booking
+ *   becomes active again); a key committed by another transaction after that snapshot runs
+ *   the function again, where the check answers null/false. Outside transactions the unique
+ *   indexes answer (E11000 becomes null/false).
+ * - `lockPatient` writes a per-patient document inside the transaction, so two transactions
+ *   of one patient conflict and run one after the other.
  * - Status changes are `findOneAndUpdate` with the expected status in the filter: a lost
  *   race returns null, never an overwrite.
  * - A unique partial index allows one active booking per slot; call `createIndexes()` once
