@@ -121,7 +121,10 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
     import('ioredis'),
   ]);
   const connection = await mongoose.createConnection(env.MONGODB_URI as string).asPromise();
-  const store: BookingStore = new MongooseStore({ connection });
+  const mongooseStore = new MongooseStore({ connection });
+  await mongooseStore.ready(); // fails fast on a standalone mongod (transactions need a replica set)
+  await mongooseStore.createIndexes(); // the unique one-active-booking-per-slot index, among others
+  const store: BookingStore = mongooseStore;
   const stripe = new Stripe(env.STRIPE_SECRET_KEY as string);
   const gateway = new StripeCheckoutGateway({ stripe, webhookSecret: env.STRIPE_WEBHOOK_SECRET as string });
   const redisUrl = env.REDIS_URL as string;
