@@ -65,14 +65,14 @@ describe('load', () => {
       if (roll < 0.6) {
         const booking = pick(await mine(patientId, 'pending'));
         const session = booking && f.gateway.sessionForBooking(booking.id);
-        if (!session || session.status !== 'open') return 'noop';
+        if (session?.status !== 'open') return 'noop';
         await deliver(f.gateway.pay(session.id));
         return 'pay';
       }
       if (roll < 0.68) {
         const booking = pick(await mine(patientId, 'pending'));
         const session = booking && f.gateway.sessionForBooking(booking.id);
-        if (!session || session.status !== 'open') return 'noop';
+        if (session?.status !== 'open') return 'noop';
         f.gateway.decline(session.id);
         if (random() < 0.5) await deliver(f.gateway.failPayment(session.id));
         return 'decline';
@@ -98,7 +98,7 @@ describe('load', () => {
         return 'reschedule';
       }
       const booking = pick(await mine(patientId, 'scheduled'));
-      if (!booking || booking.paymentStatus !== 'paid') return 'noop';
+      if (booking?.paymentStatus !== 'paid') return 'noop';
       await f.engine.refund({ bookingId: booking.id, amount: 1 + Math.floor(random() * 1000) });
       return 'refund';
     };
