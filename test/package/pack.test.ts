@@ -129,6 +129,11 @@ describe('the packed package', () => {
     expect(() => run('node', [tsc, ...args, 'bad.mts'], app)).toThrow();
   });
 
+  it('passes arethetypeswrong for node16 (ESM and CJS) and bundlers', () => {
+    const attw = join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js');
+    expect(() => run('node', [attw, tarball, '--profile', 'node16', '--format', 'ascii'], work)).not.toThrow();
+  });
+
   it('passes publint', () => {
     const out = run('node', [join(root, 'node_modules/publint/src/cli.js'), '--strict'], root);
     expect(out).not.toMatch(/error/i);
