@@ -36,7 +36,8 @@ export interface Fixture {
 export function createFixture(
   options: Partial<BookingEngineOptions> & { store?: BookingStore; start?: string } = {},
 ): Fixture {
-  const clock = new ManualClock(options.start ?? '2030-03-01T08:00:00Z');
+  const clock =
+    options.clock instanceof ManualClock ? options.clock : new ManualClock(options.start ?? '2030-03-01T08:00:00Z');
   const store = options.store ?? new MemoryStore({ now: () => clock.now() });
   const gateway = new TestPaymentGateway({ clock, checkoutBaseUrl: 'http://127.0.0.1/checkout' });
   const patients = new MemoryPatientDirectory(
