@@ -172,6 +172,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect(count).toBe(1);
         expect(await store.getSchedule(expired.id)).toBeNull();
         expect(await store.getSchedule(live.id)).not.toBeNull();
+        expect((await store.findSchedules({ doctorId: DOC1 })).map((x) => x.id)).toEqual([live.id]);
       });
     });
 
@@ -210,6 +211,8 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect((await store.getSchedule(s.id))?.status).toBe('available');
         expect(await store.getBooking(bookingId)).toBeNull();
         expect(await store.findActiveBooking(s.id)).toBeNull();
+        expect(await store.findBookings({ patientId: PAT1 })).toEqual([]);
+        expect(await store.countBookings({ patientId: PAT1 })).toBe(0);
         expect(await store.findLedgerEntries({ doctorId: DOC1 })).toEqual([]);
         expect(await store.hasProcessedEvent('evt_rolled_back')).toBe(false);
         // The rolled-back booking must not keep the slot's unique active place.

@@ -33,6 +33,9 @@ interface Tables {
   // Secondary indexes: the memory equivalent of MongoDB's unique indexes.
   activeBySchedule: Map<string, string>;
   bookingByIdempotencyKey: Map<string, string>;
+  // Lookup indexes, so per-patient counts and per-doctor overlap checks do not scan everything.
+  bookingsByPatient: Map<string, Set<string>>;
+  schedulesByDoctor: Map<string, Set<string>>;
   paymentByProviderId: Map<string, string>;
 }
 
@@ -101,6 +104,34 @@ class MemoryOperations implements StoreOperations {
     map.set(key, value);
   }
 
+  private addToIndex(index: Map<string, Set<string>>, key: string, id: string): void {
+    let ids = index.get(key);
+    if (!ids) {
+      ids = new Set();
+      index.set(key, ids);
+    }
+    ids.add(id);
+    if (this.journal) this.journal.push(() => index.get(key)?.delete(id));
+  }
+
+  private removeFromIndex(index: Map<string, Set<string>>, key: string, id: string): void {
+    if (!index.get(key)?.delete(id)) return;
+    if (this.journal) this.journal.push(() => index.get(key)?.add(id));
+  }
+
+  /** The rows a query can match: through an index when it names a patient or doctor. */
+  private candidates<T>(rows: Map<string, T>, index: Map<string, Set<string>>, key: string | undefined): Iterable<T> {
+    if (key === undefined) return rows.values();
+    const ids = index.get(key);
+    if (!ids) return [];
+    const found: T[] = [];
+    for (const id of ids) {
+      const row = rows.get(id);
+      if (row !== undefined) found.push(row);
+    }
+    return found;
+  }
+
   private deleteRow<K, V>(map: Map<K, V>, key: K): void {
     if (!map.has(key)) return;
     if (this.journal) {
@@ -114,6 +145,7 @@ class MemoryOperations implements StoreOperations {
     const at = this.now();
     const row: Schedule = { ...copy(schedule), id: newObjectId(), createdAt: at, updatedAt: at };
     this.setRow(this.t.schedules, row.id, row);
+    this.addToIndex(this.t.schedulesByDoctor, row.doctorId, row.id);
     return copy(row);
   }
 
@@ -123,7 +155,9 @@ class MemoryOperations implements StoreOperations {
   }
 
   async findSchedules(query: ScheduleQuery): Promise<Schedule[]> {
-    const rows = [...this.t.schedules.values()].filter((s) => matchesSchedule(s, query)).sort(byStartThenId);
+    const rows = [...this.candidates(this.t.schedules, this.t.schedulesByDoctor, query.doctorId)]
+      .filter((s) => matchesSchedule(s, query))
+      .sort(byStartThenId);
     return (query.limit === undefined ? rows : rows.slice(0, query.limit)).map(copy);
   }
 
@@ -141,6 +175,7 @@ class MemoryOperations implements StoreOperations {
       const row = this.t.schedules.get(id);
       if (row && row.status === args.expectedStatus) {
         this.deleteRow(this.t.schedules, id);
+        this.removeFromIndex(this.t.schedulesByDoctor, row.doctorId, id);
         deleted++;
       }
     }
@@ -154,6 +189,7 @@ class MemoryOperations implements StoreOperations {
     const at = this.now();
     const row: Booking = { ...copy(booking), id: newObjectId(), createdAt: at, updatedAt: at };
     this.setRow(this.t.bookings, row.id, row);
+    this.addToIndex(this.t.bookingsByPatient, row.patientId, row.id);
     if (isActiveBookingStatus(row.status)) this.setRow(this.t.activeBySchedule, row.scheduleId, row.id);
     if (idemKey !== null) this.setRow(this.t.bookingByIdempotencyKey, idemKey, row.id);
     return copy(row);
@@ -165,13 +201,17 @@ class MemoryOperations implements StoreOperations {
   }
 
   async findBookings(query: BookingQuery): Promise<Booking[]> {
-    const rows = [...this.t.bookings.values()].filter((b) => matchesBooking(b, query)).sort(byCreatedThenId);
+    const rows = [...this.candidates(this.t.bookings, this.t.bookingsByPatient, query.patientId)]
+      .filter((b) => matchesBooking(b, query))
+      .sort(byCreatedThenId);
     return (query.limit === undefined ? rows : rows.slice(0, query.limit)).map(copy);
   }
 
   async countBookings(query: BookingQuery): Promise<number> {
     let count = 0;
-    for (const row of this.t.bookings.values()) if (matchesBooking(row, query)) count++;
+    for (const row of this.candidates(this.t.bookings, this.t.bookingsByPatient, query.patientId)) {
+      if (matchesBooking(row, query)) count++;
+    }
     return count;
   }
 
@@ -326,6 +366,8 @@ export class MemoryStore implements BookingStore {
     customers: new Map(),
     activeBySchedule: new Map(),
     bookingByIdempotencyKey: new Map(),
+    bookingsByPatient: new Map(),
+    schedulesByDoctor: new Map(),
     paymentByProviderId: new Map(),
   };
   private readonly lock = new AsyncMutex();
