@@ -1,0 +1,266 @@
+// What the benchmarks share: ids, a seeded shuffle, a worker pool, slots, engines, and the stores to run on.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import {
+  BookingEngine,
+  type BookingEngineOptions,
+  type BookingStore,
+  type Clock,
+  InProcessScheduler,
+  MemoryStore,
+  type Schedule,
+} from 'careslot';
+import { MemoryPatientDirectory, TestPaymentGateway } from 'careslot/testing';
+import { mongodAvailability } from '../test/support/services.js';
+import type { BenchReport, Check } from './table.js';
+
+export const FEE = { amount: 5000, currency: 'eur' } as const;
+export const TIME_ZONE = 'Europe/Berlin';
+/** Where the manual clocks start; slots are seeded after it. */
+export const START = '2030-01-01T00:00:00Z';
+const SLOT_MS = 30 * 60_000;
+
+/** Id families, so a patient id never equals a doctor id. */
+export const ID_KIND = { doctor: 0xd0c, patient: 0xa11, warmup: 0xb0b } as const;
+
+/** 24 hex digits (an ObjectId's shape, which MongooseStore requires for host ids). */
+export function hexId(kind: number, i: number): string {
+  return `${kind.toString(16).padStart(4, '0')}${i.toString(16).padStart(20, '0')}`;
+}
+
+export function patientIds(count: number, offset = 0, kind: number = ID_KIND.patient): string[] {
+  return Array.from({ length: count }, (_, i) => hexId(kind, offset + i));
+}
+
+/** The host's users: one `standard` (paying) patient per id. */
+export function patientDirectory(ids: readonly string[]): MemoryPatientDirectory {
+  const directory = new MemoryPatientDirectory();
+  for (const [i, id] of ids.entries()) directory.addPatient({ id, name: `Patient ${i}`, plan: 'standard' });
+  return directory;
+}
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so runs shuffle alike. */
+export function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export function shuffle<T>(items: T[], next: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+/** Runs `task(0 .. count-1)` with at most `concurrency` calls in flight, like that many clients. */
+export async function pool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+}
+
+/**
+ * Publishes `count` slots, 30 minutes each, spread over `doctors` doctors, starting an hour
+ * after `from`. Written with `store.insertSchedule` (the record `engine.createSchedule`
+ * writes, without its validation and end-of-slot job), so the engine and the direct-store
+ * paths start from identical stores. Seeding is never timed.
+ */
+export async function seedSlots(
+  store: BookingStore,
+  count: number,
+  options: { from: Date; doctors?: number; concurrency?: number },
+): Promise<Schedule[]> {
+  const doctors = options.doctors ?? Math.max(1, Math.ceil(count / 200));
+  const first = options.from.getTime() + 3_600_000;
+  const slots: Schedule[] = new Array(count);
+  await pool(count, options.concurrency ?? 16, async (i) => {
+    const startTime = new Date(first + Math.floor(i / doctors) * SLOT_MS);
+    slots[i] = await store.insertSchedule({
+      doctorId: hexId(ID_KIND.doctor, i % doctors),
+      startTime,
+      endTime: new Date(startTime.getTime() + SLOT_MS),
+      timeZone: TIME_ZONE,
+      fee: { ...FEE },
+      status: 'available',
+      bookedBy: null,
+      rolledOverFrom: null,
+    });
+  });
+  return slots;
+}
+
+export interface TestRig {
+  engine: BookingEngine;
+  gateway: TestPaymentGateway;
+  scheduler: InProcessScheduler;
+  /** `effect.failed` events (a notifier, scheduler or listener failure after commit). */
+  effectFailures: unknown[];
+}
+
+/**
+ * An engine on `store` with the in-memory test provider and a scheduler without timers: what
+ * the store benchmarks drive. Default notifier (an EventEmitter nobody listens to).
+ */
+export function testRig(
+  store: BookingStore,
+  clock: Clock,
+  patients: MemoryPatientDirectory,
+  options: Partial<BookingEngineOptions> = {},
+): TestRig {
+  const gateway = new TestPaymentGateway({ clock });
+  const scheduler = new InProcessScheduler({ clock, timers: false, onError: () => {} });
+  const engine = new BookingEngine({ store, payments: gateway, patients, scheduler, clock, ...options });
+  const effectFailures: unknown[] = [];
+  engine.events.on('effect.failed', (failure) => effectFailures.push(failure));
+  return { engine, gateway, scheduler, effectFailures };
+}
+
+/** 12,345 */
+export function fmt(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+export function check(name: string, ok: boolean, detail: string): Check {
+  return { name, ok, detail };
+}
+
+/** The sum of every doctor's wallet in `currency`, through the engine's public read. */
+export async function walletTotal(engine: BookingEngine, slots: readonly Schedule[], currency: string) {
+  let total = 0;
+  let entries = 0;
+  for (const doctorId of new Set(slots.map((s) => s.doctorId))) {
+    const wallet = await engine.getWallet(doctorId);
+    total += wallet.balances[currency] ?? 0;
+    entries += wallet.entries.length;
+  }
+  return { total, entries };
+}
+
+// ---- Stores -------------------------------------------------------------------------------
+
+export type StoreKind = 'memory' | 'mongodb';
+
+export interface OpenStore {
+  kind: StoreKind;
+  store: BookingStore;
+  /** Drops what this store wrote (a fresh database per open on MongoDB) and closes it. */
+  close(): Promise<void>;
+}
+
+export interface Stores {
+  /** `memory`, plus `mongodb` when a mongod binary is available. */
+  kinds: StoreKind[];
+  /** Why MongoDB does not run here, or null. */
+  mongoSkipped: string | null;
+  open(kind: StoreKind, now: () => Date): Promise<OpenStore>;
+  /** The MongoDB server version, once one was started. */
+  mongoVersion(): string | null;
+  stop(): Promise<void>;
+}
+
+interface MongoServer {
+  uri: string;
+  version: string;
+  stop(): Promise<unknown>;
+}
+
+async function startReplSet(binary: string): Promise<MongoServer> {
+  const { MongoMemoryReplSet } = await import('mongodb-memory-server');
+  const server = await MongoMemoryReplSet.create({
+    ...(existsSync(binary) ? { binary: { systemBinary: binary } } : {}),
+    replSet: { count: 1, storageEngine: 'wiredTiger' },
+  });
+  const mongoose = (await import('mongoose')).default;
+  const probe = await mongoose.createConnection(server.getUri()).asPromise();
+  const info = (await probe.db?.admin().serverInfo()) as { version?: string } | undefined;
+  await probe.close();
+  return { uri: server.getUri(), version: info?.version ?? 'unknown', stop: () => server.stop() };
+}
+
+/**
+ * The stores the store benchmarks run on. MongoDB (a one-node replica set from
+ * mongodb-memory-server, started on first use) only where a mongod binary is available.
+ */
+export function createStores(options: { memoryOnly?: boolean } = {}): Stores {
+  const mongod = mongodAvailability();
+  const mongoSkipped = options.memoryOnly
+    ? 'not requested'
+    : mongod.available
+      ? null
+      : 'no mongod binary here; run with MONGOMS_SYSTEM_BINARY=/path/to/mongod';
+  let server: Promise<MongoServer> | null = null;
+  let version: string | null = null;
+  return {
+    kinds: mongoSkipped === null ? ['memory', 'mongodb'] : ['memory'],
+    mongoSkipped,
+    mongoVersion: () => version,
+    async open(kind, now) {
+      if (kind === 'memory') return { kind, store: new MemoryStore({ now }), close: async () => {} };
+      server ??= startReplSet(process.env.MONGOMS_SYSTEM_BINARY || mongod.detail);
+      const { uri, version: v } = await server;
+      version = v;
+      const mongoose = (await import('mongoose')).default;
+      const { MongooseStore } = await import('careslot/mongoose');
+      const dbName = `careslot-bench-${randomUUID().slice(0, 8)}`;
+      const connection = await mongoose.createConnection(uri, { dbName }).asPromise();
+      const store = new MongooseStore({ connection, now });
+      await store.createIndexes();
+      return {
+        kind,
+        store,
+        close: async () => {
+          await connection.dropDatabase();
+          await connection.close();
+        },
+      };
+    },
+    async stop() {
+      if (server) await (await server).stop();
+      server = null;
+    },
+  };
+}
+
+// ---- What run.ts hands every benchmark -----------------------------------------------------
+
+export interface BenchContext {
+  /** `--quick`: smaller counts, the whole run under a minute. */
+  quick: boolean;
+  stores: Stores;
+  /** Progress, to stderr (stdout keeps the table). */
+  log(message: string): void;
+}
+
+export interface Benchmark {
+  name: string;
+  run(ctx: BenchContext): Promise<BenchReport[]>;
+}
+
+/** The row of a benchmark that could not run here, saying why. */
+export function skipped(benchmark: string, store: string, reason: string): BenchReport {
+  return { benchmark, store, params: {}, metrics: [], checks: [], skipped: reason };
+}
+
+/** One check per name over several runs: ok when every run's is; the detail of the first failure, else the last run's. */
+export function mergeChecks(runs: readonly (readonly Check[])[]): Check[] {
+  const merged = new Map<string, Check>();
+  for (const checks of runs) {
+    for (const c of checks) {
+      if (merged.get(c.name)?.ok === false) continue;
+      merged.set(c.name, c);
+    }
+  }
+  return [...merged.values()];
+}

@@ -1,0 +1,134 @@
+// Memory: heap held by the memory store after 100,000 paid bookings, in bytes per booking.
+import { type BookingStore, MemoryStore, type Schedule } from 'careslot';
+import { ManualClock } from 'careslot/testing';
+import {
+  type BenchContext,
+  type Benchmark,
+  check,
+  FEE,
+  fmt,
+  ID_KIND,
+  patientDirectory,
+  patientIds,
+  START,
+  seedSlots,
+  type TestRig,
+  testRig,
+} from './fixtures.js';
+import { perSecond } from './stats.js';
+import type { BenchReport } from './table.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** Heap in use after full collections (when node runs with --expose-gc). */
+function heapUsed(): number {
+  if (gc) {
+    gc();
+    gc();
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+const MiB = 2 ** 20;
+
+/** The same work on a throwaway store first, so the fill rates are not JIT warm-up. */
+async function warmUp(clock: ManualClock): Promise<void> {
+  const count = 1_000;
+  const ids = patientIds(count, 0, ID_KIND.warmup);
+  const store = new MemoryStore({ now: () => clock.now() });
+  const rig = testRig(store, clock, patientDirectory(ids));
+  const slots = await seedSlots(store, count, { from: clock.now() });
+  for (let i = 0; i < count; i++) {
+    const { booking } = await rig.engine.book({ patientId: ids[i] as string, scheduleId: (slots[i] as Schedule).id });
+    await rig.engine.handlePaymentEvent(rig.gateway.pay(booking.checkoutSessionId ?? ''));
+  }
+}
+
+export const memory: Benchmark = {
+  name: 'memory',
+  async run(ctx: BenchContext): Promise<BenchReport[]> {
+    const count = ctx.quick ? 10_000 : 100_000;
+    const chunk = count / 10;
+    const clock = new ManualClock(START);
+    // The host's users exist before careslot does: not counted.
+    const ids = patientIds(count);
+    const patients = patientDirectory(ids);
+    await warmUp(clock);
+
+    const before = heapUsed();
+    const store: BookingStore = new MemoryStore({ now: () => clock.now() });
+    let rig: TestRig | null = testRig(store, clock, patients);
+    let slots: Schedule[] | null = await seedSlots(store, count, { from: clock.now(), concurrency: 1 });
+    const chunkRates: number[] = [];
+    const fillBegan = performance.now();
+    let chunkBegan = fillBegan;
+    for (let i = 0; i < count; i++) {
+      const { booking } = await rig.engine.book({ patientId: ids[i] as string, scheduleId: (slots[i] as Schedule).id });
+      await rig.engine.handlePaymentEvent(rig.gateway.pay(booking.checkoutSessionId ?? ''));
+      if ((i + 1) % chunk === 0) {
+        chunkRates.push(perSecond(chunk, performance.now() - chunkBegan));
+        ctx.log(`memory: ${i + 1} bookings (${Math.round(chunkRates.at(-1) ?? 0)}/s in the last ${chunk})`);
+        chunkBegan = performance.now();
+      }
+    }
+    const fillMs = performance.now() - fillBegan;
+    const effectFailures = rig.effectFailures.length;
+    slots = null;
+    // Everything: the store plus what the engine's ports keep (test provider sessions, scheduler jobs).
+    const withPorts = heapUsed();
+    rig = null;
+    // The store alone.
+    const storeOnly = heapUsed();
+
+    const paid = await store.countBookings({ status: 'scheduled', paymentStatus: 'paid' });
+    const ledger = await store.findLedgerEntries({});
+    const credited = ledger.reduce((sum, e) => sum + e.amount, 0);
+    const exact = gc ? '' : ' (approximate: node ran without --expose-gc)';
+    return [
+      {
+        benchmark: 'memory',
+        store: 'memory',
+        params: { bookings: count, exposeGc: Boolean(gc) },
+        metrics: [
+          {
+            name: 'heap used after',
+            value: storeOnly / MiB,
+            unit: 'MiB',
+            note: `${count.toLocaleString('en-US')} paid, confirmed bookings, each on its own slot; the store holds ${Math.round((storeOnly - before) / MiB)} MiB of it${exact}`,
+          },
+          {
+            name: 'store bytes per booking',
+            value: Math.round((storeOnly - before) / count),
+            unit: 'B',
+            note: 'slot, booking (2 history lines), payment, ledger line, processed event, customer',
+          },
+          {
+            name: 'with engine ports, per booking',
+            value: Math.round((withPorts - before) / count),
+            unit: 'B',
+            note: 'plus test-provider sessions and the in-process scheduler’s end-of-slot jobs',
+          },
+          {
+            name: 'fill rate',
+            value: perSecond(count, fillMs),
+            unit: 'bookings/s',
+            note: 'book + pay + confirm through the engine, one at a time',
+          },
+          {
+            name: 'fill rate, last tenth',
+            value: chunkRates.at(-1) ?? 0,
+            unit: 'bookings/s',
+            note: 'far below the overall rate would mean a lookup that grows with the store',
+          },
+        ],
+        checks: [
+          check(
+            'every booking paid and credited once',
+            paid === count && ledger.length === count && credited === count * FEE.amount && effectFailures === 0,
+            `${fmt(paid)} paid, ${fmt(ledger.length)} ledger lines, ${fmt(credited)} credited, ${effectFailures} effect.failed`,
+          ),
+        ],
+      },
+    ];
+  },
+};

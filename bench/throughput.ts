@@ -1,0 +1,309 @@
+// Throughput: book-and-confirm of distinct slots through the engine, against the same store operations done directly.
+import { addMinutes, type Booking, type BookingStore, type Schedule, SYSTEM_ACTOR } from 'careslot';
+import { ManualClock } from 'careslot/testing';
+import {
+  type BenchContext,
+  type Benchmark,
+  check,
+  FEE,
+  fmt,
+  mergeChecks,
+  patientDirectory,
+  patientIds,
+  pool,
+  START,
+  type StoreKind,
+  seedSlots,
+  skipped,
+  testRig,
+  walletTotal,
+} from './fixtures.js';
+import { median, perSecond } from './stats.js';
+import type { BenchReport, Check } from './table.js';
+
+/** The engine may cost at most this much more than the store work it does (the issue's goal). */
+const GOAL_RATIO = 1.3;
+const CONCURRENCY = 8;
+const PROVIDER = 'test';
+const HOLD_MINUTES = 15;
+
+interface PathRun {
+  ms: number;
+  checks: Check[];
+}
+
+/**
+ * The store calls `engine.book` and `engine.handlePaymentEvent` make for one paid booking of a
+ * free slot (src/engine/book.ts, payments.ts), in the same order and transactions, with the
+ * same records, and nothing else: no input validation, plan policy, provider, scheduler,
+ * notifications or events. The provider's ids are made up the way the test provider makes them.
+ */
+async function bookAndConfirmDirectly(
+  store: BookingStore,
+  clock: ManualClock,
+  slot: Schedule,
+  patientId: string,
+  i: number,
+) {
+  // book(): a repeated call by this patient would return their booking (existingFor).
+  await store.findActiveBooking(slot.id);
+  const schedule = await store.getSchedule(slot.id);
+  if (schedule?.status !== 'available') throw new Error(`slot ${slot.id} is not available`);
+  const now = clock.now();
+  const booking: Booking = await store.transaction(async (tx) => {
+    await tx.lockPatient(patientId);
+    await tx.countBookings({ patientId, status: 'pending' });
+    const claimed = await tx.updateScheduleIf({ id: slot.id, expectedStatus: 'available', set: { status: 'pending' } });
+    if (!claimed) throw new Error(`slot ${slot.id} was taken`);
+    const inserted = await tx.insertBooking({
+      patientId,
+      doctorId: claimed.doctorId,
+      scheduleId: claimed.id,
+      slotStart: claimed.startTime,
+      slotEnd: claimed.endTime,
+      timeZone: claimed.timeZone,
+      mode: 'paid',
+      plan: 'standard',
+      price: claimed.fee,
+      status: 'pending',
+      paymentStatus: 'unpaid',
+      cancelReason: null,
+      paymentTransactionId: null,
+      checkoutSessionId: null,
+      paymentUrl: null,
+      holdExpiresAt: addMinutes(now, HOLD_MINUTES),
+      idempotencyKey: null,
+      amountRefunded: 0,
+      history: [
+        {
+          at: clock.now(),
+          from: null,
+          to: 'pending',
+          paymentStatus: 'unpaid',
+          actor: { role: 'patient', id: patientId },
+          reason: 'checkout_started',
+        },
+      ],
+    });
+    if (!inserted) throw new Error(`slot ${slot.id} already has an active booking`);
+    return inserted;
+  });
+  // startCheckout(): the patient's provider customer, then the session on the booking.
+  const customer = await store.getPaymentCustomer({ patientId, provider: PROVIDER });
+  if (customer === null)
+    await store.savePaymentCustomer({ patientId, provider: PROVIDER, customerId: `cus_direct_${i}` });
+  const sessionId = `cs_direct_${i}`;
+  const pending = await store.updateBookingIf({
+    id: booking.id,
+    expectedStatus: 'pending',
+    set: { checkoutSessionId: sessionId, paymentUrl: `http://localhost/checkout/${sessionId}` },
+  });
+  if (!pending) throw new Error(`booking ${booking.id} is no longer pending`);
+
+  // handlePaymentEvent(): payment.succeeded for this session.
+  const event = { id: `evt_direct_${i}`, type: 'payment.succeeded' };
+  const payment = { paymentId: `pi_direct_${i}`, amount: pending.price.amount, currency: pending.price.currency };
+  if (await store.hasProcessedEvent(event.id)) throw new Error(`event ${event.id} seen twice`);
+  await store.getBooking(booking.id);
+  await store.transaction(async (tx) => {
+    if (await tx.hasProcessedEvent(event.id)) throw new Error(`event ${event.id} seen twice`);
+    const current = await tx.getBooking(booking.id);
+    if (!current) throw new Error(`booking ${booking.id} vanished`);
+    if (await tx.findPaymentTransaction({ provider: PROVIDER, providerPaymentId: payment.paymentId })) {
+      throw new Error(`payment ${payment.paymentId} seen twice`);
+    }
+    const at = clock.now();
+    const held = await tx.getSchedule(current.scheduleId);
+    if (held?.status !== 'pending') throw new Error(`slot ${current.scheduleId} is not pending`);
+    const record = await tx.insertPaymentTransaction({
+      bookingId: current.id,
+      provider: PROVIDER,
+      providerPaymentId: payment.paymentId,
+      checkoutSessionId: sessionId,
+      amount: payment.amount,
+      currency: payment.currency,
+      credited: true,
+      refunds: [],
+    });
+    if (!record) throw new Error(`payment ${payment.paymentId} recorded twice`);
+    await tx.updateScheduleIf({
+      id: held.id,
+      expectedStatus: held.status,
+      set: { status: 'booked', bookedBy: current.patientId },
+    });
+    await tx.updateBookingIf({
+      id: current.id,
+      expectedStatus: current.status,
+      set: {
+        status: 'scheduled',
+        paymentStatus: 'paid',
+        cancelReason: null,
+        holdExpiresAt: null,
+        paymentTransactionId: record.id,
+      },
+      history: {
+        at: clock.now(),
+        from: current.status,
+        to: 'scheduled',
+        paymentStatus: 'paid',
+        actor: SYSTEM_ACTOR,
+        reason: 'payment_succeeded',
+      },
+    });
+    await tx.appendLedgerEntry({
+      key: `credit:${current.id}`,
+      doctorId: current.doctorId,
+      bookingId: current.id,
+      kind: 'credit',
+      amount: payment.amount,
+      currency: payment.currency,
+      createdAt: at,
+    });
+    await tx.recordProcessedEvent({ id: event.id, type: event.type, at: clock.now() });
+  });
+}
+
+async function confirmedTotals(store: BookingStore) {
+  const paid = await store.countBookings({ status: 'scheduled', paymentStatus: 'paid' });
+  const ledger = await store.findLedgerEntries({});
+  return { paid, entries: ledger.length, total: ledger.reduce((sum, e) => sum + e.amount, 0) };
+}
+
+async function runDirect(ctx: BenchContext, kind: StoreKind, count: number): Promise<PathRun> {
+  const clock = new ManualClock(START);
+  const opened = await ctx.stores.open(kind, () => clock.now());
+  try {
+    const slots = await seedSlots(opened.store, count, { from: clock.now() });
+    const ids = patientIds(count);
+    const began = performance.now();
+    await pool(count, CONCURRENCY, (i) =>
+      bookAndConfirmDirectly(opened.store, clock, slots[i] as Schedule, ids[i] as string, i),
+    );
+    const ms = performance.now() - began;
+    const totals = await confirmedTotals(opened.store);
+    const expected = count * FEE.amount;
+    return {
+      ms,
+      checks: [
+        check(
+          'baseline: every booking paid, credited once',
+          totals.paid === count && totals.entries === count && totals.total === expected,
+          `${fmt(totals.paid)} paid, ${fmt(totals.entries)} ledger lines, ${fmt(totals.total)} = ${fmt(expected)} expected`,
+        ),
+      ],
+    };
+  } finally {
+    await opened.close();
+  }
+}
+
+async function runEngine(ctx: BenchContext, kind: StoreKind, count: number): Promise<PathRun> {
+  const clock = new ManualClock(START);
+  const opened = await ctx.stores.open(kind, () => clock.now());
+  try {
+    const slots = await seedSlots(opened.store, count, { from: clock.now() });
+    const ids = patientIds(count);
+    const rig = testRig(opened.store, clock, patientDirectory(ids), { holdMinutes: HOLD_MINUTES });
+    const outcomes = new Map<string, number>();
+    const began = performance.now();
+    await pool(count, CONCURRENCY, async (i) => {
+      const { booking } = await rig.engine.book({ patientId: ids[i] as string, scheduleId: (slots[i] as Schedule).id });
+      const event = rig.gateway.pay(booking.checkoutSessionId ?? '');
+      const { outcome } = await rig.engine.handlePaymentEvent(event);
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    });
+    const ms = performance.now() - began;
+    const totals = await confirmedTotals(opened.store);
+    const wallets = await walletTotal(rig.engine, slots, FEE.currency);
+    const expected = count * FEE.amount;
+    return {
+      ms,
+      checks: [
+        check(
+          'engine: every booking confirmed',
+          outcomes.get('confirmed') === count && totals.paid === count,
+          `outcomes ${JSON.stringify(Object.fromEntries(outcomes))}, ${fmt(totals.paid)} scheduled/paid`,
+        ),
+        check(
+          'engine: wallets credited once',
+          wallets.total === expected && wallets.entries === count,
+          `${fmt(wallets.total)} in ${fmt(wallets.entries)} lines = ${fmt(expected)} expected`,
+        ),
+        check(
+          'engine: no effect failed',
+          rig.effectFailures.length === 0,
+          `${rig.effectFailures.length} effect.failed`,
+        ),
+      ],
+    };
+  } finally {
+    await opened.close();
+  }
+}
+
+async function onStore(ctx: BenchContext, kind: StoreKind): Promise<BenchReport> {
+  const count = ctx.quick ? 1_000 : 10_000;
+  // MongoDB is far slower per booking: one round keeps the full run within minutes.
+  const rounds = kind === 'mongodb' ? 1 : ctx.quick ? 3 : 5;
+  const warmup = kind === 'mongodb' ? 500 : ctx.quick ? 1_000 : 2_000;
+  await runDirect(ctx, kind, warmup);
+  await runEngine(ctx, kind, warmup);
+  const direct: PathRun[] = [];
+  const engine: PathRun[] = [];
+  // Alternating, each on a fresh store, so neither path inherits a fuller heap or store.
+  for (let r = 0; r < rounds; r++) {
+    direct.push(await runDirect(ctx, kind, count));
+    engine.push(await runEngine(ctx, kind, count));
+    ctx.log(
+      `throughput (${kind}) round ${r + 1}/${rounds}: engine ${Math.round(engine.at(-1)?.ms ?? 0)} ms, direct ${Math.round(direct.at(-1)?.ms ?? 0)} ms`,
+    );
+  }
+  const engineMs = median(engine.map((r) => r.ms));
+  const directMs = median(direct.map((r) => r.ms));
+  const ratio = engineMs / directMs;
+  const of = rounds > 1 ? `median of ${rounds} rounds` : '1 round';
+  return {
+    benchmark: 'throughput',
+    store: kind,
+    params: { bookings: count, rounds, concurrency: CONCURRENCY, warmupBookings: warmup, goalRatio: GOAL_RATIO },
+    metrics: [
+      {
+        name: 'engine: book + confirm',
+        value: perSecond(count, engineMs),
+        unit: 'bookings/s',
+        note: `${count.toLocaleString('en-US')} slots, ${CONCURRENCY} in flight, ${of}`,
+      },
+      {
+        name: 'baseline: same store operations',
+        value: perSecond(count, directMs),
+        unit: 'bookings/s',
+        note: 'the store calls and transactions the engine makes, called directly',
+      },
+      { name: 'engine time per booking', value: (engineMs * 1000) / count, unit: 'µs' },
+      { name: 'store time per booking (baseline)', value: (directMs * 1000) / count, unit: 'µs' },
+      {
+        name: 'engine’s own time per booking',
+        value: ((engineMs - directMs) * 1000) / count,
+        unit: 'µs',
+        note: 'validation, plan policy, provider and scheduler calls, notifications, events',
+      },
+      {
+        name: 'ratio engine/baseline',
+        value: ratio,
+        unit: '×',
+        note: ratio <= GOAL_RATIO ? `goal ≤ ${GOAL_RATIO}×: met` : `ABOVE the goal of ≤ ${GOAL_RATIO}×`,
+      },
+    ],
+    checks: mergeChecks([...direct, ...engine].map((r) => r.checks)),
+  };
+}
+
+export const throughput: Benchmark = {
+  name: 'throughput',
+  async run(ctx) {
+    const reports: BenchReport[] = [];
+    for (const kind of ctx.stores.kinds) reports.push(await onStore(ctx, kind));
+    if (ctx.stores.mongoSkipped) reports.push(skipped('throughput', 'mongodb', ctx.stores.mongoSkipped));
+    return reports;
+  },
+};
