@@ -150,7 +150,7 @@ export class BookingEngine {
       throw new BookingError('INVALID_INPUT', 'Job data must be an object');
     switch (name) {
       case JOB_NAMES.holdTimeout:
-        return releaseHold(this.ctx, parseId(data.bookingId, `${name}: bookingId`));
+        return releaseHold(this.ctx, parseId(data.bookingId, `${name}: bookingId`), { inHoldJob: true });
       case JOB_NAMES.completeBooked:
       case JOB_NAMES.expireUnbooked:
         return finishSlot(this.ctx, data.scheduleId);

@@ -321,6 +321,8 @@ export async function cancelPending(
     sessionId: string | null;
     reason: CancelReason;
     actor?: Actor;
+    /** Set by the hold-timeout job itself: removing its own (running, locked) job is a wasted queue call. */
+    inHoldJob?: boolean;
   },
 ): Promise<'cancelled' | 'duplicate' | 'ignored'> {
   const { event, reason } = args;
@@ -362,7 +364,7 @@ export async function cancelPending(
   const { booking, released } = result;
   const ids = { bookingId: booking.id, scheduleId: booking.scheduleId };
   const effects: Effect[] = [
-    ctx.cancelJob(JOB_NAMES.holdTimeout, jobIds.hold(booking.id), ids),
+    ...(args.inHoldJob ? [] : [ctx.cancelJob(JOB_NAMES.holdTimeout, jobIds.hold(booking.id), ids)]),
     ctx.emitEffect('booking.cancelled', { booking, reason }),
     ctx.notify(
       {
@@ -395,7 +397,7 @@ export type ReleaseOutcome = 'released' | 'paid' | 'processing' | 'not_pending' 
 export async function releaseHold(
   ctx: EngineContext,
   bookingId: string,
-  options: { force?: boolean } = {},
+  options: { force?: boolean; inHoldJob?: boolean } = {},
 ): Promise<ReleaseOutcome> {
   const booking = await ctx.store.getBooking(bookingId);
   if (booking?.status !== 'pending') return 'not_pending';
@@ -407,6 +409,7 @@ export async function releaseHold(
     event: null,
     sessionId: booking.checkoutSessionId,
     reason: 'payment_timeout',
+    inHoldJob: options.inHoldJob ?? false,
   });
   return outcome === 'cancelled' ? 'released' : 'not_pending';
 }

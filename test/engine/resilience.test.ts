@@ -145,6 +145,29 @@ describe('runJob', () => {
     });
   });
 
+  it('does not ask the queue to remove the hold-timeout job from inside that job', async () => {
+    const cancelled: string[] = [];
+    const recording: JobScheduler = {
+      schedule: async () => {},
+      cancel: async ({ id }) => {
+        cancelled.push(id);
+      },
+      scheduleRecurring: async () => {},
+    };
+    const f = createFixture({ scheduler: recording });
+    const slot = await f.slot();
+    const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    f.clock.advanceMinutes(15);
+    expect(await f.engine.runJob(JOB_NAMES.holdTimeout, { bookingId: booking.id })).toBe('released');
+    expect(cancelled).not.toContain(`hold-${booking.id}`);
+    // A release by anything else (here the sweep) still removes the job.
+    const other = await f.slot(48 * 60);
+    const second = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: other.id });
+    f.clock.advanceMinutes(15);
+    await f.engine.reconcile();
+    expect(cancelled).toContain(`hold-${second.booking.id}`);
+  });
+
   it('registers the clean-up and the sweep as recurring jobs on start', async () => {
     const registered: unknown[] = [];
     const recording: JobScheduler = {

@@ -7,6 +7,7 @@ import {
   DEFAULT_PLANS,
   decidePlan,
   ErrorCodes,
+  formatLocal,
   isBookingError,
   isValidTimeZone,
   sameLocalTimeNextDay,
@@ -85,6 +86,14 @@ describe('transitions', () => {
 });
 
 describe('money and time', () => {
+  it('formats local times for notifications, midnight as 00', () => {
+    expect(formatLocal(new Date('2030-03-02T08:00:00Z'), 'Europe/Berlin')).toBe('2030-03-02 09:00 (Europe/Berlin)');
+    expect(formatLocal(new Date('2030-07-01T04:05:00Z'), 'America/New_York')).toBe(
+      '2030-07-01 00:05 (America/New_York)',
+    );
+    expect(formatLocal(new Date('2030-12-31T23:59:00Z'), 'Asia/Kolkata')).toBe('2031-01-01 05:29 (Asia/Kolkata)');
+  });
+
   it('sums per currency and never mixes currencies', () => {
     expect(
       sumByCurrency([
