@@ -46,6 +46,8 @@ function machine(mongoVersion: string | null) {
     redis: redisVersion ?? null,
     mongodb: mongoVersion,
     commit: quiet('git', ['rev-parse', '--short', 'HEAD']),
+    // `npm run bench` measures the built package (what hosts run); `bench:src` the TypeScript sources through tsx.
+    code: process.env.CARESLOT_BENCH_TARGET === 'dist' ? 'built package (dist)' : 'sources through tsx',
     date: new Date().toISOString(),
   };
 }
@@ -124,7 +126,7 @@ async function main(): Promise<number> {
   console.log(
     `machine: ${info.os}, ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB, Node ${info.node}` +
       `${info.redis ? `, redis ${info.redis}` : ''}${info.mongodb ? `, mongod ${info.mongodb}` : ''}` +
-      `${info.commit ? `, commit ${info.commit}` : ''}\n`,
+      `${info.commit ? `, commit ${info.commit}` : ''}; code: ${info.code}\n`,
   );
   console.log(renderTable(reports));
   console.log(
