@@ -31,3 +31,27 @@ export interface BookingEngineEvents {
    */
   'effect.failed': (e: { effect: string; error: unknown; bookingId?: string; scheduleId?: string }) => void;
 }
+
+/** Every event name on `engine.events`, e.g. to forward them all to a log. */
+export const BOOKING_ENGINE_EVENTS = [
+  'schedule.created',
+  'schedule.expired',
+  'schedule.released',
+  'schedule.rolledOver',
+  'booking.created',
+  'booking.confirmed',
+  'booking.cancelled',
+  'booking.completed',
+  'booking.rescheduled',
+  'refund.succeeded',
+  'refund.failed',
+  'payment.lateRefund',
+  'payment.mismatch',
+  'payment.ignored',
+  'effect.failed',
+] as const satisfies readonly (keyof BookingEngineEvents)[];
+
+// Fails to compile when an event is added to the interface but not to the list.
+type Missing = Exclude<keyof BookingEngineEvents, (typeof BOOKING_ENGINE_EVENTS)[number]>;
+const everyEventListed: Missing extends never ? true : Missing = true;
+void everyEventListed;

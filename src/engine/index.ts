@@ -2,7 +2,7 @@
 export type { BookInput, BookResult } from './book.js';
 export { BookingEngine, type ListBookingsQuery, type Wallet } from './booking-engine.js';
 export type { CancelInput, CancelOutcome } from './cancel.js';
-export type { BookingEngineEvents } from './events.js';
+export { BOOKING_ENGINE_EVENTS, type BookingEngineEvents } from './events.js';
 export type { BookingEngineOptions, NotificationTypes } from './options.js';
 export type { PaymentEventOutcome, PaymentEventResult, ReleaseOutcome } from './payments.js';
 export type { ReconcileReport } from './reconcile.js';

@@ -10,7 +10,7 @@ import {
   createBookingWorker,
 } from '../../src/adapters/bullmq/index.js';
 import type { BookingEngineEvents, BookingEngineOptions, Schedule } from '../../src/index.js';
-import { BookingEngine, MemoryStore } from '../../src/index.js';
+import { BOOKING_ENGINE_EVENTS, BookingEngine, MemoryStore } from '../../src/index.js';
 import { MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
 import type { RedisServer } from '../support/redis-server.js';
 import { redisAvailability } from '../support/services.js';
@@ -74,18 +74,6 @@ export interface Env {
   close(): Promise<void>;
 }
 
-const EVENT_NAMES: (keyof BookingEngineEvents)[] = [
-  'schedule.created',
-  'schedule.expired',
-  'schedule.released',
-  'schedule.rolledOver',
-  'booking.created',
-  'booking.confirmed',
-  'booking.cancelled',
-  'booking.completed',
-  'effect.failed',
-];
-
 /** Records a worker's completed/failed/active/stalled events. */
 export function logWorker(worker: Worker): WorkerLog {
   const log: WorkerLog = { completed: [], failed: [], active: [], stalled: [] };
@@ -142,7 +130,8 @@ export async function createEnv(
     ...options.engine,
   });
   const events: Recorded[] = [];
-  for (const name of EVENT_NAMES) engine.events.on(name, (payload: unknown) => events.push({ name, payload }));
+  for (const name of BOOKING_ENGINE_EVENTS)
+    engine.events.on(name, (payload: unknown) => events.push({ name, payload }));
 
   return {
     server,

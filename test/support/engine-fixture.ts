@@ -1,6 +1,12 @@
 // A BookingEngine on the embedded defaults with a manual clock, plus helpers the engine tests share.
 import type { BookingEngineEvents, BookingEngineOptions, BookingStore, Notification } from '../../src/index.js';
-import { BookingEngine, EventEmitterNotifier, InProcessScheduler, MemoryStore } from '../../src/index.js';
+import {
+  BOOKING_ENGINE_EVENTS,
+  BookingEngine,
+  EventEmitterNotifier,
+  InProcessScheduler,
+  MemoryStore,
+} from '../../src/index.js';
 import { ManualClock, MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
 
 export const DOCTOR = '64b0000000000000000000d1';
@@ -65,24 +71,9 @@ export function createFixture(
     ...options,
   });
   const events: Fixture['events'] = [];
-  const names: (keyof BookingEngineEvents)[] = [
-    'schedule.created',
-    'schedule.expired',
-    'schedule.released',
-    'schedule.rolledOver',
-    'booking.created',
-    'booking.confirmed',
-    'booking.cancelled',
-    'booking.completed',
-    'booking.rescheduled',
-    'refund.succeeded',
-    'refund.failed',
-    'payment.lateRefund',
-    'payment.mismatch',
-    'payment.ignored',
-    'effect.failed',
-  ];
-  for (const name of names) engine.events.on(name, (payload: unknown) => events.push({ name, payload }));
+
+  for (const name of BOOKING_ENGINE_EVENTS)
+    engine.events.on(name, (payload: unknown) => events.push({ name, payload }));
   return {
     engine,
     store,
