@@ -13,6 +13,7 @@ import type { StoreOperations } from '../ports/booking-store.js';
 import { JOB_NAMES } from '../ports/job-scheduler.js';
 import type { PaymentDetails, PaymentEvent, RefundResult } from '../ports/payment-gateway.js';
 import { describeBooking, type Effect, type EngineContext, jobIds } from './context.js';
+import { parseInput, paymentEventSchema } from './validation.js';
 
 export type PaymentEventOutcome =
   | 'confirmed'
@@ -26,21 +27,6 @@ export type PaymentEventOutcome =
 export interface PaymentEventResult {
   outcome: PaymentEventOutcome;
   bookingId: string | null;
-}
-
-const EVENT_TYPES = new Set(['payment.succeeded', 'payment.failed', 'checkout.expired', 'refund.updated']);
-
-function assertEvent(event: unknown): asserts event is PaymentEvent {
-  const e = event as { type?: unknown; id?: unknown } | null;
-  if (e === null || typeof e !== 'object' || typeof e.type !== 'string' || !EVENT_TYPES.has(e.type)) {
-    throw new BookingError('INVALID_INPUT', `handlePaymentEvent: type must be one of ${[...EVENT_TYPES].join(', ')}`);
-  }
-  if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 255) {
-    throw new BookingError(
-      'INVALID_INPUT',
-      'handlePaymentEvent: id must be the provider event id (a non-empty string)',
-    );
-  }
 }
 
 /** The booking an event is about: by id from metadata, else by Checkout Session; null when unknown. */
@@ -66,8 +52,8 @@ async function resolveBooking(
 }
 
 /** Normalized provider events: replaying one (same id) changes nothing the second time. */
-export async function handlePaymentEvent(ctx: EngineContext, event: PaymentEvent): Promise<PaymentEventResult> {
-  assertEvent(event);
+export async function handlePaymentEvent(ctx: EngineContext, input: PaymentEvent): Promise<PaymentEventResult> {
+  const event = parseInput(paymentEventSchema, input, 'handlePaymentEvent') as PaymentEvent;
   if (event.type === 'refund.updated') return applyRefundEvent(ctx, event);
   if (await ctx.store.hasProcessedEvent(event.id)) return { outcome: 'duplicate', bookingId: null };
   const bookingId = await resolveBooking(ctx, event.bookingId, event.sessionId);

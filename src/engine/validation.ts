@@ -104,3 +104,29 @@ export const rescheduleSchema = z.object({
   newScheduleId: idSchema,
   actor: actorSchema,
 });
+
+const providerId = z.string().min(1).max(255);
+const eventRef = { id: providerId, bookingId: providerId.nullable(), sessionId: providerId.nullable() };
+const minorUnits = z.int('must be a whole number of minor units').min(0).max(MAX_AMOUNT);
+const currency = z.string().regex(/^[a-z]{3}$/, 'must be a lowercase three-letter ISO 4217 code');
+
+/** A normalized provider event, as a PaymentGateway produces it. */
+export const paymentEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('payment.succeeded'),
+    ...eventRef,
+    payment: z.object({ paymentId: providerId, amount: minorUnits, currency }),
+  }),
+  z.object({ type: z.literal('payment.failed'), ...eventRef, reason: z.string().max(500).optional() }),
+  z.object({ type: z.literal('checkout.expired'), ...eventRef }),
+  z.object({
+    type: z.literal('refund.updated'),
+    id: providerId,
+    paymentId: providerId,
+    providerRefundId: providerId,
+    refundId: providerId.nullable(),
+    amount: minorUnits,
+    currency,
+    status: z.enum(['succeeded', 'pending', 'failed']),
+  }),
+]);

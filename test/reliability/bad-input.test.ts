@@ -234,6 +234,21 @@ const cases: Case[] = [
     ({ f }) => f.engine.handlePaymentEvent({ type: 'payment.stolen', id: 'evt' } as never),
   ],
   [
+    'handlePaymentEvent of a payment without its amount',
+    'INVALID_INPUT',
+    ({ f, paid }) => f.engine.handlePaymentEvent({ ...paid, id: 'evt_new', payment: undefined } as never),
+  ],
+  [
+    'handlePaymentEvent with a negative amount',
+    'INVALID_INPUT',
+    ({ f, paid }) =>
+      f.engine.handlePaymentEvent({
+        ...paid,
+        id: 'evt_neg',
+        payment: { paymentId: 'pi_x', amount: -5, currency: 'eur' },
+      } as never),
+  ],
+  [
     'handlePaymentEvent without an id',
     'INVALID_INPUT',
     ({ f, paid }) => f.engine.handlePaymentEvent({ ...paid, id: undefined } as never),
