@@ -132,25 +132,17 @@ async function cancelScheduled(
   const effects: Effect[] = [
     ctx.cancelJob(JOB_NAMES.completeBooked, jobIds.complete(cancelled.scheduleId), ids),
     ctx.emitEffect('booking.cancelled', { booking: cancelled, reason }),
-    ctx.notify(
-      {
-        type: ctx.options.notificationTypes.cancelled,
-        recipient: { role: 'patient', id: cancelled.patientId },
-        title: 'Appointment cancelled',
-        message: `Your appointment at ${when} was cancelled (${reason.replaceAll('_', ' ')})`,
-        data,
-      },
-      cancelled.id,
-    ),
-    ctx.notify(
-      {
-        type: ctx.options.notificationTypes.cancelled,
-        recipient: { role: 'doctor', id: cancelled.doctorId },
-        title: 'Appointment cancelled',
-        message: `The appointment at ${when} was cancelled (${reason.replaceAll('_', ' ')})`,
-        data,
-      },
-      cancelled.id,
+    ...(['patient', 'doctor'] as const).map((role) =>
+      ctx.notify(
+        {
+          type: ctx.options.notificationTypes.cancelled,
+          recipient: { role, id: role === 'patient' ? cancelled.patientId : cancelled.doctorId },
+          title: 'Appointment cancelled',
+          message: `${role === 'patient' ? 'Your' : 'The'} appointment at ${when} was cancelled (${reason.replaceAll('_', ' ')})`,
+          data,
+        },
+        cancelled.id,
+      ),
     ),
   ];
   if (released) {
