@@ -39,12 +39,23 @@ export interface Fixture {
   advance(minutes: number): Promise<void>;
 }
 
+type StoreFactory = (clock: ManualClock) => BookingStore;
+let defaultStore: StoreFactory = (clock) => new MemoryStore({ now: () => clock.now() });
+
+/**
+ * Makes every fixture without an explicit store use this one instead of a MemoryStore, so a
+ * test file can run the engine suites on another store (see test/mongoose/engine-suites.offline.test.ts).
+ */
+export function useStoreForFixtures(factory: StoreFactory): void {
+  defaultStore = factory;
+}
+
 export function createFixture(
   options: Partial<BookingEngineOptions> & { store?: BookingStore; start?: string } = {},
 ): Fixture {
   const clock =
     options.clock instanceof ManualClock ? options.clock : new ManualClock(options.start ?? '2030-03-01T08:00:00Z');
-  const store = options.store ?? new MemoryStore({ now: () => clock.now() });
+  const store = options.store ?? defaultStore(clock);
   const gateway = new TestPaymentGateway({ clock, checkoutBaseUrl: 'http://127.0.0.1/checkout' });
   const patients = new MemoryPatientDirectory(
     [
