@@ -40,6 +40,17 @@ async function serve(app: express.Express): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** An app with only the webhook route, mounted as documented: express.raw on that one route. */
+function serveRawWebhook(t: StripeFixture): Promise<string> {
+  const app = express();
+  app.post(
+    '/webhooks/stripe',
+    express.raw({ type: 'application/json' }),
+    expressWebhook({ engine: t.engine, gateway: t.gateway }),
+  );
+  return serve(app);
+}
+
 /** A pending booking and the signed checkout.session.completed Stripe would send for it. */
 async function paidWebhook(t: StripeFixture) {
   const { booking, sessionId } = await t.pending();
@@ -112,13 +123,7 @@ describe('expressWebhook', () => {
 
   it('answers 200 to every redelivery and credits the wallet once', async () => {
     const t = createStripeFixture(fake, clock);
-    const app = express();
-    app.post(
-      '/webhooks/stripe',
-      express.raw({ type: 'application/json' }),
-      expressWebhook({ engine: t.engine, gateway: t.gateway }),
-    );
-    const base = await serve(app);
+    const base = await serveRawWebhook(t);
     const { request } = await paidWebhook(t);
     const outcomes: unknown[] = [];
     for (let i = 0; i < 3; i++) {
@@ -132,13 +137,7 @@ describe('expressWebhook', () => {
 
   it('answers 400 to a forged signature and changes nothing', async () => {
     const t = createStripeFixture(fake, clock);
-    const app = express();
-    app.post(
-      '/webhooks/stripe',
-      express.raw({ type: 'application/json' }),
-      expressWebhook({ engine: t.engine, gateway: t.gateway }),
-    );
-    const base = await serve(app);
+    const base = await serveRawWebhook(t);
     const { booking, sessionId } = await t.pending();
     const forged = signedRequest(stripeEvent('checkout.session.completed', fake.completeSession(sessionId)), {
       at: clock.now(),
@@ -189,13 +188,7 @@ describe('expressWebhook', () => {
 
   it('ignores event types careslot does not act on with a 200', async () => {
     const t = createStripeFixture(fake, clock);
-    const app = express();
-    app.post(
-      '/webhooks/stripe',
-      express.raw({ type: 'application/json' }),
-      expressWebhook({ engine: t.engine, gateway: t.gateway }),
-    );
-    const base = await serve(app);
+    const base = await serveRawWebhook(t);
     const request = t.signed('customer.created', { id: 'cus_x', object: 'customer', metadata: { patient: ADA } });
     const response = await post(`${base}/webhooks/stripe`, request);
     expect(response.status).toBe(200);
