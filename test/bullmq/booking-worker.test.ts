@@ -1,44 +1,27 @@
 // End to end on a real redis-server: holds time out, slots expire and roll over, workers share and recover jobs.
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createBookingWorker } from '../../src/adapters/bullmq/index.js';
 import { JOB_NAMES, type JobData, type JobName, type Schedule } from '../../src/index.js';
-import { RedisServer } from '../support/redis-server.js';
 import {
   createEnv,
   DOCTOR,
   describeWithRedis,
-  type Env,
   logWorker,
   PATIENT,
   sleep,
+  useRedisEnv,
   VISE_PATIENT,
   waitFor,
 } from './harness.js';
 
 describeWithRedis('createBookingWorker on a real Redis', () => {
-  let server: RedisServer;
-  let env: Env | null = null;
-
-  beforeAll(async () => {
-    server = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await server?.dispose();
-  });
-  afterEach(async () => {
-    await env?.close();
-    env = null;
-  });
-
-  async function open(options: Parameters<typeof createEnv>[1] = {}): Promise<Env> {
-    env = await createEnv(server, options);
-    return env;
-  }
+  const redis = useRedisEnv();
+  const { open } = redis;
 
   it('times a 1 s hold out: the worker expires the checkout first, then releases the slot', async () => {
     const { engine, gateway, events, worker } = await open();
     const { log } = worker();
-    const slot = await env!.slot(60_000, 30 * 60_000);
+    const slot = await redis.env().slot(60_000, 30 * 60_000);
     const callsAtRelease: string[][] = [];
     engine.events.on('schedule.released', () => callsAtRelease.push(gateway.calls.map((c) => c.method)));
 
@@ -65,7 +48,7 @@ describeWithRedis('createBookingWorker on a real Redis', () => {
   it('removes the hold-timeout job when payment succeeds first, and the booking stays paid after the hold', async () => {
     const { engine, gateway, scheduler, worker } = await open();
     const { log } = worker();
-    const slot = await env!.slot(60_000, 30 * 60_000);
+    const slot = await redis.env().slot(60_000, 30 * 60_000);
     const { booking } = await engine.book({ patientId: PATIENT, scheduleId: slot.id });
     expect(await scheduler.queue.getJobState(`hold-${booking.id}`)).toBe('delayed');
 
@@ -86,7 +69,7 @@ describeWithRedis('createBookingWorker on a real Redis', () => {
   it('ends a booked slot: the slot expires, the booking completes, and the next-day slot appears once even when the job runs twice', async () => {
     const { engine, gateway, scheduler, events, worker } = await open();
     const { log } = worker();
-    const slot = await env!.slot(1_000, 800);
+    const slot = await redis.env().slot(1_000, 800);
     const { booking } = await engine.book({ patientId: PATIENT, scheduleId: slot.id });
     await engine.handlePaymentEvent(gateway.pay(gateway.sessionForBooking(booking.id)!.id));
 
@@ -126,7 +109,7 @@ describeWithRedis('createBookingWorker on a real Redis', () => {
   it('ends an unbooked slot: it just expires, with no booking and no next-day slot', async () => {
     const { engine, events, worker } = await open();
     const { log } = worker();
-    const slot = await env!.slot(300, 500);
+    const slot = await redis.env().slot(300, 500);
 
     await waitFor('the slot to expire', async () => (await engine.getSchedule(slot.id)).status === 'expired');
     await waitFor('the job to be recorded', () => log.completed.length > 0);
@@ -141,7 +124,7 @@ describeWithRedis('createBookingWorker on a real Redis', () => {
   it('retries a job that failed on a transient provider error (with backoff) and fails a job that can never succeed at once', async () => {
     const { engine, gateway, scheduler, worker } = await open();
     const { log } = worker();
-    const slot = await env!.slot(60_000, 30 * 60_000);
+    const slot = await redis.env().slot(60_000, 30 * 60_000);
     const { booking } = await engine.book({ patientId: PATIENT, scheduleId: slot.id });
     gateway.failNext('expireCheckout', 1);
 
@@ -176,10 +159,10 @@ describeWithRedis('createBookingWorker on a real Redis', () => {
         return engine.runJob(name, data);
       },
     };
-    const a = env!.worker({ engine: counting, concurrency: 3 });
-    const b = env!.worker({ engine: counting, concurrency: 3 });
+    const a = redis.env().worker({ engine: counting, concurrency: 3 });
+    const b = redis.env().worker({ engine: counting, concurrency: 3 });
     const slots: Schedule[] = [];
-    for (let i = 0; i < 8; i++) slots.push(await env!.slot(300 + i * 40, 300, `doctor-${i}`));
+    for (let i = 0; i < 8; i++) slots.push(await redis.env().slot(300 + i * 40, 300, `doctor-${i}`));
 
     await waitFor('every slot to expire', async () => {
       const statuses = await Promise.all(slots.map(async (s) => (await engine.getSchedule(s.id)).status));
@@ -203,7 +186,7 @@ describeWithRedis('createBookingWorker on a real Redis', () => {
     const hung = new Promise<void>((resolve) => {
       release = resolve;
     });
-    env!.track(() => release());
+    redis.env().track(() => release());
     const dying = {
       runJob: async (name: JobName, data: JobData) => {
         await engine.runJob(name, data);
@@ -212,14 +195,14 @@ describeWithRedis('createBookingWorker on a real Redis', () => {
       },
     };
     // Concurrency 1: the hung job occupies A, so A takes no more jobs, as a dead process would not.
-    const a = env!.worker({
+    const a = redis.env().worker({
       engine: dying,
       concurrency: 1,
       lockDuration: 1_000,
       skipLockRenewal: true,
       skipStalledCheck: true,
     });
-    const slot = await env!.slot(600, 400);
+    const slot = await redis.env().slot(600, 400);
     const { booking } = await engine.book({ patientId: VISE_PATIENT, scheduleId: slot.id });
     expect(booking.status).toBe('scheduled');
     const jobId = `complete-${slot.id}`;
@@ -229,11 +212,11 @@ describeWithRedis('createBookingWorker on a real Redis', () => {
       async () => (await engine.getBooking(booking.id)).status === 'completed',
     );
 
-    const b = env!.worker({ stalledInterval: 300 });
+    const b = redis.env().worker({ stalledInterval: 300 });
     await waitFor('worker B to recover and finish the job', () => b.log.completed.find((c) => c.id === jobId));
     expect(b.log.stalled).toContain(jobId);
     expect(b.log.completed.map((c) => [c.id, c.result])).toEqual([[jobId, 'already_expired']]);
-    expect(await env!.scheduler.queue.getJobState(jobId)).toBe('completed');
+    expect(await redis.env().scheduler.queue.getJobState(jobId)).toBe('completed');
     expect(a.log.completed).toEqual([]);
 
     const nextDay = (await engine.listSchedules({ doctorId: DOCTOR })).filter((s) => s.rolledOverFrom === slot.id);
@@ -253,24 +236,29 @@ describeWithRedis('createBookingWorker on a real Redis', () => {
         return engine.runJob(name, data);
       },
     };
-    const { worker, log } = env!.worker({ engine: slow });
-    const slot = await env!.slot(100, 200);
+    const { worker, log } = redis.env().worker({ engine: slow });
+    const slot = await redis.env().slot(100, 200);
     await waitFor('the job to start', () => started);
 
     await worker.close();
     expect(log.completed.map((c) => [c.id, c.result])).toEqual([[`expire-${slot.id}`, 'expired']]);
-    expect(await env!.scheduler.queue.getJobState(`expire-${slot.id}`)).toBe('completed');
+    expect(await redis.env().scheduler.queue.getJobState(`expire-${slot.id}`)).toBe('completed');
   });
 
   it('runs the processors in a worker given the host ioredis instance, without changing or closing it', async () => {
     const { Redis } = await import('ioredis');
     const { engine } = await open();
-    const host = new Redis(server.connection);
-    env!.track(() => host.quit());
+    const host = new Redis(redis.server().connection);
+    redis.env().track(() => host.quit());
     expect(host.options.maxRetriesPerRequest).toBe(20);
-    const worker = createBookingWorker({ engine, connection: host, queueName: env!.queueName, onError: () => {} });
+    const worker = createBookingWorker({
+      engine,
+      connection: host,
+      queueName: redis.env().queueName,
+      onError: () => {},
+    });
     const log = logWorker(worker);
-    const slot = await env!.slot(200, 300);
+    const slot = await redis.env().slot(200, 300);
     await waitFor('the slot to expire', () => log.completed.some((c) => c.id === `expire-${slot.id}`));
     await worker.close();
     expect(host.options.maxRetriesPerRequest).toBe(20);

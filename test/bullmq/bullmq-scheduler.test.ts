@@ -1,33 +1,16 @@
 // BullMQScheduler against a real redis-server: idempotent ids, cancel, reuse, recurring jobs, connection ownership.
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { BullMQScheduler, createBookingWorker } from '../../src/adapters/bullmq/index.js';
 import { JOB_NAMES, type JobData, type JobName } from '../../src/index.js';
-import { RedisServer } from '../support/redis-server.js';
-import { createEnv, DOCTOR, describeWithRedis, type Env, logWorker, waitFor } from './harness.js';
+import { createEnv, DOCTOR, describeWithRedis, logWorker, useRedisEnv, waitFor } from './harness.js';
 
 const inMs = (ms: number) => new Date(Date.now() + ms);
 
 describeWithRedis('BullMQScheduler on a real Redis', () => {
-  let server: RedisServer;
-  let env: Env | null = null;
-
-  beforeAll(async () => {
-    server = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await server?.dispose();
-  });
-  afterEach(async () => {
-    await env?.close();
-    env = null;
-  });
-
-  async function open(options: Parameters<typeof createEnv>[1] = {}): Promise<Env> {
-    env = await createEnv(server, options);
-    return env;
-  }
+  const redis = useRedisEnv();
+  const { open } = redis;
 
   it('adds one delayed job per id however often it is scheduled, with the original name, data, delay and retry options', async () => {
     const { scheduler } = await open({ scheduler: { attempts: 4, backoffMs: 250 } });
@@ -120,8 +103,8 @@ describeWithRedis('BullMQScheduler on a real Redis', () => {
         return 'ok';
       },
     };
-    const worker = createBookingWorker({ engine, connection: server.connection, queueName, onError: () => {} });
-    env!.track(() => worker.close());
+    const worker = createBookingWorker({ engine, connection: redis.server().connection, queueName, onError: () => {} });
+    redis.env().track(() => worker.close());
     const log = logWorker(worker);
     const job = { name: JOB_NAMES.completeBooked, id: 'complete-s9', runAt: new Date(), data: { scheduleId: 's9' } };
 
@@ -132,8 +115,13 @@ describeWithRedis('BullMQScheduler on a real Redis', () => {
     await waitFor('the second run', () => log.completed.length === 2);
 
     fail = true;
-    const failing = new BullMQScheduler({ connection: server.connection, queueName, attempts: 1, onError: () => {} });
-    env!.track(() => failing.close());
+    const failing = new BullMQScheduler({
+      connection: redis.server().connection,
+      queueName,
+      attempts: 1,
+      onError: () => {},
+    });
+    redis.env().track(() => failing.close());
     await failing.schedule(job);
     await waitFor('the failed run', () => log.failed.length === 1);
     expect(await scheduler.queue.getJobState('complete-s9')).toBe('failed');
@@ -145,11 +133,11 @@ describeWithRedis('BullMQScheduler on a real Redis', () => {
 
   it('keeps one BullMQ job scheduler per recurring job however many processes call engine.start(), and a new interval replaces the old', async () => {
     const { engine, scheduler, queueName } = await open();
-    const connection = new Redis(server.connection);
-    env!.track(() => connection.quit());
+    const connection = new Redis(redis.server().connection);
+    redis.env().track(() => connection.quit());
     // A second process: its own scheduler and engine on the same queue.
-    const other = await createEnv(server, { scheduler: { queueName } });
-    env!.track(() => other.close());
+    const other = await createEnv(redis.server(), { scheduler: { queueName } });
+    redis.env().track(() => other.close());
     await engine.start();
     await other.engine.start();
     await engine.start();
@@ -162,8 +150,8 @@ describeWithRedis('BullMQScheduler on a real Redis', () => {
     // One pending iteration each (the first runs at once), not one per start.
     expect(await scheduler.queue.getJobCountByTypes('waiting', 'delayed')).toBe(2);
 
-    const faster = await createEnv(server, { scheduler: { queueName }, engine: { reconcileEveryMs: 30_000 } });
-    env!.track(() => faster.close());
+    const faster = await createEnv(redis.server(), { scheduler: { queueName }, engine: { reconcileEveryMs: 30_000 } });
+    redis.env().track(() => faster.close());
     await faster.engine.start();
     const updated = await scheduler.queue.getJobSchedulers();
     expect(updated.map((s) => [s.key, s.every]).sort()).toEqual([
@@ -211,8 +199,8 @@ describeWithRedis('BullMQScheduler on a real Redis', () => {
 
   it("never closes the host's ioredis connection or Queue", async () => {
     await open();
-    const host = new Redis(server.connection);
-    env!.track(() => host.quit());
+    const host = new Redis(redis.server().connection);
+    redis.env().track(() => host.quit());
     const onConnection = new BullMQScheduler({ connection: host, queueName: 'careslot-host-conn', onError: () => {} });
     await onConnection.schedule({ name: JOB_NAMES.holdTimeout, id: 'hold-x', runAt: inMs(60_000), data: {} });
     await onConnection.close();
@@ -220,7 +208,7 @@ describeWithRedis('BullMQScheduler on a real Redis', () => {
     expect(await host.ping()).toBe('PONG');
 
     const queue = new Queue('careslot-host-queue', { connection: host });
-    env!.track(() => queue.close());
+    redis.env().track(() => queue.close());
     const onQueue = new BullMQScheduler({ queue });
     await onQueue.schedule({ name: JOB_NAMES.holdTimeout, id: 'hold-y', runAt: inMs(60_000), data: {} });
     await onQueue.close();
@@ -230,12 +218,16 @@ describeWithRedis('BullMQScheduler on a real Redis', () => {
 
   it('fails fast with a message that says what to pass when options are wrong', () => {
     expect(() => new BullMQScheduler({})).toThrow(/connection is required: pass your ioredis instance/);
-    expect(() => new BullMQScheduler({ connection: server.connection, queueName: 'a:b' })).toThrow(/without ':'/);
-    expect(() => new BullMQScheduler({ connection: server.connection, attempts: 0 })).toThrow(/attempts must be/);
-    expect(() => new BullMQScheduler({ connection: server.connection, queue: {} as unknown as Queue })).toThrow(
+    expect(() => new BullMQScheduler({ connection: redis.server().connection, queueName: 'a:b' })).toThrow(
+      /without ':'/,
+    );
+    expect(() => new BullMQScheduler({ connection: redis.server().connection, attempts: 0 })).toThrow(
+      /attempts must be/,
+    );
+    expect(() => new BullMQScheduler({ connection: redis.server().connection, queue: {} as unknown as Queue })).toThrow(
       /either connection or queue/,
     );
-    expect(() => createBookingWorker({ engine: {} as never, connection: server.connection })).toThrow(
+    expect(() => createBookingWorker({ engine: {} as never, connection: redis.server().connection })).toThrow(
       /pass the BookingEngine/,
     );
     expect(() => createBookingWorker({ engine: { runJob: async () => null }, connection: null as never })).toThrow(

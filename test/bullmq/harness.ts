@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { describe } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe } from 'vitest';
 import {
   type BookingWorkerOptions,
   BullMQScheduler,
@@ -12,7 +12,7 @@ import {
 import type { BookingEngineEvents, BookingEngineOptions, Schedule } from '../../src/index.js';
 import { BOOKING_ENGINE_EVENTS, BookingEngine, MemoryStore } from '../../src/index.js';
 import { MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
-import type { RedisServer } from '../support/redis-server.js';
+import { RedisServer } from '../support/redis-server.js';
 import { redisAvailability } from '../support/services.js';
 
 export const DOCTOR = 'doctor-1';
@@ -175,6 +175,45 @@ export async function createEnv(
           // Closing is best effort: a server stopped by the test may refuse a QUIT.
         }
       }
+    },
+  };
+}
+
+/**
+ * For a describe block: one redis-server for the file, and `open()` giving each test a fresh
+ * Env that is closed after it. `server()` and `env()` are the running server and the test's Env.
+ */
+export function useRedisEnv(): {
+  server: () => RedisServer;
+  open: (options?: Parameters<typeof createEnv>[1]) => Promise<Env>;
+  /** The Env the running test opened. */
+  env: () => Env;
+} {
+  let server: RedisServer | null = null;
+  let env: Env | null = null;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+  afterEach(async () => {
+    await env?.close();
+    env = null;
+  });
+  const running = (): RedisServer => {
+    if (!server) throw new Error('useRedisEnv: the redis-server has not started');
+    return server;
+  };
+  return {
+    server: running,
+    env: () => {
+      if (!env) throw new Error('useRedisEnv: call open() first');
+      return env;
+    },
+    open: async (options = {}) => {
+      env = await createEnv(running(), options);
+      return env;
     },
   };
 }
