@@ -14,6 +14,10 @@ export const ErrorCodes = {
   INVALID_TRANSITION: 409,
   PAYMENT_PROVIDER_ERROR: 502,
   STORE_ERROR: 500,
+  /** A request body over the receiver's size cap (the webhook handler's `maxBodyBytes`). */
+  PAYLOAD_TOO_LARGE: 413,
+  /** A failure the caller cannot fix and may retry, e.g. a webhook the engine could not apply yet. */
+  INTERNAL: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -86,8 +86,15 @@ export type PaymentEvent =
       status: RefundResult['status'];
     };
 
+/**
+ * What to tell a host that passed a parsed object instead of the raw body: every gateway and the
+ * webhook handler refuse it with this one message.
+ */
+export const RAW_BODY_HINT =
+  'Webhook body must be the raw request body (string or Buffer), not parsed JSON: mount the route with express.raw({ type: "application/json" }) before any express.json()';
+
 export interface WebhookRequest {
-  /** The exact bytes received; a parsed object cannot be verified. */
+  /** The exact bytes received; a parsed object cannot be verified (see `RAW_BODY_HINT`). */
   rawBody: string | Uint8Array;
   headers: Record<string, string | string[] | undefined>;
 }

@@ -17,6 +17,7 @@ import type {
   WebhookParseResult,
   WebhookRequest,
 } from '../../ports/payment-gateway.js';
+import { RAW_BODY_HINT } from '../../ports/payment-gateway.js';
 import type {
   StripeCheckoutSessionCreateParams,
   StripeCheckoutSessionLike,
@@ -75,8 +76,6 @@ const LATENCY_MARGIN_MS = 10_000;
 const SAFETY_MARGIN_MS = 60_000;
 const MAX_IDEMPOTENCY_KEY = 255;
 const REFUND_REASONS = new Set(['duplicate', 'fraudulent', 'requested_by_customer']);
-const RAW_BODY_HINT =
-  'Webhook body must be the raw request body (string or Buffer), not parsed JSON: mount the route with express.raw({ type: "application/json" })';
 
 function fail(message: string): never {
   throw new TypeError(`StripeCheckoutGateway: ${message}`);
