@@ -34,11 +34,6 @@ export interface TestCheckoutSession {
   cancelUrl: string | null;
   status: 'open' | 'complete' | 'expired';
   payment: PaymentDetails | null;
-  /**
-   * A delayed payment method (bank debit) used on the page: `settling` from `payDelayed`
-   * until `settleDelayed` makes it `succeeded` or `failed`; null when none was used.
-   */
-  delayedPayment: 'settling' | 'succeeded' | 'failed' | null;
   declinedAttempts: number;
   expiresAt: Date;
 }
@@ -48,8 +43,6 @@ export interface TestRefund {
   paymentId: string;
   amount: number;
   idempotencyKey: string;
-  /** What `refund` answered, until `updateRefund` reports a change. */
-  status: RefundResult['status'];
 }
 
 export interface TestPaymentGatewayOptions {
@@ -69,17 +62,8 @@ export interface TestPaymentGatewayOptions {
    */
   toleranceSeconds?: number;
   /**
-   * Shortest session life asked of the provider, counted from session creation; a longer
-   * hold keeps the session open until the hold ends. Same name and default as
-   * `StripeCheckoutGateway`'s option, so both open sessions of the same length. careslot
-   * still expires the session itself when the hold ends.
-   * @defaultValue 31
-   */
-  minSessionMinutes?: number;
-  /**
-   * The old name of `minSessionMinutes` (whose default is 31, where this one's was 30).
-   * Still honoured in this release; giving both is a TypeError.
-   * @deprecated Use `minSessionMinutes`.
+   * Minimum session life, as Stripe's 30 minutes; careslot expires sessions itself.
+   * @defaultValue 30
    */
   minimumSessionMinutes?: number;
   /** @defaultValue the system clock */
@@ -87,21 +71,6 @@ export interface TestPaymentGatewayOptions {
 }
 
 export const TEST_SIGNATURE_HEADER = 'careslot-test-signature';
-
-function sessionMinutes(options: TestPaymentGatewayOptions): number {
-  const { minSessionMinutes, minimumSessionMinutes } = options;
-  if (minSessionMinutes !== undefined && minimumSessionMinutes !== undefined) {
-    throw new TypeError(
-      'TestPaymentGateway: give minSessionMinutes only (minimumSessionMinutes is its deprecated name)',
-    );
-  }
-  const minutes = minSessionMinutes ?? minimumSessionMinutes ?? 31;
-  if (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes < 0) {
-    const name = minSessionMinutes === undefined ? 'minimumSessionMinutes' : 'minSessionMinutes';
-    throw new TypeError(`TestPaymentGateway: ${name} must be a number of minutes, 0 or more (got ${String(minutes)})`);
-  }
-  return minutes;
-}
 
 /**
  * A `PaymentGateway` with no network: sessions, payments and refunds live in memory, and
@@ -123,7 +92,7 @@ export class TestPaymentGateway implements PaymentGateway {
   private readonly checkoutBaseUrl: string;
   private readonly secret: string;
   private readonly toleranceSeconds: number;
-  private readonly minSessionMinutes: number;
+  private readonly minimumSessionMinutes: number;
   private readonly clock: Clock;
   private counter = 0;
 
@@ -131,7 +100,7 @@ export class TestPaymentGateway implements PaymentGateway {
     this.checkoutBaseUrl = (options.checkoutBaseUrl ?? 'http://localhost/checkout').replace(/\/$/, '');
     this.secret = options.webhookSecret ?? 'whsec_test_careslot';
     this.toleranceSeconds = options.toleranceSeconds ?? 300;
-    this.minSessionMinutes = sessionMinutes(options);
+    this.minimumSessionMinutes = options.minimumSessionMinutes ?? 30;
     this.clock = options.clock ?? systemClock;
   }
 
@@ -174,7 +143,7 @@ export class TestPaymentGateway implements PaymentGateway {
     const known = replay ? this.sessions.get(replay) : undefined;
     if (known) return { sessionId: known.id, url: known.url, expiresAt: known.expiresAt };
     const id = this.nextId('cs');
-    const minimum = this.clock.now().getTime() + this.minSessionMinutes * 60_000;
+    const minimum = this.clock.now().getTime() + this.minimumSessionMinutes * 60_000;
     const session: TestCheckoutSession = {
       id,
       url: `${this.checkoutBaseUrl}/${id}`,
@@ -188,7 +157,6 @@ export class TestPaymentGateway implements PaymentGateway {
       cancelUrl: request.cancelUrl ?? null,
       status: 'open',
       payment: null,
-      delayedPayment: null,
       declinedAttempts: 0,
       expiresAt: new Date(Math.max(minimum, request.holdExpiresAt.getTime())),
     };
@@ -206,10 +174,7 @@ export class TestPaymentGateway implements PaymentGateway {
   async expireCheckout(args: { sessionId: string }): Promise<ExpireResult> {
     this.call('expireCheckout');
     const session = this.session(args.sessionId);
-    if (session.status === 'complete') {
-      // As on Stripe: completed without money means a delayed method is settling (or failed).
-      return session.payment ? { outcome: 'paid', payment: { ...session.payment } } : { outcome: 'processing' };
-    }
+    if (session.status === 'complete' && session.payment) return { outcome: 'paid', payment: { ...session.payment } };
     session.status = 'expired';
     return { outcome: 'expired' };
   }
@@ -223,7 +188,7 @@ export class TestPaymentGateway implements PaymentGateway {
   async refund(request: RefundRequest): Promise<RefundResult> {
     this.call('refund', request.idempotencyKey);
     const replay = this.refundsByKey.get(request.idempotencyKey);
-    if (replay) return { providerRefundId: replay.id, status: replay.status };
+    if (replay) return { providerRefundId: replay.id, status: 'succeeded' };
     const paid = [...this.sessions.values()].find((s) => s.payment?.paymentId === request.paymentId)?.payment;
     if (!paid) throw new BookingError('PAYMENT_PROVIDER_ERROR', `No such payment: ${request.paymentId}`);
     const refunded = this.refunds
@@ -240,11 +205,10 @@ export class TestPaymentGateway implements PaymentGateway {
       paymentId: request.paymentId,
       amount: request.amount,
       idempotencyKey: request.idempotencyKey,
-      status: 'succeeded',
     };
     this.refunds.push(refund);
     this.refundsByKey.set(request.idempotencyKey, refund);
-    return { providerRefundId: refund.id, status: refund.status };
+    return { providerRefundId: refund.id, status: 'succeeded' };
   }
 
   /** The patient pays on the hosted page. Returns the provider's event (deliver it to the engine). */
