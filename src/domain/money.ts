@@ -10,12 +10,19 @@ export interface Money {
 /** Stripe's documented ceiling for a single charge in most currencies (eight digits). */
 export const MAX_AMOUNT = 99_999_999;
 
-export function isMinorUnits(amount: unknown): amount is number {
-  return typeof amount === 'number' && Number.isSafeInteger(amount) && amount >= 0;
+/** How many minor-unit digits a currency has, as `Intl` knows it (eur 2, jpy 0, kwd 3). */
+export function minorUnitDigits(currency: string): number {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    return 2;
+  }
 }
 
-export function sameMoney(a: Money, b: Money): boolean {
-  return a.amount === b.amount && a.currency === b.currency;
+/** `{ amount: 5000, currency: 'eur' }` → `50.00 EUR`; `{ amount: 5000, currency: 'jpy' }` → `5000 JPY`. */
+export function formatMoney(money: Money): string {
+  const digits = minorUnitDigits(money.currency);
+  return `${(money.amount / 10 ** digits).toFixed(digits)} ${money.currency.toUpperCase()}`;
 }
 
 /** Sums amounts per currency; never mixes currencies into one number. */

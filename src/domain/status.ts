@@ -9,9 +9,7 @@ export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 export const PAYMENT_STATUSES = ['unpaid', 'paid', 'failed', 'partially_refunded', 'refunded'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
-/** Bookings in these statuses hold their slot; at most one may exist per slot. */
-export const ACTIVE_BOOKING_STATUSES: readonly BookingStatus[] = ['pending', 'scheduled'];
-
+/** Pending and scheduled bookings hold their slot; at most one may exist per slot. */
 export function isActiveBookingStatus(status: BookingStatus): boolean {
   return status === 'pending' || status === 'scheduled';
 }
@@ -23,20 +21,26 @@ const scheduleTransitions: Record<ScheduleStatus, readonly ScheduleStatus[]> = {
   expired: [],
 };
 
+// A status to itself is a history note without a status change: a refund on any booking, and a
+// reschedule (scheduled → scheduled on another slot).
 const bookingTransitions: Record<BookingStatus, readonly BookingStatus[]> = {
-  pending: ['scheduled', 'cancelled'],
-  scheduled: ['completed', 'cancelled'],
-  completed: [],
-  // A late payment may revive a cancelled booking while its slot is still free.
-  cancelled: ['scheduled'],
+  pending: ['pending', 'scheduled', 'cancelled'],
+  scheduled: ['scheduled', 'completed', 'cancelled'],
+  completed: ['completed'],
+  // A late payment may revive a booking released for want of payment while its slot is still free.
+  cancelled: ['cancelled', 'scheduled'],
 };
+
+/** A booking starts pending (paid path) or scheduled (free path). */
+const initialBookingStatuses: readonly BookingStatus[] = ['pending', 'scheduled'];
 
 export function canTransitionSchedule(from: ScheduleStatus, to: ScheduleStatus): boolean {
   return scheduleTransitions[from].includes(to);
 }
 
-export function canTransitionBooking(from: BookingStatus, to: BookingStatus): boolean {
-  return bookingTransitions[from].includes(to);
+/** `from` null: whether a new booking may start in `to`. The engine checks every history entry against this. */
+export function canTransitionBooking(from: BookingStatus | null, to: BookingStatus): boolean {
+  return from === null ? initialBookingStatuses.includes(to) : bookingTransitions[from].includes(to);
 }
 
 /** Why a booking ended as cancelled; stored on the booking and in its history. */
@@ -50,3 +54,15 @@ export const CANCEL_REASONS = [
   'by_admin',
 ] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
+
+/** Reasons a booking was let go for want of payment; only these may be revived by a late payment. */
+export const PAYMENT_RELEASE_REASONS: readonly CancelReason[] = [
+  'payment_timeout',
+  'payment_failed',
+  'checkout_expired',
+  'payment_provider_error',
+];
+
+export function isPaymentRelease(reason: CancelReason | null): boolean {
+  return reason !== null && PAYMENT_RELEASE_REASONS.includes(reason);
+}

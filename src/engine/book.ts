@@ -4,10 +4,11 @@ import { BookingError, isBookingError } from '../domain/errors.js';
 import { type BookingMode, decidePlan, type PlanRule } from '../domain/plan-policy.js';
 import { addMinutes } from '../domain/time.js';
 import type { StoreOperations } from '../ports/booking-store.js';
-import { JOB_NAMES } from '../ports/job-scheduler.js';
 import type { Patient } from '../ports/patient-directory.js';
-import { type EngineContext, jobIds } from './context.js';
-import { cancelPending, confirmationEffects } from './payments.js';
+import { confirmationEffects } from './confirm.js';
+import type { EngineContext } from './context.js';
+import { scheduleHoldTimeout } from './jobs.js';
+import { cancelPending } from './release.js';
 import { bookSchema, parseInput } from './validation.js';
 
 export interface BookInput {
@@ -120,11 +121,12 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
     booking = await ctx.store.transaction(async (tx) => {
       const mode = await decideInside(ctx, tx, patient, rule);
       const free = mode === 'free';
-      const claimed = await tx.updateScheduleIf({
-        id: schedule.id,
-        expectedStatus: 'available',
-        set: free ? { status: 'booked', bookedBy: patient.id } : { status: 'pending' },
-      });
+      const claimed = await ctx.moveSlot(
+        tx,
+        free
+          ? { id: schedule.id, from: 'available', to: 'booked', bookedBy: patient.id }
+          : { id: schedule.id, from: 'available', to: 'pending' },
+      );
       if (!claimed) throw unavailable('This slot is not available');
       if (claimed.startTime <= now) throw unavailable('This slot has already started');
       const status = free ? 'scheduled' : 'pending';
@@ -161,7 +163,6 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
     throw error;
   }
 
-  const ids = { bookingId: booking.id, scheduleId: booking.scheduleId };
   if (booking.mode === 'free') {
     await ctx.runEffects([ctx.emitEffect('booking.created', { booking }), ...confirmationEffects(ctx, booking, null)]);
     return { booking };
@@ -170,15 +171,7 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
   // The timer goes in before the provider call, so a crash in between still times the hold out.
   await ctx.runEffects([
     ctx.emitEffect('booking.created', { booking }),
-    ctx.scheduleJob(
-      {
-        name: JOB_NAMES.holdTimeout,
-        id: jobIds.hold(booking.id),
-        runAt: booking.holdExpiresAt ?? now,
-        data: { bookingId: booking.id },
-      },
-      ids,
-    ),
+    scheduleHoldTimeout(ctx, booking, booking.holdExpiresAt ?? now),
   ]);
   return startCheckout(ctx, booking, schedule, patient, args);
 }

@@ -1,22 +1,21 @@
-// BookingEngine: the public face of the use cases, wired to the host's ports.
+// BookingEngineCore: the public face of the use cases, over ports only (the composition root adds defaults).
 import type { EventEmitter } from 'eventemitter3';
-import { EventEmitterNotifier } from '../adapters/memory/event-emitter-notifier.js';
-import { InProcessScheduler } from '../adapters/memory/in-process-scheduler.js';
-import type { Booking, LedgerEntry, Schedule } from '../domain/entities.js';
+import type { Booking, Schedule } from '../domain/entities.js';
 import { BookingError } from '../domain/errors.js';
-import { sumByCurrency } from '../domain/money.js';
-import { systemClock } from '../ports/clock.js';
+import type { BookingStore } from '../ports/booking-store.js';
 import { ALL_JOB_NAMES, JOB_NAMES, type JobData, type JobName, type RecurringJob } from '../ports/job-scheduler.js';
 import type { Notifier } from '../ports/notifier.js';
-import type { PaymentEvent } from '../ports/payment-gateway.js';
+import type { PaymentEvent, PaymentGateway } from '../ports/payment-gateway.js';
 import { type BookInput, type BookResult, book } from './book.js';
 import { type CancelInput, type CancelOutcome, cancelBooking } from './cancel.js';
 import { EngineContext } from './context.js';
 import type { BookingEngineEvents } from './events.js';
-import { type BookingEngineOptions, resolveOptions } from './options.js';
-import { handlePaymentEvent, type PaymentEventResult, releaseHold } from './payments.js';
+import { getWallet, type Wallet } from './ledger.js';
+import { type BookingEngineCoreOptions, resolveOptions } from './options.js';
+import { handlePaymentEvent, type PaymentEventResult } from './payment-events.js';
 import { type ReconcileReport, reconcile } from './reconcile.js';
 import { type RefundInput, type RefundOutcome, refund } from './refund.js';
+import { releaseHold } from './release.js';
 import { type RescheduleInput, type RescheduleOutcome, reschedule } from './reschedule.js';
 import {
   type CreateScheduleInput,
@@ -37,41 +36,34 @@ export interface ListBookingsQuery {
   limit?: number;
 }
 
-export interface Wallet {
-  doctorId: string;
-  /** Credits minus debits, per currency, in minor units. */
-  balances: Record<string, number>;
-  entries: LedgerEntry[];
-}
-
 /**
  * Runs paid doctor-appointment booking inside the host's backend. Every state change is a
  * compare-and-set inside a store transaction; provider, queue and notifier calls happen
  * after commit, and their failures are reported on `events` ('effect.failed').
+ *
+ * This class takes every port explicitly. Hosts normally use `BookingEngine` from 'careslot',
+ * which is this class with the embedded defaults (in-process scheduler, event-emitter notifier,
+ * system clock) filled in.
  */
-export class BookingEngine {
+export class BookingEngineCore<N extends Notifier = Notifier> {
   /** Typed domain events: 'booking.confirmed', 'booking.cancelled', 'effect.failed', ... */
   readonly events: EventEmitter<BookingEngineEvents>;
-  /** The notifier in use (an EventEmitterNotifier unless one was passed). */
-  readonly notifier: Notifier;
+  /** The notifier in use, typed as passed (so `engine.notifier.on(...)` compiles for an emitter). */
+  readonly notifier: N;
+  /** The payment gateway in use; `createWebhookHandler({ engine })` verifies webhooks with it. */
+  readonly payments: PaymentGateway;
+  /** The store in use. */
+  readonly store: BookingStore;
   private readonly ctx: EngineContext;
 
-  constructor(options: BookingEngineOptions) {
+  constructor(options: BookingEngineCoreOptions<N>) {
     const resolved = resolveOptions(options);
-    const clock = options.clock ?? systemClock;
-    const scheduler = options.scheduler ?? new InProcessScheduler({ clock });
-    this.notifier = options.notifier ?? new EventEmitterNotifier();
-    this.ctx = new EngineContext(
-      options.store,
-      options.payments,
-      scheduler,
-      this.notifier,
-      options.patients,
-      clock,
-      resolved,
-    );
+    this.notifier = options.notifier;
+    this.payments = options.payments;
+    this.store = options.store;
+    this.ctx = new EngineContext(options, resolved);
     this.events = this.ctx.events;
-    scheduler.bind?.((name, data) => this.runJob(name, data));
+    options.scheduler.bind?.((name, data) => this.runJob(name, data));
   }
 
   /**
@@ -194,10 +186,7 @@ export class BookingEngine {
   }
 
   /** The doctor's ledger and balances per currency. */
-  async getWallet(doctorId: string): Promise<Wallet> {
-    const id = parseId(doctorId, 'doctorId');
-    const entries = await this.ctx.store.findLedgerEntries({ doctorId: id });
-    const signed = entries.map((e) => ({ amount: e.kind === 'credit' ? e.amount : -e.amount, currency: e.currency }));
-    return { doctorId: id, balances: sumByCurrency(signed), entries };
+  getWallet(doctorId: string): Promise<Wallet> {
+    return getWallet(this.ctx, doctorId);
   }
 }

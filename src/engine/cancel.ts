@@ -1,14 +1,15 @@
 // Cancellation by the patient, the doctor or an admin, with the refund the policy allows.
-
+import { assertMayAct } from '../domain/authorization.js';
 import { refundForCancellation } from '../domain/cancellation-policy.js';
 import type { Actor, Booking, RefundRecord } from '../domain/entities.js';
 import { BookingError } from '../domain/errors.js';
+import { refundable } from '../domain/payment-rules.js';
 import type { CancelReason } from '../domain/status.js';
-import { formatLocal } from '../domain/time.js';
-import { JOB_NAMES } from '../ports/job-scheduler.js';
-import { describeBooking, type Effect, type EngineContext, jobIds } from './context.js';
-import { cancelPending, closeCheckout, settleRefund } from './payments.js';
-import { addPendingRefund, refundable } from './refund.js';
+import type { Effect, EngineContext } from './context.js';
+import { cancelCompletion, scheduleExpiry } from './jobs.js';
+import { cancelledNotifications } from './notifications.js';
+import { addPendingRefund, settleRefund } from './refund.js';
+import { cancelPending, closeCheckout } from './release.js';
 import { cancelSchema, parseInput } from './validation.js';
 
 export interface CancelInput {
@@ -27,17 +28,6 @@ export interface CancelOutcome {
 
 const reasonFor = (actor: Actor): CancelReason =>
   actor.role === 'patient' ? 'by_patient' : actor.role === 'doctor' ? 'by_doctor' : 'by_admin';
-
-export function assertMayAct(actor: Actor, booking: Booking, what: string): void {
-  const allowed =
-    actor.role === 'admin' ||
-    actor.role === 'system' ||
-    (actor.role === 'patient' && actor.id === booking.patientId) ||
-    (actor.role === 'doctor' && actor.id === booking.doctorId);
-  if (!allowed) {
-    throw new BookingError('NOT_ALLOWED', `Only the booking's patient, its doctor or an admin may ${what} it`);
-  }
-}
 
 /**
  * Cancels a booking. Pending: the Checkout Session is expired first and the hold released (if
@@ -112,11 +102,7 @@ async function cancelScheduled(
     if (!cancelled) throw new BookingError('INVALID_TRANSITION', 'The booking changed while cancelling; try again');
     const released =
       booking.slotStart > now
-        ? await tx.updateScheduleIf({
-            id: booking.scheduleId,
-            expectedStatus: 'booked',
-            set: { status: 'available', bookedBy: null },
-          })
+        ? await ctx.moveSlot(tx, { id: booking.scheduleId, from: 'booked', to: 'available', bookedBy: null })
         : null;
     const added =
       amount > 0
@@ -127,35 +113,14 @@ async function cancelScheduled(
 
   const { cancelled, released, added } = result;
   const ids = { bookingId: cancelled.id, scheduleId: cancelled.scheduleId };
-  const when = formatLocal(cancelled.slotStart, cancelled.timeZone);
-  const data = { ...describeBooking(cancelled), reason };
   const effects: Effect[] = [
-    ctx.cancelJob(JOB_NAMES.completeBooked, jobIds.complete(cancelled.scheduleId), ids),
+    cancelCompletion(ctx, cancelled.scheduleId, ids),
     ctx.emitEffect('booking.cancelled', { booking: cancelled, reason }),
-    ...(['patient', 'doctor'] as const).map((role) =>
-      ctx.notify(
-        {
-          type: ctx.options.notificationTypes.cancelled,
-          recipient: { role, id: role === 'patient' ? cancelled.patientId : cancelled.doctorId },
-          title: 'Appointment cancelled',
-          message: `${role === 'patient' ? 'Your' : 'The'} appointment at ${when} was cancelled (${reason.replaceAll('_', ' ')})`,
-          data,
-        },
-        cancelled.id,
-      ),
-    ),
+    ...cancelledNotifications(ctx, cancelled, reason),
   ];
   if (released) {
     effects.push(
-      ctx.scheduleJob(
-        {
-          name: JOB_NAMES.expireUnbooked,
-          id: jobIds.expire(released.id),
-          runAt: released.endTime,
-          data: { scheduleId: released.id },
-        },
-        ids,
-      ),
+      scheduleExpiry(ctx, released, ids),
       ctx.emitEffect('schedule.released', { schedule: released, bookingId: cancelled.id, reason }),
     );
   }

@@ -1,11 +1,14 @@
 // The use cases behind BookingEngine.
 export type { BookInput, BookResult } from './book.js';
-export { BookingEngine, type ListBookingsQuery, type Wallet } from './booking-engine.js';
+export { BookingEngineCore, type ListBookingsQuery } from './booking-engine.js';
 export type { CancelInput, CancelOutcome } from './cancel.js';
+export type { ConfirmOutcome } from './confirm.js';
 export { BOOKING_ENGINE_EVENTS, type BookingEngineEvents } from './events.js';
-export type { BookingEngineOptions, NotificationTypes } from './options.js';
-export type { PaymentEventOutcome, PaymentEventResult, ReleaseOutcome } from './payments.js';
+export type { Wallet } from './ledger.js';
+export type { BookingEngineCoreOptions, BookingEngineOptions, NotificationTypes } from './options.js';
+export type { PaymentEventOutcome, PaymentEventResult } from './payment-events.js';
 export type { ReconcileReport } from './reconcile.js';
-export type { RefundInput, RefundOutcome } from './refund.js';
+export type { RefundEventResult, RefundInput, RefundOutcome } from './refund.js';
+export type { ReleaseOutcome } from './release.js';
 export type { RescheduleInput, RescheduleOutcome } from './reschedule.js';
 export type { CreateScheduleInput, FinishSlotOutcome, ListSchedulesQuery } from './schedules.js';

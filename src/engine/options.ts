@@ -21,7 +21,11 @@ export interface NotificationTypes {
   rescheduled?: string;
 }
 
-export interface BookingEngineOptions {
+/**
+ * Options of `new BookingEngine(...)` from 'careslot'. `N` is the notifier's type, so
+ * `engine.notifier` is typed as what was passed (an `EventEmitterNotifier` when none was).
+ */
+export interface BookingEngineOptions<N extends Notifier = Notifier> {
   /** Where slots, bookings, payments and the ledger live (MemoryStore, MongooseStore). */
   store: BookingStore;
   /** The payment provider (StripeCheckoutGateway, TestPaymentGateway). */
@@ -37,7 +41,7 @@ export interface BookingEngineOptions {
    * Where notifications go.
    * @defaultValue a new EventEmitterNotifier (listen with `engine.notifier.on('notification', fn)`)
    */
-  notifier?: Notifier;
+  notifier?: N;
   /** @defaultValue the system clock */
   clock?: Clock;
   /**
@@ -87,9 +91,13 @@ export interface BookingEngineOptions {
   adminId?: string;
   /** Notification type names. */
   notificationTypes?: NotificationTypes;
-  /** Default Checkout success URL when `book` gets none. */
+  /**
+   * Where Checkout sends the patient after paying. The one place to set return URLs:
+   * `book({ successUrl })` overrides it per call; a gateway's own (deprecated) `successUrl`
+   * is used only when neither is given.
+   */
   successUrl?: string;
-  /** Default Checkout cancel URL when `book` gets none. */
+  /** Where Checkout sends a patient who gives up; `book({ cancelUrl })` overrides it per call. */
   cancelUrl?: string;
   /**
    * How much a patient gets back when cancelling a paid booking. Doctors and admins always
@@ -115,6 +123,15 @@ export interface BookingEngineOptions {
    */
   maxPendingPerPatient?: number;
 }
+
+/**
+ * Options of `BookingEngineCore`: the same, with every port given. The composition root
+ * (`BookingEngine` from 'careslot') fills `scheduler`, `notifier` and `clock` with the embedded defaults.
+ */
+export type BookingEngineCoreOptions<N extends Notifier = Notifier> = Omit<
+  BookingEngineOptions<N>,
+  'scheduler' | 'notifier' | 'clock'
+> & { scheduler: JobScheduler; notifier: N; clock: Clock };
 
 export interface ResolvedOptions {
   holdMinutes: number;
@@ -162,7 +179,7 @@ function requirePort(name: string, value: unknown, methods: readonly string[], h
 }
 
 /** Validates the ports and fills in defaults; throws a TypeError that says what to fix. */
-export function resolveOptions(options: BookingEngineOptions): ResolvedOptions {
+export function resolveOptions(options: BookingEngineCoreOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError('BookingEngine: pass an options object ({ store, payments, patients, ... })');
   }
@@ -184,16 +201,19 @@ export function resolveOptions(options: BookingEngineOptions): ResolvedOptions {
     ['getPatient', 'hasRelation'],
     'implement PatientDirectory over your users (plan and doctor–patient relation)',
   );
-  if (options.scheduler !== undefined)
-    requirePort(
-      'scheduler',
-      options.scheduler,
-      ['schedule', 'cancel', 'scheduleRecurring'],
-      'pass an InProcessScheduler or a BullMQScheduler',
-    );
-  if (options.notifier !== undefined)
-    requirePort('notifier', options.notifier, ['notify'], 'pass an object with notify(notification)');
-  if (options.clock !== undefined) requirePort('clock', options.clock, ['now'], 'pass { now: () => new Date() }');
+  requirePort('clock', options.clock, ['now'], 'pass { now: () => new Date() }');
+  requirePort(
+    'scheduler',
+    options.scheduler,
+    ['schedule', 'cancel', 'scheduleRecurring'],
+    "pass an InProcessScheduler or a BullMQScheduler (BookingEngine from 'careslot' makes an InProcessScheduler when none is given)",
+  );
+  requirePort(
+    'notifier',
+    options.notifier,
+    ['notify'],
+    "pass an object with notify(notification) (BookingEngine from 'careslot' makes an EventEmitterNotifier when none is given)",
+  );
   const plans = options.plans ?? DEFAULT_PLANS;
   assertValidPlanTable(plans);
   const rollover = options.rollover ?? 'booked';

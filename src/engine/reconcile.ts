@@ -1,6 +1,9 @@
 // The sweep: finishes whatever a lost job, a lost webhook or a crash left behind.
+
+import { confirmPayment } from './confirm.js';
 import type { EngineContext } from './context.js';
-import { confirmPayment, releaseHold, settleRefund } from './payments.js';
+import { settleRefund } from './refund.js';
+import { releaseHold } from './release.js';
 import { finishSlot } from './schedules.js';
 
 export interface ReconcileReport {

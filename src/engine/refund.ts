@@ -1,10 +1,19 @@
-// The refund workflow: full or partial, never more than was paid, exactly once per refund id.
+// All of refunding: the API refund, recording and settling refunds exactly once, and the provider's refund events.
 import { randomUUID } from 'node:crypto';
-import type { Actor, Booking, PaymentTransaction, RefundRecord } from '../domain/entities.js';
+import {
+  type Actor,
+  type Booking,
+  type PaymentTransaction,
+  type RefundRecord,
+  SYSTEM_ACTOR,
+} from '../domain/entities.js';
 import { BookingError } from '../domain/errors.js';
+import { refundable } from '../domain/payment-rules.js';
 import type { StoreOperations } from '../ports/booking-store.js';
-import type { EngineContext } from './context.js';
-import { settleRefund } from './payments.js';
+import type { PaymentEvent, RefundResult } from '../ports/payment-gateway.js';
+import type { Effect, EngineContext } from './context.js';
+import { debitRefund } from './ledger.js';
+import { refundedNotification } from './notifications.js';
 import { parseInput, refundSchema } from './validation.js';
 
 export interface RefundInput {
@@ -26,10 +35,10 @@ export interface RefundOutcome {
   refund: RefundRecord;
 }
 
-/** What is left to refund: pending and succeeded refunds count, failed ones do not. */
-export function refundable(payment: PaymentTransaction): number {
-  const committed = payment.refunds.filter((r) => r.status !== 'failed').reduce((sum, r) => sum + r.amount, 0);
-  return payment.amount - committed;
+/** What a provider refund event did (a subset of `PaymentEventResult`). */
+export interface RefundEventResult {
+  outcome: 'duplicate' | 'ignored' | 'refund_updated';
+  bookingId: string | null;
 }
 
 /**
@@ -108,10 +117,157 @@ export async function refund(ctx: EngineContext, input: RefundInput): Promise<Re
     throw new BookingError(
       'PAYMENT_PROVIDER_ERROR',
       'The provider did not make the refund; it is recorded and will be retried',
-      {
-        details: { refundId: settled.id },
-      },
+      { details: { refundId: settled.id } },
     );
   }
   return { booking, refund: settled };
+}
+
+/**
+ * Records a provider's answer about a refund, exactly once: the first time a refund is seen
+ * as succeeded, the doctor's wallet is debited (when the payment had been credited) and the
+ * booking's refunded total and payment status move.
+ */
+async function recordRefundOutcome(
+  ctx: EngineContext,
+  tx: StoreOperations,
+  paymentTransactionId: string,
+  update: RefundRecord,
+): Promise<{ payment: PaymentTransaction; refund: RefundRecord; succeededNow: boolean } | null> {
+  const payment = await tx.getPaymentTransaction(paymentTransactionId);
+  if (!payment) return null;
+  const previous = payment.refunds.find((r) => r.id === update.id);
+  if (previous?.status === 'succeeded') return { payment, refund: previous, succeededNow: false };
+  const refund: RefundRecord = {
+    ...update,
+    providerRefundId: update.providerRefundId ?? previous?.providerRefundId ?? null,
+    createdAt: previous?.createdAt ?? update.createdAt,
+  };
+  const saved = await tx.upsertRefund({ paymentTransactionId, refund });
+  if (!saved) return null;
+  const succeededNow = refund.status === 'succeeded';
+  if (succeededNow) {
+    const booking = await tx.getBooking(payment.bookingId);
+    if (payment.credited && booking) await debitRefund(ctx, tx, booking, payment, refund);
+    if (booking && booking.paymentTransactionId === payment.id) {
+      const amountRefunded = booking.amountRefunded + refund.amount;
+      const paymentStatus = amountRefunded >= payment.amount ? 'refunded' : 'partially_refunded';
+      await tx.updateBookingIf({
+        id: booking.id,
+        expectedStatus: booking.status,
+        set: { amountRefunded, paymentStatus },
+        history: ctx.history(booking.status, booking.status, paymentStatus, SYSTEM_ACTOR, refund.reason ?? 'refund'),
+      });
+    }
+  }
+  return { payment: saved, refund, succeededNow };
+}
+
+function refundEffects(ctx: EngineContext, payment: PaymentTransaction, refund: RefundRecord): Effect[] {
+  return [ctx.emitEffect('refund.succeeded', { payment, refund }), refundedNotification(ctx, payment, refund)];
+}
+
+/**
+ * Asks the provider to make a refund already recorded as pending or failed, with the
+ * refund's id as idempotency key (so retries never refund twice), and records the answer.
+ */
+export async function settleRefund(
+  ctx: EngineContext,
+  paymentTransactionId: string,
+  refundId: string,
+): Promise<RefundRecord | null> {
+  const payment = await ctx.store.getPaymentTransaction(paymentTransactionId);
+  const refund = payment?.refunds.find((r) => r.id === refundId);
+  if (!payment || !refund) return null;
+  if (refund.status === 'succeeded') return refund;
+  let answer: RefundResult;
+  try {
+    answer = await ctx.payments.refund({
+      bookingId: payment.bookingId,
+      paymentId: payment.providerPaymentId,
+      amount: refund.amount,
+      currency: payment.currency,
+      idempotencyKey: refund.id,
+      ...(refund.reason === null ? {} : { reason: refund.reason }),
+    });
+  } catch (error) {
+    const failed: RefundRecord = {
+      ...refund,
+      status: 'failed',
+      failureMessage: error instanceof Error ? error.message : String(error),
+      updatedAt: ctx.now(),
+    };
+    const saved = await ctx.store.transaction((tx) => recordRefundOutcome(ctx, tx, payment.id, failed));
+    ctx.emit('refund.failed', { payment: saved?.payment ?? payment, refund: saved?.refund ?? failed, error });
+    return saved?.refund ?? failed;
+  }
+  const next: RefundRecord = {
+    ...refund,
+    status: answer.status,
+    providerRefundId: answer.providerRefundId,
+    failureMessage: answer.status === 'failed' ? 'refused by the payment provider' : null,
+    updatedAt: ctx.now(),
+  };
+  const saved = await ctx.store.transaction((tx) => recordRefundOutcome(ctx, tx, payment.id, next));
+  if (!saved) return null;
+  if (saved.succeededNow) await ctx.runEffects(refundEffects(ctx, saved.payment, saved.refund));
+  if (saved.refund.status === 'failed') {
+    ctx.emit('refund.failed', {
+      payment: saved.payment,
+      refund: saved.refund,
+      error: new Error('refused by the payment provider'),
+    });
+  }
+  return saved.refund;
+}
+
+/**
+ * A refund event from the provider: matches a refund careslot made (by its id or the
+ * provider's) or records one made elsewhere (e.g. the Stripe dashboard), debiting once.
+ */
+export async function applyRefundEvent(
+  ctx: EngineContext,
+  event: Extract<PaymentEvent, { type: 'refund.updated' }>,
+): Promise<RefundEventResult> {
+  const result = await ctx.store.transaction(async (tx) => {
+    if (await tx.hasProcessedEvent(event.id)) return { kind: 'duplicate' as const };
+    await tx.recordProcessedEvent({ id: event.id, type: event.type, at: ctx.now() });
+    const payment = await tx.findPaymentTransaction({
+      provider: ctx.payments.provider,
+      providerPaymentId: event.paymentId,
+    });
+    if (!payment) return { kind: 'ignored' as const, bookingId: null, reason: 'unknown payment' };
+    if (event.currency !== payment.currency) {
+      return {
+        kind: 'ignored' as const,
+        bookingId: payment.bookingId,
+        reason: 'refund currency differs from the payment',
+      };
+    }
+    const existing = payment.refunds.find(
+      (r) => (event.refundId !== null && r.id === event.refundId) || r.providerRefundId === event.providerRefundId,
+    );
+    const now = ctx.now();
+    const refund: RefundRecord = existing
+      ? { ...existing, status: event.status, providerRefundId: event.providerRefundId, updatedAt: now }
+      : {
+          id: `ext-${event.providerRefundId}`,
+          amount: event.amount,
+          status: event.status,
+          providerRefundId: event.providerRefundId,
+          reason: 'provider_refund',
+          failureMessage: null,
+          createdAt: now,
+          updatedAt: now,
+        };
+    const saved = await recordRefundOutcome(ctx, tx, payment.id, refund);
+    return { kind: 'applied' as const, saved, bookingId: payment.bookingId };
+  });
+  if (result.kind === 'duplicate') return { outcome: 'duplicate', bookingId: null };
+  if (result.kind === 'ignored') {
+    ctx.emit('payment.ignored', { event, reason: result.reason });
+    return { outcome: 'ignored', bookingId: result.bookingId };
+  }
+  if (result.saved?.succeededNow) await ctx.runEffects(refundEffects(ctx, result.saved.payment, result.saved.refund));
+  return { outcome: 'refund_updated', bookingId: result.bookingId };
 }

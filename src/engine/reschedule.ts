@@ -1,10 +1,11 @@
 // Moving a scheduled booking to another slot of the same doctor, atomically and without a second payment.
+
+import { assertMayAct } from '../domain/authorization.js';
 import type { Actor, Booking, Schedule } from '../domain/entities.js';
 import { BookingError } from '../domain/errors.js';
-import { formatLocal } from '../domain/time.js';
-import { JOB_NAMES } from '../ports/job-scheduler.js';
-import { assertMayAct } from './cancel.js';
-import { describeBooking, type EngineContext, jobIds } from './context.js';
+import type { EngineContext } from './context.js';
+import { cancelCompletion, cancelExpiry, scheduleCompletion, scheduleExpiry } from './jobs.js';
+import { rescheduledNotifications } from './notifications.js';
 import { parseInput, rescheduleSchema } from './validation.js';
 
 export interface RescheduleInput {
@@ -70,10 +71,11 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
   assertFeeAllowed(ctx.options.rescheduleFee, booking, target);
 
   const result = await ctx.store.transaction(async (tx) => {
-    const claimed = await tx.updateScheduleIf({
+    const claimed = await ctx.moveSlot(tx, {
       id: target.id,
-      expectedStatus: 'available',
-      set: { status: 'booked', bookedBy: booking.patientId },
+      from: 'available',
+      to: 'booked',
+      bookedBy: booking.patientId,
     });
     if (!claimed) throw new BookingError('SCHEDULE_UNAVAILABLE', 'That slot is not available');
     const moved = await tx.updateBookingIf({
@@ -96,11 +98,7 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
     // Throwing rolls back the claim: the booking changed (cancelled, completed) meanwhile.
     if (!moved)
       throw new BookingError('INVALID_TRANSITION', 'The booking changed while rescheduling; nothing was moved');
-    const freed = await tx.updateScheduleIf({
-      id: booking.scheduleId,
-      expectedStatus: 'booked',
-      set: { status: 'available', bookedBy: null },
-    });
+    const freed = await ctx.moveSlot(tx, { id: booking.scheduleId, from: 'booked', to: 'available', bookedBy: null });
     const from = freed ?? (await tx.getSchedule(booking.scheduleId));
     if (!from) throw new BookingError('STORE_ERROR', `Slot ${booking.scheduleId} disappeared while rescheduling`);
     return { moved, from, to: claimed, freed: freed !== null };
@@ -108,42 +106,18 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
 
   const { moved, from, to } = result;
   const ids = { bookingId: moved.id, scheduleId: to.id };
-  const message = `The appointment moved from ${formatLocal(from.startTime, from.timeZone)} to ${formatLocal(to.startTime, to.timeZone)}`;
-  const data = { ...describeBooking(moved), fromScheduleId: from.id };
   await ctx.runEffects([
-    ctx.cancelJob(JOB_NAMES.completeBooked, jobIds.complete(from.id), ids),
-    ctx.scheduleJob(
-      { name: JOB_NAMES.completeBooked, id: jobIds.complete(to.id), runAt: to.endTime, data: { scheduleId: to.id } },
-      ids,
-    ),
-    ctx.cancelJob(JOB_NAMES.expireUnbooked, jobIds.expire(to.id), ids),
+    cancelCompletion(ctx, from.id, ids),
+    scheduleCompletion(ctx, to, ids),
+    cancelExpiry(ctx, to.id, ids),
     ...(result.freed
       ? [
-          ctx.scheduleJob(
-            {
-              name: JOB_NAMES.expireUnbooked,
-              id: jobIds.expire(from.id),
-              runAt: from.endTime,
-              data: { scheduleId: from.id },
-            },
-            ids,
-          ),
+          scheduleExpiry(ctx, from, ids),
           ctx.emitEffect('schedule.released', { schedule: from, bookingId: moved.id, reason: 'rescheduled' }),
         ]
       : []),
     ctx.emitEffect('booking.rescheduled', { booking: moved, from, to }),
-    ...(['patient', 'doctor'] as const).map((role) =>
-      ctx.notify(
-        {
-          type: ctx.options.notificationTypes.rescheduled,
-          recipient: { role, id: role === 'patient' ? moved.patientId : moved.doctorId },
-          title: 'Appointment rescheduled',
-          message,
-          data,
-        },
-        moved.id,
-      ),
-    ),
+    ...rescheduledNotifications(ctx, moved, from, to),
   ]);
   return { booking: moved, from, to };
 }

@@ -3,9 +3,9 @@ import { type Booking, type Schedule, SYSTEM_ACTOR } from '../domain/entities.js
 import { BookingError } from '../domain/errors.js';
 import { addDays, sameLocalTimeNextDay } from '../domain/time.js';
 import type { StoreOperations } from '../ports/booking-store.js';
-import { JOB_NAMES } from '../ports/job-scheduler.js';
-import { type Effect, type EngineContext, jobIds } from './context.js';
-import { releaseHold } from './payments.js';
+import type { Effect, EngineContext } from './context.js';
+import { scheduleExpiry } from './jobs.js';
+import { releaseHold } from './release.js';
 import { createScheduleSchema, listSchedulesSchema, parseId, parseInput } from './validation.js';
 
 export interface CreateScheduleInput {
@@ -49,15 +49,7 @@ async function overlapping(
 }
 
 function endOfSlotJob(ctx: EngineContext, schedule: Schedule): Effect {
-  return ctx.scheduleJob(
-    {
-      name: JOB_NAMES.expireUnbooked,
-      id: jobIds.expire(schedule.id),
-      runAt: schedule.endTime,
-      data: { scheduleId: schedule.id },
-    },
-    { scheduleId: schedule.id },
-  );
+  return scheduleExpiry(ctx, schedule, { scheduleId: schedule.id });
 }
 
 export async function createSchedule(ctx: EngineContext, input: CreateScheduleInput): Promise<Schedule> {
@@ -156,11 +148,7 @@ export async function finishSlot(ctx: EngineContext, scheduleIdInput: unknown): 
     const slot = await tx.getSchedule(scheduleId);
     if (!slot || slot.status === 'expired') return null;
     if (slot.status === 'pending') return { kind: 'hold_open' as const };
-    const expired = await tx.updateScheduleIf({
-      id: slot.id,
-      expectedStatus: slot.status,
-      set: { status: 'expired' },
-    });
+    const expired = await ctx.moveSlot(tx, { id: slot.id, from: slot.status, to: 'expired' });
     if (!expired) return null;
     let completed: Booking | null = null;
     if (slot.status === 'booked') {
