@@ -22,26 +22,14 @@ import {
   isClientInstance,
 } from './defaults.js';
 
-export interface BookingWorkerOptions extends Omit<WorkerOptions, 'connection' | 'prefix' | 'concurrency'> {
+/**
+ * The worker's own settings: what `scheduler.createWorker` takes. The queue, its prefix and
+ * the Redis connection come from the scheduler; every other BullMQ `WorkerOptions` field
+ * (`lockDuration`, `stalledInterval`, `limiter`, ...) is passed on as it is.
+ */
+export interface SchedulerWorkerOptions extends Omit<WorkerOptions, 'connection' | 'prefix' | 'concurrency'> {
   /** The engine whose `runJob` processes every job (in a worker process: an engine on the same store). */
   engine: Pick<BookingEngine, 'runJob'>;
-  /**
-   * The host's Redis: an ioredis instance or connection options. BullMQ Workers need
-   * `maxRetriesPerRequest: null`; an instance without it is not changed but duplicated with
-   * it (the duplicate is closed by `worker.close()`), and options get it set. The host's
-   * instance itself is never closed.
-   */
-  connection: ConnectionOptions;
-  /**
-   * The queue to work on: the scheduler's `queueName`.
-   * @defaultValue 'careslot'
-   */
-  queueName?: string;
-  /**
-   * The scheduler's `prefix`.
-   * @defaultValue 'bull'
-   */
-  prefix?: string;
   /**
    * Jobs this worker runs at once. Jobs mostly wait on the store and the payment provider,
    * and every state change is a compare-and-set, so running several at once is safe.
@@ -53,6 +41,27 @@ export interface BookingWorkerOptions extends Omit<WorkerOptions, 'connection' |
    * @defaultValue logs with `console.error`
    */
   onError?: (error: Error) => void;
+}
+
+export interface BookingWorkerOptions extends SchedulerWorkerOptions {
+  /**
+   * The host's Redis: an ioredis instance or connection options. BullMQ Workers need
+   * `maxRetriesPerRequest: null`; an instance without it is not changed but duplicated with
+   * it (the duplicate is closed by `worker.close()`), and options get it set. The host's
+   * instance itself is never closed.
+   */
+  connection: ConnectionOptions;
+  /**
+   * The queue to work on: the scheduler's `queueName` (`scheduler.createWorker` reads it
+   * from the scheduler, so it is declared once).
+   * @defaultValue 'careslot'
+   */
+  queueName?: string;
+  /**
+   * The scheduler's `prefix` (`scheduler.createWorker` reads it from the scheduler).
+   * @defaultValue 'bull'
+   */
+  prefix?: string;
 }
 
 /**
@@ -151,17 +160,35 @@ export function createBookingWorker(options: BookingWorkerOptions): Worker<JobDa
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${owner}: pass an options object ({ engine, connection })`);
   }
-  const { engine, connection, queueName, prefix, concurrency, onError, ...workerOptions } = options;
-  const processor = createBookingProcessor(engine);
+  const { connection, queueName, prefix, ...settings } = options;
   const checked = checkConnection(
     owner,
     connection,
     'pass your ioredis instance ({ connection: redis }) or connection options ({ connection: { host, port } })',
   );
-  const name = checkQueueName(owner, queueName ?? DEFAULT_QUEUE_NAME);
-  const keyPrefix = checkPrefix(owner, prefix ?? DEFAULT_PREFIX);
+  return startBookingWorker(owner, {
+    ...settings,
+    connection: checked,
+    queueName: queueName ?? DEFAULT_QUEUE_NAME,
+    prefix: prefix ?? DEFAULT_PREFIX,
+  });
+}
+
+/**
+ * Builds the worker for `createBookingWorker` and `BullMQScheduler.createWorker`: the
+ * options are checked here (named after `owner` in errors), the connection is made fit for a
+ * Worker, and a duplicate careslot opened for it is closed with the worker.
+ */
+export function startBookingWorker(
+  owner: string,
+  options: SchedulerWorkerOptions & { connection: ConnectionOptions; queueName: string; prefix: string },
+): Worker<JobData, unknown, string> {
+  const { engine, connection, queueName, prefix, concurrency, onError, ...workerOptions } = options;
+  const processor = createBookingProcessor(engine);
+  const name = checkQueueName(owner, queueName);
+  const keyPrefix = checkPrefix(owner, prefix);
   const parallel = checkPositive(owner, 'concurrency', concurrency ?? 5, true);
-  const resolved = workerConnection(checked);
+  const resolved = workerConnection(connection);
   let worker: BookingWorker;
   try {
     worker = new BookingWorker(name, processor, {

@@ -1,6 +1,7 @@
 // BullMQScheduler: the JobScheduler port on a BullMQ queue in the host's Redis.
-import { type ConnectionOptions, type JobsOptions, type KeepJobs, Queue } from 'bullmq';
+import { type ConnectionOptions, type JobsOptions, type KeepJobs, Queue, type Worker } from 'bullmq';
 import type { JobData, JobName, JobScheduler, RecurringJob, ScheduledJob } from '../../ports/job-scheduler.js';
+import { type SchedulerWorkerOptions, startBookingWorker } from './booking-worker.js';
 import {
   checkConnection,
   checkPositive,
@@ -27,12 +28,14 @@ export interface BullMQSchedulerOptions {
    */
   queue?: Queue;
   /**
-   * The queue's name; the worker must use the same (`createBookingWorker({ queueName })`).
+   * The queue's name. `scheduler.createWorker()` works on it; a worker made with
+   * `createBookingWorker` must be given the same.
    * @defaultValue 'careslot'
    */
   queueName?: string;
   /**
-   * Prefix of every Redis key of the queue; the worker must use the same.
+   * Prefix of every Redis key of the queue. `scheduler.createWorker()` uses it; a worker made
+   * with `createBookingWorker` must be given the same.
    * @defaultValue 'bull' (BullMQ's default)
    */
   prefix?: string;
@@ -74,6 +77,12 @@ export interface BullMQSchedulerOptions {
 }
 
 const OWNER = 'BullMQScheduler';
+
+interface WorkerQueue {
+  connection: ConnectionOptions;
+  queueName: string;
+  prefix: string;
+}
 const FINISHED_STATES = new Set(['completed', 'failed']);
 
 function checkKeep(name: string, value: unknown): KeepJobsOption {
@@ -99,7 +108,7 @@ function plainData(data: JobData): JobData {
  * Runs careslot's timed jobs on BullMQ, so holds time out and slots expire even when the
  * process that booked them is gone. Every call is idempotent: job ids are deterministic
  * (`hold-<bookingId>`, `complete-<scheduleId>`, `expire-<scheduleId>`), recurring jobs are
- * BullMQ job schedulers keyed by job name. Workers (`createBookingWorker`) run the jobs.
+ * BullMQ job schedulers keyed by job name. Workers (`scheduler.createWorker()`) run the jobs.
  *
  * The host owns its Redis: an ioredis instance or a `Queue` passed in is never closed here.
  *
@@ -116,6 +125,11 @@ export class BullMQScheduler implements JobScheduler {
   private readonly ownsQueue: boolean;
   private readonly jobOptions: JobsOptions;
   private readonly timeoutMs: number;
+  /**
+   * Where workers find this queue: the connection as the host gave it (without the queue's
+   * fail-fast setting), or null for a host's Queue, whose own settings are read on demand.
+   */
+  private readonly ownQueueSettings: WorkerQueue | null;
 
   constructor(options: BullMQSchedulerOptions) {
     if (options === null || typeof options !== 'object') {
@@ -141,6 +155,7 @@ export class BullMQScheduler implements JobScheduler {
       }
       this.queue = options.queue as Queue<JobData, unknown, string>;
       this.ownsQueue = false;
+      this.ownQueueSettings = null;
       return;
     }
     const connection = checkConnection(
@@ -152,6 +167,7 @@ export class BullMQScheduler implements JobScheduler {
     const prefix = checkPrefix(OWNER, options.prefix ?? DEFAULT_PREFIX);
     // Our own connection fails fast while Redis is down instead of queueing commands offline.
     const ownConnection = isClientInstance(connection) ? connection : { enableOfflineQueue: false, ...connection };
+    this.ownQueueSettings = { connection, queueName, prefix };
     this.queue = new Queue<JobData, unknown, string>(queueName, { connection: ownConnection, prefix });
     this.ownsQueue = true;
     const onError = options.onError ?? ((error: Error) => console.error('careslot: BullMQ queue error:', error));
@@ -213,10 +229,69 @@ export class BullMQScheduler implements JobScheduler {
     });
   }
 
+  /**
+   * Starts a BullMQ `Worker` that runs careslot's jobs on this scheduler's queue: its name,
+   * prefix and Redis connection are the scheduler's, so they are declared once. Everything
+   * else is as in `createBookingWorker` (retries, `UnrecoverableError`, graceful `close()`).
+   *
+   * Connections: a Worker blocks on Redis, so it needs its own connection with
+   * `maxRetriesPerRequest: null`.
+   * - Connection options: the worker opens its own connections from the same options (with
+   *   `maxRetriesPerRequest: null`, and without the scheduler's `enableOfflineQueue: false`, so
+   *   it waits out a Redis restart) and closes them in `worker.close()`.
+   * - The host's ioredis instance: never changed or closed. When it lacks
+   *   `maxRetriesPerRequest: null` the worker runs on a duplicate with it, closed by
+   *   `worker.close()`; BullMQ duplicates it once more for its blocking connection and closes
+   *   that too.
+   * - The host's `Queue`: the worker uses that queue's name, prefix and connection, as above.
+   *
+   * The worker is independent of the scheduler: close each on its own (`worker.close()` first
+   * to finish the running jobs). Call it in as many processes as you like.
+   *
+   * @example
+   * ```ts
+   * const scheduler = new BullMQScheduler({ connection: redis, queueName: 'clinic-jobs' });
+   * const engine = new BookingEngine({ store, payments, patients, scheduler });
+   * const worker = scheduler.createWorker({ engine, concurrency: 5 });
+   * process.once('SIGTERM', async () => {
+   *   await worker.close();
+   *   await scheduler.close();
+   *   process.exit(0);
+   * });
+   * ```
+   */
+  createWorker(options: SchedulerWorkerOptions): Worker<JobData, unknown, string> {
+    const owner = `${OWNER}.createWorker`;
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`${owner}: pass an options object ({ engine, concurrency? })`);
+    }
+    for (const key of ['connection', 'queueName', 'prefix'] as const) {
+      if ((options as Partial<Record<typeof key, unknown>>)[key] !== undefined) {
+        throw new TypeError(
+          `${owner}: the worker uses the scheduler's ${key}; set it once on new BullMQScheduler({ ${key} }) (or use createBookingWorker for another queue)`,
+        );
+      }
+    }
+    return startBookingWorker(owner, { ...options, ...this.workerQueue(owner) });
+  }
+
   /** Closes the queue when careslot created it; a host's connection or Queue stays open. */
   async close(): Promise<void> {
     if (!this.ownsQueue) return;
     await this.queue.close();
+  }
+
+  /** Where a worker finds this scheduler's jobs. */
+  private workerQueue(owner: string): WorkerQueue {
+    if (this.ownQueueSettings) return this.ownQueueSettings;
+    const opts = (this.queue as Partial<Queue>).opts;
+    const connection = opts?.connection;
+    if (connection === undefined || connection === null || typeof connection !== 'object') {
+      throw new TypeError(
+        `${owner}: the queue given to BullMQScheduler has no connection settings; use createBookingWorker({ engine, connection, queueName, prefix })`,
+      );
+    }
+    return { connection, queueName: this.queue.name, prefix: opts?.prefix ?? DEFAULT_PREFIX };
   }
 
   private async withTimeout(what: string, work: () => Promise<void>): Promise<void> {

@@ -4,6 +4,7 @@ export {
   createBookingProcessor,
   createBookingWorker,
   isRetryableJobError,
+  type SchedulerWorkerOptions,
 } from './booking-worker.js';
 export { BullMQScheduler, type BullMQSchedulerOptions, type KeepJobsOption } from './bullmq-scheduler.js';
 export { DEFAULT_PREFIX, DEFAULT_QUEUE_NAME } from './defaults.js';
