@@ -129,6 +129,38 @@ describe('the packed package', () => {
     expect(() => run('node', [tsc, ...args, 'bad.mts'], app)).toThrow();
   });
 
+  it("types the default notifier, so a strict host's engine.notifier.on('notification', …) compiles", () => {
+    const app = join(work, 'app');
+    const source = `
+      import { BookingEngine, MemoryStore, type Notification, type Notifier } from 'careslot';
+      import { TestPaymentGateway, MemoryPatientDirectory } from 'careslot/testing';
+      const ports = { store: new MemoryStore(), payments: new TestPaymentGateway(), patients: new MemoryPatientDirectory() };
+      const engine = new BookingEngine(ports);
+      engine.notifier.on('notification', (n: Notification) => n.title.toUpperCase());
+      class Mailer implements Notifier { sent = 0; notify(): void { this.sent++; } }
+      const mailed = new BookingEngine({ ...ports, notifier: new Mailer() });
+      export const sent: number = mailed.notifier.sent;
+      // Either engine fits where a host asks for "a BookingEngine".
+      export const both: BookingEngine[] = [engine, mailed];
+    `;
+    writeFileSync(join(app, 'notifier.mts'), source);
+    writeFileSync(join(app, 'notifier.cts'), source);
+    const tsc = join(root, 'node_modules/typescript/bin/tsc');
+    const args = ['--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022'];
+    const types = ['--skipLibCheck', '--types', 'node', '--typeRoots', join(root, 'node_modules/@types')];
+    expect(() => run('node', [tsc, ...args, ...types, 'notifier.mts', 'notifier.cts'], app)).not.toThrow();
+    // The typing is precise, not any: a host notifier without .on does not get one.
+    writeFileSync(
+      join(app, 'notifier-bad.mts'),
+      `import { BookingEngine, MemoryStore } from 'careslot';
+       import { TestPaymentGateway, MemoryPatientDirectory } from 'careslot/testing';
+       const engine = new BookingEngine({ store: new MemoryStore(), payments: new TestPaymentGateway(),
+         patients: new MemoryPatientDirectory(), notifier: { notify() {} } });
+       engine.notifier.on('notification', () => {});\n`,
+    );
+    expect(() => run('node', [tsc, ...args, ...types, 'notifier-bad.mts'], app)).toThrow();
+  });
+
   it('passes arethetypeswrong for node16 (ESM and CJS) and bundlers', () => {
     const attw = join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js');
     expect(() => run('node', [attw, tarball, '--profile', 'node16', '--format', 'ascii'], work)).not.toThrow();

@@ -1,11 +1,12 @@
 // Whole-store invariants the reliability suite checks after faults and load.
-import type { BookingStore } from '../../src/index.js';
+import { type BookingStore, canTransitionBooking } from '../../src/index.js';
 
 /**
  * Returns every violation found (empty when the store is consistent):
  * - at most one active (pending/scheduled) booking per slot, and slot status matching it;
  * - each doctor's wallet equals credited payments minus their succeeded refunds;
- * - every booking's history is a chain ending in its current status;
+ * - every booking's history is a chain ending in its current status, each step one the
+ *   domain's state machine allows (`canTransitionBooking`);
  * - a booking's refunded total equals the succeeded refunds of its payment.
  */
 export async function findViolations(store: BookingStore, options: { now: Date }): Promise<string[]> {
@@ -50,6 +51,8 @@ export async function findViolations(store: BookingStore, options: { now: Date }
     for (const [i, h] of b.history.entries()) {
       if (h.from !== previous)
         violations.push(`booking ${b.id} history step ${i} starts from ${h.from}, expected ${previous}`);
+      if (!canTransitionBooking(h.from, h.to))
+        violations.push(`booking ${b.id} history step ${i} (${h.from} → ${h.to}) is not an allowed transition`);
       previous = h.to;
     }
     if (previous !== b.status) violations.push(`booking ${b.id} history ends at ${previous} but status is ${b.status}`);
