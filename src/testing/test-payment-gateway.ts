@@ -34,6 +34,11 @@ export interface TestCheckoutSession {
   cancelUrl: string | null;
   status: 'open' | 'complete' | 'expired';
   payment: PaymentDetails | null;
+  /**
+   * A delayed payment method (bank debit) used on the page: `settling` from `payDelayed`
+   * until `settleDelayed` makes it `succeeded` or `failed`; null when none was used.
+   */
+  delayedPayment: 'settling' | 'succeeded' | 'failed' | null;
   declinedAttempts: number;
   expiresAt: Date;
 }
@@ -43,6 +48,8 @@ export interface TestRefund {
   paymentId: string;
   amount: number;
   idempotencyKey: string;
+  /** What `refund` answered, until `updateRefund` reports a change. */
+  status: RefundResult['status'];
 }
 
 export interface TestPaymentGatewayOptions {
@@ -62,8 +69,17 @@ export interface TestPaymentGatewayOptions {
    */
   toleranceSeconds?: number;
   /**
-   * Minimum session life, as Stripe's 30 minutes; careslot expires sessions itself.
-   * @defaultValue 30
+   * Shortest session life asked of the provider, counted from session creation; a longer
+   * hold keeps the session open until the hold ends. Same name and default as
+   * `StripeCheckoutGateway`'s option, so both open sessions of the same length. careslot
+   * still expires the session itself when the hold ends.
+   * @defaultValue 31
+   */
+  minSessionMinutes?: number;
+  /**
+   * The old name of `minSessionMinutes` (whose default is 31, where this one's was 30).
+   * Still honoured in this release; giving both is a TypeError.
+   * @deprecated Use `minSessionMinutes`.
    */
   minimumSessionMinutes?: number;
   /** @defaultValue the system clock */
@@ -72,10 +88,27 @@ export interface TestPaymentGatewayOptions {
 
 export const TEST_SIGNATURE_HEADER = 'careslot-test-signature';
 
+function sessionMinutes(options: TestPaymentGatewayOptions): number {
+  const { minSessionMinutes, minimumSessionMinutes } = options;
+  if (minSessionMinutes !== undefined && minimumSessionMinutes !== undefined) {
+    throw new TypeError(
+      'TestPaymentGateway: give minSessionMinutes only (minimumSessionMinutes is its deprecated name)',
+    );
+  }
+  const minutes = minSessionMinutes ?? minimumSessionMinutes ?? 31;
+  if (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes < 0) {
+    const name = minSessionMinutes === undefined ? 'minimumSessionMinutes' : 'minSessionMinutes';
+    throw new TypeError(`TestPaymentGateway: ${name} must be a number of minutes, 0 or more (got ${String(minutes)})`);
+  }
+  return minutes;
+}
+
 /**
  * A `PaymentGateway` with no network: sessions, payments and refunds live in memory, and
- * `pay`/`failPayment`/`expire` return the same normalized events the Stripe adapter produces.
- * `failNext` injects provider failures. Deterministic ids make test output readable.
+ * `pay`/`failPayment`/`expire`/`settleDelayed`/`updateRefund` return the same normalized
+ * events the Stripe adapter produces; `payDelayed` gives the "still processing" outcome.
+ * `failNext` injects provider failures. Deterministic ids make test output readable. It
+ * passes the same PaymentGateway conformance suite as `StripeCheckoutGateway`.
  */
 export class TestPaymentGateway implements PaymentGateway {
   readonly provider = 'test';
@@ -92,7 +125,7 @@ export class TestPaymentGateway implements PaymentGateway {
   private readonly checkoutBaseUrl: string;
   private readonly secret: string;
   private readonly toleranceSeconds: number;
-  private readonly minimumSessionMinutes: number;
+  private readonly minSessionMinutes: number;
   private readonly clock: Clock;
   private counter = 0;
 
@@ -100,7 +133,7 @@ export class TestPaymentGateway implements PaymentGateway {
     this.checkoutBaseUrl = (options.checkoutBaseUrl ?? 'http://localhost/checkout').replace(/\/$/, '');
     this.secret = options.webhookSecret ?? 'whsec_test_careslot';
     this.toleranceSeconds = options.toleranceSeconds ?? 300;
-    this.minimumSessionMinutes = options.minimumSessionMinutes ?? 30;
+    this.minSessionMinutes = sessionMinutes(options);
     this.clock = options.clock ?? systemClock;
   }
 
@@ -143,7 +176,7 @@ export class TestPaymentGateway implements PaymentGateway {
     const known = replay ? this.sessions.get(replay) : undefined;
     if (known) return { sessionId: known.id, url: known.url, expiresAt: known.expiresAt };
     const id = this.nextId('cs');
-    const minimum = this.clock.now().getTime() + this.minimumSessionMinutes * 60_000;
+    const minimum = this.clock.now().getTime() + this.minSessionMinutes * 60_000;
     const session: TestCheckoutSession = {
       id,
       url: `${this.checkoutBaseUrl}/${id}`,
@@ -157,6 +190,7 @@ export class TestPaymentGateway implements PaymentGateway {
       cancelUrl: request.cancelUrl ?? null,
       status: 'open',
       payment: null,
+      delayedPayment: null,
       declinedAttempts: 0,
       expiresAt: new Date(Math.max(minimum, request.holdExpiresAt.getTime())),
     };
@@ -174,7 +208,10 @@ export class TestPaymentGateway implements PaymentGateway {
   async expireCheckout(args: { sessionId: string }): Promise<ExpireResult> {
     this.call('expireCheckout');
     const session = this.session(args.sessionId);
-    if (session.status === 'complete' && session.payment) return { outcome: 'paid', payment: { ...session.payment } };
+    if (session.status === 'complete') {
+      // As on Stripe: completed without money means a delayed method is settling (or failed).
+      return session.payment ? { outcome: 'paid', payment: { ...session.payment } } : { outcome: 'processing' };
+    }
     session.status = 'expired';
     return { outcome: 'expired' };
   }
@@ -188,11 +225,11 @@ export class TestPaymentGateway implements PaymentGateway {
   async refund(request: RefundRequest): Promise<RefundResult> {
     this.call('refund', request.idempotencyKey);
     const replay = this.refundsByKey.get(request.idempotencyKey);
-    if (replay) return { providerRefundId: replay.id, status: 'succeeded' };
+    if (replay) return { providerRefundId: replay.id, status: replay.status };
     const paid = [...this.sessions.values()].find((s) => s.payment?.paymentId === request.paymentId)?.payment;
     if (!paid) throw new BookingError('PAYMENT_PROVIDER_ERROR', `No such payment: ${request.paymentId}`);
     const refunded = this.refunds
-      .filter((r) => r.paymentId === request.paymentId)
+      .filter((r) => r.paymentId === request.paymentId && r.status !== 'failed')
       .reduce((sum, r) => sum + r.amount, 0);
     if (!Number.isSafeInteger(request.amount) || request.amount <= 0 || refunded + request.amount > paid.amount) {
       throw new BookingError(
@@ -205,10 +242,11 @@ export class TestPaymentGateway implements PaymentGateway {
       paymentId: request.paymentId,
       amount: request.amount,
       idempotencyKey: request.idempotencyKey,
+      status: 'succeeded',
     };
     this.refunds.push(refund);
     this.refundsByKey.set(request.idempotencyKey, refund);
-    return { providerRefundId: refund.id, status: 'succeeded' };
+    return { providerRefundId: refund.id, status: refund.status };
   }
 
   /** The patient pays on the hosted page. Returns the provider's event (deliver it to the engine). */
@@ -237,7 +275,11 @@ export class TestPaymentGateway implements PaymentGateway {
     session.declinedAttempts++;
   }
 
-  /** A delayed payment method that finally failed: terminal, like Stripe's async_payment_failed. */
+  /**
+   * A payment that failed for good: the session ends `expired` and the event is `payment.failed`
+   * (reason `declined`). For Stripe's exact sequence with a delayed method, use `payDelayed`
+   * then `settleDelayed(sessionId, { succeed: false })`.
+   */
   failPayment(sessionId: string): PaymentEvent {
     const session = this.session(sessionId);
     session.status = 'expired';
@@ -247,6 +289,79 @@ export class TestPaymentGateway implements PaymentGateway {
       bookingId: session.bookingId,
       sessionId,
       reason: 'declined',
+    };
+  }
+
+  /**
+   * The patient completes the page with a delayed payment method (a bank debit): the session
+   * is `complete` but no money has moved yet. Until `settleDelayed`, `retrieveCheckout`
+   * answers `complete` with `payment: null` and `expireCheckout` answers `processing`, as
+   * `StripeCheckoutGateway` does for a session completed with `payment_status: 'unpaid'`.
+   * Stripe's event for this (`checkout.session.completed`, unpaid) is not a payment event, so
+   * nothing is returned.
+   */
+  payDelayed(sessionId: string): void {
+    const session = this.session(sessionId);
+    if (session.status !== 'open') throw new Error(`TestPaymentGateway: session ${sessionId} is ${session.status}`);
+    session.status = 'complete';
+    session.delayedPayment = 'settling';
+  }
+
+  /**
+   * The delayed payment started by `payDelayed` settles (`succeed: true`: the money is taken,
+   * like Stripe's `async_payment_succeeded`) or fails (like `async_payment_failed`). Returns
+   * the provider's event, `payment.succeeded` or `payment.failed` (deliver it to the engine).
+   * A failed one leaves the session `complete` without a payment, as on Stripe (so
+   * `expireCheckout` still answers `processing`: the event is what ends the booking).
+   */
+  settleDelayed(sessionId: string, outcome: { succeed: boolean }): PaymentEvent {
+    const session = this.session(sessionId);
+    if (session.delayedPayment !== 'settling') {
+      throw new Error(
+        `TestPaymentGateway: session ${sessionId} has no delayed payment settling (call payDelayed first)`,
+      );
+    }
+    if (!outcome.succeed) {
+      session.delayedPayment = 'failed';
+      return {
+        type: 'payment.failed',
+        id: this.nextId('evt'),
+        bookingId: session.bookingId,
+        sessionId,
+        reason: 'async_payment_failed',
+      };
+    }
+    session.delayedPayment = 'succeeded';
+    session.payment = { paymentId: this.nextId('pi'), amount: session.amount, currency: session.currency };
+    return {
+      type: 'payment.succeeded',
+      id: this.nextId('evt'),
+      bookingId: session.bookingId,
+      sessionId,
+      payment: { ...session.payment },
+    };
+  }
+
+  /**
+   * The provider reports a refund's state, like Stripe's `refund.updated`: moves the refund to
+   * `status` when given (a later `refund` call with its key answers that status) and returns the
+   * normalized `refund.updated` event, carrying careslot's refund id (the idempotency key).
+   */
+  updateRefund(providerRefundId: string, change: { status?: RefundResult['status'] } = {}): PaymentEvent {
+    const refund = this.refunds.find((r) => r.id === providerRefundId);
+    if (!refund) throw new Error(`TestPaymentGateway: no refund ${providerRefundId}`);
+    if (change.status !== undefined) refund.status = change.status;
+    const currency = [...this.sessions.values()].find((s) => s.payment?.paymentId === refund.paymentId)?.payment
+      ?.currency;
+    return {
+      type: 'refund.updated',
+      id: this.nextId('evt'),
+      paymentId: refund.paymentId,
+      providerRefundId: refund.id,
+      refundId: refund.idempotencyKey,
+      amount: refund.amount,
+      currency: currency ?? '',
+      status: refund.status,
     };
   }
 

@@ -5,7 +5,6 @@ import { isBookingError } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { rejectionOf } from '../support/engine-fixture.js';
 import { FakeStripeServer } from './fake-stripe-server.js';
-import { describeGatewayContract } from './gateway-contract.js';
 import { BOOKING_ID, booking, checkoutRequest, DOCTOR_ID, NOW, PATIENT, SCHEDULE_ID } from './gateway-fixtures.js';
 import { WEBHOOK_SECRET } from './signed-events.js';
 
@@ -44,12 +43,6 @@ async function paidSession(
   const session = fake.completeSession(sessionId, amount === undefined ? {} : { amount });
   return { sessionId, paymentId: session.payment_intent ?? '' };
 }
-
-describeGatewayContract('local fake', () => ({
-  client: () => fake.client(),
-  clock,
-  paidPaymentIntent: async (g) => (await paidSession(g)).paymentId,
-}));
 
 describe('customers', () => {
   it('creates the customer with name, email, patient metadata and a per-patient idempotency key', async () => {
@@ -187,8 +180,24 @@ describe('Checkout Sessions', () => {
     expect(sent - clock.now().getTime() / 1000).toBe(30 * 60 + 10);
   });
 
-  it('prefers the URLs given to the call over the gateway defaults', async () => {
+  it("prefers the request's return URLs (book()'s, else the engine's) over the deprecated gateway options", async () => {
     await gateway().createCheckout(
+      checkoutRequest({ successUrl: 'https://app.example/ok', cancelUrl: 'https://app.example/back' }),
+    );
+    const params = fake.requestsTo('POST', '/v1/checkout/sessions')[0]?.params;
+    expect(params?.success_url).toBe('https://app.example/ok');
+    expect(params?.cancel_url).toBe('https://app.example/back');
+  });
+
+  it('falls back to the deprecated gateway URL options, each on its own, only when the request has none', async () => {
+    await gateway().createCheckout(checkoutRequest({ successUrl: 'https://app.example/ok' }));
+    const params = fake.requestsTo('POST', '/v1/checkout/sessions')[0]?.params;
+    expect(params?.success_url).toBe('https://app.example/ok');
+    expect(params?.cancel_url).toBe('https://clinic.example/cancelled');
+  });
+
+  it("sends the request's return URLs as they are when the gateway has no URL options", async () => {
+    await gateway({ successUrl: undefined, cancelUrl: undefined }).createCheckout(
       checkoutRequest({ successUrl: 'https://app.example/ok', cancelUrl: 'https://app.example/back' }),
     );
     const params = fake.requestsTo('POST', '/v1/checkout/sessions')[0]?.params;

@@ -35,11 +35,20 @@ export interface StripeCheckoutGatewayOptions {
   /** The webhook endpoint's signing secret (`whsec_...`, from the Dashboard or `stripe listen`). */
   webhookSecret: string;
   /**
-   * Where Checkout sends the patient after paying, when neither `book()` nor the engine gives
-   * one. May contain Stripe's `{CHECKOUT_SESSION_ID}` placeholder.
+   * Where Checkout sends the patient after paying. Precedence: `book({ successUrl })`, then the
+   * engine's `successUrl` option, then this one. Still honoured for this release as that last
+   * fallback. May contain Stripe's `{CHECKOUT_SESSION_ID}` placeholder.
+   * @deprecated Set `successUrl` on the `BookingEngine` options (the one documented place), or per
+   * call in `book()`.
    */
   successUrl?: string;
-  /** Where Checkout sends a patient who gives up, when neither `book()` nor the engine gives one. */
+  /**
+   * Where Checkout sends a patient who gives up. Precedence: `book({ cancelUrl })`, then the
+   * engine's `cancelUrl` option, then this one. Still honoured for this release as that last
+   * fallback.
+   * @deprecated Set `cancelUrl` on the `BookingEngine` options (the one documented place), or per
+   * call in `book()`.
+   */
   cancelUrl?: string;
   /**
    * Webhook signatures older than this are refused (replay protection).
@@ -83,7 +92,7 @@ function fail(message: string): never {
 
 function validateOptions(options: StripeCheckoutGatewayOptions): void {
   if (options === null || typeof options !== 'object') {
-    fail('pass an options object ({ stripe, webhookSecret, successUrl?, cancelUrl? })');
+    fail('pass an options object ({ stripe, webhookSecret })');
   }
   const stripe = options.stripe as Partial<StripeClient> | undefined;
   if (
@@ -144,6 +153,10 @@ function header(headers: WebhookRequest['headers'], name: string): string | unde
  * Stripe Checkout behind careslot's payment port. Every write carries an idempotency key (per
  * patient for customers, per booking for sessions, per careslot refund for refunds), so the
  * engine's retries and stripe-node's own network retries never charge, refund or create twice.
+ *
+ * Return URLs come with each request: `book({ successUrl, cancelUrl })` over the engine's
+ * `successUrl`/`cancelUrl` options. The gateway's own (deprecated) URL options are used only
+ * when the request carries none.
  */
 export class StripeCheckoutGateway implements PaymentGateway {
   readonly provider = 'stripe';
@@ -223,6 +236,7 @@ export class StripeCheckoutGateway implements PaymentGateway {
       [STRIPE_METADATA.patientId]: patient.id,
       [STRIPE_METADATA.doctorId]: booking.doctorId,
     };
+    // The request's URLs already are book()'s or else the engine's; the deprecated options come last.
     const successUrl = request.successUrl ?? this.successUrl;
     const cancelUrl = request.cancelUrl ?? this.cancelUrl;
     const params: StripeCheckoutSessionCreateParams = {
