@@ -84,7 +84,7 @@ async function round(
 
 async function onStore(ctx: BenchContext, kind: StoreKind, rounds: number): Promise<BenchReport> {
   const clock = new ManualClock(START);
-  const opened = await ctx.stores.open(kind, () => clock.now());
+  const opened = await ctx.stores.open(kind, clock);
   try {
     const ids = patientIds(WARMUP_CALLS + CALLS * rounds);
     const rig = testRig(opened.store, clock, patientDirectory(ids));

@@ -164,7 +164,7 @@ export interface Stores {
   kinds: StoreKind[];
   /** Why MongoDB does not run here, or null. */
   mongoSkipped: string | null;
-  open(kind: StoreKind, now: () => Date): Promise<OpenStore>;
+  open(kind: StoreKind, clock: Clock): Promise<OpenStore>;
   /** The MongoDB server version, once one was started. */
   mongoVersion(): string | null;
   stop(): Promise<void>;
@@ -206,8 +206,8 @@ export function createStores(options: { memoryOnly?: boolean } = {}): Stores {
     kinds: mongoSkipped === null ? ['memory', 'mongodb'] : ['memory'],
     mongoSkipped,
     mongoVersion: () => version,
-    async open(kind, now) {
-      if (kind === 'memory') return { kind, store: new MemoryStore({ now }), close: async () => {} };
+    async open(kind, clock) {
+      if (kind === 'memory') return { kind, store: new MemoryStore({ clock }), close: async () => {} };
       server ??= startReplSet(process.env.MONGOMS_SYSTEM_BINARY || mongod.detail);
       const { uri, version: v } = await server;
       version = v;
@@ -215,7 +215,7 @@ export function createStores(options: { memoryOnly?: boolean } = {}): Stores {
       const { MongooseStore } = await import('careslot/mongoose');
       const dbName = `careslot-bench-${randomUUID().slice(0, 8)}`;
       const connection = await mongoose.createConnection(uri, { dbName }).asPromise();
-      const store = new MongooseStore({ connection, now });
+      const store = new MongooseStore({ connection, clock });
       await store.createIndexes();
       return {
         kind,

@@ -35,7 +35,7 @@ const MiB = 2 ** 20;
 async function warmUp(clock: ManualClock): Promise<void> {
   const count = 1_000;
   const ids = patientIds(count, 0, ID_KIND.warmup);
-  const store = new MemoryStore({ now: () => clock.now() });
+  const store = new MemoryStore({ clock });
   const rig = testRig(store, clock, patientDirectory(ids));
   const slots = await seedSlots(store, count, { from: clock.now() });
   for (let i = 0; i < count; i++) {
@@ -56,7 +56,7 @@ export const memory: Benchmark = {
     await warmUp(clock);
 
     const before = heapUsed();
-    const store: BookingStore = new MemoryStore({ now: () => clock.now() });
+    const store: BookingStore = new MemoryStore({ clock });
     let rig: TestRig | null = testRig(store, clock, patients);
     let slots: Schedule[] | null = await seedSlots(store, count, { from: clock.now(), concurrency: 1 });
     const chunkRates: number[] = [];

@@ -171,7 +171,7 @@ async function confirmedTotals(store: BookingStore) {
 
 async function runDirect(ctx: BenchContext, kind: StoreKind, count: number): Promise<PathRun> {
   const clock = new ManualClock(START);
-  const opened = await ctx.stores.open(kind, () => clock.now());
+  const opened = await ctx.stores.open(kind, clock);
   try {
     const slots = await seedSlots(opened.store, count, { from: clock.now() });
     const ids = patientIds(count);
@@ -199,7 +199,7 @@ async function runDirect(ctx: BenchContext, kind: StoreKind, count: number): Pro
 
 async function runEngine(ctx: BenchContext, kind: StoreKind, count: number): Promise<PathRun> {
   const clock = new ManualClock(START);
-  const opened = await ctx.stores.open(kind, () => clock.now());
+  const opened = await ctx.stores.open(kind, clock);
   try {
     const slots = await seedSlots(opened.store, count, { from: clock.now() });
     const ids = patientIds(count);

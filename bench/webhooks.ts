@@ -81,7 +81,7 @@ async function deliverAll(ctx: BenchContext, kind: StoreKind, total: number): Pr
   const unique = Math.round(total * (1 - DUPLICATE_SHARE));
   const duplicates = total - unique;
   const clock = new ManualClock(START);
-  const opened = await ctx.stores.open(kind, () => clock.now());
+  const opened = await ctx.stores.open(kind, clock);
   try {
     const { store } = opened;
     const slots = await seedSlots(store, unique, { from: clock.now() });

@@ -73,7 +73,7 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
 
   if (!real) {
     const clock = overrides.clock;
-    const store = new MemoryStore(clock ? { now: () => clock.now() } : {});
+    const store = new MemoryStore(clock ? { clock } : {});
     const testGateway = new TestPaymentGateway({
       checkoutBaseUrl: `${publicUrl}/checkout`,
       ...(clock ? { clock } : {}),

@@ -46,7 +46,7 @@ describe('side effects after commit', () => {
     };
     const gateway = new TestPaymentGateway({ clock });
     const engine = new BookingEngine({
-      store: new MemoryStore({ now: () => clock.now() }),
+      store: new MemoryStore({ clock }),
       payments: gateway,
       patients: new MemoryPatientDirectory([{ id: PATIENTS.standard, name: 'Ada', plan: 'standard' }]),
       scheduler: flaky,

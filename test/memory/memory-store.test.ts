@@ -1,19 +1,58 @@
 // The memory store passes the shared store conformance suite.
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/index.js';
+import { type Clock, MemoryStore } from '../../src/index.js';
+import { ManualClock } from '../../src/testing/index.js';
 import { describeStoreConformance, scheduleData } from '../conformance/store-conformance.js';
 
 describeStoreConformance('MemoryStore', { fresh: async () => new MemoryStore() });
 
 describe('MemoryStore options', () => {
-  it('rejects a now option that is not a function', () => {
-    expect(() => new MemoryStore({ now: 'soon' as unknown as () => Date })).toThrow(/options.now must be a function/);
+  it('stamps createdAt and updatedAt from the clock option, following the clock as it moves', async () => {
+    const clock = new ManualClock('2031-01-01T00:00:00Z');
+    const store = new MemoryStore({ clock });
+    const slot = await store.insertSchedule(scheduleData());
+    expect(slot.createdAt).toEqual(new Date('2031-01-01T00:00:00Z'));
+    clock.advance(60_000);
+    const held = await store.updateScheduleIf({ id: slot.id, expectedStatus: 'available', set: { status: 'pending' } });
+    expect(held?.createdAt).toEqual(new Date('2031-01-01T00:00:00Z'));
+    expect(held?.updatedAt).toEqual(new Date('2031-01-01T00:01:00Z'));
   });
 
-  it('stamps records with the injected clock', async () => {
+  it('stamps records with the system clock when given no clock', async () => {
+    const before = Date.now();
+    const slot = await new MemoryStore().insertSchedule(scheduleData());
+    expect(slot.createdAt.getTime()).toBeGreaterThanOrEqual(before);
+    expect(slot.createdAt.getTime()).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('still stamps records with the deprecated now function', async () => {
     const at = new Date('2031-01-01T00:00:00Z');
     const store = new MemoryStore({ now: () => at });
     const slot = await store.insertSchedule(scheduleData());
     expect(slot.createdAt).toEqual(at);
+  });
+
+  it('refuses clock and now together, saying to keep clock', () => {
+    expect(() => new MemoryStore({ clock: new ManualClock(), now: () => new Date() })).toThrow(
+      new TypeError(
+        "MemoryStore: pass clock or now, not both; keep clock (the engine's option name) and drop the deprecated now",
+      ),
+    );
+  });
+
+  it.each([
+    ['a function instead of a Clock', () => new Date()],
+    ['an object without now', {}],
+    ['a now that is not a function', { now: new Date() }],
+    ['null', null],
+  ])('refuses a clock that is %s, with a TypeError saying what a Clock is', (_name, clock) => {
+    expect(() => new MemoryStore({ clock: clock as unknown as Clock })).toThrow(TypeError);
+    expect(() => new MemoryStore({ clock: clock as unknown as Clock })).toThrow(
+      /MemoryStore: options.clock must be a Clock, an object with a now\(\) function returning a Date/,
+    );
+  });
+
+  it('rejects a now option that is not a function', () => {
+    expect(() => new MemoryStore({ now: 'soon' as unknown as () => Date })).toThrow(/options.now must be a function/);
   });
 });

@@ -4,7 +4,7 @@ import { createFakeMongo } from './support/fake-mongo.js';
 
 // Each fixture gets a fresh stand-in whose stamps follow that fixture's clock. Mapping, filters,
 // compare-and-set and unique keys are the adapter's; transaction isolation is the stand-in's.
-useStoreForFixtures((clock) => createFakeMongo({ now: () => clock.now() }).store);
+useStoreForFixtures((clock) => createFakeMongo({ clock }).store);
 
 await import('../engine/booking-flow.test.js');
 await import('../engine/payments.test.js');

@@ -29,7 +29,7 @@ describe.skipIf(!mongod.available)('the booking flow on MongooseStore', () => {
 
   beforeAll(async () => {
     connection = await openConnection(await replSet.uri(), 'careslot_flow');
-    store = new MongooseStore({ connection, now: () => clock.now() });
+    store = new MongooseStore({ connection, clock: { now: () => clock.now() } });
     await store.ready();
     await store.createIndexes();
   });

@@ -18,7 +18,7 @@ describe.skipIf(!mongod.available)('MongooseStore', () => {
 
   beforeAll(async () => {
     connection = await openConnection(await replSet.uri(), 'careslot_lifecycle');
-    store = new MongooseStore({ connection, now: () => clock.now() });
+    store = new MongooseStore({ connection, clock: { now: () => clock.now() } });
     await store.ready();
     await store.createIndexes();
   }, 120_000);

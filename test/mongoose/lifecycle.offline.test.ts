@@ -7,7 +7,7 @@ import { createFakeMongo } from './support/fake-mongo.js';
 // Mapping, filters, compare-and-set and unique keys are the adapter's; transaction isolation is
 // the stand-in's. The same suite runs on a real replica set in lifecycle.mongo.test.ts.
 let clock = new ManualClock('2030-03-01T08:00:00Z');
-const fake = createFakeMongo({ now: () => clock.now() });
+const fake = createFakeMongo({ clock: { now: () => clock.now() } });
 
 describeLifecycle('lifecycle on MongooseOperations over the MongoDB stand-in', async (options = {}) => {
   clock = new ManualClock(options.start ?? '2030-03-01T08:00:00Z');

@@ -13,6 +13,7 @@ import {
 import { bookingToDocument } from '../../src/adapters/mongoose/mapping.js';
 import { transactionSupportProblem } from '../../src/adapters/mongoose/server-check.js';
 import { BookingError, type StoreOperations } from '../../src/index.js';
+import { ManualClock } from '../../src/testing/index.js';
 import { BOOKING, DOC, newBooking, newSchedule, PAT, SLOT, T0 } from './samples.js';
 
 const connections: mongoose.Connection[] = [];
@@ -55,11 +56,23 @@ describe('options', () => {
     ['two models with one name', { modelNames: { schedule: 'Same', booking: 'Same' } }, /must all differ/],
     ['a now that is not a function', { now: 'soon' }, /options.now must be a function/],
     [
+      'clock and now together',
+      { clock: { now: () => T0 }, now: () => T0 },
+      /MongooseStore: pass clock or now, not both; keep clock/,
+    ],
+    [
+      'a clock that is a function',
+      { clock: () => T0 },
+      /options.clock must be a Clock, an object with a now\(\) function/,
+    ],
+    ['a clock without now', { clock: {} }, /options.clock must be a Clock, an object with a now\(\) function/],
+    [
       'transactionOptions that are not an object',
       { transactionOptions: 'snapshot' },
       /transactionOptions must be an object/,
     ],
-  ])('refuses %s', (_name, extra, message) => {
+  ])('refuses %s with a TypeError', (_name, extra, message) => {
+    expect(() => new MongooseStore({ connection: hostConnection(), ...(extra as object) })).toThrow(TypeError);
     expect(() => new MongooseStore({ connection: hostConnection(), ...(extra as object) })).toThrow(message);
   });
 });
@@ -423,7 +436,7 @@ describe('transactions', () => {
   it('passes the session to every operation inside a transaction, with the configured options', async () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
-    const store = new MongooseStore({ connection, now: () => T0 });
+    const store = new MongooseStore({ connection, clock: { now: () => T0 } });
     const calls = recordCollections(store);
     const session = { id: 'fake-session' };
     const transaction = vi.fn(async (fn: (s: unknown) => Promise<unknown>) => fn(session));
@@ -468,7 +481,21 @@ describe('transactions', () => {
     expect(seen).toMatchObject({ code: 'INVALID_INPUT', details: { issues: [{ path: 'fee.amount' }] } });
   });
 
-  it('stamps records with the injected clock', async () => {
+  it('stamps records from the clock option, following the clock as it moves', async () => {
+    const connection = hostConnection();
+    pretendOpen(connection, () => REPLICA_SET_HELLO);
+    const clock = new ManualClock('2031-01-01T00:00:00Z');
+    const store = new MongooseStore({ connection, clock });
+    recordCollections(store);
+    const slot = await store.insertSchedule(newSchedule());
+    expect(slot.createdAt).toEqual(new Date('2031-01-01T00:00:00Z'));
+    expect(slot.updatedAt).toEqual(new Date('2031-01-01T00:00:00Z'));
+    clock.advance(60_000);
+    const later = await store.insertSchedule(newSchedule());
+    expect(later.createdAt).toEqual(new Date('2031-01-01T00:01:00Z'));
+  });
+
+  it('still stamps records with the deprecated now function', async () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
     const now = new Date('2031-01-01T00:00:00Z');

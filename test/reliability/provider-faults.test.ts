@@ -41,7 +41,7 @@ beforeEach(() => {
 });
 
 function setup(options: { notifier?: Notifier; scheduler?: JobScheduler } = {}) {
-  const store = new MemoryStore({ now: () => clock.now() });
+  const store = new MemoryStore({ clock });
   const patients = new MemoryPatientDirectory(
     Array.from({ length: 60 }, (_, i) => ({ id: patientId(i), name: `Patient ${i}`, plan: 'standard' })),
   );

@@ -17,7 +17,7 @@ export const ADA = '64b0000000000000000000a1';
 export const OTTO = '64b0000000000000000000a5';
 
 export function createStripeFixture(fake: FakeStripeServer, clock: ManualClock) {
-  const store = new MemoryStore({ now: () => clock.now() });
+  const store = new MemoryStore({ clock });
   const patients = new MemoryPatientDirectory([
     { id: ADA, name: 'Ada Standard', email: 'ada@example.test', plan: 'standard' },
     { id: OTTO, name: 'Otto Other', plan: 'standardPlus' },

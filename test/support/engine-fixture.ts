@@ -40,7 +40,7 @@ export interface Fixture {
 }
 
 type StoreFactory = (clock: ManualClock) => BookingStore;
-let defaultStore: StoreFactory = (clock) => new MemoryStore({ now: () => clock.now() });
+let defaultStore: StoreFactory = (clock) => new MemoryStore({ clock });
 
 /**
  * Makes every fixture without an explicit store use this one instead of a MemoryStore, so a

@@ -20,6 +20,8 @@ import type {
   ScheduleUpdate,
   StoreOperations,
 } from '../../ports/booking-store.js';
+import type { Clock } from '../../ports/clock.js';
+import { resolveStoreClock } from '../store-clock.js';
 import { AsyncMutex } from './async-mutex.js';
 import { newObjectId } from './object-id.js';
 
@@ -345,7 +347,15 @@ class MemoryOperations implements StoreOperations {
 
 export interface MemoryStoreOptions {
   /**
-   * Source of `createdAt`/`updatedAt` stamps; pass the engine's clock in tests.
+   * Source of `createdAt`/`updatedAt` stamps: pass the engine's clock (the same `clock`
+   * option), so records and the engine agree on the time, e.g. a `ManualClock` in tests.
+   * @defaultValue the system clock (`new Date()`)
+   */
+  clock?: Clock;
+  /**
+   * The stamps' source as a function.
+   * @deprecated Use `clock` (`new MemoryStore({ clock })`); `now` will be removed in the next
+   * release. Passing both is a TypeError.
    * @defaultValue `() => new Date()`
    */
   now?: () => Date;
@@ -375,10 +385,11 @@ export class MemoryStore implements BookingStore {
   private readonly direct: MemoryOperations;
 
   constructor(options: MemoryStoreOptions = {}) {
-    if (options.now !== undefined && typeof options.now !== 'function') {
-      throw new TypeError('MemoryStore: options.now must be a function returning a Date');
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('MemoryStore: pass an options object ({ clock? }) or nothing');
     }
-    this.now = options.now ?? (() => new Date());
+    const clock = resolveStoreClock('MemoryStore', options);
+    this.now = () => clock.now();
     this.direct = new MemoryOperations(this.tables, null, this.now);
   }
 

@@ -21,6 +21,8 @@ import type {
   ScheduleUpdate,
   StoreOperations,
 } from '../../ports/booking-store.js';
+import type { Clock } from '../../ports/clock.js';
+import { resolveStoreClock } from '../store-clock.js';
 import { DEFAULT_MODEL_NAMES, type DocumentsByKey, MODEL_KEYS, type MongooseStoreModelKey } from './documents.js';
 import { retryUniqueConflicts, toStoreError } from './errors.js';
 import type { HostIdMode } from './ids.js';
@@ -73,7 +75,15 @@ export interface MongooseStoreOptions {
    */
   collectionNames?: Partial<Record<MongooseStoreModelKey, string>>;
   /**
-   * Source of `createdAt`/`updatedAt` and other stamps; pass the engine's clock in tests.
+   * Source of `createdAt`/`updatedAt` and other stamps: pass the engine's clock (the same
+   * `clock` option), so records and the engine agree on the time, e.g. a `ManualClock` in tests.
+   * @defaultValue the system clock (`new Date()`)
+   */
+  clock?: Clock;
+  /**
+   * The stamps' source as a function.
+   * @deprecated Use `clock` (`new MongooseStore({ connection, clock })`); `now` will be
+   * removed in the next release. Passing both is a TypeError.
    * @defaultValue `() => new Date()`
    */
   now?: () => Date;
@@ -177,9 +187,7 @@ export class MongooseStore implements BookingStore {
     const userModelName = options.userModelName ?? 'User';
     if (typeof userModelName !== 'string' || userModelName.length === 0)
       fail('options.userModelName must be a non-empty string');
-    if (options.now !== undefined && typeof options.now !== 'function') {
-      fail('options.now must be a function returning a Date');
-    }
+    const clock = resolveStoreClock('MongooseStore', options);
     if (
       options.transactionOptions !== undefined &&
       (options.transactionOptions === null || typeof options.transactionOptions !== 'object')
@@ -227,7 +235,7 @@ export class MongooseStore implements BookingStore {
       models: this.models,
       collections: collections as StoreCollections,
       hostIds,
-      now: options.now ?? (() => new Date()),
+      now: () => clock.now(),
     };
     this.direct = new MongooseOperations(this.deps, null);
   }

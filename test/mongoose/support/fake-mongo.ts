@@ -17,7 +17,7 @@ import {
 } from '../../../src/adapters/mongoose/mongoose-operations.js';
 import { MongooseStore } from '../../../src/adapters/mongoose/mongoose-store.js';
 import type { Filter, Update } from '../../../src/adapters/mongoose/queries.js';
-import type { BookingStore, StoreOperations } from '../../../src/index.js';
+import { type BookingStore, type Clock, type StoreOperations, systemClock } from '../../../src/index.js';
 
 type Doc = Record<string, unknown>;
 
@@ -169,9 +169,10 @@ export interface FakeMongo {
  * without a server. Models (for casting and validation) come from a real MongooseStore on a
  * connection that is never opened.
  */
-export function createFakeMongo(options: { hostIds?: HostIdMode; now?: () => Date } = {}): FakeMongo {
+export function createFakeMongo(options: { hostIds?: HostIdMode; clock?: Clock } = {}): FakeMongo {
   const connection = mongoose.createConnection();
   const hostIds = options.hostIds ?? 'objectId';
+  const clock = options.clock ?? systemClock;
   const models = new MongooseStore({ connection, hostIds }).models;
   const calls: string[] = [];
   const collections = {} as Record<MongooseStoreModelKey, FakeCollection<unknown>>;
@@ -182,7 +183,7 @@ export function createFakeMongo(options: { hostIds?: HostIdMode; now?: () => Dat
     models,
     collections: collections as unknown as StoreCollections,
     hostIds,
-    now: options.now ?? (() => new Date()),
+    now: () => clock.now(),
   };
   const lock = new AsyncMutex();
   const direct = new MongooseOperations(deps, null);
