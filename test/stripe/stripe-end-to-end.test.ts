@@ -36,6 +36,35 @@ describe('booking through Stripe Checkout', () => {
     expect(fake.requestsTo('POST', '/v1/checkout/sessions')[0]?.idempotencyKey).toBe(`careslot-checkout-${booking.id}`);
   });
 
+  it("sends book()'s return URLs over the engine's, and the engine's over the deprecated gateway options", async () => {
+    const gatewayUrls = { successUrl: 'https://gateway.example/paid', cancelUrl: 'https://gateway.example/back' };
+    const t = createStripeFixture(fake, clock, { gateway: gatewayUrls });
+    const fromEngine = await t.pending();
+    expect(fake.session(fromEngine.sessionId)).toMatchObject({
+      success_url: 'https://clinic.example/paid',
+      cancel_url: 'https://clinic.example/cancelled',
+    });
+    const perCall = await t.engine.book({
+      patientId: ADA,
+      scheduleId: (await t.slot()).id,
+      successUrl: 'https://app.example/ok',
+    });
+    expect(fake.session(perCall.booking.checkoutSessionId ?? '')).toMatchObject({
+      success_url: 'https://app.example/ok',
+      cancel_url: 'https://clinic.example/cancelled',
+    });
+
+    const legacy = createStripeFixture(fake, clock, {
+      engine: { successUrl: undefined, cancelUrl: undefined },
+      gateway: gatewayUrls,
+    });
+    const fromGateway = await legacy.pending();
+    expect(fake.session(fromGateway.sessionId)).toMatchObject({
+      success_url: 'https://gateway.example/paid',
+      cancel_url: 'https://gateway.example/back',
+    });
+  });
+
   it("creates the patient's Stripe customer once and reuses it on the next booking", async () => {
     const t = setup();
     const first = await t.pending();

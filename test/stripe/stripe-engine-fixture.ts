@@ -1,8 +1,9 @@
 // The engine on the memory defaults and StripeCheckoutGateway against the local fake, plus signed-webhook helpers.
-import { StripeCheckoutGateway } from '../../src/adapters/stripe/index.js';
+import { StripeCheckoutGateway, type StripeCheckoutGatewayOptions } from '../../src/adapters/stripe/index.js';
 import {
   BookingEngine,
   type BookingEngineEvents,
+  type BookingEngineOptions,
   createWebhookHandler,
   InProcessScheduler,
   MemoryStore,
@@ -16,7 +17,12 @@ export const DOCTOR = '64b0000000000000000000d1';
 export const ADA = '64b0000000000000000000a1';
 export const OTTO = '64b0000000000000000000a5';
 
-export function createStripeFixture(fake: FakeStripeServer, clock: ManualClock) {
+/** Return URLs live in the engine options (the documented place); `options` overrides them or sets gateway ones. */
+export function createStripeFixture(
+  fake: FakeStripeServer,
+  clock: ManualClock,
+  options: { engine?: Partial<BookingEngineOptions>; gateway?: Partial<StripeCheckoutGatewayOptions> } = {},
+) {
   const store = new MemoryStore({ clock });
   const patients = new MemoryPatientDirectory([
     { id: ADA, name: 'Ada Standard', email: 'ada@example.test', plan: 'standard' },
@@ -26,11 +32,19 @@ export function createStripeFixture(fake: FakeStripeServer, clock: ManualClock) 
   const gateway = new StripeCheckoutGateway({
     stripe: fake.client(),
     webhookSecret: WEBHOOK_SECRET,
+    clock,
+    ...options.gateway,
+  });
+  const engine = new BookingEngine({
+    store,
+    payments: gateway,
+    patients,
+    scheduler,
+    clock,
     successUrl: 'https://clinic.example/paid',
     cancelUrl: 'https://clinic.example/cancelled',
-    clock,
+    ...options.engine,
   });
-  const engine = new BookingEngine({ store, payments: gateway, patients, scheduler, clock });
   const webhook: WebhookHandler = createWebhookHandler({ engine, gateway, onError: () => {} });
   const mismatches: Parameters<BookingEngineEvents['payment.mismatch']>[0][] = [];
   engine.events.on('payment.mismatch', (payload) => mismatches.push(payload));

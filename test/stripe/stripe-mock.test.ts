@@ -1,5 +1,4 @@
-// StripeCheckoutGateway against stripe-mock when STRIPE_MOCK_URL points at one: stateless, so the shapes of answers only.
-// The behaviour (idempotency, outcomes, events) is proven by the gateway conformance suite over the local fake.
+// StripeCheckoutGateway against stripe-mock (stateless, so answer shapes only) when STRIPE_MOCK_URL points at one; behaviour is in the gateway conformance suite.
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { StripeCheckoutGateway } from '../../src/adapters/stripe/index.js';
