@@ -61,7 +61,11 @@ export function createApp(options: AppOptions): express.Express {
   app.disable('x-powered-by');
 
   // The webhook gets the raw body, before any JSON parser (see careslot/express).
-  app.post('/webhooks/payments', express.raw({ type: '*/*', limit: '1mb' }), expressWebhook({ engine, gateway }));
+  app.post(
+    '/webhooks/payments',
+    express.raw({ type: '*/*', limit: '1mb' }),
+    expressWebhook({ engine, payments: gateway }),
+  );
 
   app.use(express.json({ limit: '32kb' }));
   app.use(express.urlencoded({ extended: false, limit: '8kb' }));

@@ -1,15 +1,38 @@
-// Framework-agnostic webhook handling: raw body + headers in, status + JSON body out.
-import { isBookingError } from '../domain/errors.js';
-import type { PaymentEventResult } from '../engine/payments.js';
-import type { PaymentEvent, PaymentGateway } from '../ports/payment-gateway.js';
+// Framework-agnostic webhook handling: one fetch-standard core, and the raw body + headers form over it.
+import { type ErrorCode, ErrorCodes, isBookingError } from '../domain/errors.js';
+import type { PaymentEventResult } from '../engine/index.js';
+import type { PaymentEvent, PaymentGateway, WebhookParseResult } from '../ports/payment-gateway.js';
+import { RAW_BODY_HINT } from '../ports/payment-gateway.js';
+import { type HeaderRecord, requestFromRaw } from './node-request.js';
+
+/** The part of a gateway the handler uses: verifying and normalizing webhooks. */
+export type WebhookVerifier = Pick<PaymentGateway, 'parseWebhook'>;
+
+/** What the handler needs from the engine; the BookingEngine is one. */
+export interface WebhookEngine {
+  handlePaymentEvent(event: PaymentEvent): Promise<PaymentEventResult>;
+  /** The engine's own gateway, used when the options name none. */
+  readonly payments?: WebhookVerifier;
+}
 
 export interface WebhookHandlerOptions {
   /** Anything with `handlePaymentEvent`: normally the BookingEngine. */
-  engine: { handlePaymentEvent(event: PaymentEvent): Promise<PaymentEventResult> };
-  /** The gateway that verifies and normalizes the provider's webhooks. */
-  gateway: Pick<PaymentGateway, 'parseWebhook'>;
+  engine: WebhookEngine;
   /**
-   * Bodies larger than this are refused with 413 before any parsing.
+   * The gateway that verifies and normalizes the provider's webhooks: the same `payments` the
+   * BookingEngine was given.
+   * @defaultValue `engine.payments`
+   */
+  payments?: WebhookVerifier;
+  /**
+   * The old name of `payments`; still honoured in this release. Giving both, set to different
+   * gateways, is a TypeError.
+   * @deprecated Use `payments`, the BookingEngine's name for the same gateway.
+   */
+  gateway?: WebhookVerifier;
+  /**
+   * Bodies larger than this are refused with 413 PAYLOAD_TOO_LARGE before any parsing; a body
+   * that declares a larger Content-Length is refused before it is read.
    * @defaultValue 1_048_576 (1 MiB; Stripe events are far smaller)
    */
   maxBodyBytes?: number;
@@ -23,7 +46,7 @@ export interface WebhookHandlerOptions {
 export interface WebhookInput {
   /** The exact bytes received. A parsed object is refused with a message saying so. */
   rawBody: string | Uint8Array;
-  headers: Record<string, string | string[] | undefined>;
+  headers: HeaderRecord;
 }
 
 export interface WebhookResponse {
@@ -32,104 +55,140 @@ export interface WebhookResponse {
 }
 
 export interface WebhookHandler {
+  /** The status+body form, for hosts that already hold the raw body. Same answers as `fetch`. */
   (input: WebhookInput): Promise<WebhookResponse>;
-  /** The same handler for fetch-standard runtimes (Next.js route handlers, Hono, workers). */
+  /** The handler itself, for fetch-standard runtimes (Next.js route handlers, Hono, workers). */
   fetch(request: Request): Promise<Response>;
+  /** The resolved size cap in bytes; give it to a body parser too: `express.raw({ limit })`. */
+  readonly maxBodyBytes: number;
 }
 
-const RAW_BODY_HINT =
-  'Pass the raw request body (string or Buffer), not parsed JSON: in Express mount this route with express.raw({ type: "application/json" }) before any express.json()';
+const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+const RETRY_MESSAGE = 'Webhook could not be processed; the provider will retry';
 
-function errorBody(code: string, message: string): Record<string, unknown> {
-  return { error: { code, message } };
+/**
+ * Every refusal the webhook endpoint sends goes through here, so its status is the one
+ * `ErrorCodes` gives its code.
+ */
+export function errorResponse(code: ErrorCode, message: string): Response {
+  return Response.json({ error: { code, message } }, { status: ErrorCodes[code] });
+}
+
+function resolveVerifier(options: WebhookHandlerOptions): WebhookVerifier {
+  const { payments, gateway } = options;
+  if (payments !== undefined && gateway !== undefined && payments !== gateway) {
+    throw new TypeError(
+      'createWebhookHandler: options.payments and options.gateway name different gateways; pass payments only (gateway is its deprecated name)',
+    );
+  }
+  const verifier = payments ?? gateway ?? options.engine.payments;
+  if (typeof verifier?.parseWebhook !== 'function') {
+    throw new TypeError(
+      'createWebhookHandler: no payment gateway to verify webhooks with; pass the one the BookingEngine uses: createWebhookHandler({ engine, payments })',
+    );
+  }
+  return verifier;
+}
+
+/** Reads at most `max` bytes; null once the body passes it (a chunked body has no length to check first). */
+async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (body) {
+    const reader = body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel();
+        return null;
+      }
+      chunks.push(value);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
 }
 
 /**
  * Builds the webhook endpoint: 200 for processed, duplicate and ignored events; 400 for bad
- * signatures and bodies (nothing changes); 413 for oversized bodies; 500 when a verified event
- * could not be applied (e.g. the database was unreachable), so the provider retries it.
+ * signatures and bodies (nothing changes); 413 PAYLOAD_TOO_LARGE for oversized bodies; 500
+ * INTERNAL when a verified event could not be applied (e.g. the database was unreachable), so
+ * the provider retries it. `handler.fetch` is the one code path; the status+body form,
+ * `expressWebhook` and `nodeWebhook` convert to a fetch `Request` and back.
  */
 export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHandler {
   if (!options || typeof options.engine?.handlePaymentEvent !== 'function') {
     throw new TypeError('createWebhookHandler: options.engine must be a BookingEngine');
   }
-  if (typeof options.gateway?.parseWebhook !== 'function') {
-    throw new TypeError('createWebhookHandler: options.gateway must be a PaymentGateway with parseWebhook');
+  const verifier = resolveVerifier(options);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) {
+    throw new TypeError(
+      `createWebhookHandler: options.maxBodyBytes must be a whole number of bytes above 0 (got ${String(maxBodyBytes)}); leave it out for 1 MiB`,
+    );
   }
-  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
   const onError = options.onError ?? ((error: unknown) => console.error('careslot: webhook failed', error));
-
-  const handle = async (input: WebhookInput): Promise<WebhookResponse> => {
-    const rawBody = input?.rawBody as unknown;
-    if (typeof rawBody !== 'string' && !(rawBody instanceof Uint8Array)) {
-      return { status: 400, body: errorBody('INVALID_INPUT', RAW_BODY_HINT) };
-    }
-    const size = typeof rawBody === 'string' ? Buffer.byteLength(rawBody) : rawBody.byteLength;
-    if (size > maxBodyBytes) {
-      return { status: 413, body: errorBody('INVALID_INPUT', `Webhook body exceeds ${maxBodyBytes} bytes`) };
-    }
-    let parsed: Awaited<ReturnType<WebhookHandlerOptions['gateway']['parseWebhook']>>;
-    try {
-      parsed = await options.gateway.parseWebhook({ rawBody, headers: input.headers ?? {} });
-    } catch (error) {
-      // Only the request itself can be wrong here: bad signature, parsed or non-JSON body.
-      if (isBookingError(error) && error.status < 500) {
-        return { status: error.status, body: errorBody(error.code, error.message) };
-      }
-      onError(error);
-      return { status: 500, body: errorBody('INTERNAL', 'Webhook could not be processed; the provider will retry') };
-    }
-    if (parsed.kind === 'ignored')
-      return { status: 200, body: { received: true, outcome: 'ignored', type: parsed.type } };
-    try {
-      const result = await options.engine.handlePaymentEvent(parsed.event);
-      return { status: 200, body: { received: true, outcome: result.outcome } };
-    } catch (error) {
-      // A verified event the engine could not apply: let the provider retry, and tell the host.
-      onError(error);
-      return { status: 500, body: errorBody('INTERNAL', 'Webhook could not be processed; the provider will retry') };
-    }
+  const tooLarge = () => errorResponse('PAYLOAD_TOO_LARGE', `Webhook body exceeds ${maxBodyBytes} bytes`);
+  const retryLater = (error: unknown) => {
+    onError(error);
+    return errorResponse('INTERNAL', RETRY_MESSAGE);
   };
 
-  const handler = handle as WebhookHandler;
-  handler.fetch = async (request: Request): Promise<Response> => {
-    const tooLarge = () =>
-      Response.json(errorBody('INVALID_INPUT', `Webhook body exceeds ${maxBodyBytes} bytes`), { status: 413 });
-    const declared = Number(request.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > maxBodyBytes) return tooLarge();
-    if (request.bodyUsed) {
-      return Response.json(errorBody('INVALID_INPUT', `The request body was already read. ${RAW_BODY_HINT}`), {
-        status: 400,
-      });
+  const fetchHandler = async (request: Request): Promise<Response> => {
+    if (Number(request.headers.get('content-length')) > maxBodyBytes) {
+      await request.body?.cancel().catch(() => {});
+      return tooLarge();
     }
-    // Read with a byte count, so a chunked body without Content-Length cannot exhaust memory.
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    if (request.body) {
-      const reader = request.body.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > maxBodyBytes) {
-          await reader.cancel();
-          return tooLarge();
-        }
-        chunks.push(value);
-      }
+    if (request.bodyUsed) return errorResponse('INVALID_INPUT', `The request body was already read. ${RAW_BODY_HINT}`);
+    let rawBody: Uint8Array | null;
+    try {
+      rawBody = await readCapped(request.body, maxBodyBytes);
+    } catch {
+      // The client went away mid-body (or the stream broke): nothing was verified or changed.
+      return errorResponse('INVALID_INPUT', 'The webhook body could not be read to its end');
     }
-    const rawBody = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      rawBody.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
+    if (rawBody === null) return tooLarge();
     const headers: Record<string, string> = {};
     request.headers.forEach((value, key) => {
       headers[key] = value;
     });
-    const result = await handle({ rawBody, headers });
-    return Response.json(result.body, { status: result.status });
+    let parsed: WebhookParseResult;
+    try {
+      parsed = await verifier.parseWebhook({ rawBody, headers });
+    } catch (error) {
+      // Only the request itself can be wrong here: bad signature, parsed or non-JSON body.
+      if (isBookingError(error) && ErrorCodes[error.code] < 500) return errorResponse(error.code, error.message);
+      return retryLater(error);
+    }
+    if (parsed.kind === 'ignored') return Response.json({ received: true, outcome: 'ignored', type: parsed.type });
+    try {
+      const result = await options.engine.handlePaymentEvent(parsed.event);
+      return Response.json({ received: true, outcome: result.outcome });
+    } catch (error) {
+      // A verified event the engine could not apply: let the provider retry, and tell the host.
+      return retryLater(error);
+    }
   };
+
+  const handle = async (input: WebhookInput): Promise<WebhookResponse> => {
+    let response: Response;
+    try {
+      response = await fetchHandler(requestFromRaw(input));
+    } catch (error) {
+      if (!isBookingError(error)) throw error;
+      response = errorResponse(error.code, error.message);
+    }
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  const handler = handle as WebhookHandler;
+  Object.defineProperty(handler, 'fetch', { value: fetchHandler, enumerable: true });
+  Object.defineProperty(handler, 'maxBodyBytes', { value: maxBodyBytes, enumerable: true });
   return handler;
 }

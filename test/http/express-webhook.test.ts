@@ -1,10 +1,16 @@
 // expressWebhook in a real Express app: the raw body reaches Stripe's verifier next to express.json() routes.
-import type { Server } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expressWebhook } from '../../src/http/express.js';
-import { createWebhookHandler, type PaymentEvent, type PaymentEventResult } from '../../src/index.js';
+import {
+  createWebhookHandler,
+  type PaymentEvent,
+  type PaymentEventResult,
+  RAW_BODY_HINT,
+  type WebhookHandler,
+} from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { FakeStripeServer } from '../stripe/fake-stripe-server.js';
 import { signedRequest, stripeEvent } from '../stripe/signed-events.js';
@@ -46,20 +52,56 @@ function serveRawWebhook(t: StripeFixture): Promise<string> {
   app.post(
     '/webhooks/stripe',
     express.raw({ type: 'application/json' }),
-    expressWebhook({ engine: t.engine, gateway: t.gateway }),
+    expressWebhook({ engine: t.engine, payments: t.gateway }),
   );
   return serve(app);
 }
 
+/** An app whose webhook route has no body parser at all. */
+function serveUnparsedWebhook(handler: Parameters<typeof expressWebhook>[0]): Promise<string> {
+  const app = express();
+  app.post('/webhooks/stripe', expressWebhook(handler));
+  return serve(app);
+}
+
 /** A pending booking and the signed checkout.session.completed Stripe would send for it. */
-async function paidWebhook(t: StripeFixture) {
+async function paidWebhook(t: StripeFixture, padding = 0) {
   const { booking, sessionId } = await t.pending();
-  const request = t.signed('checkout.session.completed', fake.completeSession(sessionId));
-  return { booking, request };
+  if (padding === 0)
+    return { booking, request: t.signed('checkout.session.completed', fake.completeSession(sessionId)) };
+  // Trailing whitespace keeps the JSON valid and the signature real, at any size.
+  const json = JSON.stringify(stripeEvent('checkout.session.completed', fake.completeSession(sessionId)), null, 2);
+  return { booking, request: signedRequest(json + ' '.repeat(padding), { at: clock.now() }) };
 }
 
 function post(url: string, request: { rawBody: string; headers: Record<string, string> }) {
   return fetch(url, { method: 'POST', body: request.rawBody, headers: request.headers });
+}
+
+/**
+ * Sends the headers and `chunks`, then leaves the body open: a response can only arrive if the
+ * server answered without waiting for the rest.
+ */
+function postUnfinished(
+  url: string,
+  headers: Record<string, string>,
+  chunks: Buffer[],
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+        req.destroy();
+      });
+    });
+    req.on('error', reject);
+    for (const chunk of chunks) req.write(chunk);
+  });
 }
 
 describe('expressWebhook', () => {
@@ -69,7 +111,7 @@ describe('expressWebhook', () => {
     app.post(
       '/webhooks/stripe',
       express.raw({ type: 'application/json' }),
-      expressWebhook({ engine: t.engine, gateway: t.gateway }),
+      expressWebhook({ engine: t.engine, payments: t.gateway }),
     );
     app.use(express.json());
     app.post('/api/echo', (req, res) => {
@@ -97,27 +139,78 @@ describe('expressWebhook', () => {
     const t = createStripeFixture(fake, clock);
     const app = express();
     app.use(express.json());
-    app.post('/webhooks/stripe', expressWebhook({ engine: t.engine, gateway: t.gateway }));
+    app.post('/webhooks/stripe', expressWebhook({ engine: t.engine, payments: t.gateway }));
     const base = await serve(app);
     const { booking, request } = await paidWebhook(t);
 
     const response = await post(`${base}/webhooks/stripe`, request);
     expect(response.status).toBe(400);
-    const body = (await response.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe('INVALID_INPUT');
-    expect(body.error.message).toContain('express.raw({ type: "application/json" })');
+    expect(await response.json()).toEqual({ error: { code: 'INVALID_INPUT', message: RAW_BODY_HINT } });
+    expect(RAW_BODY_HINT).toContain('express.raw({ type: "application/json" })');
+    expect((await t.engine.getBooking(booking.id)).status).toBe('pending');
+  });
+
+  it('answers 400 with the hint when a middleware read the stream without leaving a body', async () => {
+    const t = createStripeFixture(fake, clock);
+    const app = express();
+    app.post(
+      '/webhooks/stripe',
+      async (req, _res, next) => {
+        for await (const _chunk of req) {
+          // a logger or proxy that drained the body
+        }
+        next();
+      },
+      expressWebhook({ engine: t.engine, payments: t.gateway }),
+    );
+    const base = await serve(app);
+    const { booking, request } = await paidWebhook(t);
+    const response = await post(`${base}/webhooks/stripe`, request);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error: { code: 'INVALID_INPUT', message: `The request body was already read. ${RAW_BODY_HINT}` },
+    });
     expect((await t.engine.getBooking(booking.id)).status).toBe('pending');
   });
 
   it('reads the raw stream itself when no body parser ran', async () => {
     const t = createStripeFixture(fake, clock);
-    const app = express();
-    app.post('/webhooks/stripe', expressWebhook({ engine: t.engine, gateway: t.gateway }));
-    const base = await serve(app);
+    const base = await serveUnparsedWebhook({ engine: t.engine, payments: t.gateway });
     const { booking, request } = await paidWebhook(t);
 
     const response = await post(`${base}/webhooks/stripe`, request);
     expect(response.status).toBe(200);
+    expect((await t.engine.getBooking(booking.id)).status).toBe('scheduled');
+  });
+
+  it('reads the raw stream when a parser skipped the request and left only a placeholder object (body-parser 1.x)', async () => {
+    const t = createStripeFixture(fake, clock);
+    const app = express();
+    app.post(
+      '/webhooks/stripe',
+      (req, _res, next) => {
+        req.body = {};
+        next();
+      },
+      expressWebhook({ engine: t.engine, payments: t.gateway }),
+    );
+    const base = await serve(app);
+    const { booking, request } = await paidWebhook(t);
+    expect((await post(`${base}/webhooks/stripe`, request)).status).toBe(200);
+    expect((await t.engine.getBooking(booking.id)).status).toBe('scheduled');
+  });
+
+  it('verifies a string body from express.text as is', async () => {
+    const t = createStripeFixture(fake, clock);
+    const app = express();
+    app.post(
+      '/webhooks/stripe',
+      express.text({ type: 'application/json' }),
+      expressWebhook({ engine: t.engine, payments: t.gateway }),
+    );
+    const base = await serve(app);
+    const { booking, request } = await paidWebhook(t);
+    expect((await post(`${base}/webhooks/stripe`, request)).status).toBe(200);
     expect((await t.engine.getBooking(booking.id)).status).toBe('scheduled');
   });
 
@@ -149,14 +242,41 @@ describe('expressWebhook', () => {
     expect((await t.engine.getBooking(booking.id)).status).toBe('pending');
   });
 
-  it('answers 413 to a body over maxBodyBytes read from the stream', async () => {
+  it('answers 413 PAYLOAD_TOO_LARGE with Connection: close to a body over maxBodyBytes read from the stream', async () => {
     const t = createStripeFixture(fake, clock);
-    const app = express();
-    app.post('/webhooks/stripe', expressWebhook({ engine: t.engine, gateway: t.gateway, maxBodyBytes: 1024 }));
-    const base = await serve(app);
-    const { request } = await paidWebhook(t);
+    const base = await serveUnparsedWebhook({ engine: t.engine, payments: t.gateway, maxBodyBytes: 1024 });
+    const { booking, request } = await paidWebhook(t);
     const response = await post(`${base}/webhooks/stripe`, request);
     expect(response.status).toBe(413);
+    expect(response.headers.get('connection')).toBe('close');
+    expect(await response.json()).toEqual({
+      error: { code: 'PAYLOAD_TOO_LARGE', message: 'Webhook body exceeds 1024 bytes' },
+    });
+    expect((await t.engine.getBooking(booking.id)).status).toBe('pending');
+  });
+
+  it('answers 413 to a chunked body without Content-Length while the client is still sending it', async () => {
+    const t = createStripeFixture(fake, clock);
+    const base = await serveUnparsedWebhook({ engine: t.engine, payments: t.gateway, maxBodyBytes: 1024 });
+    const response = await postUnfinished(`${base}/webhooks/stripe`, { 'content-type': 'application/json' }, [
+      Buffer.alloc(600, 0x20),
+      Buffer.alloc(600, 0x20),
+    ]);
+    expect(response.status).toBe(413);
+    expect(response.headers.connection).toBe('close');
+    expect(JSON.parse(response.body)).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
+  });
+
+  it('answers 413 to a declared Content-Length over the limit before the body arrives', async () => {
+    const t = createStripeFixture(fake, clock);
+    const base = await serveUnparsedWebhook({ engine: t.engine, payments: t.gateway, maxBodyBytes: 1024 });
+    const response = await postUnfinished(
+      `${base}/webhooks/stripe`,
+      { 'content-type': 'application/json', 'content-length': '50000' },
+      [Buffer.from('{')],
+    );
+    expect(response.status).toBe(413);
+    expect(response.headers.connection).toBe('close');
   });
 
   it('mounts a handler built with createWebhookHandler', async () => {
@@ -168,6 +288,33 @@ describe('expressWebhook', () => {
     expect((await post(`${base}/webhooks/stripe`, request)).status).toBe(200);
   });
 
+  it("honours a prebuilt handler's maxBodyBytes above the default when it reads the stream", async () => {
+    const t = createStripeFixture(fake, clock);
+    const handler = createWebhookHandler({ engine: t.engine, payments: t.gateway, maxBodyBytes: 4 * 1_048_576 });
+    const base = await serveUnparsedWebhook(handler);
+    const { booking, request } = await paidWebhook(t, 1_500_000);
+    expect(Buffer.byteLength(request.rawBody)).toBeGreaterThan(1_048_576);
+    const response = await post(`${base}/webhooks/stripe`, request);
+    expect(response.status).toBe(200);
+    expect((await t.engine.getBooking(booking.id)).status).toBe('scheduled');
+  });
+
+  it("honours a prebuilt handler's smaller maxBodyBytes, on the stream and on an express.raw Buffer", async () => {
+    const t = createStripeFixture(fake, clock);
+    const handler = createWebhookHandler({ engine: t.engine, payments: t.gateway, maxBodyBytes: 1024 });
+    const app = express();
+    app.post('/raw', express.raw({ type: 'application/json' }), expressWebhook(handler));
+    app.post('/stream', expressWebhook(handler));
+    const base = await serve(app);
+    const { booking, request } = await paidWebhook(t);
+    for (const path of ['/raw', '/stream']) {
+      const response = await post(`${base}${path}`, request);
+      expect(response.status, path).toBe(413);
+      expect(await response.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
+    }
+    expect((await t.engine.getBooking(booking.id)).status).toBe('pending');
+  });
+
   it('answers 500, so Stripe retries, when the engine fails for a reason that may pass', async () => {
     const t = createStripeFixture(fake, clock);
     const errors: unknown[] = [];
@@ -176,13 +323,14 @@ describe('expressWebhook', () => {
         throw new Error('database unreachable');
       },
     };
-    const handler = createWebhookHandler({ engine: failing, gateway: t.gateway, onError: (e) => errors.push(e) });
+    const handler = createWebhookHandler({ engine: failing, payments: t.gateway, onError: (e) => errors.push(e) });
     const app = express();
     app.post('/webhooks/stripe', express.raw({ type: 'application/json' }), expressWebhook(handler));
     const base = await serve(app);
     const { request } = await paidWebhook(t);
     const response = await post(`${base}/webhooks/stripe`, request);
     expect(response.status).toBe(500);
+    expect(await response.json()).toMatchObject({ error: { code: 'INTERNAL' } });
     expect(errors).toHaveLength(1);
   });
 
@@ -193,5 +341,12 @@ describe('expressWebhook', () => {
     const response = await post(`${base}/webhooks/stripe`, request);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ received: true, outcome: 'ignored', type: 'customer.created' });
+  });
+
+  it('refuses, when mounted, a bare function that is not a handler from createWebhookHandler', () => {
+    const bare = (async () => ({ status: 200, body: {} })) as unknown as WebhookHandler;
+    expect(() => expressWebhook(bare)).toThrow(
+      new TypeError('expressWebhook: pass the options of createWebhookHandler, or the handler it returned'),
+    );
   });
 });
