@@ -11,6 +11,7 @@ import {
   type Schedule,
 } from 'careslot';
 import { MemoryPatientDirectory, TestPaymentGateway } from 'careslot/testing';
+import { newSchedule } from '../test/support/records.js';
 import { mongodAvailability } from '../test/support/services.js';
 import type { BenchReport, Check } from './table.js';
 
@@ -87,16 +88,15 @@ export async function seedSlots(
   const slots: Schedule[] = new Array(count);
   await pool(count, options.concurrency ?? 16, async (i) => {
     const startTime = new Date(first + Math.floor(i / doctors) * SLOT_MS);
-    slots[i] = await store.insertSchedule({
-      doctorId: hexId(ID_KIND.doctor, i % doctors),
-      startTime,
-      endTime: new Date(startTime.getTime() + SLOT_MS),
-      timeZone: TIME_ZONE,
-      fee: { ...FEE },
-      status: 'available',
-      bookedBy: null,
-      rolledOverFrom: null,
-    });
+    slots[i] = await store.insertSchedule(
+      newSchedule({
+        doctorId: hexId(ID_KIND.doctor, i % doctors),
+        startTime,
+        endTime: new Date(startTime.getTime() + SLOT_MS),
+        timeZone: TIME_ZONE,
+        fee: { ...FEE },
+      }),
+    );
   });
   return slots;
 }

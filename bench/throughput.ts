@@ -1,6 +1,7 @@
 // Throughput: book-and-confirm of distinct slots through the engine, against the same store operations done directly.
 import { addMinutes, type Booking, type BookingStore, type Schedule, SYSTEM_ACTOR } from 'careslot';
 import { ManualClock } from 'careslot/testing';
+import { newBookingOf, newPaymentTransaction } from '../test/support/records.js';
 import {
   type BenchContext,
   type Benchmark,
@@ -55,36 +56,22 @@ async function bookAndConfirmDirectly(
     await tx.countBookings({ patientId, status: 'pending' });
     const claimed = await tx.updateScheduleIf({ id: slot.id, expectedStatus: 'available', set: { status: 'pending' } });
     if (!claimed) throw new Error(`slot ${slot.id} was taken`);
-    const inserted = await tx.insertBooking({
-      patientId,
-      doctorId: claimed.doctorId,
-      scheduleId: claimed.id,
-      slotStart: claimed.startTime,
-      slotEnd: claimed.endTime,
-      timeZone: claimed.timeZone,
-      mode: 'paid',
-      plan: 'standard',
-      price: claimed.fee,
-      status: 'pending',
-      paymentStatus: 'unpaid',
-      cancelReason: null,
-      paymentTransactionId: null,
-      checkoutSessionId: null,
-      paymentUrl: null,
-      holdExpiresAt: addMinutes(now, HOLD_MINUTES),
-      idempotencyKey: null,
-      amountRefunded: 0,
-      history: [
-        {
-          at: clock.now(),
-          from: null,
-          to: 'pending',
-          paymentStatus: 'unpaid',
-          actor: { role: 'patient', id: patientId },
-          reason: 'checkout_started',
-        },
-      ],
-    });
+    const inserted = await tx.insertBooking(
+      newBookingOf(claimed, {
+        patientId,
+        holdExpiresAt: addMinutes(now, HOLD_MINUTES),
+        history: [
+          {
+            at: clock.now(),
+            from: null,
+            to: 'pending',
+            paymentStatus: 'unpaid',
+            actor: { role: 'patient', id: patientId },
+            reason: 'checkout_started',
+          },
+        ],
+      }),
+    );
     if (!inserted) throw new Error(`slot ${slot.id} already has an active booking`);
     return inserted;
   });
@@ -115,16 +102,16 @@ async function bookAndConfirmDirectly(
     const at = clock.now();
     const held = await tx.getSchedule(current.scheduleId);
     if (held?.status !== 'pending') throw new Error(`slot ${current.scheduleId} is not pending`);
-    const record = await tx.insertPaymentTransaction({
-      bookingId: current.id,
-      provider: PROVIDER,
-      providerPaymentId: payment.paymentId,
-      checkoutSessionId: sessionId,
-      amount: payment.amount,
-      currency: payment.currency,
-      credited: true,
-      refunds: [],
-    });
+    const record = await tx.insertPaymentTransaction(
+      newPaymentTransaction({
+        bookingId: current.id,
+        provider: PROVIDER,
+        providerPaymentId: payment.paymentId,
+        checkoutSessionId: sessionId,
+        amount: payment.amount,
+        currency: payment.currency,
+      }),
+    );
     if (!record) throw new Error(`payment ${payment.paymentId} recorded twice`);
     await tx.updateScheduleIf({
       id: held.id,

@@ -1,6 +1,18 @@
 // The BookingStore conformance suite: every store adapter runs exactly these tests.
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Booking, BookingStore, NewBooking, NewSchedule, Schedule } from '../../src/index.js';
+import type { Booking, BookingStore, NewBooking, Schedule } from '../../src/index.js';
+import {
+  BOOKING_ID,
+  DOCTOR_ID,
+  ledgerEntry,
+  at as minutes,
+  newBookingOf,
+  newPaymentTransaction,
+  newSchedule,
+  PATIENT_ID,
+  refundRecord,
+  T0,
+} from '../support/records.js';
 
 export interface StoreHarness {
   /** A store with no records (called before each test). */
@@ -10,56 +22,19 @@ export interface StoreHarness {
 }
 
 // Ids look like MongoDB ObjectIds so that every adapter can store them as it stores the host's ids.
-export const DOC1 = '64b0000000000000000000d1';
+export const DOC1 = DOCTOR_ID;
 export const DOC2 = '64b0000000000000000000d2';
-export const PAT1 = '64b0000000000000000000a1';
+export const PAT1 = PATIENT_ID;
 export const PAT2 = '64b0000000000000000000a2';
 export const PAT3 = '64b0000000000000000000a3';
 export const PAT9 = '64b0000000000000000000a9';
-const B1 = '64b0000000000000000000b1';
+const B1 = BOOKING_ID;
 const B2 = '64b0000000000000000000b2';
 export const patientId = (i: number): string => `64b00000000000000000${(0x1000 + i).toString(16).padStart(4, '0')}`;
 
-const T0 = new Date('2030-03-01T09:00:00Z');
-const minutes = (n: number) => new Date(T0.getTime() + n * 60_000);
-
-export function scheduleData(overrides: Partial<NewSchedule> = {}): NewSchedule {
-  return {
-    doctorId: DOC1,
-    startTime: T0,
-    endTime: minutes(30),
-    timeZone: 'Europe/Berlin',
-    fee: { amount: 5000, currency: 'eur' },
-    status: 'available',
-    bookedBy: null,
-    rolledOverFrom: null,
-    ...overrides,
-  };
-}
-
+/** A pending booking of `schedule` whose hold expired an hour before the slot. */
 export function bookingData(schedule: Schedule, overrides: Partial<NewBooking> = {}): NewBooking {
-  return {
-    patientId: PAT1,
-    doctorId: schedule.doctorId,
-    scheduleId: schedule.id,
-    slotStart: schedule.startTime,
-    slotEnd: schedule.endTime,
-    timeZone: schedule.timeZone,
-    mode: 'paid',
-    plan: 'standard',
-    price: schedule.fee,
-    status: 'pending',
-    paymentStatus: 'unpaid',
-    cancelReason: null,
-    paymentTransactionId: null,
-    checkoutSessionId: null,
-    paymentUrl: null,
-    holdExpiresAt: minutes(-60),
-    idempotencyKey: null,
-    amountRefunded: 0,
-    history: [],
-    ...overrides,
-  };
+  return newBookingOf(schedule, { holdExpiresAt: minutes(-60), ...overrides });
 }
 
 /** Claims a slot and inserts a pending booking in one transaction, as `book` does. */
@@ -94,7 +69,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
 
     describe('schedules', () => {
       it('inserts a slot with a store-chosen id and reads it back with Dates intact', async () => {
-        const created = await store.insertSchedule(scheduleData());
+        const created = await store.insertSchedule(newSchedule());
         expect(typeof created.id).toBe('string');
         const read = await store.getSchedule(created.id);
         expect(read).toEqual(created);
@@ -104,7 +79,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('returns copies: mutating a returned slot does not change the store', async () => {
-        const created = await store.insertSchedule(scheduleData());
+        const created = await store.insertSchedule(newSchedule());
         created.status = 'booked';
         created.fee.amount = 1;
         const read = await store.getSchedule(created.id);
@@ -113,7 +88,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('compare-and-set applies only while the status matches, and returns null otherwise', async () => {
-        const s = await store.insertSchedule(scheduleData());
+        const s = await store.insertSchedule(newSchedule());
         const pending = await store.updateScheduleIf({
           id: s.id,
           expectedStatus: 'available',
@@ -136,7 +111,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('compare-and-set lets exactly one of 50 concurrent claims win', async () => {
-        const s = await store.insertSchedule(scheduleData());
+        const s = await store.insertSchedule(newSchedule());
         const results = await Promise.all(
           Array.from({ length: 50 }, () =>
             store.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } }),
@@ -146,11 +121,11 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('finds slots by doctor, status and time range, sorted by start, with a limit', async () => {
-        const late = await store.insertSchedule(scheduleData({ startTime: minutes(120), endTime: minutes(150) }));
-        const early = await store.insertSchedule(scheduleData());
-        await store.insertSchedule(scheduleData({ doctorId: DOC2 }));
+        const late = await store.insertSchedule(newSchedule({ startTime: minutes(120), endTime: minutes(150) }));
+        const early = await store.insertSchedule(newSchedule());
+        await store.insertSchedule(newSchedule({ doctorId: DOC2 }));
         const expired = await store.insertSchedule(
-          scheduleData({ startTime: minutes(-120), endTime: minutes(-90), status: 'expired' }),
+          newSchedule({ startTime: minutes(-120), endTime: minutes(-90), status: 'expired' }),
         );
         const mine = await store.findSchedules({ doctorId: DOC1, status: ['available'] });
         expect(mine.map((s) => s.id)).toEqual([early.id, late.id]);
@@ -166,8 +141,8 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('deletes only the slots still in the expected status', async () => {
-        const expired = await store.insertSchedule(scheduleData({ status: 'expired' }));
-        const live = await store.insertSchedule(scheduleData({ startTime: minutes(60), endTime: minutes(90) }));
+        const expired = await store.insertSchedule(newSchedule({ status: 'expired' }));
+        const live = await store.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
         const count = await store.deleteSchedulesIf({ ids: [expired.id, live.id], expectedStatus: 'expired' });
         expect(count).toBe(1);
         expect(await store.getSchedule(expired.id)).toBeNull();
@@ -178,7 +153,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
 
     describe('transactions', () => {
       it('commits every write of a transaction together', async () => {
-        const s = await store.insertSchedule(scheduleData());
+        const s = await store.insertSchedule(newSchedule());
         const booking = await store.transaction(async (tx) => {
           await tx.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } });
           return tx.insertBooking(bookingData(s));
@@ -188,22 +163,14 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('rolls back every write when the function throws, and rethrows', async () => {
-        const s = await store.insertSchedule(scheduleData());
+        const s = await store.insertSchedule(newSchedule());
         let bookingId = '';
         await expect(
           store.transaction(async (tx) => {
             await tx.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } });
             const b = await tx.insertBooking(bookingData(s));
             bookingId = b?.id ?? '';
-            await tx.appendLedgerEntry({
-              key: 'credit:rolled-back',
-              doctorId: DOC1,
-              bookingId,
-              kind: 'credit',
-              amount: 100,
-              currency: 'eur',
-              createdAt: T0,
-            });
+            await tx.appendLedgerEntry(ledgerEntry({ key: 'credit:rolled-back', bookingId, amount: 100 }));
             await tx.recordProcessedEvent({ id: 'evt_rolled_back', type: 'x', at: T0 });
             throw new Error('boom');
           }),
@@ -223,7 +190,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         const slots = await Promise.all(
           Array.from({ length: 20 }, (_, i) =>
             store.insertSchedule(
-              scheduleData({ startTime: minutes(60 * (i + 1)), endTime: minutes(60 * (i + 1) + 30) }),
+              newSchedule({ startTime: minutes(60 * (i + 1)), endTime: minutes(60 * (i + 1) + 30) }),
             ),
           ),
         );
@@ -244,7 +211,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('lets exactly one of 100 concurrent claim transactions book a slot', async () => {
-        const s = await store.insertSchedule(scheduleData());
+        const s = await store.insertSchedule(newSchedule());
         const results = await Promise.all(Array.from({ length: 100 }, (_, i) => claim(store, s.id, patientId(i))));
         const winners = results.filter((r) => r !== null);
         expect(winners).toHaveLength(1);
@@ -255,7 +222,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
 
     describe('bookings', () => {
       it('refuses a second active booking for the same slot, but not after the first is cancelled', async () => {
-        const s = await store.insertSchedule(scheduleData());
+        const s = await store.insertSchedule(newSchedule());
         const first = await store.insertBooking(bookingData(s));
         expect(first).not.toBeNull();
         expect(await store.insertBooking(bookingData(s, { patientId: PAT2, status: 'scheduled' }))).toBeNull();
@@ -268,7 +235,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('refuses an update that would make a second active booking for a slot', async () => {
-        const s = await store.insertSchedule(scheduleData());
+        const s = await store.insertSchedule(newSchedule());
         const cancelled = await store.insertBooking(bookingData(s, { status: 'cancelled' }));
         await store.insertBooking(bookingData(s, { patientId: PAT2 }));
         const revived = await store.updateBookingIf({
@@ -281,8 +248,8 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('keeps idempotency keys unique per patient', async () => {
-        const s1 = await store.insertSchedule(scheduleData());
-        const s2 = await store.insertSchedule(scheduleData({ startTime: minutes(60), endTime: minutes(90) }));
+        const s1 = await store.insertSchedule(newSchedule());
+        const s2 = await store.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
         const first = await store.insertBooking(bookingData(s1, { idempotencyKey: 'k1' }));
         expect(await store.insertBooking(bookingData(s2, { idempotencyKey: 'k1' }))).toBeNull();
         expect(await store.insertBooking(bookingData(s2, { idempotencyKey: 'k1', patientId: PAT2 }))).not.toBeNull();
@@ -293,7 +260,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('compare-and-set on status and payment status appends history in the same write', async () => {
-        const s = await store.insertSchedule(scheduleData());
+        const s = await store.insertSchedule(newSchedule());
         const b = await store.insertBooking(bookingData(s));
         const id = b?.id ?? '';
         const entry = {
@@ -328,8 +295,8 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('moves the active place when a booking changes slot', async () => {
-        const s1 = await store.insertSchedule(scheduleData());
-        const s2 = await store.insertSchedule(scheduleData({ startTime: minutes(60), endTime: minutes(90) }));
+        const s1 = await store.insertSchedule(newSchedule());
+        const s2 = await store.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
         const b = await store.insertBooking(bookingData(s1, { status: 'scheduled' }));
         const moved = await store.updateBookingIf({
           id: b?.id ?? '',
@@ -342,8 +309,8 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('finds and counts bookings by every query field', async () => {
-        const s = await store.insertSchedule(scheduleData());
-        const s2 = await store.insertSchedule(scheduleData({ startTime: minutes(60), endTime: minutes(90) }));
+        const s = await store.insertSchedule(newSchedule());
+        const s2 = await store.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
         const held = await store.insertBooking(
           bookingData(s, { holdExpiresAt: minutes(-1), checkoutSessionId: 'cs_a', mode: 'paid' }),
         );
@@ -366,15 +333,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
 
     describe('money records', () => {
       it('appends a ledger entry exactly once per key, even under concurrency', async () => {
-        const entry = {
-          key: 'credit:b1',
-          doctorId: DOC1,
-          bookingId: B1,
-          kind: 'credit' as const,
-          amount: 5000,
-          currency: 'eur',
-          createdAt: T0,
-        };
+        const entry = ledgerEntry({ key: 'credit:b1', bookingId: B1 });
         const results = await Promise.all(Array.from({ length: 20 }, () => store.appendLedgerEntry(entry)));
         expect(results.filter(Boolean)).toHaveLength(1);
         expect(await store.appendLedgerEntry(entry)).toBe(false);
@@ -392,30 +351,12 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('keeps one payment transaction per provider payment id and upserts refunds by id', async () => {
-        const payment = {
-          bookingId: B1,
-          provider: 'test',
-          providerPaymentId: 'pi_1',
-          checkoutSessionId: 'cs_1',
-          amount: 5000,
-          currency: 'eur',
-          credited: true,
-          refunds: [],
-        };
+        const payment = newPaymentTransaction({ bookingId: B1, provider: 'test' });
         const created = await store.insertPaymentTransaction(payment);
         expect(created).toMatchObject({ providerPaymentId: 'pi_1', credited: true });
         expect(await store.insertPaymentTransaction(payment)).toBeNull();
         expect(await store.insertPaymentTransaction({ ...payment, provider: 'other' })).not.toBeNull();
-        const refund = {
-          id: 'r1',
-          amount: 1000,
-          status: 'pending' as const,
-          providerRefundId: null,
-          reason: 'by_patient',
-          failureMessage: null,
-          createdAt: T0,
-          updatedAt: T0,
-        };
+        const refund = refundRecord();
         await store.upsertRefund({ paymentTransactionId: created?.id ?? '', refund });
         expect((await store.findPaymentTransactions({ refundStatus: 'pending' })).map((p) => p.id)).toEqual([
           created?.id,

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { idToString, toHostId, toKey, toObjectId } from '../../src/adapters/mongoose/ids.js';
 import type { BookingStore } from '../../src/index.js';
+import { ledgerEntry, refundRecord } from '../support/records.js';
 import { BOOKING, DOC, INJECTIONS, newBooking, newSchedule, PAT, SLOT } from './samples.js';
 import { createFakeMongo } from './support/fake-mongo.js';
 
@@ -122,30 +123,15 @@ const CALLS: Call[] = [
     (s, v) =>
       s.upsertRefund({
         paymentTransactionId: bad(v),
-        refund: {
-          id: 'r1',
-          amount: 1,
-          status: 'pending',
-          providerRefundId: null,
-          reason: null,
-          failureMessage: null,
-          createdAt: new Date(),
-          updatedAt: new Date(),
-        },
+        refund: refundRecord({ amount: 1, reason: null, createdAt: new Date(), updatedAt: new Date() }),
       }),
   ],
   [
     'appendLedgerEntry({ key })',
     (s, v) =>
-      s.appendLedgerEntry({
-        key: bad(v),
-        doctorId: DOC,
-        bookingId: BOOKING,
-        kind: 'credit',
-        amount: 1,
-        currency: 'eur',
-        createdAt: new Date(),
-      }),
+      s.appendLedgerEntry(
+        ledgerEntry({ key: bad(v), doctorId: DOC, bookingId: BOOKING, amount: 1, createdAt: new Date() }),
+      ),
   ],
   ['findLedgerEntries({ doctorId })', (s, v) => s.findLedgerEntries({ doctorId: bad(v) })],
   ['recordProcessedEvent({ id })', (s, v) => s.recordProcessedEvent({ id: bad(v), type: 't', at: new Date() })],

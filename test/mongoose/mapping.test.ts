@@ -18,7 +18,8 @@ import {
   scheduleToDocument,
   withRefund,
 } from '../../src/adapters/mongoose/mapping.js';
-import type { NewPaymentTransaction, RefundRecord } from '../../src/index.js';
+import type { RefundRecord } from '../../src/index.js';
+import { ledgerEntry, newPaymentTransaction, refundRecord } from '../support/records.js';
 import { at, BOOKING, DOC, newBooking, newSchedule, oid, PAT, SLOT, T0 } from './samples.js';
 
 const withoutStamps = <T extends { id: string; createdAt: Date; updatedAt: Date }>(record: T) => {
@@ -26,27 +27,16 @@ const withoutStamps = <T extends { id: string; createdAt: Date; updatedAt: Date 
   return rest;
 };
 
-const refund: RefundRecord = {
+const refund = refundRecord({
   id: 'cancel-b1',
   amount: 2000,
   status: 'succeeded',
   providerRefundId: 're_1',
-  reason: 'by_patient',
-  failureMessage: null,
   createdAt: at(1),
   updatedAt: at(2),
-};
+});
 
-const payment: NewPaymentTransaction = {
-  bookingId: BOOKING,
-  provider: 'stripe',
-  providerPaymentId: 'pi_1',
-  checkoutSessionId: 'cs_1',
-  amount: 5000,
-  currency: 'eur',
-  credited: true,
-  refunds: [refund],
-};
+const payment = newPaymentTransaction({ bookingId: BOOKING, refunds: [refund] });
 
 describe('slot ↔ DoctorAppointmentSchedule', () => {
   it('stores the doctor as createdBy and the holder as booked_by, both ObjectIds', () => {
@@ -201,15 +191,7 @@ describe('payment ↔ PaymentTransaction', () => {
 
 describe('ledger, events and customers', () => {
   it('maps a ledger entry both ways with ObjectId doctor and booking', () => {
-    const entry = {
-      key: `credit:${BOOKING}`,
-      doctorId: DOC,
-      bookingId: BOOKING,
-      kind: 'credit' as const,
-      amount: 5000,
-      currency: 'eur',
-      createdAt: T0,
-    };
+    const entry = ledgerEntry({ doctorId: DOC, bookingId: BOOKING });
     const doc = ledgerToDocument(entry, 'objectId');
     expect(doc.doctorId.toString()).toBe(DOC);
     const { id, ...rest } = documentToLedger(doc);

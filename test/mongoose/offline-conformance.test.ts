@@ -6,7 +6,8 @@ import {
   MongooseOperations,
   type StoreCollections,
 } from '../../src/adapters/mongoose/mongoose-operations.js';
-import { bookingData, DOC1, describeStoreConformance, PAT2, scheduleData } from '../conformance/store-conformance.js';
+import { bookingData, DOC1, describeStoreConformance, PAT2 } from '../conformance/store-conformance.js';
+import { ledgerEntry, newSchedule } from '../support/records.js';
 import { createFakeMongo } from './support/fake-mongo.js';
 
 // Runs everywhere: mapping, filters, sort orders, compare-and-set and unique-key handling of the
@@ -36,19 +37,11 @@ describe('unique keys the checks did not see (a concurrent writer got there firs
     return { fake, ops: new MongooseOperations({ ...fake.deps, collections: blind }, session) };
   }
 
-  const ledger = {
-    key: 'credit:b1',
-    doctorId: DOC1,
-    bookingId: '64b0000000000000000000b1',
-    kind: 'credit' as const,
-    amount: 5000,
-    currency: 'eur',
-    createdAt: new Date('2030-03-01T09:00:00Z'),
-  };
+  const ledger = ledgerEntry({ key: 'credit:b1', doctorId: DOC1 });
 
   it('answers null or false outside a transaction when the index refuses the write', async () => {
     const { fake, ops } = blindOperations(false);
-    const slot = await fake.store.insertSchedule(scheduleData());
+    const slot = await fake.store.insertSchedule(newSchedule());
     expect(await ops.insertBooking(bookingData(slot))).not.toBeNull();
     expect(await ops.insertBooking(bookingData(slot, { patientId: PAT2 }))).toBeNull();
     expect(await ops.appendLedgerEntry(ledger)).toBe(true);
@@ -64,7 +57,7 @@ describe('unique keys the checks did not see (a concurrent writer got there firs
 
   it('asks for the transaction to run again inside a transaction, instead of answering from an aborted one', async () => {
     const { fake, ops } = blindOperations(true);
-    const slot = await fake.store.insertSchedule(scheduleData());
+    const slot = await fake.store.insertSchedule(newSchedule());
     expect(await ops.insertBooking(bookingData(slot))).not.toBeNull();
     await expect(ops.insertBooking(bookingData(slot, { patientId: PAT2 }))).rejects.toBeInstanceOf(UniqueConflictError);
     expect(await ops.appendLedgerEntry(ledger)).toBe(true);

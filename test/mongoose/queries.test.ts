@@ -34,6 +34,7 @@ import {
   scheduleSetUpdate,
   type Update,
 } from '../../src/adapters/mongoose/queries.js';
+import { newPaymentTransaction, refundRecord } from '../support/records.js';
 import { at, DOC, newBooking, newSchedule, oid, PAT, PAT2, SLOT, SLOT2, T0 } from './samples.js';
 
 const matches = (filter: Filter, doc: object): boolean => new Query(filter).test(doc as Record<string, unknown>);
@@ -234,29 +235,8 @@ describe('booking queries', () => {
 
 describe('payment refunds', () => {
   const refund = (status: 'pending' | 'succeeded', amount = 1000, id = 'r1') =>
-    refundToDocument({
-      id,
-      amount,
-      status,
-      providerRefundId: null,
-      reason: 'by_patient',
-      failureMessage: null,
-      createdAt: T0,
-      updatedAt: T0,
-    });
-  const payment = paymentToDocument(
-    {
-      bookingId: '64b0000000000000000000b1',
-      provider: 'stripe',
-      providerPaymentId: 'pi_1',
-      checkoutSessionId: 'cs_1',
-      amount: 5000,
-      currency: 'eur',
-      credited: true,
-      refunds: [],
-    },
-    T0,
-  );
+    refundToDocument(refundRecord({ id, amount, status }));
+  const payment = paymentToDocument(newPaymentTransaction(), T0);
 
   it('writes only over the version it read: a concurrent refund write makes the stale one match nothing', () => {
     expect(matches(paymentVersionFilter(payment._id, 0), payment)).toBe(true);

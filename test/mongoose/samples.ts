@@ -1,15 +1,15 @@
 // Sample domain records and their documents, shared by the offline mongoose tests.
 import mongoose from 'mongoose';
-import type { Booking, NewBooking, NewSchedule, Schedule } from '../../src/index.js';
+import type { Booking, NewBooking, Schedule } from '../../src/index.js';
+import { at, BOOKING_ID, DOCTOR_ID, PATIENT_ID, newBooking as record, SCHEDULE_ID } from '../support/records.js';
 
-export const DOC = '64b0000000000000000000d1';
-export const PAT = '64b0000000000000000000a1';
+export { at, newSchedule, T0 } from '../support/records.js';
+export const DOC = DOCTOR_ID;
+export const PAT = PATIENT_ID;
 export const PAT2 = '64b0000000000000000000a2';
-export const SLOT = '64b0000000000000000000c1';
+export const SLOT = SCHEDULE_ID;
 export const SLOT2 = '64b0000000000000000000c2';
-export const BOOKING = '64b0000000000000000000b1';
-export const T0 = new Date('2030-03-01T09:00:00Z');
-export const at = (minutes: number): Date => new Date(T0.getTime() + minutes * 60_000);
+export const BOOKING = BOOKING_ID;
 export const oid = (hex: string) => new mongoose.Types.ObjectId(hex);
 
 /** Operator objects a caller might pass where an id or a key belongs. */
@@ -20,40 +20,12 @@ export const INJECTIONS: readonly unknown[] = [
   ['64b0000000000000000000a1'],
 ];
 
-export function newSchedule(overrides: Partial<NewSchedule> = {}): NewSchedule {
-  return {
-    doctorId: DOC,
-    startTime: T0,
-    endTime: at(30),
-    timeZone: 'Europe/Berlin',
-    fee: { amount: 5000, currency: 'eur' },
-    status: 'available',
-    bookedBy: null,
-    rolledOverFrom: null,
-    ...overrides,
-  };
-}
-
+/** A booking whose checkout started an hour before the slot: session, payment URL, idempotency key, one history entry. */
 export function newBooking(overrides: Partial<NewBooking> = {}): NewBooking {
-  return {
-    patientId: PAT,
-    doctorId: DOC,
-    scheduleId: SLOT,
-    slotStart: T0,
-    slotEnd: at(30),
-    timeZone: 'Europe/Berlin',
-    mode: 'paid',
-    plan: 'standard',
-    price: { amount: 5000, currency: 'eur' },
-    status: 'pending',
-    paymentStatus: 'unpaid',
-    cancelReason: null,
-    paymentTransactionId: null,
+  return record({
     checkoutSessionId: 'cs_1',
     paymentUrl: 'https://pay.example/cs_1',
-    holdExpiresAt: at(-45),
     idempotencyKey: 'req-1',
-    amountRefunded: 0,
     history: [
       {
         at: at(-60),
@@ -65,7 +37,7 @@ export function newBooking(overrides: Partial<NewBooking> = {}): NewBooking {
       },
     ],
     ...overrides,
-  };
+  });
 }
 
 export type { Booking, Schedule };

@@ -2,7 +2,8 @@
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACTIVE_BOOKING_INDEX, MONGOOSE_STORE_INDEXES, MongooseStore } from '../../src/adapters/mongoose/index.js';
-import { bookingData, DOC1, PAT1, patientId, scheduleData } from '../conformance/store-conformance.js';
+import { bookingData, DOC1, PAT1, patientId } from '../conformance/store-conformance.js';
+import { ledgerEntry, newPaymentTransaction, newSchedule, refundRecord } from '../support/records.js';
 import {
   announceSkip,
   clearCollections,
@@ -33,7 +34,7 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   });
 
   it('stores slots and bookings under the original collection and field names, with ObjectId refs', async () => {
-    const slot = await store.insertSchedule(scheduleData());
+    const slot = await store.insertSchedule(newSchedule());
     await store.updateScheduleIf({
       id: slot.id,
       expectedStatus: 'available',
@@ -70,7 +71,7 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   });
 
   it('refuses a second active booking for a slot even when it is written around careslot', async () => {
-    const slot = await store.insertSchedule(scheduleData());
+    const slot = await store.insertSchedule(newSchedule());
     const first = await store.insertBooking(bookingData(slot));
     const raw = await store.models.booking.collection.findOne({ _id: new mongoose.Types.ObjectId(first?.id) });
     const copy = { ...raw, _id: new mongoose.Types.ObjectId(), patientId: new mongoose.Types.ObjectId(patientId(1)) };
@@ -80,7 +81,7 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   });
 
   it('lets exactly one of 50 concurrent inserts of an active booking win outside transactions', async () => {
-    const slot = await store.insertSchedule(scheduleData());
+    const slot = await store.insertSchedule(newSchedule());
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) => store.insertBooking(bookingData(slot, { patientId: patientId(i) }))),
     );
@@ -89,15 +90,7 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   });
 
   it('credits once when 20 concurrent transactions append the same ledger key', async () => {
-    const entry = {
-      key: 'credit:64b0000000000000000000b1',
-      doctorId: DOC1,
-      bookingId: '64b0000000000000000000b1',
-      kind: 'credit' as const,
-      amount: 5000,
-      currency: 'eur',
-      createdAt: new Date(),
-    };
+    const entry = ledgerEntry({ doctorId: DOC1, createdAt: new Date() });
     const results = await Promise.all(
       Array.from({ length: 20 }, () => store.transaction((tx) => tx.appendLedgerEntry(entry))),
     );
@@ -106,16 +99,7 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   });
 
   it('records one payment when 10 transactions insert the same provider payment at once', async () => {
-    const payment = {
-      bookingId: '64b0000000000000000000b1',
-      provider: 'stripe',
-      providerPaymentId: 'pi_race',
-      checkoutSessionId: null,
-      amount: 5000,
-      currency: 'eur',
-      credited: true,
-      refunds: [],
-    };
+    const payment = newPaymentTransaction({ providerPaymentId: 'pi_race', checkoutSessionId: null });
     const results = await Promise.all(
       Array.from({ length: 10 }, () => store.transaction((tx) => tx.insertPaymentTransaction(payment))),
     );
@@ -124,31 +108,22 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   });
 
   it('keeps concurrent refund writes to one payment: none is lost', async () => {
-    const created = await store.insertPaymentTransaction({
-      bookingId: '64b0000000000000000000b1',
-      provider: 'stripe',
-      providerPaymentId: 'pi_refunds',
-      checkoutSessionId: null,
-      amount: 5000,
-      currency: 'eur',
-      credited: true,
-      refunds: [],
-    });
+    const created = await store.insertPaymentTransaction(
+      newPaymentTransaction({ providerPaymentId: 'pi_refunds', checkoutSessionId: null }),
+    );
     const at = new Date();
     await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
         store.upsertRefund({
           paymentTransactionId: created?.id ?? '',
-          refund: {
+          refund: refundRecord({
             id: `r${i}`,
             amount: 500,
             status: 'succeeded',
-            providerRefundId: null,
             reason: null,
-            failureMessage: null,
             createdAt: at,
             updatedAt: at,
-          },
+          }),
         }),
       ),
     );
@@ -159,14 +134,14 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   });
 
   it('never closes the host connection and leaves the default mongoose connection alone', async () => {
-    await store.transaction(async (tx) => tx.insertSchedule(scheduleData()));
+    await store.transaction(async (tx) => tx.insertSchedule(newSchedule()));
     expect(connection.readyState).toBe(1);
     expect(mongoose.connection.readyState).toBe(0);
     expect(mongoose.modelNames()).toEqual([]);
   });
 
   it('sets the active flag of legacy bookings so the one-active-per-slot rule covers them', async () => {
-    const slot = await store.insertSchedule(scheduleData());
+    const slot = await store.insertSchedule(newSchedule());
     const created = await store.insertBooking(bookingData(slot));
     await store.models.booking.collection.updateOne(
       { _id: new mongoose.Types.ObjectId(created?.id) },
@@ -195,7 +170,7 @@ describe.skipIf(!mongod.available)('MongooseStore on a standalone mongod', () =>
         code: 'STORE_ERROR',
         message: expect.stringMatching(/needs a replica set/),
       });
-      await expect(store.insertSchedule(scheduleData())).rejects.toMatchObject({ code: 'STORE_ERROR' });
+      await expect(store.insertSchedule(newSchedule())).rejects.toMatchObject({ code: 'STORE_ERROR' });
     } finally {
       await connection.close();
       await server.stop();

@@ -14,6 +14,7 @@ import { bookingToDocument } from '../../src/adapters/mongoose/mapping.js';
 import { transactionSupportProblem } from '../../src/adapters/mongoose/server-check.js';
 import { BookingError, type StoreOperations } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
+import { ledgerEntry, newPaymentTransaction, refundRecord } from '../support/records.js';
 import { BOOKING, DOC, newBooking, newSchedule, PAT, SLOT, T0 } from './samples.js';
 
 const connections: mongoose.Connection[] = [];
@@ -376,16 +377,7 @@ function recordCollections(store: MongooseStore) {
 
 /** One call of every operation, with valid arguments. */
 async function everyOperation(ops: StoreOperations): Promise<void> {
-  const refund = {
-    id: 'r1',
-    amount: 1,
-    status: 'pending' as const,
-    providerRefundId: null,
-    reason: null,
-    failureMessage: null,
-    createdAt: T0,
-    updatedAt: T0,
-  };
+  const refund = refundRecord({ amount: 1, reason: null });
   await ops.insertSchedule(newSchedule());
   await ops.getSchedule(SLOT);
   await ops.findSchedules({ doctorId: DOC, limit: 5 });
@@ -398,29 +390,12 @@ async function everyOperation(ops: StoreOperations): Promise<void> {
   await ops.findBookingByIdempotencyKey({ patientId: PAT, idempotencyKey: 'k' });
   await ops.findActiveBooking(SLOT);
   await ops.updateBookingIf({ id: BOOKING, expectedStatus: 'pending', set: { status: 'cancelled' } });
-  await ops.insertPaymentTransaction({
-    bookingId: BOOKING,
-    provider: 'test',
-    providerPaymentId: 'pi_1',
-    checkoutSessionId: null,
-    amount: 5000,
-    currency: 'eur',
-    credited: true,
-    refunds: [],
-  });
+  await ops.insertPaymentTransaction(newPaymentTransaction({ provider: 'test', checkoutSessionId: null }));
   await ops.getPaymentTransaction(BOOKING);
   await ops.findPaymentTransaction({ provider: 'test', providerPaymentId: 'pi_1' });
   await ops.findPaymentTransactions({ bookingId: BOOKING });
   await ops.upsertRefund({ paymentTransactionId: BOOKING, refund });
-  await ops.appendLedgerEntry({
-    key: 'credit:x',
-    doctorId: DOC,
-    bookingId: BOOKING,
-    kind: 'credit',
-    amount: 1,
-    currency: 'eur',
-    createdAt: T0,
-  });
+  await ops.appendLedgerEntry(ledgerEntry({ key: 'credit:x', amount: 1 }));
   await ops.findLedgerEntries({ doctorId: DOC });
   await ops.recordProcessedEvent({ id: 'evt_1', type: 'payment.succeeded', at: T0 });
   await ops.hasProcessedEvent('evt_1');
