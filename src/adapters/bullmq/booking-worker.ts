@@ -10,7 +10,7 @@ import {
   type WorkerOptions,
 } from 'bullmq';
 import { type ErrorCode, isBookingError } from '../../domain/errors.js';
-import type { BookingEngine } from '../../engine/booking-engine.js';
+import type { BookingEngineCore as BookingEngine } from '../../engine/booking-engine.js';
 import type { JobData, JobName } from '../../ports/job-scheduler.js';
 import {
   checkConnection,
