@@ -2,17 +2,7 @@
 import { expect, it } from 'vitest';
 import { createBookingWorker } from '../../src/adapters/bullmq/index.js';
 import { JOB_NAMES, type JobData, type JobName, type Schedule } from '../../src/index.js';
-import {
-  createEnv,
-  DOCTOR,
-  describeWithRedis,
-  logWorker,
-  PATIENT,
-  sleep,
-  useRedisEnv,
-  VISE_PATIENT,
-  waitFor,
-} from './harness.js';
+import { DOCTOR, describeWithRedis, logWorker, PATIENT, sleep, useRedisEnv, VISE_PATIENT, waitFor } from './harness.js';
 
 describeWithRedis('createBookingWorker on a real Redis', () => {
   const redis = useRedisEnv();
