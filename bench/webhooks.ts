@@ -106,7 +106,7 @@ async function deliverAll(ctx: BenchContext, kind: StoreKind, total: number): Pr
     const effectFailures: unknown[] = [];
     engine.events.on('effect.failed', (failure) => effectFailures.push(failure));
     const handlerErrors: unknown[] = [];
-    const handler = createWebhookHandler({ engine, gateway, onError: (error) => handlerErrors.push(error) });
+    const handler = createWebhookHandler({ engine, payments: gateway, onError: (error) => handlerErrors.push(error) });
 
     const timestamp = Math.floor(clock.now().getTime() / 1000);
     const signed: Delivery[] = bookings.map((booking, i) => {

@@ -6,10 +6,10 @@ import {
   type Clock,
   EventEmitterNotifier,
   InProcessScheduler,
-  type JobScheduler,
   MemoryStore,
   type PaymentGateway,
 } from 'careslot';
+import type { BullMQScheduler } from 'careslot/bullmq';
 import { MemoryPatientDirectory, TestPaymentGateway } from 'careslot/testing';
 import { DEMO_DOCTORS, DEMO_PATIENTS, DEMO_RELATIONS } from './demo-users.js';
 
@@ -33,6 +33,8 @@ export interface CareslotSetup {
   parts: Record<'store' | 'scheduler' | 'payments', string>;
   /** Connection settings a separate worker process needs (real mode). */
   redisUrl: string | null;
+  /** Real mode: the BullMQ scheduler, whose `createWorker` starts a worker on the same queue settings. */
+  bullmq: BullMQScheduler | null;
   close(): Promise<void>;
 }
 
@@ -100,6 +102,7 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
         payments: `TestPaymentGateway (local checkout page at ${publicUrl}/checkout/<session>)`,
       },
       redisUrl: null,
+      bullmq: null,
       close: async () => scheduler.close(),
     };
   }
@@ -129,7 +132,7 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
   const gateway = new StripeCheckoutGateway({ stripe, webhookSecret: env.STRIPE_WEBHOOK_SECRET as string });
   const redisUrl = env.REDIS_URL as string;
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const scheduler: JobScheduler & { close(): Promise<void> } = new BullMQScheduler({ connection: redis });
+  const scheduler = new BullMQScheduler({ connection: redis });
   const engine = new BookingEngine({
     store,
     payments: gateway,
@@ -151,6 +154,7 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
       payments: 'StripeCheckoutGateway (Stripe Checkout)',
     },
     redisUrl,
+    bullmq: scheduler,
     close: async () => {
       await scheduler.close();
       await redis.quit();

@@ -279,7 +279,6 @@ describe('bad input to the webhook handler', () => {
     const { booking } = await w.f.engine.book({ patientId: PATIENTS.other, scheduleId: slot.id });
     const handler = createWebhookHandler({
       engine: w.f.engine,
-      gateway: w.f.gateway,
       maxBodyBytes: 4096,
       onError: () => {},
     });

@@ -45,7 +45,7 @@ export function createStripeFixture(
     cancelUrl: 'https://clinic.example/cancelled',
     ...options.engine,
   });
-  const webhook: WebhookHandler = createWebhookHandler({ engine, gateway, onError: () => {} });
+  const webhook: WebhookHandler = createWebhookHandler({ engine, payments: gateway, onError: () => {} });
   const mismatches: Parameters<BookingEngineEvents['payment.mismatch']>[0][] = [];
   engine.events.on('payment.mismatch', (payload) => mismatches.push(payload));
   let slots = 0;
