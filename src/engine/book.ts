@@ -189,7 +189,7 @@ async function startCheckout(
     const stored = await ctx.store.getPaymentCustomer({ patientId: patient.id, provider });
     const customerId = await ctx.payments.ensureCustomer({ patient, customerId: stored?.customerId ?? null });
     if (customerId !== null && stored?.customerId !== customerId) {
-      await ctx.store.savePaymentCustomer({ patientId: patient.id, provider, customerId });
+      await ctx.store.transaction((tx) => tx.savePaymentCustomer({ patientId: patient.id, provider, customerId }));
     }
     const successUrl = args.successUrl ?? ctx.options.successUrl;
     const cancelUrl = args.cancelUrl ?? ctx.options.cancelUrl;
@@ -210,11 +210,13 @@ async function startCheckout(
     throw new BookingError('PAYMENT_PROVIDER_ERROR', 'Could not start the payment', { cause: error });
   }
 
-  const updated = await ctx.store.updateBookingIf({
-    id: booking.id,
-    expectedStatus: 'pending',
-    set: { checkoutSessionId: session.sessionId, paymentUrl: session.url },
-  });
+  const updated = await ctx.store.transaction((tx) =>
+    tx.updateBookingIf({
+      id: booking.id,
+      expectedStatus: 'pending',
+      set: { checkoutSessionId: session.sessionId, paymentUrl: session.url },
+    }),
+  );
   if (updated) return { booking: updated, paymentUrl: session.url };
 
   // The hold ended while the session was being created: close it so nobody pays for nothing.

@@ -186,7 +186,7 @@ export function resolveOptions(options: BookingEngineCoreOptions): ResolvedOptio
   requirePort(
     'store',
     options.store,
-    ['transaction', 'getSchedule', 'insertBooking'],
+    ['transaction', 'getSchedule', 'getBooking', 'findSchedules', 'findBookings'],
     'pass new MemoryStore() or a MongooseStore',
   );
   requirePort(

@@ -50,7 +50,7 @@ export async function handlePaymentEvent(ctx: EngineContext, input: PaymentEvent
   if (await ctx.store.hasProcessedEvent(event.id)) return { outcome: 'duplicate', bookingId: null };
   const bookingId = await resolveBooking(ctx, event.bookingId, event.sessionId);
   if (!bookingId) {
-    await ctx.store.recordProcessedEvent({ id: event.id, type: event.type, at: ctx.now() });
+    await ctx.store.transaction((tx) => tx.recordProcessedEvent({ id: event.id, type: event.type, at: ctx.now() }));
     ctx.emit('payment.ignored', { event, reason: 'unknown booking' });
     return { outcome: 'ignored', bookingId: null };
   }

@@ -38,19 +38,11 @@ function assertFeeAllowed(rule: 'same' | 'lowerOrEqual' | 'any', booking: Bookin
   }
 }
 
-/**
- * Claims the new slot and moves the booking in one transaction, then frees the old slot in the
- * same transaction: a lost race for the new slot leaves the booking where it was.
- */
-export async function reschedule(ctx: EngineContext, input: RescheduleInput): Promise<RescheduleOutcome> {
-  const args = parseInput(rescheduleSchema, input, 'reschedule');
-  const booking = await ctx.store.getBooking(args.bookingId);
-  if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${args.bookingId}`);
-  assertMayAct(args.actor, booking, 'reschedule');
+/** Every rule a move must pass; checked before the transaction (fail fast) and inside it (on what it read). */
+function assertMayMove(ctx: EngineContext, booking: Booking, target: Schedule | null, now: Date): Schedule {
   if (booking.status !== 'scheduled') {
     throw new BookingError('INVALID_TRANSITION', `A ${booking.status} booking cannot be rescheduled`);
   }
-  const now = ctx.now();
   const deadline = ctx.options.rescheduleDeadlineHours * 3_600_000;
   if (booking.slotStart.getTime() - now.getTime() < deadline) {
     throw new BookingError(
@@ -58,19 +50,38 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
       `Bookings cannot be changed within ${ctx.options.rescheduleDeadlineHours} hours of the start`,
     );
   }
-  if (args.newScheduleId === booking.scheduleId) {
-    throw new BookingError('INVALID_INPUT', 'The booking is already on that slot');
-  }
-  const target = await ctx.store.getSchedule(args.newScheduleId);
   if (!target) throw new BookingError('SCHEDULE_NOT_FOUND', 'Schedule not found');
+  if (target.id === booking.scheduleId) throw new BookingError('INVALID_INPUT', 'The booking is already on that slot');
   if (target.doctorId !== booking.doctorId) {
     throw new BookingError('INVALID_INPUT', 'A booking can only move to another slot of the same doctor');
   }
   if (target.startTime <= now) throw new BookingError('SCHEDULE_UNAVAILABLE', 'That slot has already started');
   if (target.status !== 'available') throw new BookingError('SCHEDULE_UNAVAILABLE', 'That slot is not available');
   assertFeeAllowed(ctx.options.rescheduleFee, booking, target);
+  return target;
+}
+
+/**
+ * Claims the new slot, moves the booking and frees the slot it left, in one transaction that
+ * re-reads the booking: a lost race for the new slot leaves the booking where it was, and of
+ * two concurrent moves of one booking only the first commits (the booking's slot is part of
+ * the compare-and-set), so no slot is ever left booked without its booking.
+ */
+export async function reschedule(ctx: EngineContext, input: RescheduleInput): Promise<RescheduleOutcome> {
+  const args = parseInput(rescheduleSchema, input, 'reschedule');
+  const seen = await ctx.store.getBooking(args.bookingId);
+  if (!seen) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${args.bookingId}`);
+  assertMayAct(args.actor, seen, 'reschedule');
+  if (args.newScheduleId === seen.scheduleId) {
+    throw new BookingError('INVALID_INPUT', 'The booking is already on that slot');
+  }
+  assertMayMove(ctx, seen, await ctx.store.getSchedule(args.newScheduleId), ctx.now());
 
   const result = await ctx.store.transaction(async (tx) => {
+    const now = ctx.now();
+    const booking = await tx.getBooking(args.bookingId);
+    if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${args.bookingId}`);
+    const target = assertMayMove(ctx, booking, await tx.getSchedule(args.newScheduleId), now);
     const claimed = await ctx.moveSlot(tx, {
       id: target.id,
       from: 'available',
@@ -81,6 +92,7 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
     const moved = await tx.updateBookingIf({
       id: booking.id,
       expectedStatus: 'scheduled',
+      expectedScheduleId: booking.scheduleId,
       set: {
         scheduleId: claimed.id,
         slotStart: claimed.startTime,
@@ -95,7 +107,7 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
         `rescheduled_from:${booking.scheduleId}`,
       ),
     });
-    // Throwing rolls back the claim: the booking changed (cancelled, completed) meanwhile.
+    // Throwing rolls back the claim: the booking changed (cancelled, completed, moved) meanwhile.
     if (!moved)
       throw new BookingError('INVALID_TRANSITION', 'The booking changed while rescheduling; nothing was moved');
     const freed = await ctx.moveSlot(tx, { id: booking.scheduleId, from: 'booked', to: 'available', bookedBy: null });

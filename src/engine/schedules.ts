@@ -60,6 +60,9 @@ export async function createSchedule(ctx: EngineContext, input: CreateScheduleIn
     });
   }
   const schedule = await ctx.store.transaction(async (tx) => {
+    // The overlap check reads slots this transaction does not write: the doctor's lock makes a
+    // concurrent creation (or rollover) for the same doctor conflict instead of skewing it.
+    await tx.lockDoctor(args.doctorId);
     const clash = await overlapping(tx, args.doctorId, args.startTime, args.endTime);
     if (clash) {
       throw new BookingError('SCHEDULE_UNAVAILABLE', 'The doctor already has a slot overlapping this time', {
@@ -107,6 +110,7 @@ function nextDayTimes(schedule: Schedule, now: Date): { startTime: Date; endTime
 
 async function rollOver(ctx: EngineContext, tx: StoreOperations, schedule: Schedule): Promise<Schedule | null> {
   const { startTime, endTime } = nextDayTimes(schedule, ctx.now());
+  await tx.lockDoctor(schedule.doctorId);
   // A doctor who already published that time keeps their own slot.
   if (await overlapping(tx, schedule.doctorId, startTime, endTime)) return null;
   return tx.insertSchedule({
@@ -187,7 +191,8 @@ export async function cleanupExpiredSchedules(ctx: EngineContext): Promise<numbe
   for (;;) {
     const batch = await ctx.store.findSchedules({ status: 'expired', endBefore: cutoff, limit: ctx.options.batchSize });
     if (batch.length === 0) return deleted;
-    const removed = await ctx.store.deleteSchedulesIf({ ids: batch.map((s) => s.id), expectedStatus: 'expired' });
+    const ids = batch.map((s) => s.id);
+    const removed = await ctx.store.transaction((tx) => tx.deleteSchedulesIf({ ids, expectedStatus: 'expired' }));
     deleted += removed;
     if (removed === 0 || batch.length < ctx.options.batchSize) return deleted;
   }

@@ -82,23 +82,49 @@ export interface BookingUpdate {
   expectedStatus: OneOrMany<BookingStatus>;
   /** When given, the payment status must match too. */
   expectedPaymentStatus?: OneOrMany<PaymentStatus>;
+  /** When given, the booking must still be on this slot (a reschedule's compare-and-set). */
+  expectedScheduleId?: string;
   set: BookingChanges;
   /** Appended to the booking's history in the same write. */
   history?: BookingHistoryEntry;
 }
 
 /**
- * The operations available both on the store and inside a transaction.
+ * What can be read, both on the store (each call atomic, seeing committed data) and inside a
+ * transaction (its snapshot plus its own writes).
  *
  * Ids are strings chosen by the store. Every method returns copies: mutating a returned
  * record never changes the store. An id the store cannot parse (e.g. not an ObjectId for
  * MongoDB) throws `BookingError('INVALID_INPUT')`; an id that parses but does not exist
- * gives null. Outside `transaction`, each call is atomic on its own.
+ * gives null.
  */
-export interface StoreOperations {
-  insertSchedule(schedule: NewSchedule): Promise<Schedule>;
+export interface StoreReads {
   getSchedule(id: string): Promise<Schedule | null>;
   findSchedules(query: ScheduleQuery): Promise<Schedule[]>;
+  getBooking(id: string): Promise<Booking | null>;
+  findBookings(query: BookingQuery): Promise<Booking[]>;
+  countBookings(query: BookingQuery): Promise<number>;
+  findBookingByIdempotencyKey(args: { patientId: string; idempotencyKey: string }): Promise<Booking | null>;
+  /** The pending or scheduled booking of a slot, if any. */
+  findActiveBooking(scheduleId: string): Promise<Booking | null>;
+  getPaymentTransaction(id: string): Promise<PaymentTransaction | null>;
+  findPaymentTransaction(args: { provider: string; providerPaymentId: string }): Promise<PaymentTransaction | null>;
+  /** Transactions of a booking, or those having a refund in `refundStatus`, oldest first. */
+  findPaymentTransactions(query: {
+    bookingId?: string;
+    refundStatus?: RefundRecord['status'];
+  }): Promise<PaymentTransaction[]>;
+  findLedgerEntries(query: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]>;
+  hasProcessedEvent(id: string): Promise<boolean>;
+  getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null>;
+}
+
+/**
+ * Inside a transaction: every read, every write, and the locks. careslot writes only here, so
+ * every change is atomic with the reads that decided it.
+ */
+export interface StoreOperations extends StoreReads {
+  insertSchedule(schedule: NewSchedule): Promise<Schedule>;
   /**
    * Compare-and-set: applies `set` (and bumps updatedAt) only if the slot's status is still
    * `expectedStatus`. Returns the updated slot, or null when the status no longer matches or
@@ -115,28 +141,15 @@ export interface StoreOperations {
    * bookings backs this, so the rule holds across processes.
    */
   insertBooking(booking: NewBooking): Promise<Booking | null>;
-  getBooking(id: string): Promise<Booking | null>;
-  findBookings(query: BookingQuery): Promise<Booking[]>;
-  countBookings(query: BookingQuery): Promise<number>;
-  findBookingByIdempotencyKey(args: { patientId: string; idempotencyKey: string }): Promise<Booking | null>;
-  /** The pending or scheduled booking of a slot, if any. */
-  findActiveBooking(scheduleId: string): Promise<Booking | null>;
   /**
-   * Compare-and-set on status (and optionally payment status). Returns null when they no
-   * longer match or the booking does not exist; never throws for that. A `set` that would
+   * Compare-and-set on status (and optionally payment status and slot). Returns null when they
+   * no longer match or the booking does not exist; never throws for that. A `set` that would
    * make a second active booking for a slot also returns null.
    */
   updateBookingIf(update: BookingUpdate): Promise<Booking | null>;
 
   /** Returns null when a transaction with the same (provider, providerPaymentId) exists. */
   insertPaymentTransaction(transaction: NewPaymentTransaction): Promise<PaymentTransaction | null>;
-  getPaymentTransaction(id: string): Promise<PaymentTransaction | null>;
-  findPaymentTransaction(args: { provider: string; providerPaymentId: string }): Promise<PaymentTransaction | null>;
-  /** Transactions of a booking, or those having a refund in `refundStatus`, oldest first. */
-  findPaymentTransactions(query: {
-    bookingId?: string;
-    refundStatus?: RefundRecord['status'];
-  }): Promise<PaymentTransaction[]>;
   /** Adds the refund, or replaces the one with the same id. Null when the transaction is missing. */
   upsertRefund(args: { paymentTransactionId: string; refund: RefundRecord }): Promise<PaymentTransaction | null>;
 
@@ -145,21 +158,23 @@ export interface StoreOperations {
    * this is what makes every wallet credit and debit exactly-once.
    */
   appendLedgerEntry(entry: NewLedgerEntry): Promise<boolean>;
-  findLedgerEntries(query: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]>;
 
   /** Records a processed payment event id once; false, never throws, when already recorded. */
   recordProcessedEvent(event: { id: string; type: string; at: Date }): Promise<boolean>;
-  hasProcessedEvent(id: string): Promise<boolean>;
 
   /**
-   * Inside a transaction: makes concurrent transactions that lock the same patient run one
-   * after another (MongoDB: a write to a per-patient document, so the later one conflicts and
-   * is retried). This is what keeps per-patient counts (pending holds, free quota) exact under
-   * concurrency. Outside a transaction it does nothing useful.
+   * Makes concurrent transactions that lock the same patient conflict, so one of them commits
+   * and the other runs again on the new state (MongoDB and snapshot stores: a write to a
+   * per-patient lock row; a serializable store may do nothing). This keeps per-patient counts
+   * (pending holds, free quota) exact under snapshot isolation and read committed.
    */
   lockPatient(patientId: string): Promise<void>;
+  /**
+   * The same per doctor: taken by every transaction that creates or moves a doctor's slot, so
+   * the overlap check (which reads slots it does not write) cannot be skewed by a concurrent one.
+   */
+  lockDoctor(doctorId: string): Promise<void>;
 
-  getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null>;
   /** Saves the mapping unless one exists; returns whichever mapping is stored afterwards. */
   savePaymentCustomer(customer: PaymentCustomer): Promise<PaymentCustomer>;
 }
@@ -167,13 +182,14 @@ export interface StoreOperations {
 /**
  * Where careslot keeps its records. Implementations: `MemoryStore` (embedded default) and
  * `MongooseStore` ('careslot/mongoose'); both pass `test/conformance/store-conformance.ts`.
+ * Reads may run on the store directly; every write runs inside `transaction`.
  */
-export interface BookingStore extends StoreOperations {
+export interface BookingStore extends StoreReads {
   /**
    * Runs `fn` atomically and isolated from other transactions: either every write inside it
    * commits, or (when it throws) none does, and the error is rethrown. `fn` may run more than
-   * once (MongoDB retries transient conflicts), so it must do nothing but store calls on `tx`:
-   * no payment, queue or notifier calls inside.
+   * once (MongoDB and snapshot stores retry transient conflicts), so it must do nothing but
+   * store calls on `tx`: no payment, queue or notifier calls inside.
    */
   transaction<T>(fn: (tx: StoreOperations) => Promise<T>): Promise<T>;
 }

@@ -20,6 +20,7 @@ import {
   SYSTEM_ACTOR,
 } from '../../src/index.js';
 import { ManualClock, MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
+import { autocommit } from '../support/autocommit.js';
 
 const now = new Date('2030-03-01T08:00:00Z');
 const future = new Date('2030-03-01T09:00:00Z');
@@ -163,7 +164,7 @@ describe('the state machines', () => {
       from: 'scheduled',
       to: 'scheduled',
     });
-    const slot = await store.insertSchedule({
+    const slot = await autocommit(store).insertSchedule({
       doctorId: 'd1',
       startTime: future,
       endTime: new Date(future.getTime() + 1_800_000),
@@ -173,9 +174,9 @@ describe('the state machines', () => {
       bookedBy: null,
       rolledOverFrom: null,
     });
-    expect(() => ctx.moveSlot(store, { id: slot.id, from: 'expired', to: 'available' })).toThrow(
-      expect.objectContaining({ code: 'INVALID_TRANSITION' }),
-    );
+    await expect(
+      store.transaction(async (tx) => ctx.moveSlot(tx, { id: slot.id, from: 'expired', to: 'available' })),
+    ).rejects.toMatchObject({ code: 'INVALID_TRANSITION' });
     expect((await store.getSchedule(slot.id))?.status).toBe('expired');
   });
 });

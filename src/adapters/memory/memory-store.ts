@@ -1,4 +1,4 @@
-// The embedded default store: serializable transactions over in-process maps.
+// The embedded default store: serializable (or, for tests, snapshot-isolated) transactions over in-process maps.
 import type {
   Booking,
   LedgerEntry,
@@ -7,6 +7,7 @@ import type {
   RefundRecord,
   Schedule,
 } from '../../domain/entities.js';
+import { BookingError } from '../../domain/errors.js';
 import { isActiveBookingStatus } from '../../domain/status.js';
 import type {
   BookingQuery,
@@ -24,8 +25,9 @@ import type { Clock } from '../../ports/clock.js';
 import { resolveStoreClock } from '../store-clock.js';
 import { AsyncMutex } from './async-mutex.js';
 import { newObjectId } from './object-id.js';
+import { isSnapshotConflict, SnapshotCoordinator, type Table } from './snapshot-tables.js';
 
-interface Tables {
+interface TableMaps {
   schedules: Map<string, Schedule>;
   bookings: Map<string, Booking>;
   payments: Map<string, PaymentTransaction>;
@@ -39,7 +41,18 @@ interface Tables {
   bookingsByPatient: Map<string, Set<string>>;
   schedulesByDoctor: Map<string, Set<string>>;
   paymentByProviderId: Map<string, string>;
+  // Lock rows (snapshot mode): a write per patient or doctor, so transactions taking one conflict.
+  locks: Map<string, number>;
 }
+
+/** What the operations read and write: the committed maps, or a transaction's snapshot views of them. */
+type Tables = { [N in keyof TableMaps]: TableMaps[N] extends Map<infer K, infer V> ? Table<K, V> : never };
+
+/** Lookup indexes whose values are Sets of ids: merged at commit, never a conflict. */
+const SET_INDEXES: ReadonlySet<keyof TableMaps> = new Set(['bookingsByPatient', 'schedulesByDoctor']);
+
+/** How often a snapshot transaction is run again after losing a write conflict before giving up. */
+const MAX_SNAPSHOT_ATTEMPTS = 500;
 
 type Undo = () => void;
 
@@ -85,16 +98,21 @@ const byCreatedThenId = (a: { createdAt: Date; id: string }, b: { createdAt: Dat
 
 /**
  * The operations over the tables. `journal`, when present, collects undo steps so a failed
- * transaction can be rolled back; outside transactions each call runs alone under the lock.
+ * serializable transaction can be rolled back. In snapshot mode the tables are a transaction's
+ * views: index Sets are copied before they change (the committed ones are shared), and locks
+ * write a row.
  */
 class MemoryOperations implements StoreOperations {
+  private lockWrites = 0;
+
   constructor(
     private readonly t: Tables,
     private readonly journal: Undo[] | null,
     private readonly now: () => Date,
+    private readonly snapshot = false,
   ) {}
 
-  private setRow<K, V>(map: Map<K, V>, key: K, value: V): void {
+  private setRow<K, V>(map: Table<K, V>, key: K, value: V): void {
     if (this.journal) {
       const had = map.has(key);
       const previous = map.get(key);
@@ -106,7 +124,11 @@ class MemoryOperations implements StoreOperations {
     map.set(key, value);
   }
 
-  private addToIndex(index: Map<string, Set<string>>, key: string, id: string): void {
+  private addToIndex(index: Table<string, Set<string>>, key: string, id: string): void {
+    if (this.snapshot) {
+      this.setRow(index, key, new Set(index.get(key)).add(id));
+      return;
+    }
     let ids = index.get(key);
     if (!ids) {
       ids = new Set();
@@ -116,13 +138,22 @@ class MemoryOperations implements StoreOperations {
     if (this.journal) this.journal.push(() => index.get(key)?.delete(id));
   }
 
-  private removeFromIndex(index: Map<string, Set<string>>, key: string, id: string): void {
+  private removeFromIndex(index: Table<string, Set<string>>, key: string, id: string): void {
+    if (this.snapshot) {
+      const ids = new Set(index.get(key));
+      if (ids.delete(id)) this.setRow(index, key, ids);
+      return;
+    }
     if (!index.get(key)?.delete(id)) return;
     if (this.journal) this.journal.push(() => index.get(key)?.add(id));
   }
 
   /** The rows a query can match: through an index when it names a patient or doctor. */
-  private candidates<T>(rows: Map<string, T>, index: Map<string, Set<string>>, key: string | undefined): Iterable<T> {
+  private candidates<T>(
+    rows: Table<string, T>,
+    index: Table<string, Set<string>>,
+    key: string | undefined,
+  ): Iterable<T> {
     if (key === undefined) return rows.values();
     const ids = index.get(key);
     if (!ids) return [];
@@ -134,7 +165,7 @@ class MemoryOperations implements StoreOperations {
     return found;
   }
 
-  private deleteRow<K, V>(map: Map<K, V>, key: K): void {
+  private deleteRow<K, V>(map: Table<K, V>, key: K): void {
     if (!map.has(key)) return;
     if (this.journal) {
       const previous = map.get(key) as V;
@@ -233,6 +264,7 @@ class MemoryOperations implements StoreOperations {
     if (update.expectedPaymentStatus !== undefined && !oneOf(update.expectedPaymentStatus, row.paymentStatus)) {
       return null;
     }
+    if (update.expectedScheduleId !== undefined && row.scheduleId !== update.expectedScheduleId) return null;
     const next: Booking = {
       ...row,
       ...copy(update.set),
@@ -327,8 +359,13 @@ class MemoryOperations implements StoreOperations {
     return this.t.events.has(id);
   }
 
-  async lockPatient(_patientId: string): Promise<void> {
-    // Memory transactions already run one at a time.
+  // Serializable transactions already run one at a time; snapshot ones conflict on the lock row.
+  async lockPatient(patientId: string): Promise<void> {
+    if (this.snapshot) this.setRow(this.t.locks, `patient:${patientId}`, ++this.lockWrites);
+  }
+
+  async lockDoctor(doctorId: string): Promise<void> {
+    if (this.snapshot) this.setRow(this.t.locks, `doctor:${doctorId}`, ++this.lockWrites);
   }
 
   async getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null> {
@@ -359,15 +396,29 @@ export interface MemoryStoreOptions {
    * @defaultValue `() => new Date()`
    */
   now?: () => Date;
+  /**
+   * A test aid: how transactions are isolated.
+   * - `'serializable'`: one at a time, FIFO; a failed one rolls every write back.
+   * - `'snapshot'`: concurrently, as MongoDB runs them: each reads the snapshot taken when it
+   *   began plus its own writes; at commit, one that wrote a row (or unique-index entry, or
+   *   lock) another committed after its snapshot loses and is run again (first committer wins),
+   *   up to 500 times. Write skew between disjoint rows commits, as on a real database, so a
+   *   test on this store shows whether every decision that reads rows it does not write takes
+   *   a lock (`lockPatient`, `lockDoctor`).
+   * @defaultValue 'serializable'
+   */
+  isolation?: 'serializable' | 'snapshot';
 }
 
 /**
  * Keeps everything in this process's memory: the embedded default for demos, tests and
  * single-process hosts that can afford to lose data on restart. Transactions are serializable
- * (one at a time, FIFO) and roll back every write when their function throws.
+ * by default (one at a time, FIFO) and roll back every write when their function throws; tests
+ * can ask for snapshot isolation (`isolation: 'snapshot'`) to see the engine as a real
+ * database runs it. Writes happen only inside `transaction`; reads also run on the store.
  */
 export class MemoryStore implements BookingStore {
-  private readonly tables: Tables = {
+  private readonly tables: TableMaps = {
     schedules: new Map(),
     bookings: new Map(),
     payments: new Map(),
@@ -379,21 +430,35 @@ export class MemoryStore implements BookingStore {
     bookingsByPatient: new Map(),
     schedulesByDoctor: new Map(),
     paymentByProviderId: new Map(),
+    locks: new Map(),
   };
   private readonly lock = new AsyncMutex();
   private readonly now: () => Date;
-  private readonly direct: MemoryOperations;
+  private readonly reader: MemoryOperations;
+  /** Present in snapshot mode. */
+  private readonly snapshots: SnapshotCoordinator<TableMaps> | null;
+  /** The isolation transactions run under. */
+  readonly isolation: 'serializable' | 'snapshot';
 
   constructor(options: MemoryStoreOptions = {}) {
     if (options === null || typeof options !== 'object') {
-      throw new TypeError('MemoryStore: pass an options object ({ clock? }) or nothing');
+      throw new TypeError('MemoryStore: pass an options object ({ clock?, isolation? }) or nothing');
     }
     const clock = resolveStoreClock('MemoryStore', options);
+    const isolation = options.isolation ?? 'serializable';
+    if (isolation !== 'serializable' && isolation !== 'snapshot') {
+      throw new TypeError(
+        `MemoryStore: isolation must be 'serializable' or 'snapshot' (got ${JSON.stringify(isolation)})`,
+      );
+    }
+    this.isolation = isolation;
     this.now = () => clock.now();
-    this.direct = new MemoryOperations(this.tables, null, this.now);
+    this.reader = new MemoryOperations(this.tables, null, this.now);
+    this.snapshots = isolation === 'snapshot' ? new SnapshotCoordinator(this.tables, SET_INDEXES) : null;
   }
 
   transaction<T>(fn: (tx: StoreOperations) => Promise<T>): Promise<T> {
+    if (this.snapshots) return this.snapshotTransaction(this.snapshots, fn);
     return this.lock.run(async () => {
       const journal: Undo[] = [];
       try {
@@ -405,42 +470,54 @@ export class MemoryStore implements BookingStore {
     });
   }
 
-  // Outside a transaction every call still takes the lock, so no caller ever sees another
-  // transaction's uncommitted writes.
-  private locked<A extends unknown[], R>(fn: (ops: MemoryOperations, ...args: A) => Promise<R>) {
-    return (...args: A): Promise<R> => this.lock.run(() => fn(this.direct, ...args));
+  private async snapshotTransaction<T>(
+    snapshots: SnapshotCoordinator<TableMaps>,
+    fn: (tx: StoreOperations) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const tx = snapshots.begin();
+      try {
+        const result = await fn(new MemoryOperations(tx.views as unknown as Tables, null, this.now, true));
+        snapshots.commit(tx);
+        return result;
+      } catch (error) {
+        snapshots.abort(tx);
+        if (!isSnapshotConflict(error)) throw error;
+        if (attempt >= MAX_SNAPSHOT_ATTEMPTS) {
+          throw new BookingError('STORE_ERROR', `A transaction lost ${attempt} write conflicts in a row`, {
+            cause: error,
+          });
+        }
+        // Let the winner's caller run before trying again on the new snapshot.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
   }
 
-  insertSchedule = this.locked((o, s: NewSchedule) => o.insertSchedule(s));
-  getSchedule = this.locked((o, id: string) => o.getSchedule(id));
-  findSchedules = this.locked((o, q: ScheduleQuery) => o.findSchedules(q));
-  updateScheduleIf = this.locked((o, u: ScheduleUpdate) => o.updateScheduleIf(u));
-  deleteSchedulesIf = this.locked((o, a: { ids: readonly string[]; expectedStatus: Schedule['status'] }) =>
-    o.deleteSchedulesIf(a),
-  );
-  insertBooking = this.locked((o, b: NewBooking) => o.insertBooking(b));
-  getBooking = this.locked((o, id: string) => o.getBooking(id));
-  findBookings = this.locked((o, q: BookingQuery) => o.findBookings(q));
-  countBookings = this.locked((o, q: BookingQuery) => o.countBookings(q));
-  findBookingByIdempotencyKey = this.locked((o, a: { patientId: string; idempotencyKey: string }) =>
+  // Serializable reads take the lock, so no caller sees a transaction's uncommitted writes;
+  // snapshot reads see the committed maps, which only a commit (all at once) changes.
+  private read<A extends unknown[], R>(fn: (ops: MemoryOperations, ...args: A) => Promise<R>) {
+    return (...args: A): Promise<R> =>
+      this.snapshots ? fn(this.reader, ...args) : this.lock.run(() => fn(this.reader, ...args));
+  }
+
+  getSchedule = this.read((o, id: string) => o.getSchedule(id));
+  findSchedules = this.read((o, q: ScheduleQuery) => o.findSchedules(q));
+  getBooking = this.read((o, id: string) => o.getBooking(id));
+  findBookings = this.read((o, q: BookingQuery) => o.findBookings(q));
+  countBookings = this.read((o, q: BookingQuery) => o.countBookings(q));
+  findBookingByIdempotencyKey = this.read((o, a: { patientId: string; idempotencyKey: string }) =>
     o.findBookingByIdempotencyKey(a),
   );
-  findActiveBooking = this.locked((o, scheduleId: string) => o.findActiveBooking(scheduleId));
-  updateBookingIf = this.locked((o, u: BookingUpdate) => o.updateBookingIf(u));
-  insertPaymentTransaction = this.locked((o, p: NewPaymentTransaction) => o.insertPaymentTransaction(p));
-  getPaymentTransaction = this.locked((o, id: string) => o.getPaymentTransaction(id));
-  findPaymentTransaction = this.locked((o, a: { provider: string; providerPaymentId: string }) =>
+  findActiveBooking = this.read((o, scheduleId: string) => o.findActiveBooking(scheduleId));
+  getPaymentTransaction = this.read((o, id: string) => o.getPaymentTransaction(id));
+  findPaymentTransaction = this.read((o, a: { provider: string; providerPaymentId: string }) =>
     o.findPaymentTransaction(a),
   );
-  findPaymentTransactions = this.locked((o, q: { bookingId?: string; refundStatus?: RefundRecord['status'] }) =>
+  findPaymentTransactions = this.read((o, q: { bookingId?: string; refundStatus?: RefundRecord['status'] }) =>
     o.findPaymentTransactions(q),
   );
-  upsertRefund = this.locked((o, a: { paymentTransactionId: string; refund: RefundRecord }) => o.upsertRefund(a));
-  appendLedgerEntry = this.locked((o, e: NewLedgerEntry) => o.appendLedgerEntry(e));
-  findLedgerEntries = this.locked((o, q: { doctorId?: string; bookingId?: string }) => o.findLedgerEntries(q));
-  recordProcessedEvent = this.locked((o, e: { id: string; type: string; at: Date }) => o.recordProcessedEvent(e));
-  hasProcessedEvent = this.locked((o, id: string) => o.hasProcessedEvent(id));
-  lockPatient = this.locked((o, patientId: string) => o.lockPatient(patientId));
-  getPaymentCustomer = this.locked((o, a: { patientId: string; provider: string }) => o.getPaymentCustomer(a));
-  savePaymentCustomer = this.locked((o, c: PaymentCustomer) => o.savePaymentCustomer(c));
+  findLedgerEntries = this.read((o, q: { doctorId?: string; bookingId?: string }) => o.findLedgerEntries(q));
+  hasProcessedEvent = this.read((o, id: string) => o.hasProcessedEvent(id));
+  getPaymentCustomer = this.read((o, a: { patientId: string; provider: string }) => o.getPaymentCustomer(a));
 }
