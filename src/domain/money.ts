@@ -19,10 +19,21 @@ export function minorUnitDigits(currency: string): number {
   }
 }
 
-/** `{ amount: 5000, currency: 'eur' }` → `50.00 EUR`; `{ amount: 5000, currency: 'jpy' }` → `5000 JPY`. */
-export function formatMoney(money: Money): string {
-  const digits = minorUnitDigits(money.currency);
-  return `${(money.amount / 10 ** digits).toFixed(digits)} ${money.currency.toUpperCase()}`;
+const moneyFormats = new Map<string, Intl.NumberFormat>();
+
+/**
+ * Money for people, with the currency's own minor-unit digits (`Intl.NumberFormat`):
+ * `{ amount: 5000, currency: 'eur' }` → `€50.00`; `{ amount: 5000, currency: 'jpy' }` → `¥5,000`.
+ * `locale` @defaultValue 'en'
+ */
+export function formatMoney(money: Money, locale = 'en'): string {
+  const key = `${locale}:${money.currency}`;
+  let format = moneyFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(locale, { style: 'currency', currency: money.currency.toUpperCase() });
+    moneyFormats.set(key, format);
+  }
+  return format.format(money.amount / 10 ** minorUnitDigits(money.currency));
 }
 
 /** Sums amounts per currency; never mixes currencies into one number. */

@@ -52,6 +52,7 @@ export const CANCEL_REASONS = [
   'by_patient',
   'by_doctor',
   'by_admin',
+  'by_system',
 ] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
 

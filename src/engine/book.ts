@@ -1,8 +1,8 @@
 // The booking use case: plan check, slot claim, and the free or paid path.
 import type { Actor, Booking, Schedule } from '../domain/entities.js';
 import { BookingError, isBookingError } from '../domain/errors.js';
+import { holdEnd } from '../domain/payment-rules.js';
 import { type BookingMode, decidePlan, type PlanRule } from '../domain/plan-policy.js';
-import { addMinutes } from '../domain/time.js';
 import type { StoreOperations } from '../ports/booking-store.js';
 import type { Patient } from '../ports/patient-directory.js';
 import { confirmationEffects } from './confirm.js';
@@ -129,6 +129,12 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
       );
       if (!claimed) throw unavailable('This slot is not available');
       if (claimed.startTime <= now) throw unavailable('This slot has already started');
+      const minNotice = ctx.options.minNoticeMinutes;
+      if (!free && claimed.startTime.getTime() - now.getTime() < minNotice * 60_000) {
+        throw new BookingError('SCHEDULE_UNAVAILABLE', 'This slot starts too soon to pay for it online', {
+          details: { minNoticeMinutes: minNotice },
+        });
+      }
       const status = free ? 'scheduled' : 'pending';
       const inserted = await tx.insertBooking({
         patientId: patient.id,
@@ -146,7 +152,7 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
         paymentTransactionId: null,
         checkoutSessionId: null,
         paymentUrl: null,
-        holdExpiresAt: free ? null : addMinutes(now, ctx.options.holdMinutes),
+        holdExpiresAt: free ? null : holdEnd(now, ctx.options.holdMinutes, claimed.startTime),
         idempotencyKey: args.idempotencyKey ?? null,
         amountRefunded: 0,
         history: [ctx.history(null, status, 'unpaid', actor, free ? `free_${patient.plan}` : 'checkout_started')],

@@ -26,8 +26,12 @@ export interface CancelOutcome {
   refund: RefundRecord | null;
 }
 
-const reasonFor = (actor: Actor): CancelReason =>
-  actor.role === 'patient' ? 'by_patient' : actor.role === 'doctor' ? 'by_doctor' : 'by_admin';
+const REASON_BY_ROLE: Record<Actor['role'], CancelReason> = {
+  patient: 'by_patient',
+  doctor: 'by_doctor',
+  admin: 'by_admin',
+  system: 'by_system',
+};
 
 /**
  * Cancels a booking. Pending: the Checkout Session is expired first and the hold released (if
@@ -40,7 +44,7 @@ export async function cancelBooking(ctx: EngineContext, input: CancelInput): Pro
   const booking = await ctx.store.getBooking(args.bookingId);
   if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${args.bookingId}`);
   assertMayAct(args.actor, booking, 'cancel');
-  const reason = reasonFor(args.actor);
+  const reason = REASON_BY_ROLE[args.actor.role];
 
   if (booking.status === 'pending') {
     if ((await closeCheckout(ctx, booking)) === 'processing') {
@@ -52,6 +56,7 @@ export async function cancelBooking(ctx: EngineContext, input: CancelInput): Pro
       sessionId: null,
       reason,
       actor: args.actor,
+      note: args.reason ?? null,
     });
     if (outcome === 'cancelled') {
       return { booking: await requireBooking(ctx, booking.id), refund: null };

@@ -1,7 +1,7 @@
 // Confirmation: money arrived for a booking (paid on time, paid late, or to be given back), and what follows.
 import { type Booking, type PaymentTransaction, type RefundRecord, SYSTEM_ACTOR } from '../domain/entities.js';
 import { BookingError } from '../domain/errors.js';
-import { decideLatePayment } from '../domain/payment-rules.js';
+import { decideLatePayment, paysPrice } from '../domain/payment-rules.js';
 import type { StoreOperations } from '../ports/booking-store.js';
 import type { PaymentDetails, PaymentEvent } from '../ports/payment-gateway.js';
 import type { Effect, EngineContext } from './context.js';
@@ -15,13 +15,16 @@ export type ConfirmOutcome = 'confirmed' | 'duplicate' | 'mismatch' | 'late_refu
 
 type ConfirmResult =
   | { kind: 'duplicate' }
-  | { kind: 'mismatch'; booking: Booking }
   | { kind: 'confirmed'; booking: Booking; payment: PaymentTransaction }
-  | { kind: 'late_refund'; booking: Booking; payment: PaymentTransaction; refundId: string };
+  | { kind: 'mismatch' | 'late_refund'; booking: Booking; payment: PaymentTransaction; refundId: string };
 
 /**
- * Money arrived for a booking; `decideLatePayment` says whether it confirms the booking or goes
- * back in full. Runs in one transaction; the payment's provider id makes it exactly-once.
+ * Money arrived for a booking. If it pays the booking's price and `decideLatePayment` says
+ * confirm, the booking is confirmed; otherwise (wrong amount or currency, no amount, slot gone,
+ * taken or started, a person cancelled) the money is recorded and refunded in full, keyed, so
+ * the sweep retries it and it happens once. Runs in one transaction; the payment's provider id
+ * makes it exactly-once. A mismatch is reported on `payment.mismatch` whichever path found it
+ * (webhook, hold timeout, sweep).
  */
 export async function confirmPayment(
   ctx: EngineContext,
@@ -40,13 +43,10 @@ export async function confirmPayment(
       await markEvent();
       return { kind: 'duplicate' };
     }
-    if (payment.amount !== booking.price.amount || payment.currency !== booking.price.currency) {
-      await markEvent();
-      return { kind: 'mismatch', booking };
-    }
     const now = ctx.now();
     const slot = await tx.getSchedule(booking.scheduleId);
-    const decision = decideLatePayment(booking, slot, now);
+    const fits = paysPrice(payment, booking.price);
+    const decision = fits ? decideLatePayment(booking, slot, now) : ({ action: 'refund' } as const);
     if (slot && decision.action === 'confirm') {
       const paymentRecord = await insertPayment(tx, provider, booking, args.sessionId, payment, true);
       const claimed = await ctx.moveSlot(tx, {
@@ -85,14 +85,15 @@ export async function confirmPayment(
       await markEvent();
       return { kind: 'confirmed', booking: confirmed, payment: paymentRecord };
     }
-    // The slot went to someone else, ended, or this booking is already paid: give the money back.
-    const refundId = `late-${booking.id}-${payment.paymentId}`.slice(0, 255);
+    // Give the money back in full: recorded (never credited) with a pending refund the sweep retries.
+    const kind = fits ? 'late_refund' : 'mismatch';
+    const refundId = `${fits ? 'late' : 'mismatch'}-${booking.id}-${payment.paymentId}`.slice(0, 255);
     const paymentRecord = await insertPayment(tx, provider, booking, args.sessionId, payment, false, {
       id: refundId,
       amount: payment.amount,
       status: 'pending',
       providerRefundId: null,
-      reason: 'late_payment',
+      reason: fits ? 'late_payment' : 'payment_mismatch',
       failureMessage: null,
       createdAt: now,
       updatedAt: now,
@@ -107,29 +108,26 @@ export async function confirmPayment(
         })) ?? booking;
     }
     await markEvent();
-    return { kind: 'late_refund', booking: current, payment: paymentRecord, refundId };
+    return { kind, booking: current, payment: paymentRecord, refundId };
   });
 
-  switch (result.kind) {
-    case 'duplicate':
-      return 'duplicate';
-    case 'mismatch':
-      if (event) ctx.emit('payment.mismatch', { event, booking: result.booking });
-      return 'mismatch';
-    case 'late_refund':
-      await ctx.runEffects([
-        ctx.emitEffect('payment.lateRefund', { booking: result.booking, payment: result.payment }),
-        {
-          name: 'refund:late_payment',
-          bookingId: result.booking.id,
-          run: () => settleRefund(ctx, result.payment.id, result.refundId),
-        },
-      ]);
-      return 'late_refund';
-    case 'confirmed':
-      await ctx.runEffects(confirmationEffects(ctx, result.booking, result.payment));
-      return 'confirmed';
+  if (result.kind === 'duplicate') return 'duplicate';
+  if (result.kind === 'confirmed') {
+    await ctx.runEffects(confirmationEffects(ctx, result.booking, result.payment));
+    return 'confirmed';
   }
+  const { booking, payment: recorded, refundId } = result;
+  await ctx.runEffects([
+    result.kind === 'mismatch'
+      ? ctx.emitEffect('payment.mismatch', { event, booking, payment: recorded })
+      : ctx.emitEffect('payment.lateRefund', { booking, payment: recorded }),
+    {
+      name: `refund:${result.kind === 'mismatch' ? 'payment_mismatch' : 'late_payment'}`,
+      bookingId: booking.id,
+      run: () => settleRefund(ctx, recorded.id, refundId),
+    },
+  ]);
+  return result.kind;
 }
 
 async function insertPayment(

@@ -21,8 +21,12 @@ export interface BookingEngineEvents {
   'refund.failed': (e: { payment: PaymentTransaction; refund: RefundRecord; error: unknown }) => void;
   /** Money arrived that could not be matched to a bookable slot, and is being refunded. */
   'payment.lateRefund': (e: { booking: Booking; payment: PaymentTransaction }) => void;
-  /** A payment whose amount or currency differs from the booking's price: left for a person. */
-  'payment.mismatch': (e: { event: PaymentEvent; booking: Booking }) => void;
+  /**
+   * Money whose amount or currency differs from the booking's price (or came without an
+   * amount): recorded, refunded in full, and the hold released on schedule. `event` is null
+   * when the hold timeout or the sweep found the payment at the provider.
+   */
+  'payment.mismatch': (e: { event: PaymentEvent | null; booking: Booking; payment: PaymentTransaction }) => void;
   /** A verified payment event careslot did not act on (unknown booking, stale session). */
   'payment.ignored': (e: { event: PaymentEvent; reason: string }) => void;
   /**

@@ -51,6 +51,14 @@ export interface BookingEngineOptions<N extends Notifier = Notifier> {
    */
   holdMinutes?: number;
   /**
+   * A paid booking is refused (SCHEDULE_UNAVAILABLE) when its slot starts sooner than this many
+   * minutes from now, so the patient has time to pay before the start. Whatever this is, a
+   * hold never outlives the slot's start, and money for a slot that has started is refunded.
+   * `0` allows paying up to the start. At most 1440 × 365.
+   * @defaultValue `holdMinutes`
+   */
+  minNoticeMinutes?: number;
+  /**
    * Plan name → how that plan books. Replaces the default table entirely when given.
    * @defaultValue DEFAULT_PLANS (none rejected; freeTrial, standard, standardPlus pay; vise free with a relation)
    */
@@ -135,6 +143,7 @@ export type BookingEngineCoreOptions<N extends Notifier = Notifier> = Omit<
 
 export interface ResolvedOptions {
   holdMinutes: number;
+  minNoticeMinutes: number;
   plans: PlanTable;
   rollover: 'booked' | 'all' | 'none';
   cleanupAfterDays: number;
@@ -165,6 +174,16 @@ function positive(name: string, value: number | undefined, fallback: number, int
 // Checkout providers close sessions within a day (Stripe: 24 hours), so longer holds cannot be honoured.
 function atMost(name: string, value: number, max: number): number {
   if (value > max) throw new TypeError(`BookingEngine: ${name} must be at most ${max} (got ${value})`);
+  return value;
+}
+
+function minNotice(value: number | undefined, holdMinutes: number): number {
+  if (value === undefined) return holdMinutes;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 525_600) {
+    throw new TypeError(
+      `BookingEngine: minNoticeMinutes must be a number of minutes from 0 to 525600 (got ${String(value)})`,
+    );
+  }
   return value;
 }
 
@@ -234,6 +253,7 @@ export function resolveOptions(options: BookingEngineCoreOptions): ResolvedOptio
   ) {
     throw new TypeError('BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0');
   }
+  const holdMinutes = atMost('holdMinutes', positive('holdMinutes', options.holdMinutes, 15), 1440);
   let cancellation: Required<CancellationPolicy>;
   try {
     cancellation = assertValidCancellationPolicy(options.cancellation ?? {});
@@ -245,7 +265,8 @@ export function resolveOptions(options: BookingEngineCoreOptions): ResolvedOptio
     rescheduleDeadlineHours,
     rescheduleFee,
     maxPendingPerPatient: positive('maxPendingPerPatient', options.maxPendingPerPatient, 3, true),
-    holdMinutes: atMost('holdMinutes', positive('holdMinutes', options.holdMinutes, 15), 1440),
+    holdMinutes,
+    minNoticeMinutes: minNotice(options.minNoticeMinutes, holdMinutes),
     plans,
     rollover,
     cleanupAfterDays: positive('cleanupAfterDays', options.cleanupAfterDays, 7),

@@ -49,7 +49,8 @@ export async function reconcile(ctx: EngineContext): Promise<ReconcileReport> {
 
   for (const booking of await ctx.store.findBookings({ status: 'pending', createdBefore: graceCutoff, limit })) {
     const sessionId = booking.checkoutSessionId;
-    if (!sessionId) continue;
+    // No session, or money already recorded for it (being refunded): nothing to ask the provider.
+    if (!sessionId || booking.paymentTransactionId !== null) continue;
     await attempt('checkout', { bookingId: booking.id }, async () => {
       const state = await ctx.payments.retrieveCheckout({ sessionId });
       if (!state.payment) return;

@@ -108,6 +108,20 @@ export async function refund(ctx: EngineContext, input: RefundInput): Promise<Re
       reason: args.reason ?? 'requested',
     });
     if (!added) throw new BookingError('INVALID_TRANSITION', 'Everything paid for this booking is already refunded');
+    // Who asked, in the booking's history: the refund settles later, possibly in the sweep.
+    const actor = args.actor ?? SYSTEM_ACTOR;
+    await tx.updateBookingIf({
+      id: booking.id,
+      expectedStatus: booking.status,
+      set: {},
+      history: ctx.history(
+        booking.status,
+        booking.status,
+        booking.paymentStatus,
+        actor,
+        `refund_requested:${added.refund.id}`,
+      ),
+    });
     return added;
   });
   const settled = await settleRefund(ctx, recorded.payment.id, recorded.refund.id);

@@ -19,6 +19,8 @@ export async function cancelPending(
     sessionId: string | null;
     reason: CancelReason;
     actor?: Actor;
+    /** The caller's own words, kept in the history instead of the reason code. */
+    note?: string | null;
     /** Set by the hold-timeout job itself: removing its own (running, locked) job is a wasted queue call. */
     inHoldJob?: boolean;
   },
@@ -37,12 +39,14 @@ export async function cancelPending(
       await markEvent();
       return { kind: 'ignored' as const, reason: staleSession ? 'stale checkout session' : 'booking is not pending' };
     }
-    const paymentStatus = reason === 'payment_failed' ? 'failed' : 'unpaid';
+    // Money already recorded (a mismatch or late payment being refunded) keeps its payment status.
+    const paymentStatus =
+      booking.paymentTransactionId !== null ? booking.paymentStatus : reason === 'payment_failed' ? 'failed' : 'unpaid';
     const cancelled = await tx.updateBookingIf({
       id: booking.id,
       expectedStatus: 'pending',
       set: { status: 'cancelled', paymentStatus, cancelReason: reason, holdExpiresAt: null },
-      history: ctx.history('pending', 'cancelled', paymentStatus, actor, reason),
+      history: ctx.history('pending', 'cancelled', paymentStatus, actor, args.note ?? reason),
     });
     if (!cancelled) return { kind: 'ignored' as const, reason: 'booking is not pending' };
     const released = await ctx.moveSlot(tx, {
@@ -91,6 +95,7 @@ export async function releaseHold(
   if (booking?.status !== 'pending') return 'not_pending';
   if (!options.force && booking.holdExpiresAt !== null && booking.holdExpiresAt > ctx.now()) return 'not_due';
   const closed = await closeCheckout(ctx, booking);
+  if (closed === 'settled') return 'not_pending';
   if (closed !== 'closed') return closed;
   const outcome = await cancelPending(ctx, {
     bookingId: booking.id,
@@ -105,15 +110,29 @@ export async function releaseHold(
 /**
  * Closes a pending booking's Checkout Session before its hold is let go. `paid`: the patient
  * paid meanwhile and the booking is now confirmed; `processing`: a delayed payment is still
- * settling; `closed`: nobody can pay any more (or there was no session).
+ * settling (the slot stays held until it settles or fails); `closed`: nobody can pay any more,
+ * or the money that came cannot confirm this booking (wrong amount, slot started) and is being
+ * refunded, so the hold is let go as scheduled; `settled`: something else (a webhook) already
+ * finished the booking.
  */
-export async function closeCheckout(ctx: EngineContext, booking: Booking): Promise<'closed' | 'paid' | 'processing'> {
+export async function closeCheckout(
+  ctx: EngineContext,
+  booking: Booking,
+): Promise<'closed' | 'paid' | 'processing' | 'settled'> {
   const sessionId = booking.checkoutSessionId;
   if (!sessionId) return 'closed';
   const closed = await ctx.payments.expireCheckout({ sessionId });
+  if (closed.outcome === 'processing') return 'processing';
   if (closed.outcome === 'paid') {
-    await confirmPayment(ctx, { event: null, bookingId: booking.id, sessionId, payment: closed.payment });
-    return 'paid';
+    const outcome = await confirmPayment(ctx, {
+      event: null,
+      bookingId: booking.id,
+      sessionId,
+      payment: closed.payment,
+    });
+    if (outcome === 'confirmed') return 'paid';
+    // Recorded earlier (a webhook, a previous pass): confirmed only if the booking moved on.
+    if (outcome === 'duplicate' && (await ctx.store.getBooking(booking.id))?.status !== 'pending') return 'settled';
   }
-  return closed.outcome === 'processing' ? 'processing' : 'closed';
+  return 'closed';
 }

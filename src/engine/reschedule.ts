@@ -63,9 +63,10 @@ function assertMayMove(ctx: EngineContext, booking: Booking, target: Schedule | 
 
 /**
  * Claims the new slot, moves the booking and frees the slot it left, in one transaction that
- * re-reads the booking: a lost race for the new slot leaves the booking where it was, and of
- * two concurrent moves of one booking only the first commits (the booking's slot is part of
- * the compare-and-set), so no slot is ever left booked without its booking.
+ * re-reads the booking: a lost race for the new slot leaves the booking where it was, and a
+ * move applies only to the slot the caller saw the booking on (it is part of the
+ * compare-and-set), so of concurrent moves of one booking the first commits and the others get
+ * INVALID_TRANSITION, and no slot is ever left booked without its booking.
  */
 export async function reschedule(ctx: EngineContext, input: RescheduleInput): Promise<RescheduleOutcome> {
   const args = parseInput(rescheduleSchema, input, 'reschedule');
@@ -81,6 +82,11 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
     const now = ctx.now();
     const booking = await tx.getBooking(args.bookingId);
     if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${args.bookingId}`);
+    if (booking.status === 'scheduled' && booking.scheduleId !== seen.scheduleId) {
+      throw new BookingError('INVALID_TRANSITION', 'The booking was moved meanwhile; nothing was moved', {
+        details: { scheduleId: booking.scheduleId },
+      });
+    }
     const target = assertMayMove(ctx, booking, await tx.getSchedule(args.newScheduleId), now);
     const claimed = await ctx.moveSlot(tx, {
       id: target.id,
@@ -92,7 +98,7 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
     const moved = await tx.updateBookingIf({
       id: booking.id,
       expectedStatus: 'scheduled',
-      expectedScheduleId: booking.scheduleId,
+      expectedScheduleId: seen.scheduleId,
       set: {
         scheduleId: claimed.id,
         slotStart: claimed.startTime,

@@ -173,7 +173,8 @@ describe('end of slot', () => {
   });
 
   it('closes a hold that outlived its slot before expiring the slot', async () => {
-    const f = createFixture({ holdMinutes: 120 });
+    // minNoticeMinutes 0 lets a patient book 30 minutes ahead; the hold is clipped to the start.
+    const f = createFixture({ holdMinutes: 120, minNoticeMinutes: 0 });
     const slot = await f.slot(30);
     const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
     f.clock.advanceMinutes(60);

@@ -11,11 +11,13 @@ import {
   decideLatePayment,
   EventEmitterNotifier,
   formatMoney,
+  holdEnd,
   InProcessScheduler,
   isPaymentRelease,
   MemoryStore,
   mayActOnBooking,
   type PaymentTransaction,
+  paysPrice,
   refundable,
   SYSTEM_ACTOR,
 } from '../../src/index.js';
@@ -73,6 +75,21 @@ describe('decideLatePayment', () => {
     ).toEqual({ action: 'refund' });
   });
 
+  it('refunds a pending booking whose slot has started, though it still holds it', () => {
+    const pending = { status: 'pending' as const, cancelReason: null };
+    expect(decideLatePayment(pending, { status: 'pending', startTime: now }, now)).toEqual({ action: 'refund' });
+    expect(decideLatePayment(pending, { status: 'pending', startTime: past }, now)).toEqual({ action: 'refund' });
+  });
+
+  it('clips a hold to the slot start and checks that money pays the price exactly', () => {
+    expect(holdEnd(now, 15, future).getTime()).toBe(now.getTime() + 15 * 60_000);
+    expect(holdEnd(now, 120, future).getTime()).toBe(future.getTime());
+    expect(paysPrice({ amount: 5000, currency: 'eur' }, { amount: 5000, currency: 'eur' })).toBe(true);
+    expect(paysPrice({ amount: 4999, currency: 'eur' }, { amount: 5000, currency: 'eur' })).toBe(false);
+    expect(paysPrice({ amount: 5000, currency: 'usd' }, { amount: 5000, currency: 'eur' })).toBe(false);
+    expect(paysPrice({ amount: null, currency: 'eur' }, { amount: 5000, currency: 'eur' })).toBe(false);
+  });
+
   it('counts only payment releases as revivable', () => {
     expect(isPaymentRelease('payment_timeout')).toBe(true);
     expect(isPaymentRelease('by_patient')).toBe(false);
@@ -121,11 +138,12 @@ describe('who may act on a booking', () => {
 });
 
 describe('formatMoney', () => {
-  it('uses the currency’s minor-unit digits as Intl knows them', () => {
-    expect(formatMoney({ amount: 5000, currency: 'eur' })).toBe('50.00 EUR');
-    expect(formatMoney({ amount: 5000, currency: 'jpy' })).toBe('5000 JPY');
-    expect(formatMoney({ amount: 5005, currency: 'kwd' })).toBe('5.005 KWD');
-    expect(formatMoney({ amount: 1, currency: 'usd' })).toBe('0.01 USD');
+  it('uses the currency’s minor-unit digits and symbol as Intl knows them: JPY 5000 is ¥5,000', () => {
+    expect(formatMoney({ amount: 5000, currency: 'eur' })).toBe('€50.00');
+    expect(formatMoney({ amount: 5000, currency: 'jpy' })).toBe('¥5,000');
+    expect(formatMoney({ amount: 5005, currency: 'kwd' })).toBe('KWD\u00a05.005');
+    expect(formatMoney({ amount: 1, currency: 'usd' })).toBe('$0.01');
+    expect(formatMoney({ amount: 123456, currency: 'eur' }, 'de-DE')).toBe('1.234,56\u00a0€');
   });
 });
 
