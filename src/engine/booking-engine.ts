@@ -12,7 +12,7 @@ import { EngineContext } from './context.js';
 import type { BookingEngineEvents } from './events.js';
 import { getWallet, type Wallet } from './ledger.js';
 import { type BookingEngineCoreOptions, resolveOptions } from './options.js';
-import { handlePaymentEvent, type PaymentEventResult } from './payment-events.js';
+import { type HandlePaymentEventOptions, handlePaymentEvent, type PaymentEventResult } from './payment-events.js';
 import { type ReconcileReport, reconcile } from './reconcile.js';
 import { type RefundInput, type RefundOutcome, refund } from './refund.js';
 import { releaseHold } from './release.js';
@@ -96,9 +96,13 @@ export class BookingEngineCore<N extends Notifier = Notifier> {
     return book(this.ctx, input);
   }
 
-  /** Applies a normalized provider event (from `gateway.parseWebhook`); replays change nothing. */
-  handlePaymentEvent(event: PaymentEvent): Promise<PaymentEventResult> {
-    return handlePaymentEvent(this.ctx, event);
+  /**
+   * Applies a normalized provider event (from `gateway.parseWebhook`); replays change nothing.
+   * With `{ verified: true }` (what the webhook handler passes) an event that can never apply is
+   * acknowledged as ignored instead of throwing, so the provider stops retrying it.
+   */
+  handlePaymentEvent(event: PaymentEvent, options?: HandlePaymentEventOptions): Promise<PaymentEventResult> {
+    return handlePaymentEvent(this.ctx, event, options);
   }
 
   /**

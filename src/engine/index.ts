@@ -6,7 +6,7 @@ export type { ConfirmOutcome } from './confirm.js';
 export { BOOKING_ENGINE_EVENTS, type BookingEngineEvents } from './events.js';
 export type { Wallet } from './ledger.js';
 export type { BookingEngineCoreOptions, BookingEngineOptions, NotificationTypes } from './options.js';
-export type { PaymentEventOutcome, PaymentEventResult } from './payment-events.js';
+export type { HandlePaymentEventOptions, PaymentEventOutcome, PaymentEventResult } from './payment-events.js';
 export type { ReconcileReport } from './reconcile.js';
 export type { RefundEventResult, RefundInput, RefundOutcome } from './refund.js';
 export type { ReleaseOutcome } from './release.js';

@@ -1,6 +1,6 @@
 // Framework-agnostic webhook handling: one fetch-standard core, and the raw body + headers form over it.
 import { type ErrorCode, ErrorCodes, isBookingError } from '../domain/errors.js';
-import type { PaymentEventResult } from '../engine/index.js';
+import type { HandlePaymentEventOptions, PaymentEventResult } from '../engine/index.js';
 import type { PaymentEvent, PaymentGateway, WebhookParseResult } from '../ports/payment-gateway.js';
 import { RAW_BODY_HINT } from '../ports/payment-gateway.js';
 import { type HeaderRecord, requestFromRaw } from './node-request.js';
@@ -10,7 +10,7 @@ export type WebhookVerifier = Pick<PaymentGateway, 'parseWebhook'>;
 
 /** What the handler needs from the engine; the BookingEngine is one. */
 export interface WebhookEngine {
-  handlePaymentEvent(event: PaymentEvent): Promise<PaymentEventResult>;
+  handlePaymentEvent(event: PaymentEvent, options?: HandlePaymentEventOptions): Promise<PaymentEventResult>;
   /** The engine's own gateway, used when the options name none. */
   readonly payments?: WebhookVerifier;
 }
@@ -117,10 +117,14 @@ async function readCapped(body: ReadableStream<Uint8Array> | null, max: number):
 }
 
 /**
- * Builds the webhook endpoint: 200 for processed, duplicate and ignored events; 400 for bad
- * signatures and bodies (nothing changes); 413 PAYLOAD_TOO_LARGE for oversized bodies; 500
- * INTERNAL when a verified event could not be applied (e.g. the database was unreachable), so
- * the provider retries it. `handler.fetch` is the one code path; the status+body form,
+ * Builds the webhook endpoint. The status contract:
+ * - 2xx for every verified event: processed, duplicate, ignored (a type careslot does not act
+ *   on), and verified events that can never apply (reported on `payment.ignored` with a reason),
+ *   so the provider stops retrying what a retry cannot fix;
+ * - 4xx only for requests that are the caller's fault: bad or missing signature, a parsed or
+ *   unreadable body (400), a body over `maxBodyBytes` (413 PAYLOAD_TOO_LARGE); nothing changes;
+ * - 5xx (500 INTERNAL) only when a retry can succeed: the store or the provider was down.
+ * `handler.fetch` is the one code path; the status+body form,
  * `expressWebhook` and `nodeWebhook` convert to a fetch `Request` and back.
  */
 export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHandler {
@@ -169,8 +173,12 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
     }
     if (parsed.kind === 'ignored') return Response.json({ received: true, outcome: 'ignored', type: parsed.type });
     try {
-      const result = await options.engine.handlePaymentEvent(parsed.event);
-      return Response.json({ received: true, outcome: result.outcome });
+      const result = await options.engine.handlePaymentEvent(parsed.event, { verified: true });
+      return Response.json({
+        received: true,
+        outcome: result.outcome,
+        ...(result.reason === undefined ? {} : { reason: result.reason }),
+      });
     } catch (error) {
       // A verified event the engine could not apply: let the provider retry, and tell the host.
       return retryLater(error);
