@@ -26,6 +26,12 @@ export interface Schedule {
   bookedBy: string | null;
   /** The slot this one was rolled over from (next-day creation), if any. */
   rolledOverFrom: string | null;
+  /**
+   * The wall-clock start (`HH:mm`) its next-day copies keep, set on rolled-over copies: a copy
+   * shifted past a daylight-saving gap still says the time the doctor published, so the copy
+   * after it returns to that time. Null or absent: the start's own local time.
+   */
+  localStartTime?: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -14,6 +14,61 @@ export function sameLocalTimeNextDay(instant: Date, timeZone: string): Date {
   return DateTime.fromJSDate(instant, { zone: timeZone }).plus({ days: 1 }).toJSDate();
 }
 
+/** A wall-clock time of day, `HH:mm`. */
+export type WallClock = string;
+
+/** The wall-clock time (`HH:mm`) of an instant in `timeZone`. */
+export function wallClockOf(instant: Date, timeZone: string): WallClock {
+  return DateTime.fromJSDate(instant, { zone: timeZone }).toFormat('HH:mm');
+}
+
+/**
+ * The instant at wall-clock `wall` on the local date `date` in `timeZone`. In a fall-back
+ * overlap (the time happens twice) it is the first occurrence; in a spring-forward gap (it does
+ * not happen) it is moved forward by the gap (02:30 in a 02:00–03:00 gap is 03:30).
+ */
+export function atWallClock(date: { year: number; month: number; day: number }, wall: WallClock, timeZone: string): Date {
+  const [hour = 0, minute = 0] = wall.split(':').map(Number);
+  const guess = DateTime.fromObject({ ...date, hour, minute }, { zone: timeZone });
+  const naive = Date.UTC(date.year, date.month - 1, date.day, hour, minute);
+  // An overlap has two offsets in force around it: try each, keep those that land on the time.
+  const offsets = new Set([guess.offset, guess.minus({ hours: 25 }).offset, guess.plus({ hours: 25 }).offset]);
+  const matches = [...offsets]
+    .map((offset) => naive - offset * 60_000)
+    .filter((ms) => {
+      const local = DateTime.fromMillis(ms, { zone: timeZone });
+      return (
+        local.year === date.year &&
+        local.month === date.month &&
+        local.day === date.day &&
+        local.hour === hour &&
+        local.minute === minute
+      );
+    })
+    .sort((x, y) => x - y);
+  return matches.length > 0 ? new Date(matches[0] as number) : guess.toJSDate();
+}
+
+/**
+ * The next-day copy of a slot: one local day later at the wall-clock start `wall` (the time the
+ * doctor published, which a copy shifted past a gap keeps, so later days return to it), with the
+ * slot's own duration; repeated a day at a time until it starts after `now` (a late catch-up
+ * moves start and end together).
+ */
+export function nextDayCopy(
+  slot: { startTime: Date; endTime: Date; timeZone: string },
+  wall: WallClock,
+  now: Date,
+): { startTime: Date; endTime: Date } {
+  const duration = slot.endTime.getTime() - slot.startTime.getTime();
+  const day = DateTime.fromJSDate(slot.startTime, { zone: slot.timeZone }).startOf('day');
+  for (let days = 1; ; days++) {
+    const next = day.plus({ days });
+    const startTime = atWallClock({ year: next.year, month: next.month, day: next.day }, wall, slot.timeZone);
+    if (startTime > now) return { startTime, endTime: new Date(startTime.getTime() + duration) };
+  }
+}
+
 export function addMinutes(instant: Date, minutes: number): Date {
   return new Date(instant.getTime() + minutes * 60_000);
 }

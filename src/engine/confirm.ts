@@ -81,16 +81,18 @@ export async function confirmPayment(
           'STORE_ERROR',
           `Could not confirm booking ${booking.id}: state changed inside a transaction`,
         );
-      await creditBooking(ctx, tx, booking, payment);
+      // The money paid the price exactly (checked above): credit the price.
+      await creditBooking(ctx, tx, booking, booking.price);
       await markEvent();
       return { kind: 'confirmed', booking: confirmed, payment: paymentRecord };
     }
     // Give the money back in full: recorded (never credited) with a pending refund the sweep retries.
     const kind = fits ? 'late_refund' : 'mismatch';
     const refundId = `${fits ? 'late' : 'mismatch'}-${booking.id}-${payment.paymentId}`.slice(0, 255);
+    // An amount the provider never reported is recorded as 0 and refunded as "everything".
     const paymentRecord = await insertPayment(tx, provider, booking, args.sessionId, payment, false, {
       id: refundId,
-      amount: payment.amount,
+      amount: payment.amount ?? 0,
       status: 'pending',
       providerRefundId: null,
       reason: fits ? 'late_payment' : 'payment_mismatch',
@@ -144,7 +146,7 @@ async function insertPayment(
     provider,
     providerPaymentId: payment.paymentId,
     checkoutSessionId: sessionId ?? booking.checkoutSessionId,
-    amount: payment.amount,
+    amount: payment.amount ?? 0,
     currency: payment.currency,
     credited,
     refunds: refund ? [refund] : [],

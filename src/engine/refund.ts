@@ -199,7 +199,8 @@ export async function settleRefund(
     answer = await ctx.payments.refund({
       bookingId: payment.bookingId,
       paymentId: payment.providerPaymentId,
-      amount: refund.amount,
+      // A zero refund exists only for a payment of unknown amount: ask for everything left.
+      amount: refund.amount > 0 ? refund.amount : null,
       currency: payment.currency,
       idempotencyKey: refund.id,
       ...(refund.reason === null ? {} : { reason: refund.reason }),

@@ -1,7 +1,7 @@
 // Slot use cases: publish, list, end-of-slot (expire, complete, roll over) and clean-up.
 import { type Booking, type Schedule, SYSTEM_ACTOR } from '../domain/entities.js';
 import { BookingError } from '../domain/errors.js';
-import { addDays, sameLocalTimeNextDay } from '../domain/time.js';
+import { addDays, nextDayCopy, wallClockOf } from '../domain/time.js';
 import type { StoreOperations } from '../ports/booking-store.js';
 import type { Effect, EngineContext } from './context.js';
 import { scheduleExpiry } from './jobs.js';
@@ -97,19 +97,10 @@ export async function listSchedules(ctx: EngineContext, query: ListSchedulesQuer
 
 export type FinishSlotOutcome = 'not_found' | 'not_ended' | 'already_expired' | 'expired' | 'completed' | 'hold_open';
 
-/** The next-day copy's times: one local day later, repeated until it starts in the future. */
-function nextDayTimes(schedule: Schedule, now: Date): { startTime: Date; endTime: Date } {
-  let startTime = sameLocalTimeNextDay(schedule.startTime, schedule.timeZone);
-  let endTime = sameLocalTimeNextDay(schedule.endTime, schedule.timeZone);
-  while (startTime <= now) {
-    startTime = sameLocalTimeNextDay(startTime, schedule.timeZone);
-    endTime = sameLocalTimeNextDay(endTime, schedule.timeZone);
-  }
-  return { startTime, endTime };
-}
-
 async function rollOver(ctx: EngineContext, tx: StoreOperations, schedule: Schedule): Promise<Schedule | null> {
-  const { startTime, endTime } = nextDayTimes(schedule, ctx.now());
+  // Same wall-clock start a local day later (past a DST gap: shifted, then back), same duration.
+  const localStartTime = schedule.localStartTime ?? wallClockOf(schedule.startTime, schedule.timeZone);
+  const { startTime, endTime } = nextDayCopy(schedule, localStartTime, ctx.now());
   await tx.lockDoctor(schedule.doctorId);
   // A doctor who already published that time keeps their own slot.
   if (await overlapping(tx, schedule.doctorId, startTime, endTime)) return null;
@@ -122,6 +113,7 @@ async function rollOver(ctx: EngineContext, tx: StoreOperations, schedule: Sched
     status: 'available',
     bookedBy: null,
     rolledOverFrom: schedule.id,
+    localStartTime,
   });
 }
 

@@ -115,7 +115,7 @@ export const paymentEventSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('payment.succeeded'),
     ...eventRef,
-    payment: z.object({ paymentId: providerId, amount: minorUnits, currency }),
+    payment: z.object({ paymentId: providerId, amount: minorUnits.nullable(), currency }),
   }),
   z.object({ type: z.literal('payment.failed'), ...eventRef, reason: z.string().max(500).optional() }),
   z.object({ type: z.literal('checkout.expired'), ...eventRef }),

@@ -6,7 +6,8 @@ import type { Patient } from './patient-directory.js';
 export interface PaymentDetails {
   /** The provider's payment id (Stripe PaymentIntent id). */
   paymentId: string;
-  amount: number;
+  /** Minor units taken; null when the provider reported no amount (it matches no price: a mismatch). */
+  amount: number | null;
   currency: string;
 }
 
@@ -51,7 +52,11 @@ export type ExpireResult =
 export interface RefundRequest {
   bookingId: string;
   paymentId: string;
-  amount: number;
+  /**
+   * Minor units to refund; null: everything left on the payment (careslot asks this only for a
+   * payment whose amount the provider never reported, recorded with amount 0).
+   */
+  amount: number | null;
   currency: string;
   /** careslot's refund id; the provider must refund at most once per key. */
   idempotencyKey: string;

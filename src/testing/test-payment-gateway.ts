@@ -226,12 +226,16 @@ export class TestPaymentGateway implements PaymentGateway {
     this.call('refund', request.idempotencyKey);
     const replay = this.refundsByKey.get(request.idempotencyKey);
     if (replay) return { providerRefundId: replay.id, status: replay.status };
-    const paid = [...this.sessions.values()].find((s) => s.payment?.paymentId === request.paymentId)?.payment;
-    if (!paid) throw new BookingError('PAYMENT_PROVIDER_ERROR', `No such payment: ${request.paymentId}`);
+    const paidSession = [...this.sessions.values()].find((s) => s.payment?.paymentId === request.paymentId);
+    const paid = paidSession?.payment;
+    if (!paidSession || !paid) throw new BookingError('PAYMENT_PROVIDER_ERROR', `No such payment: ${request.paymentId}`);
     const refunded = this.refunds
       .filter((r) => r.paymentId === request.paymentId && r.status !== 'failed')
       .reduce((sum, r) => sum + r.amount, 0);
-    if (!Number.isSafeInteger(request.amount) || request.amount <= 0 || refunded + request.amount > paid.amount) {
+    // A payment reported without an amount still took the session's amount.
+    const total = paid.amount ?? paidSession.amount;
+    const amount = request.amount ?? total - refunded;
+    if (!Number.isSafeInteger(amount) || amount <= 0 || refunded + amount > total) {
       throw new BookingError(
         'PAYMENT_PROVIDER_ERROR',
         `Refund of ${request.amount} exceeds what is left of ${request.paymentId}`,
@@ -240,7 +244,7 @@ export class TestPaymentGateway implements PaymentGateway {
     const refund: TestRefund = {
       id: this.nextId('re'),
       paymentId: request.paymentId,
-      amount: request.amount,
+      amount,
       idempotencyKey: request.idempotencyKey,
       status: 'succeeded',
     };
@@ -250,13 +254,14 @@ export class TestPaymentGateway implements PaymentGateway {
   }
 
   /** The patient pays on the hosted page. Returns the provider's event (deliver it to the engine). */
-  pay(sessionId: string, override: { amount?: number; currency?: string } = {}): PaymentEvent {
+  pay(sessionId: string, override: { amount?: number | null; currency?: string } = {}): PaymentEvent {
     const session = this.session(sessionId);
     if (session.status !== 'open') throw new Error(`TestPaymentGateway: session ${sessionId} is ${session.status}`);
     session.status = 'complete';
     session.payment = {
       paymentId: this.nextId('pi'),
-      amount: override.amount ?? session.amount,
+      // null: the provider reports no amount (as a Stripe session with amount_total null).
+      amount: override.amount === undefined ? session.amount : override.amount,
       currency: override.currency ?? session.currency,
     };
     return {

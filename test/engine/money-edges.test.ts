@@ -195,3 +195,16 @@ describe('money shown to people', () => {
     expect(refunded?.message).toMatch(/^¥5,000 was refunded/);
   });
 });
+
+describe('a payment reported without an amount', () => {
+  it('is a mismatch, not a validation error: recorded, everything it took refunded, the hold released', async () => {
+    const f = createFixture();
+    const { slot, booking, sessionId } = await pendingBooking(f);
+    expect((await f.engine.handlePaymentEvent(f.gateway.pay(sessionId, { amount: null }))).outcome).toBe('mismatch');
+    expect(refundsOf(f)).toEqual([5000]);
+    expect((await f.engine.getWallet(DOCTOR)).entries).toEqual([]);
+    await f.advance(15);
+    expect((await f.engine.getSchedule(slot.id)).status).toBe('available');
+    expect((await f.engine.getBooking(booking.id)).status).toBe('cancelled');
+  });
+});

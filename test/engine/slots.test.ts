@@ -223,3 +223,44 @@ describe('clean-up', () => {
     expect(await f.engine.runJob(JOB_NAMES.cleanup)).toBe(1);
   });
 });
+
+describe('rollover across daylight saving', () => {
+  async function rolledCopies(startIso: string, endIso: string, days: number, start: string) {
+    const f = createFixture({ rollover: 'all', start });
+    let slot = await f.engine.createSchedule({
+      doctorId: DOCTOR,
+      startTime: startIso,
+      endTime: endIso,
+      fee: { amount: 5000, currency: 'eur' },
+      timeZone: 'Europe/Berlin',
+    });
+    const copies = [];
+    for (let i = 0; i < days; i++) {
+      f.clock.set(new Date(slot.endTime.getTime() + 60_000));
+      await f.engine.runJob(JOB_NAMES.expireUnbooked, { scheduleId: slot.id });
+      const [next] = await f.engine.listSchedules({ doctorId: DOCTOR, status: 'available' });
+      if (!next) throw new Error('no copy');
+      copies.push({ start: next.startTime.toISOString(), end: next.endTime.toISOString() });
+      slot = next;
+    }
+    return copies;
+  }
+
+  it('moves a 02:30–03:30 Berlin slot past the spring-forward gap for one night, keeping its hour, then back to 02:30', async () => {
+    expect(
+      await rolledCopies('2030-03-30T02:30:00+01:00', '2030-03-30T03:30:00+01:00', 2, '2030-03-29T12:00:00Z'),
+    ).toEqual([
+      { start: '2030-03-31T01:30:00.000Z', end: '2030-03-31T02:30:00.000Z' }, // 03:30–04:30 CEST
+      { start: '2030-04-01T00:30:00.000Z', end: '2030-04-01T01:30:00.000Z' }, // 02:30–03:30 CEST
+    ]);
+  });
+
+  it('keeps a 02:30–03:30 Berlin slot one hour long on the fall-back night, at the first 02:30', async () => {
+    expect(
+      await rolledCopies('2030-10-26T02:30:00+02:00', '2030-10-26T03:30:00+02:00', 2, '2030-10-25T12:00:00Z'),
+    ).toEqual([
+      { start: '2030-10-27T00:30:00.000Z', end: '2030-10-27T01:30:00.000Z' }, // 02:30 CEST – 02:30 CET
+      { start: '2030-10-28T01:30:00.000Z', end: '2030-10-28T02:30:00.000Z' }, // 02:30–03:30 CET
+    ]);
+  });
+});
