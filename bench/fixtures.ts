@@ -74,9 +74,9 @@ export async function pool(count: number, concurrency: number, task: (i: number)
 
 /**
  * Publishes `count` slots, 30 minutes each, spread over `doctors` doctors, starting an hour
- * after `from`. Written with `store.insertSchedule` (the record `engine.createSchedule`
- * writes, without its validation and end-of-slot job), so the engine and the direct-store
- * paths start from identical stores. Seeding is never timed.
+ * after `from`. Written with `insertSchedule`, one transaction per slot (the record
+ * `engine.createSchedule` writes, without its validation, doctor lock and end-of-slot job),
+ * so the engine and the direct-store paths start from identical stores. Seeding is never timed.
  */
 export async function seedSlots(
   store: BookingStore,
@@ -88,14 +88,16 @@ export async function seedSlots(
   const slots: Schedule[] = new Array(count);
   await pool(count, options.concurrency ?? 16, async (i) => {
     const startTime = new Date(first + Math.floor(i / doctors) * SLOT_MS);
-    slots[i] = await store.insertSchedule(
-      newSchedule({
-        doctorId: hexId(ID_KIND.doctor, i % doctors),
-        startTime,
-        endTime: new Date(startTime.getTime() + SLOT_MS),
-        timeZone: TIME_ZONE,
-        fee: { ...FEE },
-      }),
+    slots[i] = await store.transaction((tx) =>
+      tx.insertSchedule(
+        newSchedule({
+          doctorId: hexId(ID_KIND.doctor, i % doctors),
+          startTime,
+          endTime: new Date(startTime.getTime() + SLOT_MS),
+          timeZone: TIME_ZONE,
+          fee: { ...FEE },
+        }),
+      ),
     );
   });
   return slots;

@@ -78,13 +78,17 @@ async function bookAndConfirmDirectly(
   // startCheckout(): the patient's provider customer, then the session on the booking.
   const customer = await store.getPaymentCustomer({ patientId, provider: PROVIDER });
   if (customer === null)
-    await store.savePaymentCustomer({ patientId, provider: PROVIDER, customerId: `cus_direct_${i}` });
+    await store.transaction((tx) =>
+      tx.savePaymentCustomer({ patientId, provider: PROVIDER, customerId: `cus_direct_${i}` }),
+    );
   const sessionId = `cs_direct_${i}`;
-  const pending = await store.updateBookingIf({
-    id: booking.id,
-    expectedStatus: 'pending',
-    set: { checkoutSessionId: sessionId, paymentUrl: `http://localhost/checkout/${sessionId}` },
-  });
+  const pending = await store.transaction((tx) =>
+    tx.updateBookingIf({
+      id: booking.id,
+      expectedStatus: 'pending',
+      set: { checkoutSessionId: sessionId, paymentUrl: `http://localhost/checkout/${sessionId}` },
+    }),
+  );
   if (!pending) throw new Error(`booking ${booking.id} is no longer pending`);
 
   // handlePaymentEvent(): payment.succeeded for this session.

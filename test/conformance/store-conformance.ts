@@ -1,6 +1,7 @@
 // The BookingStore conformance suite: every store adapter runs exactly these tests.
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Booking, BookingStore, NewBooking, Schedule } from '../../src/index.js';
+import type { Booking, BookingStore, NewBooking, Schedule, StoreOperations } from '../../src/index.js';
+import { autocommit } from '../support/autocommit.js';
 import {
   BOOKING_ID,
   DOCTOR_ID,
@@ -60,8 +61,11 @@ async function claim(store: BookingStore, scheduleId: string, patientId: string)
 export function describeStoreConformance(name: string, harness: StoreHarness): void {
   describe(`BookingStore conformance: ${name}`, () => {
     let store: BookingStore;
+    /** The store's operations, each write in a transaction of its own (for setup and single writes). */
+    let ops: StoreOperations;
     beforeEach(async () => {
       store = await harness.fresh();
+      ops = autocommit(store);
     });
     afterAll(async () => {
       await harness.close?.();
@@ -69,7 +73,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
 
     describe('schedules', () => {
       it('inserts a slot with a store-chosen id and reads it back with Dates intact', async () => {
-        const created = await store.insertSchedule(newSchedule());
+        const created = await ops.insertSchedule(newSchedule());
         expect(typeof created.id).toBe('string');
         const read = await store.getSchedule(created.id);
         expect(read).toEqual(created);
@@ -79,7 +83,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('returns copies: mutating a returned slot does not change the store', async () => {
-        const created = await store.insertSchedule(newSchedule());
+        const created = await ops.insertSchedule(newSchedule());
         created.status = 'booked';
         created.fee.amount = 1;
         const read = await store.getSchedule(created.id);
@@ -88,20 +92,20 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('compare-and-set applies only while the status matches, and returns null otherwise', async () => {
-        const s = await store.insertSchedule(newSchedule());
-        const pending = await store.updateScheduleIf({
+        const s = await ops.insertSchedule(newSchedule());
+        const pending = await ops.updateScheduleIf({
           id: s.id,
           expectedStatus: 'available',
           set: { status: 'pending' },
         });
         expect(pending?.status).toBe('pending');
-        const again = await store.updateScheduleIf({
+        const again = await ops.updateScheduleIf({
           id: s.id,
           expectedStatus: 'available',
           set: { status: 'booked' },
         });
         expect(again).toBeNull();
-        const booked = await store.updateScheduleIf({
+        const booked = await ops.updateScheduleIf({
           id: s.id,
           expectedStatus: ['pending', 'available'],
           set: { status: 'booked', bookedBy: PAT9 },
@@ -111,20 +115,20 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('compare-and-set lets exactly one of 50 concurrent claims win', async () => {
-        const s = await store.insertSchedule(newSchedule());
+        const s = await ops.insertSchedule(newSchedule());
         const results = await Promise.all(
           Array.from({ length: 50 }, () =>
-            store.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } }),
+            ops.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } }),
           ),
         );
         expect(results.filter((r) => r !== null)).toHaveLength(1);
       });
 
       it('finds slots by doctor, status and time range, sorted by start, with a limit', async () => {
-        const late = await store.insertSchedule(newSchedule({ startTime: minutes(120), endTime: minutes(150) }));
-        const early = await store.insertSchedule(newSchedule());
-        await store.insertSchedule(newSchedule({ doctorId: DOC2 }));
-        const expired = await store.insertSchedule(
+        const late = await ops.insertSchedule(newSchedule({ startTime: minutes(120), endTime: minutes(150) }));
+        const early = await ops.insertSchedule(newSchedule());
+        await ops.insertSchedule(newSchedule({ doctorId: DOC2 }));
+        const expired = await ops.insertSchedule(
           newSchedule({ startTime: minutes(-120), endTime: minutes(-90), status: 'expired' }),
         );
         const mine = await store.findSchedules({ doctorId: DOC1, status: ['available'] });
@@ -141,9 +145,9 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('deletes only the slots still in the expected status', async () => {
-        const expired = await store.insertSchedule(newSchedule({ status: 'expired' }));
-        const live = await store.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
-        const count = await store.deleteSchedulesIf({ ids: [expired.id, live.id], expectedStatus: 'expired' });
+        const expired = await ops.insertSchedule(newSchedule({ status: 'expired' }));
+        const live = await ops.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
+        const count = await ops.deleteSchedulesIf({ ids: [expired.id, live.id], expectedStatus: 'expired' });
         expect(count).toBe(1);
         expect(await store.getSchedule(expired.id)).toBeNull();
         expect(await store.getSchedule(live.id)).not.toBeNull();
@@ -153,7 +157,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
 
     describe('transactions', () => {
       it('commits every write of a transaction together', async () => {
-        const s = await store.insertSchedule(newSchedule());
+        const s = await ops.insertSchedule(newSchedule());
         const booking = await store.transaction(async (tx) => {
           await tx.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } });
           return tx.insertBooking(bookingData(s));
@@ -163,7 +167,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('rolls back every write when the function throws, and rethrows', async () => {
-        const s = await store.insertSchedule(newSchedule());
+        const s = await ops.insertSchedule(newSchedule());
         let bookingId = '';
         await expect(
           store.transaction(async (tx) => {
@@ -189,9 +193,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       it('serializes transactions that lock the same patient, so a per-patient count stays exact', async () => {
         const slots = await Promise.all(
           Array.from({ length: 20 }, (_, i) =>
-            store.insertSchedule(
-              newSchedule({ startTime: minutes(60 * (i + 1)), endTime: minutes(60 * (i + 1) + 30) }),
-            ),
+            ops.insertSchedule(newSchedule({ startTime: minutes(60 * (i + 1)), endTime: minutes(60 * (i + 1) + 30) })),
           ),
         );
         // Each transaction books only while the patient holds fewer than 3 pending bookings.
@@ -210,8 +212,92 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect(await store.countBookings({ patientId: PAT1 })).toBe(3);
       });
 
+      it('serializes transactions that lock the same doctor, so an overlap check cannot be skewed', async () => {
+        // Each transaction adds a slot only while the doctor has no live slot overlapping it: the
+        // check reads slots the transaction does not write, so only the lock makes them conflict.
+        const attempts = [DOC1, DOC2].flatMap((doctorId) =>
+          Array.from({ length: 20 }, (_, i) =>
+            store.transaction(async (tx) => {
+              await tx.lockDoctor(doctorId);
+              const clash = await tx.findSchedules({
+                doctorId,
+                status: ['available', 'pending', 'booked'],
+                startBefore: minutes(30 + i),
+                endAfter: minutes(i),
+                limit: 1,
+              });
+              if (clash.length > 0) return null;
+              return tx.insertSchedule(newSchedule({ doctorId, startTime: minutes(i), endTime: minutes(30 + i) }));
+            }),
+          ),
+        );
+        const created = (await Promise.all(attempts)).filter((s) => s !== null);
+        expect(created.map((s) => s.doctorId).sort()).toEqual([DOC1, DOC2].sort());
+        expect(await store.findSchedules({ doctorId: DOC1 })).toHaveLength(1);
+        expect(await store.findSchedules({ doctorId: DOC2 })).toHaveLength(1);
+      });
+
+      it("reads inside a transaction see the transaction's own writes", async () => {
+        await store.transaction(async (tx) => {
+          const s = await tx.insertSchedule(newSchedule());
+          expect((await tx.getSchedule(s.id))?.status).toBe('available');
+          await tx.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } });
+          expect((await tx.findSchedules({ doctorId: DOC1, status: 'pending' })).map((x) => x.id)).toEqual([s.id]);
+          const b = await tx.insertBooking(bookingData(s));
+          expect((await tx.findActiveBooking(s.id))?.id).toBe(b?.id);
+          expect(await tx.countBookings({ patientId: PAT1, status: 'pending' })).toBe(1);
+          await tx.appendLedgerEntry(ledgerEntry({ key: 'credit:own-write', bookingId: b?.id ?? '' }));
+          expect((await tx.findLedgerEntries({ doctorId: DOC1 })).map((e) => e.key)).toEqual(['credit:own-write']);
+        });
+        expect(await store.countBookings({ patientId: PAT1 })).toBe(1);
+      });
+
+      it("never shows a transaction's writes outside it before it ends, nor after it rolls back", async () => {
+        const s = await ops.insertSchedule(newSchedule());
+        let wrote = (): void => {};
+        const written = new Promise<void>((resolve) => {
+          wrote = resolve;
+        });
+        let release = (): void => {};
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const running = store.transaction(async (tx) => {
+          await tx.updateScheduleIf({ id: s.id, expectedStatus: 'available', set: { status: 'pending' } });
+          wrote();
+          await gate;
+          throw new Error('abort');
+        });
+        await written;
+        // Started while the transaction holds its write (a serializable store may make it wait).
+        const outside = store.getSchedule(s.id);
+        release();
+        await expect(running).rejects.toThrow('abort');
+        expect((await outside)?.status).toBe('available');
+        expect((await store.getSchedule(s.id))?.status).toBe('available');
+      });
+
+      it('never loses an update: 20 concurrent read-modify-write transactions on one booking all count', async () => {
+        const s = await ops.insertSchedule(newSchedule());
+        const id = (await ops.insertBooking(bookingData(s, { status: 'scheduled' })))?.id ?? '';
+        await Promise.all(
+          Array.from({ length: 20 }, () =>
+            store.transaction(async (tx) => {
+              const current = await tx.getBooking(id);
+              const updated = await tx.updateBookingIf({
+                id,
+                expectedStatus: 'scheduled',
+                set: { amountRefunded: (current?.amountRefunded ?? 0) + 1 },
+              });
+              if (!updated) throw new Error('the booking was not updated');
+            }),
+          ),
+        );
+        expect((await store.getBooking(id))?.amountRefunded).toBe(20);
+      });
+
       it('lets exactly one of 100 concurrent claim transactions book a slot', async () => {
-        const s = await store.insertSchedule(newSchedule());
+        const s = await ops.insertSchedule(newSchedule());
         const results = await Promise.all(Array.from({ length: 100 }, (_, i) => claim(store, s.id, patientId(i))));
         const winners = results.filter((r) => r !== null);
         expect(winners).toHaveLength(1);
@@ -222,23 +308,23 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
 
     describe('bookings', () => {
       it('refuses a second active booking for the same slot, but not after the first is cancelled', async () => {
-        const s = await store.insertSchedule(newSchedule());
-        const first = await store.insertBooking(bookingData(s));
+        const s = await ops.insertSchedule(newSchedule());
+        const first = await ops.insertBooking(bookingData(s));
         expect(first).not.toBeNull();
-        expect(await store.insertBooking(bookingData(s, { patientId: PAT2, status: 'scheduled' }))).toBeNull();
-        expect(await store.insertBooking(bookingData(s, { patientId: PAT2, status: 'cancelled' }))).not.toBeNull();
-        await store.updateBookingIf({ id: first?.id ?? '', expectedStatus: 'pending', set: { status: 'cancelled' } });
+        expect(await ops.insertBooking(bookingData(s, { patientId: PAT2, status: 'scheduled' }))).toBeNull();
+        expect(await ops.insertBooking(bookingData(s, { patientId: PAT2, status: 'cancelled' }))).not.toBeNull();
+        await ops.updateBookingIf({ id: first?.id ?? '', expectedStatus: 'pending', set: { status: 'cancelled' } });
         expect(await store.findActiveBooking(s.id)).toBeNull();
-        const second = await store.insertBooking(bookingData(s, { patientId: PAT3 }));
+        const second = await ops.insertBooking(bookingData(s, { patientId: PAT3 }));
         expect(second).not.toBeNull();
         expect((await store.findActiveBooking(s.id))?.id).toBe(second?.id);
       });
 
       it('refuses an update that would make a second active booking for a slot', async () => {
-        const s = await store.insertSchedule(newSchedule());
-        const cancelled = await store.insertBooking(bookingData(s, { status: 'cancelled' }));
-        await store.insertBooking(bookingData(s, { patientId: PAT2 }));
-        const revived = await store.updateBookingIf({
+        const s = await ops.insertSchedule(newSchedule());
+        const cancelled = await ops.insertBooking(bookingData(s, { status: 'cancelled' }));
+        await ops.insertBooking(bookingData(s, { patientId: PAT2 }));
+        const revived = await ops.updateBookingIf({
           id: cancelled?.id ?? '',
           expectedStatus: 'cancelled',
           set: { status: 'scheduled' },
@@ -248,11 +334,11 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('keeps idempotency keys unique per patient', async () => {
-        const s1 = await store.insertSchedule(newSchedule());
-        const s2 = await store.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
-        const first = await store.insertBooking(bookingData(s1, { idempotencyKey: 'k1' }));
-        expect(await store.insertBooking(bookingData(s2, { idempotencyKey: 'k1' }))).toBeNull();
-        expect(await store.insertBooking(bookingData(s2, { idempotencyKey: 'k1', patientId: PAT2 }))).not.toBeNull();
+        const s1 = await ops.insertSchedule(newSchedule());
+        const s2 = await ops.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
+        const first = await ops.insertBooking(bookingData(s1, { idempotencyKey: 'k1' }));
+        expect(await ops.insertBooking(bookingData(s2, { idempotencyKey: 'k1' }))).toBeNull();
+        expect(await ops.insertBooking(bookingData(s2, { idempotencyKey: 'k1', patientId: PAT2 }))).not.toBeNull();
         expect((await store.findBookingByIdempotencyKey({ patientId: PAT1, idempotencyKey: 'k1' }))?.id).toBe(
           first?.id,
         );
@@ -260,8 +346,8 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       });
 
       it('compare-and-set on status and payment status appends history in the same write', async () => {
-        const s = await store.insertSchedule(newSchedule());
-        const b = await store.insertBooking(bookingData(s));
+        const s = await ops.insertSchedule(newSchedule());
+        const b = await ops.insertBooking(bookingData(s));
         const id = b?.id ?? '';
         const entry = {
           at: T0,
@@ -272,14 +358,14 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
           reason: 'payment_succeeded',
         };
         expect(
-          await store.updateBookingIf({
+          await ops.updateBookingIf({
             id,
             expectedStatus: 'pending',
             expectedPaymentStatus: 'paid',
             set: { status: 'scheduled' },
           }),
         ).toBeNull();
-        const updated = await store.updateBookingIf({
+        const updated = await ops.updateBookingIf({
           id,
           expectedStatus: 'pending',
           expectedPaymentStatus: ['unpaid'],
@@ -288,17 +374,17 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         });
         expect(updated).toMatchObject({ status: 'scheduled', paymentStatus: 'paid', holdExpiresAt: null });
         expect(updated?.history).toEqual([entry]);
-        expect(await store.updateBookingIf({ id, expectedStatus: 'pending', set: { status: 'cancelled' } })).toBeNull();
+        expect(await ops.updateBookingIf({ id, expectedStatus: 'pending', set: { status: 'cancelled' } })).toBeNull();
         expect(
-          await store.updateBookingIf({ id: 'ffffffffffffffffffffffff', expectedStatus: 'pending', set: {} }),
+          await ops.updateBookingIf({ id: 'ffffffffffffffffffffffff', expectedStatus: 'pending', set: {} }),
         ).toBeNull();
       });
 
       it('moves the active place when a booking changes slot', async () => {
-        const s1 = await store.insertSchedule(newSchedule());
-        const s2 = await store.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
-        const b = await store.insertBooking(bookingData(s1, { status: 'scheduled' }));
-        const moved = await store.updateBookingIf({
+        const s1 = await ops.insertSchedule(newSchedule());
+        const s2 = await ops.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
+        const b = await ops.insertBooking(bookingData(s1, { status: 'scheduled' }));
+        const moved = await ops.updateBookingIf({
           id: b?.id ?? '',
           expectedStatus: 'scheduled',
           set: { scheduleId: s2.id, slotStart: s2.startTime, slotEnd: s2.endTime },
@@ -308,13 +394,68 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect((await store.findActiveBooking(s2.id))?.id).toBe(b?.id);
       });
 
+      it('compare-and-set on the expected slot: returns null once the booking has moved to another slot', async () => {
+        const s1 = await ops.insertSchedule(newSchedule());
+        const s2 = await ops.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
+        const s3 = await ops.insertSchedule(newSchedule({ startTime: minutes(120), endTime: minutes(150) }));
+        const id = (await ops.insertBooking(bookingData(s1, { status: 'scheduled' })))?.id ?? '';
+        const moveTo = (target: Schedule) => ({
+          scheduleId: target.id,
+          slotStart: target.startTime,
+          slotEnd: target.endTime,
+        });
+        const moved = await ops.updateBookingIf({
+          id,
+          expectedStatus: 'scheduled',
+          expectedScheduleId: s1.id,
+          set: moveTo(s2),
+        });
+        expect(moved?.scheduleId).toBe(s2.id);
+        // A second move decided on the old read (still on s1) changes nothing.
+        const stale = await ops.updateBookingIf({
+          id,
+          expectedStatus: 'scheduled',
+          expectedScheduleId: s1.id,
+          set: moveTo(s3),
+        });
+        expect(stale).toBeNull();
+        expect((await store.getBooking(id))?.scheduleId).toBe(s2.id);
+        expect(await store.findActiveBooking(s3.id)).toBeNull();
+        expect((await store.findActiveBooking(s2.id))?.id).toBe(id);
+      });
+
+      it('lets exactly one of 20 concurrent moves expecting the same slot apply', async () => {
+        const from = await ops.insertSchedule(newSchedule());
+        const targets = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            ops.insertSchedule(newSchedule({ startTime: minutes(60 * (i + 1)), endTime: minutes(60 * (i + 1) + 30) })),
+          ),
+        );
+        const id = (await ops.insertBooking(bookingData(from, { status: 'scheduled' })))?.id ?? '';
+        const results = await Promise.all(
+          targets.map((target) =>
+            store.transaction((tx) =>
+              tx.updateBookingIf({
+                id,
+                expectedStatus: 'scheduled',
+                expectedScheduleId: from.id,
+                set: { scheduleId: target.id, slotStart: target.startTime, slotEnd: target.endTime },
+              }),
+            ),
+          ),
+        );
+        const applied = results.filter((r) => r !== null);
+        expect(applied).toHaveLength(1);
+        expect((await store.getBooking(id))?.scheduleId).toBe(applied[0]?.scheduleId);
+      });
+
       it('finds and counts bookings by every query field', async () => {
-        const s = await store.insertSchedule(newSchedule());
-        const s2 = await store.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
-        const held = await store.insertBooking(
+        const s = await ops.insertSchedule(newSchedule());
+        const s2 = await ops.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
+        const held = await ops.insertBooking(
           bookingData(s, { holdExpiresAt: minutes(-1), checkoutSessionId: 'cs_a', mode: 'paid' }),
         );
-        const free = await store.insertBooking(
+        const free = await ops.insertBooking(
           bookingData(s2, { patientId: PAT2, status: 'scheduled', holdExpiresAt: null, mode: 'free' }),
         );
         expect(
@@ -334,9 +475,9 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
     describe('money records', () => {
       it('appends a ledger entry exactly once per key, even under concurrency', async () => {
         const entry = ledgerEntry({ key: 'credit:b1', bookingId: B1 });
-        const results = await Promise.all(Array.from({ length: 20 }, () => store.appendLedgerEntry(entry)));
+        const results = await Promise.all(Array.from({ length: 20 }, () => ops.appendLedgerEntry(entry)));
         expect(results.filter(Boolean)).toHaveLength(1);
-        expect(await store.appendLedgerEntry(entry)).toBe(false);
+        expect(await ops.appendLedgerEntry(entry)).toBe(false);
         const entries = await store.findLedgerEntries({ doctorId: DOC1 });
         expect(entries).toHaveLength(1);
         expect(entries[0]).toMatchObject({ key: 'credit:b1', amount: 5000, kind: 'credit' });
@@ -345,23 +486,23 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
 
       it('records a processed event id once', async () => {
         expect(await store.hasProcessedEvent('evt_1')).toBe(false);
-        expect(await store.recordProcessedEvent({ id: 'evt_1', type: 'payment.succeeded', at: T0 })).toBe(true);
-        expect(await store.recordProcessedEvent({ id: 'evt_1', type: 'payment.succeeded', at: T0 })).toBe(false);
+        expect(await ops.recordProcessedEvent({ id: 'evt_1', type: 'payment.succeeded', at: T0 })).toBe(true);
+        expect(await ops.recordProcessedEvent({ id: 'evt_1', type: 'payment.succeeded', at: T0 })).toBe(false);
         expect(await store.hasProcessedEvent('evt_1')).toBe(true);
       });
 
       it('keeps one payment transaction per provider payment id and upserts refunds by id', async () => {
         const payment = newPaymentTransaction({ bookingId: B1, provider: 'test' });
-        const created = await store.insertPaymentTransaction(payment);
+        const created = await ops.insertPaymentTransaction(payment);
         expect(created).toMatchObject({ providerPaymentId: 'pi_1', credited: true });
-        expect(await store.insertPaymentTransaction(payment)).toBeNull();
-        expect(await store.insertPaymentTransaction({ ...payment, provider: 'other' })).not.toBeNull();
+        expect(await ops.insertPaymentTransaction(payment)).toBeNull();
+        expect(await ops.insertPaymentTransaction({ ...payment, provider: 'other' })).not.toBeNull();
         const refund = refundRecord();
-        await store.upsertRefund({ paymentTransactionId: created?.id ?? '', refund });
+        await ops.upsertRefund({ paymentTransactionId: created?.id ?? '', refund });
         expect((await store.findPaymentTransactions({ refundStatus: 'pending' })).map((p) => p.id)).toEqual([
           created?.id,
         ]);
-        const done = await store.upsertRefund({
+        const done = await ops.upsertRefund({
           paymentTransactionId: created?.id ?? '',
           refund: { ...refund, status: 'succeeded', providerRefundId: 're_1' },
         });
@@ -371,14 +512,14 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
           (await store.findPaymentTransaction({ provider: 'test', providerPaymentId: 'pi_1' }))?.refunds[0]?.status,
         ).toBe('succeeded');
         expect((await store.findPaymentTransactions({ bookingId: B1 })).length).toBe(2);
-        expect(await store.upsertRefund({ paymentTransactionId: 'ffffffffffffffffffffffff', refund })).toBeNull();
+        expect(await ops.upsertRefund({ paymentTransactionId: 'ffffffffffffffffffffffff', refund })).toBeNull();
       });
 
       it('saves a payment customer once and returns the stored one afterwards', async () => {
         expect(await store.getPaymentCustomer({ patientId: PAT1, provider: 'stripe' })).toBeNull();
-        const saved = await store.savePaymentCustomer({ patientId: PAT1, provider: 'stripe', customerId: 'cus_1' });
+        const saved = await ops.savePaymentCustomer({ patientId: PAT1, provider: 'stripe', customerId: 'cus_1' });
         expect(saved.customerId).toBe('cus_1');
-        const second = await store.savePaymentCustomer({ patientId: PAT1, provider: 'stripe', customerId: 'cus_2' });
+        const second = await ops.savePaymentCustomer({ patientId: PAT1, provider: 'stripe', customerId: 'cus_2' });
         expect(second.customerId).toBe('cus_1');
         expect((await store.getPaymentCustomer({ patientId: PAT1, provider: 'stripe' }))?.customerId).toBe('cus_1');
       });

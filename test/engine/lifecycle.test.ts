@@ -1,5 +1,5 @@
-// The lifecycle suite on the memory store.
-import { createFixture } from '../support/engine-fixture.js';
+// The lifecycle suite on the fixtures' store (MemoryStore here; the runner files swap it).
+import { createFixture, fixtureStoreName } from '../support/engine-fixture.js';
 import { describeLifecycle } from './lifecycle-suite.js';
 
-describeLifecycle('lifecycle on MemoryStore', async (options) => createFixture(options));
+describeLifecycle(`lifecycle on ${fixtureStoreName()}`, async (options) => createFixture(options));

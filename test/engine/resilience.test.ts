@@ -44,14 +44,8 @@ describe('side effects after commit', () => {
       cancel: (args) => (down ? Promise.reject(new Error('ECONNREFUSED redis')) : inner.cancel(args)),
       scheduleRecurring: (job) => inner.scheduleRecurring(job),
     };
-    const gateway = new TestPaymentGateway({ clock });
-    const engine = new BookingEngine({
-      store: new MemoryStore({ clock }),
-      payments: gateway,
-      patients: new MemoryPatientDirectory([{ id: PATIENTS.standard, name: 'Ada', plan: 'standard' }]),
-      scheduler: flaky,
-      clock,
-    });
+    // The fixture's store follows the runner (memory, memory snapshot, MongoDB stand-in).
+    const { engine, gateway } = createFixture({ clock, scheduler: flaky });
     const failures: string[] = [];
     engine.events.on('effect.failed', (e) => failures.push(e.effect));
     const slot = await engine.createSchedule({

@@ -3,25 +3,32 @@ import { describe, expect, it } from 'vitest';
 import { type Clock, MemoryStore } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { describeStoreConformance } from '../conformance/store-conformance.js';
+import { autocommit } from '../support/autocommit.js';
 import { newSchedule } from '../support/records.js';
 
-describeStoreConformance('MemoryStore', { fresh: async () => new MemoryStore() });
+describeStoreConformance('MemoryStore (isolation: serializable, the default)', {
+  fresh: async () => new MemoryStore(),
+});
 
 describe('MemoryStore options', () => {
   it('stamps createdAt and updatedAt from the clock option, following the clock as it moves', async () => {
     const clock = new ManualClock('2031-01-01T00:00:00Z');
     const store = new MemoryStore({ clock });
-    const slot = await store.insertSchedule(newSchedule());
+    const slot = await autocommit(store).insertSchedule(newSchedule());
     expect(slot.createdAt).toEqual(new Date('2031-01-01T00:00:00Z'));
     clock.advance(60_000);
-    const held = await store.updateScheduleIf({ id: slot.id, expectedStatus: 'available', set: { status: 'pending' } });
+    const held = await autocommit(store).updateScheduleIf({
+      id: slot.id,
+      expectedStatus: 'available',
+      set: { status: 'pending' },
+    });
     expect(held?.createdAt).toEqual(new Date('2031-01-01T00:00:00Z'));
     expect(held?.updatedAt).toEqual(new Date('2031-01-01T00:01:00Z'));
   });
 
   it('stamps records with the system clock when given no clock', async () => {
     const before = Date.now();
-    const slot = await new MemoryStore().insertSchedule(newSchedule());
+    const slot = await autocommit(new MemoryStore()).insertSchedule(newSchedule());
     expect(slot.createdAt.getTime()).toBeGreaterThanOrEqual(before);
     expect(slot.createdAt.getTime()).toBeLessThanOrEqual(Date.now());
   });
@@ -29,7 +36,7 @@ describe('MemoryStore options', () => {
   it('still stamps records with the deprecated now function', async () => {
     const at = new Date('2031-01-01T00:00:00Z');
     const store = new MemoryStore({ now: () => at });
-    const slot = await store.insertSchedule(newSchedule());
+    const slot = await autocommit(store).insertSchedule(newSchedule());
     expect(slot.createdAt).toEqual(at);
   });
 

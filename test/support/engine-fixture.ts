@@ -1,4 +1,5 @@
 // A BookingEngine on the embedded defaults with a manual clock, plus helpers the engine tests share.
+import { afterEach, expect } from 'vitest';
 import type { BookingEngineEvents, BookingEngineOptions, BookingStore, Notification } from '../../src/index.js';
 import {
   BOOKING_ENGINE_EVENTS,
@@ -8,6 +9,7 @@ import {
   MemoryStore,
 } from '../../src/index.js';
 import { ManualClock, MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
+import { findViolations } from './invariants.js';
 
 export const DOCTOR = '64b0000000000000000000d1';
 export const OTHER_DOCTOR = '64b0000000000000000000d2';
@@ -37,17 +39,50 @@ export interface Fixture {
   ): ReturnType<BookingEngine['createSchedule']>;
   /** Moves the clock and runs whatever jobs became due. */
   advance(minutes: number): Promise<void>;
+  /**
+   * Opts this fixture out of the invariant check that runs after the test (see below); only for
+   * a test that breaks an invariant on purpose. `reason` says which one and why.
+   */
+  skipInvariantCheck(reason: string): void;
 }
+
+/**
+ * The store invariant check after every test. Each fixture registers itself here when created;
+ * the `afterEach` below (registered once per test file, when the file imports this module)
+ * asserts `findViolations` is empty for every fixture the test created, at that fixture's clock.
+ * A test that fails anyway is not checked again (its own failure says more). To break an
+ * invariant on purpose, call `f.skipInvariantCheck('why')` in that test.
+ */
+const createdInThisTest: { store: BookingStore; clock: ManualClock; skipped: string | null }[] = [];
+
+afterEach(async ({ task }) => {
+  const fixtures = createdInThisTest.splice(0);
+  if (task.result?.state === 'fail') return;
+  for (const [i, fixture] of fixtures.entries()) {
+    if (fixture.skipped !== null) continue;
+    const violations = await findViolations(fixture.store, { now: fixture.clock.now() });
+    expect(violations, `store invariants after the test (fixture ${i + 1} of ${fixtures.length})`).toEqual([]);
+  }
+});
 
 type StoreFactory = (clock: ManualClock) => BookingStore;
 let defaultStore: StoreFactory = (clock) => new MemoryStore({ clock });
+let defaultStoreName = 'MemoryStore';
 
 /**
  * Makes every fixture without an explicit store use this one instead of a MemoryStore, so a
- * test file can run the engine suites on another store (see test/mongoose/engine-suites.offline.test.ts).
+ * test file can run the engine suites on another store: call it, then `await import` the suites
+ * (see test/memory/engine-suites.snapshot.test.ts, test/mongoose/engine-suites.offline.test.ts).
+ * `name` labels the suites that name their store.
  */
-export function useStoreForFixtures(factory: StoreFactory): void {
+export function useStoreForFixtures(factory: StoreFactory, name = 'the store given to useStoreForFixtures'): void {
   defaultStore = factory;
+  defaultStoreName = name;
+}
+
+/** What fixtures without an explicit store run on, for suite labels. */
+export function fixtureStoreName(): string {
+  return defaultStoreName;
 }
 
 export function createFixture(
@@ -82,6 +117,8 @@ export function createFixture(
     ...options,
   });
   const events: Fixture['events'] = [];
+  const tracked = { store, clock, skipped: null as string | null };
+  createdInThisTest.push(tracked);
 
   for (const name of BOOKING_ENGINE_EVENTS)
     engine.events.on(name, (payload: unknown) => events.push({ name, payload }));
@@ -108,6 +145,11 @@ export function createFixture(
     advance: async (minutes: number) => {
       clock.advanceMinutes(minutes);
       await scheduler.runDue();
+    },
+    skipInvariantCheck: (reason: string) => {
+      if (!reason.trim())
+        throw new TypeError('skipInvariantCheck needs a reason: which invariant the test breaks, and why');
+      tracked.skipped = reason;
     },
   };
 }

@@ -1,69 +1,176 @@
-// Whole-store invariants the reliability suite checks after faults and load.
-import { type BookingStore, canTransitionBooking } from '../../src/index.js';
+// Whole-store invariants: checked after every engine-suite test (see engine-fixture.ts) and after faults and load.
+import {
+  type Booking,
+  canTransitionBooking,
+  isActiveBookingStatus,
+  type LedgerEntry,
+  type PaymentTransaction,
+  type Schedule,
+  type StoreReads,
+} from '../../src/index.js';
+
+/** The reads the checker needs; any store (or a hand-built stand-in over records) has them. */
+export type InvariantReads = Pick<
+  StoreReads,
+  'findSchedules' | 'findBookings' | 'findPaymentTransactions' | 'findLedgerEntries'
+>;
+
+const LIVE: readonly Schedule['status'][] = ['available', 'pending', 'booked'];
 
 /**
- * Returns every violation found (empty when the store is consistent):
- * - at most one active (pending/scheduled) booking per slot, and slot status matching it;
- * - each doctor's wallet equals credited payments minus their succeeded refunds;
- * - every booking's history is a chain ending in its current status, each step one the
- *   domain's state machine allows (`canTransitionBooking`);
- * - a booking's refunded total equals the succeeded refunds of its payment.
+ * Returns every violation found (empty when the store is consistent), one line each:
+ * - slots: `endTime > startTime`; no two live (available/pending/booked) slots of one doctor
+ *   overlap; at most one active (pending/scheduled) booking per slot, and no active booking on a
+ *   missing slot;
+ * - slot status matches its booking: `pending` ⇔ exactly one active booking, which is pending;
+ *   `booked` ⇔ exactly one active booking, scheduled, by `bookedBy` (once the slot has started,
+ *   a booking of `bookedBy` that was cancelled after the start or completed also counts);
+ *   `available` and `expired` slots have no active booking, and `available` ones no `bookedBy`;
+ * - money: one ledger line per key; each doctor's wallet (credits − debits, per currency)
+ *   equals the credited payments minus their succeeded refunds; per payment, succeeded refunds
+ *   and pending plus succeeded refunds stay ≤ the amount paid; a booking's `amountRefunded` is
+ *   its payment's succeeded refunds; a paid-mode booking is never scheduled while unpaid;
+ * - every booking's history is a chain from null to its current status, each step one the
+ *   domain's state machine allows (`canTransitionBooking`).
  */
-export async function findViolations(store: BookingStore, options: { now: Date }): Promise<string[]> {
+export async function findViolations(store: InvariantReads, options: { now: Date }): Promise<string[]> {
   const violations: string[] = [];
   const schedules = await store.findSchedules({});
   const bookings = await store.findBookings({});
-  const active = new Map<string, string[]>();
+  const ledger = await store.findLedgerEntries({});
+
+  checkSlots(schedules, violations);
+  checkSlotsAgainstBookings(schedules, bookings, options.now, violations);
+
+  const payments: { booking: Booking; payment: PaymentTransaction }[] = [];
+  for (const booking of bookings) {
+    for (const payment of await store.findPaymentTransactions({ bookingId: booking.id })) {
+      payments.push({ booking, payment });
+    }
+  }
+  checkMoney(bookings, payments, ledger, violations);
+  for (const booking of bookings) checkHistory(booking, violations);
+  return violations;
+}
+
+function checkSlots(schedules: readonly Schedule[], violations: string[]): void {
+  for (const s of schedules) {
+    if (!(s.endTime.getTime() > s.startTime.getTime()))
+      violations.push(
+        `slot ${s.id} ends at ${s.endTime.toISOString()}, not after its start ${s.startTime.toISOString()}`,
+      );
+  }
+  const liveByDoctor = new Map<string, Schedule[]>();
+  for (const s of schedules) {
+    if (LIVE.includes(s.status)) liveByDoctor.set(s.doctorId, [...(liveByDoctor.get(s.doctorId) ?? []), s]);
+  }
+  for (const [doctorId, live] of liveByDoctor) {
+    const sorted = [...live].sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+    // Sorted by start, a slot overlaps an earlier one exactly when it starts before the latest end so far.
+    let latest: Schedule | null = null;
+    for (const s of sorted) {
+      if (latest && s.startTime < latest.endTime)
+        violations.push(`doctor ${doctorId} has overlapping live slots ${latest.id} and ${s.id}`);
+      if (!latest || s.endTime > latest.endTime) latest = s;
+    }
+  }
+}
+
+function checkSlotsAgainstBookings(
+  schedules: readonly Schedule[],
+  bookings: readonly Booking[],
+  now: Date,
+  violations: string[],
+): void {
+  const slotIds = new Set(schedules.map((s) => s.id));
+  const active = new Map<string, Booking[]>();
   for (const b of bookings) {
-    if (b.status === 'pending' || b.status === 'scheduled')
-      active.set(b.scheduleId, [...(active.get(b.scheduleId) ?? []), b.id]);
+    if (!isActiveBookingStatus(b.status)) continue;
+    active.set(b.scheduleId, [...(active.get(b.scheduleId) ?? []), b]);
+    if (!slotIds.has(b.scheduleId)) violations.push(`booking ${b.id} is ${b.status} on a missing slot ${b.scheduleId}`);
   }
   for (const s of schedules) {
     const holders = active.get(s.id) ?? [];
     if (holders.length > 1) violations.push(`slot ${s.id} has ${holders.length} active bookings`);
-    const holder = bookings.find((b) => b.id === holders[0]);
-    if (s.status === 'pending' && holder?.status !== 'pending')
-      violations.push(`slot ${s.id} is pending without a pending booking`);
-    if (s.status === 'available' && holder)
-      violations.push(`slot ${s.id} is available but booking ${holder.id} holds it`);
-    if (s.status === 'booked' && s.startTime > options.now && holder?.status !== 'scheduled') {
-      violations.push(`future slot ${s.id} is booked without a scheduled booking`);
+    const holder = holders[0];
+    switch (s.status) {
+      case 'pending':
+        if (holder?.status !== 'pending') violations.push(`slot ${s.id} is pending without a pending booking`);
+        break;
+      case 'booked':
+        if (s.bookedBy === null) violations.push(`slot ${s.id} is booked without booked_by`);
+        if (holder) {
+          if (holder.status !== 'scheduled')
+            violations.push(`slot ${s.id} is booked but its active booking ${holder.id} is ${holder.status}`);
+          else if (s.bookedBy !== holder.patientId) violations.push(`slot ${s.id} booked_by mismatch`);
+        } else if (s.startTime > now) {
+          violations.push(`future slot ${s.id} is booked without a scheduled booking`);
+        } else if (!bookings.some((b) => b.scheduleId === s.id && b.patientId === s.bookedBy)) {
+          // Cancelled after the start (or completed): the slot stays booked by that patient.
+          violations.push(`started slot ${s.id} is booked by ${s.bookedBy} who has no booking of it`);
+        }
+        break;
+      case 'available':
+        if (holder) violations.push(`slot ${s.id} is available but booking ${holder.id} holds it`);
+        if (s.bookedBy !== null) violations.push(`slot ${s.id} is available but booked_by is ${s.bookedBy}`);
+        break;
+      case 'expired':
+        if (holder) violations.push(`slot ${s.id} is expired but booking ${holder.id} is still ${holder.status}`);
+        break;
     }
-    if (s.status === 'booked' && holder && s.bookedBy !== holder.patientId)
-      violations.push(`slot ${s.id} booked_by mismatch`);
+  }
+}
+
+function checkMoney(
+  bookings: readonly Booking[],
+  payments: readonly { booking: Booking; payment: PaymentTransaction }[],
+  ledger: readonly LedgerEntry[],
+  violations: string[],
+): void {
+  const keys = new Map<string, number>();
+  for (const e of ledger) keys.set(e.key, (keys.get(e.key) ?? 0) + 1);
+  for (const [key, count] of keys) if (count > 1) violations.push(`ledger key ${key} appears ${count} times`);
+
+  // Per doctor and currency: what the ledger says, and what the payments say it should say.
+  const wallet = new Map<string, number>();
+  const expected = new Map<string, number>();
+  const add = (map: Map<string, number>, key: string, amount: number) => map.set(key, (map.get(key) ?? 0) + amount);
+  for (const e of ledger) add(wallet, `${e.doctorId} ${e.currency}`, e.kind === 'credit' ? e.amount : -e.amount);
+
+  for (const { booking, payment } of payments) {
+    const succeeded = payment.refunds.filter((r) => r.status === 'succeeded').reduce((sum, r) => sum + r.amount, 0);
+    const committed = payment.refunds.filter((r) => r.status !== 'failed').reduce((sum, r) => sum + r.amount, 0);
+    if (succeeded > payment.amount) violations.push(`payment ${payment.id} refunded ${succeeded} of ${payment.amount}`);
+    else if (committed > payment.amount)
+      violations.push(`payment ${payment.id} has ${committed} refunded or pending of ${payment.amount}`);
+    if (payment.credited) add(expected, `${booking.doctorId} ${payment.currency}`, payment.amount - succeeded);
+    if (payment.id === booking.paymentTransactionId && booking.amountRefunded !== succeeded) {
+      violations.push(`booking ${booking.id} says ${booking.amountRefunded} refunded, payment says ${succeeded}`);
+    }
+  }
+  for (const key of new Set([...wallet.keys(), ...expected.keys()])) {
+    const [doctorId, currency] = key.split(' ');
+    const balance = wallet.get(key) ?? 0;
+    const owed = expected.get(key) ?? 0;
+    if (balance !== owed)
+      violations.push(`doctor ${doctorId} wallet ${balance} ${currency} != paid minus refunded ${owed} ${currency}`);
   }
 
-  const expected = new Map<string, number>();
   for (const b of bookings) {
-    const payments = await store.findPaymentTransactions({ bookingId: b.id });
-    for (const p of payments) {
-      const refunded = p.refunds.filter((r) => r.status === 'succeeded').reduce((sum, r) => sum + r.amount, 0);
-      if (refunded > p.amount) violations.push(`payment ${p.id} refunded ${refunded} of ${p.amount}`);
-      if (p.credited) expected.set(b.doctorId, (expected.get(b.doctorId) ?? 0) + p.amount - refunded);
-      if (p.id === b.paymentTransactionId && b.amountRefunded !== refunded) {
-        violations.push(`booking ${b.id} says ${b.amountRefunded} refunded, payment says ${refunded}`);
-      }
-    }
     if (b.status === 'scheduled' && b.mode === 'paid' && b.paymentStatus === 'unpaid') {
       violations.push(`booking ${b.id} is scheduled but unpaid`);
     }
-    let previous: string | null = null;
-    for (const [i, h] of b.history.entries()) {
-      if (h.from !== previous)
-        violations.push(`booking ${b.id} history step ${i} starts from ${h.from}, expected ${previous}`);
-      if (!canTransitionBooking(h.from, h.to))
-        violations.push(`booking ${b.id} history step ${i} (${h.from} → ${h.to}) is not an allowed transition`);
-      previous = h.to;
-    }
-    if (previous !== b.status) violations.push(`booking ${b.id} history ends at ${previous} but status is ${b.status}`);
   }
-  const doctors = new Set([...schedules.map((s) => s.doctorId), ...bookings.map((b) => b.doctorId)]);
-  for (const doctorId of doctors) {
-    const entries = await store.findLedgerEntries({ doctorId });
-    const balance = entries.reduce((sum, e) => sum + (e.kind === 'credit' ? e.amount : -e.amount), 0);
-    if (balance !== (expected.get(doctorId) ?? 0)) {
-      violations.push(`doctor ${doctorId} wallet ${balance} != paid minus refunded ${expected.get(doctorId) ?? 0}`);
-    }
+}
+
+function checkHistory(b: Booking, violations: string[]): void {
+  let previous: Booking['status'] | null = null;
+  for (const [i, h] of b.history.entries()) {
+    if (h.from !== previous)
+      violations.push(`booking ${b.id} history step ${i} starts from ${h.from}, expected ${previous}`);
+    if (!canTransitionBooking(h.from, h.to))
+      violations.push(`booking ${b.id} history step ${i} (${h.from} → ${h.to}) is not an allowed transition`);
+    previous = h.to;
   }
-  return violations;
+  if (previous !== b.status) violations.push(`booking ${b.id} history ends at ${previous} but status is ${b.status}`);
 }

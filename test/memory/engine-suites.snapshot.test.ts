@@ -1,0 +1,16 @@
+// The engine suites and the load test again, with every fixture on a snapshot-isolated MemoryStore.
+import { MemoryStore } from '../../src/index.js';
+import { useStoreForFixtures } from '../support/engine-fixture.js';
+
+// Each transaction reads its start snapshot plus its own writes and the first committer wins, as in
+// MongoDB: a use case whose decision rests on rows it does not write must lock (per patient, per
+// doctor) or this run catches it. Every fixture's invariants are checked after each test.
+useStoreForFixtures((clock) => new MemoryStore({ clock, isolation: 'snapshot' }), 'MemoryStore (isolation: snapshot)');
+
+await import('../engine/booking-flow.test.js');
+await import('../engine/payments.test.js');
+await import('../engine/slots.test.js');
+await import('../engine/lifecycle.test.js');
+await import('../engine/resilience.test.js');
+await import('../reliability/bad-input.test.js');
+await import('../reliability/load.test.js');
