@@ -283,6 +283,102 @@ describe('when Stripe fails or the webhook is lost', () => {
   });
 });
 
+describe('Stripe answers that must not strand a patient, a hold or money', () => {
+  const apiError = { type: 'api_error', message: 'Something went wrong on our end.' };
+
+  it("does not block the patient's next booking after Stripe saved a 500 for creating the patient's customer", async () => {
+    const t = setup();
+    const schedule = await t.slot();
+    fake.failNext('POST', '/v1/customers', {
+      response: { status: 500, body: { error: apiError } },
+      at: 'before-create',
+    });
+    const error = await rejectionOf(t.engine.book({ patientId: ADA, scheduleId: schedule.id }));
+    expect(error).toMatchObject({ code: 'PAYMENT_PROVIDER_ERROR' });
+    const retry = await t.engine.book({ patientId: ADA, scheduleId: schedule.id });
+    expect(retry.paymentUrl).toBe(fake.session(retry.booking.checkoutSessionId ?? '').url);
+    expect(fake.customers.size).toBe(1);
+  });
+
+  it('creates no second customer when Stripe created it before answering 500', async () => {
+    const t = setup();
+    fake.failNext('POST', '/v1/customers', {
+      response: { status: 500, body: { error: apiError } },
+      at: 'after-create',
+    });
+    await rejectionOf(t.engine.book({ patientId: ADA, scheduleId: (await t.slot()).id }));
+    const { sessionId } = await t.pending();
+    expect(fake.customers.size).toBe(1);
+    expect(fake.session(sessionId).customer).toBe([...fake.customers.keys()][0]);
+  });
+
+  it('lets the sweep refund once after Stripe saved a 500 for the first refund attempt', async () => {
+    const t = setup();
+    const { booking, sessionId } = await t.pending();
+    await t.deliver('checkout.session.completed', fake.completeSession(sessionId));
+    fake.failNext('POST', '/v1/refunds', { response: { status: 500, body: { error: apiError } }, at: 'before-create' });
+    const first = await rejectionOf(t.engine.refund({ bookingId: booking.id }));
+    expect(first).toMatchObject({ code: 'PAYMENT_PROVIDER_ERROR' });
+    clock.advanceMinutes(10);
+    await t.engine.reconcile();
+    expect(fake.refunds.size).toBe(1);
+    expect(await t.engine.getBooking(booking.id)).toMatchObject({ paymentStatus: 'refunded', amountRefunded: 5000 });
+    await t.engine.reconcile();
+    expect(fake.refunds.size).toBe(1);
+  });
+
+  it('answers book() with INVALID_INPUT naming successUrl, and asks Stripe for no session, when no success URL is set anywhere', async () => {
+    const t = createStripeFixture(fake, clock, { engine: { successUrl: undefined, cancelUrl: undefined } });
+    const schedule = await t.slot();
+    const error = await rejectionOf(t.engine.book({ patientId: ADA, scheduleId: schedule.id }));
+    expect(error).toMatchObject({ code: 'INVALID_INPUT', status: 400 });
+    expect(error.message).toContain('successUrl');
+    expect(fake.requestsTo('POST', '/v1/checkout/sessions')).toHaveLength(0);
+    expect((await t.engine.getSchedule(schedule.id)).status).toBe('available');
+  });
+
+  it('lets the hold go when a delayed payment failed and its webhook was lost', async () => {
+    const t = setup();
+    const { booking, schedule, sessionId } = await t.pending();
+    await t.deliver('checkout.session.completed', fake.completeSession(sessionId, { paymentStatus: 'unpaid' }));
+    clock.advanceMinutes(15);
+    await t.scheduler.runDue();
+    // Still settling when the hold ended: the slot stays held.
+    expect((await t.engine.getBooking(booking.id)).status).toBe('pending');
+    fake.settleAsync(sessionId, false); // checkout.session.async_payment_failed never arrives
+    clock.advanceMinutes(5);
+    await t.engine.reconcile();
+    expect((await t.engine.getBooking(booking.id)).status).toBe('cancelled');
+    expect((await t.engine.getSchedule(schedule.id)).status).toBe('available');
+  });
+
+  it.each([
+    ['a number', 42],
+    ['an oversized string', 'x'.repeat(400)],
+  ])('confirms, by its session, a booking whose metadata booking id is %s', async (_, value) => {
+    const t = setup();
+    const { booking, sessionId } = await t.pending();
+    const paid = { ...fake.completeSession(sessionId), metadata: { careslot_booking_id: value } };
+    const response = await t.deliver('checkout.session.completed', paid);
+    expect(response).toEqual({ status: 200, body: { received: true, outcome: 'confirmed' } });
+    expect(await t.engine.getBooking(booking.id)).toMatchObject({ status: 'scheduled', paymentStatus: 'paid' });
+  });
+
+  it('treats a checkout.session.completed without amount_total as a mismatch and refunds everything paid', async () => {
+    const t = setup();
+    const { booking, sessionId } = await t.pending();
+    const response = await t.deliver('checkout.session.completed', fake.completeSession(sessionId, { amount: null }));
+    expect(response).toMatchObject({ status: 200, body: { outcome: 'mismatch' } });
+    expect(t.mismatches).toHaveLength(1);
+    expect((await t.engine.getBooking(booking.id)).status).not.toBe('scheduled');
+    // Refunded without an amount: Stripe refunds all that was taken.
+    const [refund] = [...fake.refunds.values()];
+    expect(refund).toMatchObject({ amount: 5000, status: 'succeeded' });
+    expect(fake.requestsTo('POST', '/v1/refunds')[0]?.params).not.toHaveProperty('amount');
+    expect(await t.wallet()).toEqual({});
+  });
+});
+
 describe('refunds through Stripe', () => {
   it('refunds once at Stripe and does not debit twice when the refund webhooks arrive', async () => {
     const t = setup();

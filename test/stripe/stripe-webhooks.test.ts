@@ -114,9 +114,57 @@ describe('mapping verified Stripe events', () => {
 
   it('ignores sessions careslot did not create (no careslot metadata) and non-payment modes', async () => {
     const foreign = stripeEvent('checkout.session.completed', session({ metadata: {} }));
+    const noMetadata = stripeEvent('checkout.session.completed', session({ metadata: null }));
     const subscription = stripeEvent('checkout.session.completed', session({ mode: 'subscription' }));
     expect(await parse(foreign)).toMatchObject({ kind: 'ignored' });
+    expect(await parse(noMetadata)).toMatchObject({ kind: 'ignored' });
     expect(await parse(subscription)).toMatchObject({ kind: 'ignored' });
+  });
+
+  it('maps a completed session without amount_total to a payment of amount null, for the engine to refund as a mismatch', async () => {
+    const event = stripeEvent('checkout.session.completed', session({ amount_total: null }), { id: 'evt_nototal' });
+    expect(await parse(event)).toEqual({
+      kind: 'event',
+      event: {
+        type: 'payment.succeeded',
+        id: 'evt_nototal',
+        bookingId: BOOKING_ID,
+        sessionId: 'cs_test_1',
+        payment: { paymentId: 'pi_1', amount: null, currency: 'eur' },
+      },
+    });
+  });
+
+  it.each([
+    ['a number', 12345],
+    ['an object', { $oid: BOOKING_ID }],
+    ['an empty string', ''],
+    ['an oversized string (256 characters)', 'b'.repeat(256)],
+  ])('normalizes a booking id in metadata that is %s to bookingId null, keeping the session id', async (_, value) => {
+    const event = stripeEvent('checkout.session.completed', session({ metadata: { careslot_booking_id: value } }), {
+      id: 'evt_badid',
+    });
+    expect(await parse(event)).toEqual({
+      kind: 'event',
+      event: {
+        type: 'payment.succeeded',
+        id: 'evt_badid',
+        bookingId: null,
+        sessionId: 'cs_test_1',
+        payment: { paymentId: 'pi_1', amount: 5000, currency: 'eur' },
+      },
+    });
+  });
+
+  it('passes a booking id of 255 characters through unchanged', async () => {
+    const id = 'b'.repeat(255);
+    const event = stripeEvent('checkout.session.expired', session({ metadata: { careslot_booking_id: id } }));
+    expect(await parse(event)).toMatchObject({ event: { bookingId: id } });
+  });
+
+  it('normalizes an unusable careslot refund id in refund metadata to refundId null', async () => {
+    const event = stripeEvent('refund.updated', refund({ metadata: { careslot_refund_id: 'r'.repeat(300) } }));
+    expect(await parse(event)).toMatchObject({ kind: 'event', event: { type: 'refund.updated', refundId: null } });
   });
 
   it('maps refund events with the careslot refund id carried in metadata', async () => {

@@ -4,6 +4,9 @@ export { StripeCheckoutGateway, type StripeCheckoutGatewayOptions } from './stri
 export type {
   StripeCheckoutSessionLike,
   StripeClient,
+  StripeCustomerLike,
+  StripeList,
+  StripePaymentIntentLike,
   StripeRefundLike,
   StripeRequestOptions,
 } from './stripe-client.js';

@@ -16,6 +16,25 @@ export interface StripeCustomerCreateParams {
   metadata: StripeMetadata;
 }
 
+/** The Customer fields careslot reads when it looks for a customer an earlier attempt may have created. */
+export interface StripeCustomerLike {
+  id: string;
+  created?: number;
+  metadata: StripeMetadata | null;
+}
+
+/** One page of a Stripe list (newest first). */
+export interface StripeList<T> {
+  data: T[];
+  has_more: boolean;
+}
+
+export interface StripeCustomerListParams {
+  created?: { gte?: number };
+  limit?: number;
+  starting_after?: string;
+}
+
 export interface StripeCheckoutSessionCreateParams {
   mode: 'payment';
   line_items: {
@@ -32,6 +51,12 @@ export interface StripeCheckoutSessionCreateParams {
   cancel_url?: string;
 }
 
+/** The PaymentIntent fields careslot reads (a session's `payment_intent`, expanded). */
+export interface StripePaymentIntentLike {
+  id: string;
+  status: string;
+}
+
 /** The Checkout Session fields careslot reads. */
 export interface StripeCheckoutSessionLike {
   id: string;
@@ -39,7 +64,8 @@ export interface StripeCheckoutSessionLike {
   mode?: string | null;
   status: string | null;
   payment_status: string;
-  payment_intent: StripeRef;
+  /** An id, or the PaymentIntent when retrieved with `expand: ['payment_intent']`. */
+  payment_intent: string | StripePaymentIntentLike | null;
   amount_total: number | null;
   currency: string | null;
   expires_at: number;
@@ -49,7 +75,8 @@ export interface StripeCheckoutSessionLike {
 
 export interface StripeRefundCreateParams {
   payment_intent: string;
-  amount: number;
+  /** Omitted: everything not yet refunded on the PaymentIntent. */
+  amount?: number;
   metadata: StripeMetadata;
   reason?: 'duplicate' | 'fraudulent' | 'requested_by_customer';
 }
@@ -66,11 +93,16 @@ export interface StripeRefundLike {
 
 /**
  * What `StripeCheckoutGateway` needs from the host's `new Stripe(secretKey)` instance. The
- * real client satisfies it; careslot never imports stripe at run time nor changes its settings.
+ * real client satisfies it; careslot never imports stripe at run time nor changes its settings
+ * (it only reads them: see `getMaxNetworkRetries`).
  */
 export interface StripeClient {
   customers: {
     create(params: StripeCustomerCreateParams, options?: StripeRequestOptions): Promise<{ id: string }>;
+    /** Strongly consistent: finds a customer the moment it exists. */
+    list(params: StripeCustomerListParams): PromiseLike<StripeList<StripeCustomerLike>>;
+    /** Eventually consistent (indexed within a minute, up to an hour in an outage); not offered everywhere. */
+    search?(params: { query: string; limit?: number }): PromiseLike<{ data: StripeCustomerLike[] }>;
   };
   checkout: {
     sessions: {
@@ -78,13 +110,20 @@ export interface StripeClient {
         params: StripeCheckoutSessionCreateParams,
         options?: StripeRequestOptions,
       ): Promise<StripeCheckoutSessionLike>;
-      retrieve(id: string): Promise<StripeCheckoutSessionLike>;
+      retrieve(id: string, params?: { expand?: string[] }): Promise<StripeCheckoutSessionLike>;
       expire(id: string): Promise<StripeCheckoutSessionLike>;
     };
   };
+  paymentIntents?: {
+    retrieve(id: string): Promise<StripePaymentIntentLike>;
+  };
   refunds: {
     create(params: StripeRefundCreateParams, options?: StripeRequestOptions): Promise<StripeRefundLike>;
-    list(params: { payment_intent: string; limit: number }): PromiseLike<{ data: StripeRefundLike[] }>;
+    list(params: {
+      payment_intent: string;
+      limit: number;
+      starting_after?: string;
+    }): PromiseLike<StripeList<StripeRefundLike>>;
   };
   webhooks: {
     constructEventAsync(
@@ -96,4 +135,10 @@ export interface StripeClient {
       receivedAt?: number,
     ): Promise<unknown>;
   };
+  /** stripe-node's retry count (`maxNetworkRetries`, 2 by default): read to size the `expires_at` margin. */
+  getMaxNetworkRetries?(): number;
+  /** stripe-node's longest pause between retries, in seconds (5). */
+  getMaxNetworkRetryDelay?(): number;
+  /** stripe-node's settings; careslot reads `timeout` (80 000 ms by default). */
+  getApiField?(key: 'timeout'): unknown;
 }

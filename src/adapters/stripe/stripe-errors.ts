@@ -9,6 +9,7 @@ interface StripeErrorLike {
   code?: unknown;
   statusCode?: unknown;
   requestId?: unknown;
+  headers?: unknown;
 }
 
 function fields(error: unknown): StripeErrorLike {
@@ -26,6 +27,29 @@ export function isStripeSignatureError(error: unknown): boolean {
 export function isStripeIdempotencyError(error: unknown): boolean {
   const e = fields(error);
   return (e.type === 'StripeIdempotencyError' || e.rawType === 'idempotency_error') && e.statusCode !== 409;
+}
+
+/**
+ * Stripe answered with a failure it had saved under the idempotency key (`Idempotent-Replayed:
+ * true` on a 5xx): the key is spent for 24 hours, every retry with it gets the same answer.
+ */
+export function isReplayedServerError(error: unknown): boolean {
+  const e = fields(error);
+  const headers = typeof e.headers === 'object' && e.headers !== null ? (e.headers as Record<string, unknown>) : {};
+  return typeof e.statusCode === 'number' && e.statusCode >= 500 && headers['idempotent-replayed'] === 'true';
+}
+
+/**
+ * Whether a failed write may have left something behind at Stripe. `server`: a 5xx, which
+ * Stripe saves under the key (the object may or may not exist). `network`: no answer at all
+ * (a timeout, a reset connection): the request may never have arrived, may have run, or may
+ * still be running. `null`: Stripe answered with a 4xx, so nothing happened that a retry
+ * would repeat (a 429 or a 409 for a request in progress is answered before the key is used).
+ */
+export function failureDoubt(error: unknown): 'server' | 'network' | null {
+  const status = fields(error).statusCode;
+  if (typeof status === 'number') return status >= 500 ? 'server' : null;
+  return 'network';
 }
 
 /** Wraps anything a Stripe call threw; a BookingError passes through unchanged. */

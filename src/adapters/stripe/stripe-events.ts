@@ -50,9 +50,28 @@ function assertStripeEvent(value: unknown): asserts value is StripeEventLike {
   if (!valid) throw new BookingError('INVALID_INPUT', 'Webhook body is not a Stripe event (id, type, data.object)');
 }
 
+/** The longest provider id the engine accepts on an event (its `paymentEventSchema`). */
+const MAX_EVENT_ID = 255;
+
+/**
+ * An id from a Stripe object that careslot can pass on, or null. Metadata is free text (values
+ * up to 500 characters), so a verified event may still carry an id that fits nothing: it must
+ * become "unknown", never a validation error that makes Stripe retry the event for days.
+ */
+export function usableId(value: unknown): string | null {
+  return typeof value === 'string' && value.trim().length > 0 && value.length <= MAX_EVENT_ID ? value : null;
+}
+
 export function refId(ref: StripeRef | undefined): string | null {
-  if (typeof ref === 'string') return ref;
-  return ref && typeof ref.id === 'string' ? ref.id : null;
+  if (typeof ref === 'string') return usableId(ref);
+  return ref && typeof ref === 'object' ? usableId(ref.id) : null;
+}
+
+/** The session's total, or null when Stripe sent none: the engine treats null as a payment that matches no price. */
+export function sessionAmount(session: Pick<StripeCheckoutSessionLike, 'amount_total'>): number | null {
+  return typeof session.amount_total === 'number' && Number.isFinite(session.amount_total)
+    ? session.amount_total
+    : null;
 }
 
 /** Stripe refund statuses → careslot's three; `requires_action` and unknown ones are still pending. */
@@ -65,11 +84,14 @@ export function refundStatus(status: string | null): RefundResult['status'] {
 function sessionEvent(event: StripeEventLike): WebhookParseResult {
   const ignored: WebhookParseResult = { kind: 'ignored', id: event.id, type: event.type };
   const session = event.data.object as unknown as StripeCheckoutSessionLike;
-  const bookingId = session.metadata?.[STRIPE_METADATA.bookingId];
-  // Another Checkout integration on the same Stripe account: not careslot's to act on.
-  if (typeof bookingId !== 'string' || bookingId.length === 0) return ignored;
+  const metadata: unknown = session.metadata;
+  // Another Checkout integration on the same Stripe account (no careslot metadata): not careslot's to act on.
+  if (typeof metadata !== 'object' || metadata === null || !(STRIPE_METADATA.bookingId in metadata)) return ignored;
   if (session.mode != null && session.mode !== 'payment') return ignored;
-  const base = { id: event.id, bookingId, sessionId: typeof session.id === 'string' ? session.id : null };
+  // careslot's key with a value that is no id (not a string, too long): the engine finds the
+  // booking by its session instead, or acknowledges the event as about no booking it knows.
+  const bookingId = usableId((metadata as Record<string, unknown>)[STRIPE_METADATA.bookingId]);
+  const base = { id: event.id, bookingId, sessionId: usableId(session.id) };
   let normalized: PaymentEvent;
   switch (event.type) {
     case 'checkout.session.completed':
@@ -83,8 +105,8 @@ function sessionEvent(event: StripeEventLike): WebhookParseResult {
         ...base,
         payment: {
           paymentId,
-          // A missing total becomes a mismatch in the engine, never a silent confirmation.
-          amount: typeof session.amount_total === 'number' ? session.amount_total : -1,
+          // A missing total becomes a mismatch in the engine (refunded in full), never a confirmation.
+          amount: sessionAmount(session),
           currency: (session.currency ?? '').toLowerCase(),
         },
       };
@@ -105,17 +127,22 @@ function sessionEvent(event: StripeEventLike): WebhookParseResult {
 function refundEvent(event: StripeEventLike): WebhookParseResult {
   const refund = event.data.object as unknown as StripeRefundLike;
   const paymentId = refId(refund.payment_intent);
+  const providerRefundId = usableId(refund.id);
   // A refund of a bare charge (no PaymentIntent) cannot belong to a Checkout payment.
-  if (paymentId === null || typeof refund.id !== 'string') return { kind: 'ignored', id: event.id, type: event.type };
-  const refundId = refund.metadata?.[STRIPE_METADATA.refundId];
+  if (paymentId === null || providerRefundId === null) return { kind: 'ignored', id: event.id, type: event.type };
+  const metadata: unknown = refund.metadata;
+  const refundId =
+    typeof metadata === 'object' && metadata !== null
+      ? usableId((metadata as Record<string, unknown>)[STRIPE_METADATA.refundId])
+      : null;
   return {
     kind: 'event',
     event: {
       type: 'refund.updated',
       id: event.id,
       paymentId,
-      providerRefundId: refund.id,
-      refundId: typeof refundId === 'string' && refundId.length > 0 ? refundId : null,
+      providerRefundId,
+      refundId,
       amount: refund.amount,
       currency: String(refund.currency ?? '').toLowerCase(),
       status: refundStatus(refund.status),
