@@ -111,7 +111,12 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
   const schedule = await ctx.store.getSchedule(args.scheduleId);
   if (!schedule) throw new BookingError('SCHEDULE_NOT_FOUND', 'Schedule not found');
   if (schedule.startTime <= ctx.now()) throw unavailable('This slot has already started');
-  if (schedule.status !== 'available') throw unavailable('This slot is not available');
+  if (schedule.status !== 'available') {
+    // Taken, maybe by this very patient's first call committing since we looked: a retry gets its booking.
+    const winner = await existingFor(ctx, args.patientId, args.scheduleId, args.idempotencyKey);
+    if (winner) return present(winner);
+    throw unavailable('This slot is not available');
+  }
   const rule = await checkPlan(ctx, patient, schedule);
 
   const now = ctx.now();

@@ -1,6 +1,6 @@
 // The original flow's testing checklist, end to end on the embedded defaults.
 import { describe, expect, it } from 'vitest';
-import { isBookingError, JOB_NAMES } from '../../src/index.js';
+import { isBookingError, JOB_NAMES, MemoryStore } from '../../src/index.js';
 import { createFixture, DOCTOR, PATIENTS, rejectionOf } from '../support/engine-fixture.js';
 
 describe('free booking (VISE)', () => {
@@ -281,5 +281,43 @@ describe('availability', () => {
     const results = await Promise.allSettled(ids.map((patientId) => f.engine.book({ patientId, scheduleId: slot.id })));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(await f.store.countBookings({ scheduleId: slot.id })).toBe(1);
+  });
+});
+
+describe('a retry racing its own first call', () => {
+  it('returns the first call’s booking when that call commits between the retry’s key lookup and its slot read', async () => {
+    const base = new MemoryStore();
+    let hold: Promise<void> | null = null;
+    let entered = () => {};
+    const blocked = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    let releaseHold = () => {};
+    const store = new Proxy(base, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== 'getSchedule' || typeof value !== 'function')
+          return typeof value === 'function' ? value.bind(target) : value;
+        return async (id: string) => {
+          if (hold) {
+            const waiting = hold;
+            hold = null;
+            entered();
+            await waiting;
+          }
+          return value.call(target, id);
+        };
+      },
+    });
+    const f = createFixture({ store });
+    const slot = await f.slot();
+    hold = new Promise<void>((resolve) => {
+      releaseHold = resolve;
+    });
+    const retry = f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id, idempotencyKey: 'k1' });
+    await blocked; // the retry looked the key up (nothing yet) and now waits to read the slot
+    const first = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id, idempotencyKey: 'k1' });
+    releaseHold();
+    expect((await retry).booking.id).toBe(first.booking.id);
   });
 });
