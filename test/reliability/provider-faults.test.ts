@@ -63,8 +63,9 @@ function setup(options: { notifier?: Notifier; scheduler?: JobScheduler } = {}) 
     clock,
     scheduler: options.scheduler ?? inProcess,
     ...(options.notifier ? { notifier: options.notifier } : {}),
+    successUrl: 'https://clinic.example/paid',
   });
-  const webhook = createWebhookHandler({ engine, gateway, onError: () => {} });
+  const webhook = createWebhookHandler({ engine, onError: () => {} });
   const failures: string[] = [];
   engine.events.on('effect.failed', (e) => failures.push(e.effect));
   let slots = 0;
