@@ -82,6 +82,13 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect(read?.fee).toEqual({ amount: 5000, currency: 'eur' });
       });
 
+      it('keeps the published local start time a slot carries for its rollovers', async () => {
+        const created = await ops.insertSchedule(newSchedule({ localStartTime: '02:30' }));
+        expect(created.localStartTime).toBe('02:30');
+        expect((await store.getSchedule(created.id))?.localStartTime).toBe('02:30');
+        expect((await store.findSchedules({ doctorId: DOC1 }))[0]?.localStartTime).toBe('02:30');
+      });
+
       it('returns copies: mutating a returned slot does not change the store', async () => {
         const created = await ops.insertSchedule(newSchedule());
         created.status = 'booked';

@@ -63,7 +63,11 @@ describe('replayed and out-of-order events', () => {
       sessionId: 'cs_foreign',
       payment: { paymentId: 'pi_foreign', amount: 100, currency: 'eur' },
     };
-    expect(await f.engine.handlePaymentEvent(event)).toEqual({ outcome: 'ignored', bookingId: null });
+    expect(await f.engine.handlePaymentEvent(event)).toEqual({
+      outcome: 'ignored',
+      bookingId: null,
+      reason: 'unknown booking',
+    });
     expect(f.events.map((e) => e.name)).toContain('payment.ignored');
   });
 

@@ -14,3 +14,4 @@ await import('../engine/lifecycle.test.js');
 await import('../engine/resilience.test.js');
 await import('../reliability/bad-input.test.js');
 await import('../reliability/load.test.js');
+await import('../engine/money-edges.test.js');
