@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { idToString, toHostId, toKey, toObjectId } from '../../src/adapters/mongoose/ids.js';
 import type { BookingStore } from '../../src/index.js';
+import { autocommit } from '../support/autocommit.js';
 import { ledgerEntry, refundRecord } from '../support/records.js';
 import { BOOKING, DOC, INJECTIONS, newBooking, newSchedule, PAT, SLOT } from './samples.js';
 import { createFakeMongo } from './support/fake-mongo.js';
@@ -60,6 +61,8 @@ describe('id parsing', () => {
 
 type Call = [string, (store: BookingStore, bad: unknown) => Promise<unknown>];
 const bad = <T>(value: unknown) => value as T;
+/** Writes run in a transaction of their own, as the port allows only there. */
+const tx = autocommit;
 
 // Every store method that takes an id, a key or a status, with the bad value in that place.
 const CALLS: Call[] = [
@@ -68,17 +71,20 @@ const CALLS: Call[] = [
   ['getPaymentTransaction(id)', (s, v) => s.getPaymentTransaction(bad(v))],
   ['findActiveBooking(scheduleId)', (s, v) => s.findActiveBooking(bad(v))],
   ['hasProcessedEvent(id)', (s, v) => s.hasProcessedEvent(bad(v))],
-  ['updateScheduleIf({ id })', (s, v) => s.updateScheduleIf({ id: bad(v), expectedStatus: 'available', set: {} })],
-  ['updateScheduleIf({ expectedStatus })', (s, v) => s.updateScheduleIf({ id: SLOT, expectedStatus: bad(v), set: {} })],
+  ['updateScheduleIf({ id })', (s, v) => tx(s).updateScheduleIf({ id: bad(v), expectedStatus: 'available', set: {} })],
+  [
+    'updateScheduleIf({ expectedStatus })',
+    (s, v) => tx(s).updateScheduleIf({ id: SLOT, expectedStatus: bad(v), set: {} }),
+  ],
   [
     'updateScheduleIf({ set.bookedBy })',
-    (s, v) => s.updateScheduleIf({ id: SLOT, expectedStatus: 'available', set: { bookedBy: bad(v) } }),
+    (s, v) => tx(s).updateScheduleIf({ id: SLOT, expectedStatus: 'available', set: { bookedBy: bad(v) } }),
   ],
   [
     'updateScheduleIf({ set.status })',
-    (s, v) => s.updateScheduleIf({ id: SLOT, expectedStatus: 'available', set: { status: bad(v) } }),
+    (s, v) => tx(s).updateScheduleIf({ id: SLOT, expectedStatus: 'available', set: { status: bad(v) } }),
   ],
-  ['deleteSchedulesIf({ ids })', (s, v) => s.deleteSchedulesIf({ ids: [bad(v)], expectedStatus: 'expired' })],
+  ['deleteSchedulesIf({ ids })', (s, v) => tx(s).deleteSchedulesIf({ ids: [bad(v)], expectedStatus: 'expired' })],
   ['findSchedules({ doctorId })', (s, v) => s.findSchedules({ doctorId: bad(v) })],
   ['findSchedules({ status })', (s, v) => s.findSchedules({ status: bad(v) })],
   ['findSchedules({ startFrom })', (s, v) => s.findSchedules({ startFrom: bad(v) })],
@@ -96,22 +102,22 @@ const CALLS: Call[] = [
     'findBookingByIdempotencyKey({ idempotencyKey })',
     (s, v) => s.findBookingByIdempotencyKey({ patientId: PAT, idempotencyKey: bad(v) }),
   ],
-  ['updateBookingIf({ id })', (s, v) => s.updateBookingIf({ id: bad(v), expectedStatus: 'pending', set: {} })],
+  ['updateBookingIf({ id })', (s, v) => tx(s).updateBookingIf({ id: bad(v), expectedStatus: 'pending', set: {} })],
   [
     'updateBookingIf({ expectedPaymentStatus })',
-    (s, v) => s.updateBookingIf({ id: BOOKING, expectedStatus: 'pending', expectedPaymentStatus: bad(v), set: {} }),
+    (s, v) => tx(s).updateBookingIf({ id: BOOKING, expectedStatus: 'pending', expectedPaymentStatus: bad(v), set: {} }),
   ],
   [
     'updateBookingIf({ set.scheduleId })',
-    (s, v) => s.updateBookingIf({ id: BOOKING, expectedStatus: 'pending', set: { scheduleId: bad(v) } }),
+    (s, v) => tx(s).updateBookingIf({ id: BOOKING, expectedStatus: 'pending', set: { scheduleId: bad(v) } }),
   ],
   [
     'updateBookingIf({ set.checkoutSessionId })',
-    (s, v) => s.updateBookingIf({ id: BOOKING, expectedStatus: 'pending', set: { checkoutSessionId: bad(v) } }),
+    (s, v) => tx(s).updateBookingIf({ id: BOOKING, expectedStatus: 'pending', set: { checkoutSessionId: bad(v) } }),
   ],
-  ['insertSchedule({ doctorId })', (s, v) => s.insertSchedule(newSchedule({ doctorId: bad(v) }))],
-  ['insertBooking({ scheduleId })', (s, v) => s.insertBooking(newBooking({ scheduleId: bad(v) }))],
-  ['insertBooking({ idempotencyKey })', (s, v) => s.insertBooking(newBooking({ idempotencyKey: bad(v) }))],
+  ['insertSchedule({ doctorId })', (s, v) => tx(s).insertSchedule(newSchedule({ doctorId: bad(v) }))],
+  ['insertBooking({ scheduleId })', (s, v) => tx(s).insertBooking(newBooking({ scheduleId: bad(v) }))],
+  ['insertBooking({ idempotencyKey })', (s, v) => tx(s).insertBooking(newBooking({ idempotencyKey: bad(v) }))],
   [
     'findPaymentTransaction({ providerPaymentId })',
     (s, v) => s.findPaymentTransaction({ provider: 'stripe', providerPaymentId: bad(v) }),
@@ -121,7 +127,7 @@ const CALLS: Call[] = [
   [
     'upsertRefund({ paymentTransactionId })',
     (s, v) =>
-      s.upsertRefund({
+      tx(s).upsertRefund({
         paymentTransactionId: bad(v),
         refund: refundRecord({ amount: 1, reason: null, createdAt: new Date(), updatedAt: new Date() }),
       }),
@@ -129,18 +135,23 @@ const CALLS: Call[] = [
   [
     'appendLedgerEntry({ key })',
     (s, v) =>
-      s.appendLedgerEntry(
+      tx(s).appendLedgerEntry(
         ledgerEntry({ key: bad(v), doctorId: DOC, bookingId: BOOKING, amount: 1, createdAt: new Date() }),
       ),
   ],
   ['findLedgerEntries({ doctorId })', (s, v) => s.findLedgerEntries({ doctorId: bad(v) })],
-  ['recordProcessedEvent({ id })', (s, v) => s.recordProcessedEvent({ id: bad(v), type: 't', at: new Date() })],
+  ['recordProcessedEvent({ id })', (s, v) => tx(s).recordProcessedEvent({ id: bad(v), type: 't', at: new Date() })],
   ['getPaymentCustomer({ patientId })', (s, v) => s.getPaymentCustomer({ patientId: bad(v), provider: 'stripe' })],
   [
     'savePaymentCustomer({ customerId })',
-    (s, v) => s.savePaymentCustomer({ patientId: PAT, provider: 'stripe', customerId: bad(v) }),
+    (s, v) => tx(s).savePaymentCustomer({ patientId: PAT, provider: 'stripe', customerId: bad(v) }),
   ],
-  ['lockPatient(patientId) in a transaction', (s, v) => s.transaction((tx) => tx.lockPatient(bad(v)))],
+  [
+    'updateBookingIf({ expectedScheduleId })',
+    (s, v) => tx(s).updateBookingIf({ id: BOOKING, expectedStatus: 'scheduled', expectedScheduleId: bad(v), set: {} }),
+  ],
+  ['lockPatient(patientId)', (s, v) => s.transaction((t) => t.lockPatient(bad(v)))],
+  ['lockDoctor(doctorId)', (s, v) => s.transaction((t) => t.lockDoctor(bad(v)))],
 ];
 
 describe('operator injection', () => {

@@ -84,6 +84,17 @@ describe('slot ↔ DoctorAppointmentSchedule', () => {
     expect(doc.endTime).toEqual(at(30));
   });
 
+  it('stores the published wall-clock start of a rolled-over copy, and leaves it out when unset', () => {
+    const copy = scheduleToDocument(newSchedule({ rolledOverFrom: SLOT, localStartTime: '02:30' }), 'objectId', T0);
+    expect(copy.localStartTime).toBe('02:30');
+    expect(documentToSchedule(copy).localStartTime).toBe('02:30');
+    for (const localStartTime of [undefined, null]) {
+      const plain = scheduleToDocument(newSchedule({ localStartTime }), 'objectId', T0);
+      expect(plain).not.toHaveProperty('localStartTime');
+      expect(documentToSchedule(plain)).not.toHaveProperty('localStartTime');
+    }
+  });
+
   it('reads a document written before careslot (no booked_by, no rolledOverFrom) with nulls', () => {
     const { booked_by: _b, rolledOverFrom: _r, ...legacy } = scheduleToDocument(newSchedule(), 'objectId', T0);
     expect(documentToSchedule(legacy as ScheduleDocument)).toMatchObject({ bookedBy: null, rolledOverFrom: null });

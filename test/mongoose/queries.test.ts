@@ -22,9 +22,11 @@ import {
   CREATED_SORT,
   customerUpsertUpdate,
   deleteSchedulesFilter,
+  doctorLockFilter,
   type Filter,
   idempotencyFilter,
-  patientLockUpdate,
+  lockUpdate,
+  patientLockFilter,
   paymentQueryFilter,
   paymentVersionFilter,
   refundsUpdate,
@@ -139,10 +141,29 @@ describe('slot queries', () => {
 describe('booking compare-and-set', () => {
   it('matches on id and status, and on payment status only when one is expected', () => {
     const booking = bookingDoc();
-    expect(matches(bookingCasFilter(booking._id, ['pending']), booking)).toBe(true);
-    expect(matches(bookingCasFilter(booking._id, ['scheduled']), booking)).toBe(false);
-    expect(matches(bookingCasFilter(booking._id, ['pending'], ['unpaid']), booking)).toBe(true);
-    expect(matches(bookingCasFilter(booking._id, ['pending'], ['paid']), booking)).toBe(false);
+    expect(matches(bookingCasFilter(booking._id, { status: ['pending'] }), booking)).toBe(true);
+    expect(matches(bookingCasFilter(booking._id, { status: ['scheduled'] }), booking)).toBe(false);
+    expect(matches(bookingCasFilter(booking._id, { status: ['pending'], paymentStatus: ['unpaid'] }), booking)).toBe(
+      true,
+    );
+    expect(matches(bookingCasFilter(booking._id, { status: ['pending'], paymentStatus: ['paid'] }), booking)).toBe(
+      false,
+    );
+    expect(matches(bookingCasFilter(oid('64b0000000000000000000b9'), { status: ['pending'] }), booking)).toBe(false);
+  });
+
+  it('matches only while the booking is still on the expected slot, when one is expected (a reschedule)', () => {
+    const booking = bookingDoc({ status: 'scheduled' });
+    expect(matches(bookingCasFilter(booking._id, { status: ['scheduled'], scheduleId: oid(SLOT) }), booking)).toBe(
+      true,
+    );
+    expect(matches(bookingCasFilter(booking._id, { status: ['scheduled'], scheduleId: oid(SLOT2) }), booking)).toBe(
+      false,
+    );
+    // A concurrent move already took it to SLOT2: the second move, still expecting SLOT, matches nothing.
+    const moved = updated(booking, bookingUpdate(bookingChangesToDocument({ scheduleId: SLOT2 }), null, NOW));
+    expect(matches(bookingCasFilter(booking._id, { status: ['scheduled'], scheduleId: oid(SLOT) }), moved)).toBe(false);
+    expect(bookingCasFilter(booking._id, { status: ['scheduled'] })).not.toHaveProperty('doctorScheduleId');
   });
 
   it('confirming sets status, payment status and clears the hold, keeps active true and appends history', () => {
@@ -268,9 +289,18 @@ describe('upserts and repairs', () => {
     expect(update.$setOnInsert).toMatchObject({ customerId: 'cus_2' });
   });
 
-  it('writes the patient lock document on every lock, so concurrent lockers conflict', () => {
+  it('writes the lock document on every lock, so concurrent lockers conflict', () => {
     const lock = { patientId: oid(PAT), locks: 3, lockedAt: T0 };
-    expect(updated(lock, patientLockUpdate(NOW))).toEqual({ patientId: oid(PAT), locks: 4, lockedAt: NOW });
+    expect(updated(lock, lockUpdate(NOW))).toEqual({ patientId: oid(PAT), locks: 4, lockedAt: NOW });
+  });
+
+  it("finds a patient's lock by patientId and a doctor's by doctorId, never each other's", () => {
+    const patientLock = { patientId: oid(PAT), locks: 1, lockedAt: T0 };
+    const doctorLock = { doctorId: oid(DOC), locks: 1, lockedAt: T0 };
+    expect(matches(patientLockFilter(oid(PAT)), patientLock)).toBe(true);
+    expect(matches(doctorLockFilter(oid(DOC)), doctorLock)).toBe(true);
+    expect(matches(doctorLockFilter(oid(DOC)), patientLock)).toBe(false);
+    expect(matches(doctorLockFilter(oid(PAT)), doctorLock)).toBe(false);
   });
 
   it('sets the active flag of legacy bookings from their status', () => {

@@ -2,8 +2,10 @@
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACTIVE_BOOKING_INDEX, MONGOOSE_STORE_INDEXES, MongooseStore } from '../../src/adapters/mongoose/index.js';
+import type { StoreOperations } from '../../src/index.js';
 import { bookingData, DOC1, PAT1, patientId } from '../conformance/store-conformance.js';
-import { ledgerEntry, newPaymentTransaction, newSchedule, refundRecord } from '../support/records.js';
+import { autocommit } from '../support/autocommit.js';
+import { at, ledgerEntry, newPaymentTransaction, newSchedule, refundRecord } from '../support/records.js';
 import {
   announceSkip,
   clearCollections,
@@ -19,10 +21,13 @@ const replSet = sharedReplSet();
 describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   let connection: mongoose.Connection;
   let store: MongooseStore;
+  /** Each write in a transaction of its own. */
+  let ops: StoreOperations;
 
   beforeAll(async () => {
     connection = await openConnection(await replSet.uri(), 'careslot_store');
     store = new MongooseStore({ connection });
+    ops = autocommit(store);
     await store.createIndexes();
   });
   beforeEach(async () => {
@@ -34,13 +39,13 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   });
 
   it('stores slots and bookings under the original collection and field names, with ObjectId refs', async () => {
-    const slot = await store.insertSchedule(newSchedule());
-    await store.updateScheduleIf({
+    const slot = await ops.insertSchedule(newSchedule());
+    await ops.updateScheduleIf({
       id: slot.id,
       expectedStatus: 'available',
       set: { status: 'booked', bookedBy: PAT1 },
     });
-    const booking = await store.insertBooking(bookingData(slot, { status: 'scheduled' }));
+    const booking = await ops.insertBooking(bookingData(slot, { status: 'scheduled' }));
     const db = connection.db as mongoose.mongo.Db;
     const slotDoc = await db.collection('doctorappointmentschedules').findOne({});
     expect(slotDoc).toMatchObject({
@@ -71,8 +76,8 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   });
 
   it('refuses a second active booking for a slot even when it is written around careslot', async () => {
-    const slot = await store.insertSchedule(newSchedule());
-    const first = await store.insertBooking(bookingData(slot));
+    const slot = await ops.insertSchedule(newSchedule());
+    const first = await ops.insertBooking(bookingData(slot));
     const raw = await store.models.booking.collection.findOne({ _id: new mongoose.Types.ObjectId(first?.id) });
     const copy = { ...raw, _id: new mongoose.Types.ObjectId(), patientId: new mongoose.Types.ObjectId(patientId(1)) };
     await expect(store.models.booking.collection.insertOne(copy)).rejects.toMatchObject({ code: 11000 });
@@ -80,10 +85,10 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
     expect(await store.countBookings({ scheduleId: slot.id })).toBe(2);
   });
 
-  it('lets exactly one of 50 concurrent inserts of an active booking win outside transactions', async () => {
-    const slot = await store.insertSchedule(newSchedule());
+  it('lets exactly one of 50 concurrent transactions inserting an active booking win', async () => {
+    const slot = await ops.insertSchedule(newSchedule());
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => store.insertBooking(bookingData(slot, { patientId: patientId(i) }))),
+      Array.from({ length: 50 }, (_, i) => ops.insertBooking(bookingData(slot, { patientId: patientId(i) }))),
     );
     expect(results.filter((r) => r !== null)).toHaveLength(1);
     expect(await store.countBookings({ scheduleId: slot.id })).toBe(1);
@@ -108,13 +113,13 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   });
 
   it('keeps concurrent refund writes to one payment: none is lost', async () => {
-    const created = await store.insertPaymentTransaction(
+    const created = await ops.insertPaymentTransaction(
       newPaymentTransaction({ providerPaymentId: 'pi_refunds', checkoutSessionId: null }),
     );
     const at = new Date();
     await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        store.upsertRefund({
+        ops.upsertRefund({
           paymentTransactionId: created?.id ?? '',
           refund: refundRecord({
             id: `r${i}`,
@@ -133,6 +138,72 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
     expect(raw).toMatchObject({ status: 'refunded', __v: 10 });
   });
 
+  it("answers a write another open transaction made with the server's WriteConflict labelled TransientTransactionError, which the driver retries", async () => {
+    const slot = await ops.insertSchedule(newSchedule());
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let wrote!: () => void;
+    const firstWrote = new Promise<void>((resolve) => {
+      wrote = resolve;
+    });
+    const first = store.transaction(async (tx) => {
+      await tx.updateScheduleIf({ id: slot.id, expectedStatus: 'available', set: { status: 'pending' } });
+      wrote();
+      await held;
+    });
+    await firstWrote;
+    let attempts = 0;
+    const errors: unknown[] = [];
+    const second = store.transaction(async (tx) => {
+      attempts++;
+      try {
+        return await tx.updateScheduleIf({ id: slot.id, expectedStatus: 'available', set: { status: 'booked' } });
+      } catch (error) {
+        errors.push(error);
+        release();
+        throw error;
+      }
+    });
+    await first;
+    expect(await second).toBeNull();
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(errors[0]).toMatchObject({ name: 'MongoServerError', code: 112 });
+    expect((errors[0] as mongoose.mongo.MongoServerError).hasErrorLabel('TransientTransactionError')).toBe(true);
+  });
+
+  it('keeps two concurrent overlap checks of one doctor from both inserting when both take the doctor lock', async () => {
+    let arrived = 0;
+    let open!: () => void;
+    const bothRead = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const attempts = [0, 0];
+    const results = await Promise.all(
+      [0, 15].map((start, i) =>
+        store.transaction(async (tx) => {
+          attempts[i] = (attempts[i] ?? 0) + 1;
+          const overlapping = await tx.findSchedules({
+            doctorId: DOC1,
+            startBefore: at(start + 30),
+            endAfter: at(start),
+          });
+          if (attempts[i] === 1) {
+            arrived++;
+            if (arrived === 2) open();
+            await bothRead;
+          }
+          await tx.lockDoctor(DOC1);
+          if (overlapping.length > 0) return 'overlap';
+          return tx.insertSchedule(newSchedule({ doctorId: DOC1, startTime: at(start), endTime: at(start + 30) }));
+        }),
+      ),
+    );
+    expect(results.filter((r) => r === 'overlap')).toHaveLength(1);
+    expect(await store.findSchedules({ doctorId: DOC1 })).toHaveLength(1);
+  });
+
   it('never closes the host connection and leaves the default mongoose connection alone', async () => {
     await store.transaction(async (tx) => tx.insertSchedule(newSchedule()));
     expect(connection.readyState).toBe(1);
@@ -141,8 +212,8 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
   });
 
   it('sets the active flag of legacy bookings so the one-active-per-slot rule covers them', async () => {
-    const slot = await store.insertSchedule(newSchedule());
-    const created = await store.insertBooking(bookingData(slot));
+    const slot = await ops.insertSchedule(newSchedule());
+    const created = await ops.insertBooking(bookingData(slot));
     await store.models.booking.collection.updateOne(
       { _id: new mongoose.Types.ObjectId(created?.id) },
       { $unset: { active: '' } },
@@ -170,7 +241,9 @@ describe.skipIf(!mongod.available)('MongooseStore on a standalone mongod', () =>
         code: 'STORE_ERROR',
         message: expect.stringMatching(/needs a replica set/),
       });
-      await expect(store.insertSchedule(newSchedule())).rejects.toMatchObject({ code: 'STORE_ERROR' });
+      await expect(store.transaction((tx) => tx.insertSchedule(newSchedule()))).rejects.toMatchObject({
+        code: 'STORE_ERROR',
+      });
     } finally {
       await connection.close();
       await server.stop();

@@ -11,11 +11,14 @@ import {
   type MongooseStoreOptions,
 } from '../../src/adapters/mongoose/index.js';
 import { bookingToDocument } from '../../src/adapters/mongoose/mapping.js';
+import { MongooseOperations } from '../../src/adapters/mongoose/mongoose-operations.js';
 import { transactionSupportProblem } from '../../src/adapters/mongoose/server-check.js';
-import { BookingError, type StoreOperations } from '../../src/index.js';
+import { BookingError, type StoreOperations, type StoreReads } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
+import { autocommit } from '../support/autocommit.js';
 import { ledgerEntry, newPaymentTransaction, refundRecord } from '../support/records.js';
 import { BOOKING, DOC, newBooking, newSchedule, PAT, SLOT, T0 } from './samples.js';
+import { createFakeMongo } from './support/fake-mongo.js';
 
 const connections: mongoose.Connection[] = [];
 /** A host connection that is never opened: enough to register models and compile schemas. */
@@ -181,6 +184,7 @@ describe('schemas: casting and validation', () => {
     ['a doctor id that is not an ObjectId', { createdBy: 'doctor-1' }, ['createdBy']],
     ['a missing time zone', { timeZone: undefined }, ['timeZone']],
     ['a start that is not a date', { startTime: 'tomorrow' }, ['startTime']],
+    ['a wall-clock start that is not HH:mm', { localStartTime: '2:30pm' }, ['localStartTime']],
   ])('rejects a slot with %s', async (_name, change, paths) => {
     expect(await errorsOf(new store.models.schedule({ ...validSchedule(), ...change }))).toEqual(paths);
   });
@@ -259,7 +263,7 @@ describe('indexes', () => {
     }
   });
 
-  it('makes event ids, ledger keys, provider payments, customers and patient locks unique', () => {
+  it('makes event ids, ledger keys, provider payments, customers, patient locks and doctor locks unique', () => {
     const unique = Object.fromEntries(
       Object.entries(MONGOOSE_STORE_INDEXES).map(([key, specs]) => [
         key,
@@ -274,6 +278,7 @@ describe('indexes', () => {
       event: [{ eventId: 1 }],
       customer: [{ patientId: 1, provider: 1 }],
       patientLock: [{ patientId: 1 }],
+      doctorLock: [{ doctorId: 1 }],
     });
   });
 
@@ -307,7 +312,9 @@ describe('readiness', () => {
       code: 'STORE_ERROR',
       message: expect.stringMatching(/^MongooseStore needs a replica set: .*--replSet.*MongoMemoryReplSet/),
     });
-    await expect(store.insertSchedule(newSchedule())).rejects.toMatchObject({ code: 'STORE_ERROR' });
+    await expect(store.transaction((tx) => tx.insertSchedule(newSchedule()))).rejects.toMatchObject({
+      code: 'STORE_ERROR',
+    });
   });
 
   it('accepts a replica set member or a mongos, and asks the server only once', async () => {
@@ -375,37 +382,59 @@ function recordCollections(store: MongooseStore) {
   return calls;
 }
 
+/** One call of every read, with valid arguments. */
+async function everyRead(reads: StoreReads): Promise<void> {
+  await reads.getSchedule(SLOT);
+  await reads.findSchedules({ doctorId: DOC, limit: 5 });
+  await reads.getBooking(BOOKING);
+  await reads.findBookings({ patientId: PAT });
+  await reads.countBookings({ patientId: PAT });
+  await reads.findBookingByIdempotencyKey({ patientId: PAT, idempotencyKey: 'k' });
+  await reads.findActiveBooking(SLOT);
+  await reads.getPaymentTransaction(BOOKING);
+  await reads.findPaymentTransaction({ provider: 'test', providerPaymentId: 'pi_1' });
+  await reads.findPaymentTransactions({ bookingId: BOOKING });
+  await reads.findLedgerEntries({ doctorId: DOC });
+  await reads.hasProcessedEvent('evt_1');
+  await reads.getPaymentCustomer({ patientId: PAT, provider: 'test' });
+}
+
 /** One call of every operation, with valid arguments. */
 async function everyOperation(ops: StoreOperations): Promise<void> {
   const refund = refundRecord({ amount: 1, reason: null });
+  await everyRead(ops);
   await ops.insertSchedule(newSchedule());
-  await ops.getSchedule(SLOT);
-  await ops.findSchedules({ doctorId: DOC, limit: 5 });
   await ops.updateScheduleIf({ id: SLOT, expectedStatus: 'available', set: { status: 'pending' } });
   await ops.deleteSchedulesIf({ ids: [SLOT], expectedStatus: 'expired' });
   await ops.insertBooking(newBooking());
-  await ops.getBooking(BOOKING);
-  await ops.findBookings({ patientId: PAT });
-  await ops.countBookings({ patientId: PAT });
-  await ops.findBookingByIdempotencyKey({ patientId: PAT, idempotencyKey: 'k' });
-  await ops.findActiveBooking(SLOT);
   await ops.updateBookingIf({ id: BOOKING, expectedStatus: 'pending', set: { status: 'cancelled' } });
+  await ops.updateBookingIf({ id: BOOKING, expectedStatus: 'scheduled', expectedScheduleId: SLOT, set: {} });
   await ops.insertPaymentTransaction(newPaymentTransaction({ provider: 'test', checkoutSessionId: null }));
-  await ops.getPaymentTransaction(BOOKING);
-  await ops.findPaymentTransaction({ provider: 'test', providerPaymentId: 'pi_1' });
-  await ops.findPaymentTransactions({ bookingId: BOOKING });
   await ops.upsertRefund({ paymentTransactionId: BOOKING, refund });
   await ops.appendLedgerEntry(ledgerEntry({ key: 'credit:x', amount: 1 }));
-  await ops.findLedgerEntries({ doctorId: DOC });
   await ops.recordProcessedEvent({ id: 'evt_1', type: 'payment.succeeded', at: T0 });
-  await ops.hasProcessedEvent('evt_1');
   await ops.lockPatient(PAT);
-  await ops.getPaymentCustomer({ patientId: PAT, provider: 'test' });
+  await ops.lockDoctor(DOC);
   // The recorders store nothing, so the upsert "stores nothing" and says so.
   await expect(ops.savePaymentCustomer({ patientId: PAT, provider: 'test', customerId: 'cus_1' })).rejects.toThrow(
     /stored nothing/,
   );
 }
+
+const WRITES = [
+  'insertSchedule',
+  'updateScheduleIf',
+  'deleteSchedulesIf',
+  'insertBooking',
+  'updateBookingIf',
+  'insertPaymentTransaction',
+  'upsertRefund',
+  'appendLedgerEntry',
+  'recordProcessedEvent',
+  'lockPatient',
+  'lockDoctor',
+  'savePaymentCustomer',
+] as const;
 
 describe('transactions', () => {
   it('passes the session to every operation inside a transaction, with the configured options', async () => {
@@ -425,22 +454,31 @@ describe('transactions', () => {
     expect(calls.length).toBeGreaterThan(25);
     expect(calls.filter((c) => c.options?.session !== session)).toEqual([]);
     expect(calls.filter((c) => 'readPreference' in (c.options ?? {}))).toEqual([]);
-    // The patient lock is a write inside the transaction.
-    expect(calls.filter((c) => c.collection === 'CareslotPatientLock').map((c) => c.method)).toEqual([
-      'findOneAndUpdate',
+    // The locks are writes inside the transaction, upserting one document per patient / doctor.
+    const locks = calls.filter((c) => c.collection === 'CareslotPatientLock' || c.collection === 'CareslotDoctorLock');
+    expect(locks.map((c) => [c.collection, c.method, c.options?.upsert])).toEqual([
+      ['CareslotPatientLock', 'findOneAndUpdate', true],
+      ['CareslotDoctorLock', 'findOneAndUpdate', true],
     ]);
   });
 
-  it('reads from the primary outside transactions, and takes no patient lock there', async () => {
+  it('offers only reads and transaction on the store: every write and lock exists only on the operations', async () => {
+    const store = new MongooseStore({ connection: hostConnection() });
+    for (const name of WRITES) expect(name in store, name).toBe(false);
+    expect(typeof store.transaction).toBe('function');
+    expect(typeof store.getBooking).toBe('function');
+    expect(() => new MongooseOperations({} as never, null as never)).toThrow(/only inside a transaction/);
+  });
+
+  it('reads committed data from the primary outside transactions, with no session', async () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
     const store = new MongooseStore({ connection });
     const calls = recordCollections(store);
-    await everyOperation(store);
+    await everyRead(store);
+    expect(calls).toHaveLength(13);
     expect(calls.filter((c) => 'session' in (c.options ?? {}))).toEqual([]);
-    const reads = calls.filter((c) => ['findOne', 'find', 'countDocuments'].includes(c.method));
-    expect(reads.filter((c) => c.options?.readPreference !== 'primary')).toEqual([]);
-    expect(calls.filter((c) => c.collection === 'CareslotPatientLock')).toEqual([]);
+    expect(calls.filter((c) => c.options?.readPreference !== 'primary')).toEqual([]);
   });
 
   it('turns an invalid document into INVALID_INPUT inside the transaction, naming the field', async () => {
@@ -457,28 +495,40 @@ describe('transactions', () => {
   });
 
   it('stamps records from the clock option, following the clock as it moves', async () => {
-    const connection = hostConnection();
-    pretendOpen(connection, () => REPLICA_SET_HELLO);
     const clock = new ManualClock('2031-01-01T00:00:00Z');
-    const store = new MongooseStore({ connection, clock });
-    recordCollections(store);
-    const slot = await store.insertSchedule(newSchedule());
+    const ops = autocommit(createFakeMongo({ clock }).store);
+    const slot = await ops.insertSchedule(newSchedule());
     expect(slot.createdAt).toEqual(new Date('2031-01-01T00:00:00Z'));
     expect(slot.updatedAt).toEqual(new Date('2031-01-01T00:00:00Z'));
     clock.advance(60_000);
-    const later = await store.insertSchedule(newSchedule());
+    const later = await ops.insertSchedule(newSchedule());
     expect(later.createdAt).toEqual(new Date('2031-01-01T00:01:00Z'));
   });
 
   it('still stamps records with the deprecated now function', async () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
+    Object.assign(connection, { transaction: async (fn: (s: unknown) => Promise<unknown>) => fn({}) });
     const now = new Date('2031-01-01T00:00:00Z');
     const store = new MongooseStore({ connection, now: () => now });
     recordCollections(store);
-    const slot = await store.insertSchedule(newSchedule());
+    const slot = await store.transaction((tx) => tx.insertSchedule(newSchedule()));
     expect(slot.createdAt).toEqual(now);
     expect(slot.updatedAt).toEqual(now);
+  });
+
+  it('fails with STORE_ERROR, not a lost refund, when the payment read in the transaction no longer matches', async () => {
+    const connection = hostConnection();
+    pretendOpen(connection, () => REPLICA_SET_HELLO);
+    Object.assign(connection, { transaction: async (fn: (s: unknown) => Promise<unknown>) => fn({}) });
+    const store = new MongooseStore({ connection });
+    recordCollections(store);
+    const payment = { _id: new mongoose.Types.ObjectId(BOOKING), amount: 5000, refunds: [], __v: 0 };
+    vi.spyOn(store.models.payment.collection, 'findOne').mockResolvedValue(payment as never);
+    const error = await store
+      .transaction((tx) => tx.upsertRefund({ paymentTransactionId: BOOKING, refund: refundRecord({ amount: 1 }) }))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'STORE_ERROR', message: expect.stringMatching(/readConcern: snapshot/) });
   });
 
   it('runs the function again when a concurrent transaction committed a unique key first', async () => {

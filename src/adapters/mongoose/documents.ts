@@ -12,7 +12,8 @@ export type MongooseStoreModelKey =
   | 'ledger'
   | 'event'
   | 'customer'
-  | 'patientLock';
+  | 'patientLock'
+  | 'doctorLock';
 
 export const MODEL_KEYS: readonly MongooseStoreModelKey[] = [
   'schedule',
@@ -22,6 +23,7 @@ export const MODEL_KEYS: readonly MongooseStoreModelKey[] = [
   'event',
   'customer',
   'patientLock',
+  'doctorLock',
 ];
 
 /**
@@ -36,6 +38,7 @@ export const DEFAULT_MODEL_NAMES: Readonly<Record<MongooseStoreModelKey, string>
   event: 'ProcessedPaymentEvent',
   customer: 'PaymentCustomer',
   patientLock: 'CareslotPatientLock',
+  doctorLock: 'CareslotDoctorLock',
 });
 
 export interface MoneyDocument {
@@ -56,6 +59,8 @@ export interface ScheduleDocument {
   /** The patient holding the booked slot; null unless booked. */
   booked_by: HostId | null;
   rolledOverFrom: ObjectId | null;
+  /** The published wall-clock start (`HH:mm`) a rolled-over copy keeps; absent unless set. */
+  localStartTime?: string;
   createdAt: Date;
   updatedAt: Date;
   __v?: number;
@@ -183,6 +188,21 @@ export interface PatientLockDocument {
   __v?: number;
 }
 
+/**
+ * `CareslotDoctorLock`: the same per doctor (`lockDoctor`), written by every transaction that
+ * creates or moves one of the doctor's slots, so two overlap checks can not both pass on one
+ * snapshot. A collection of its own: the patient locks' documents and unique index stay as
+ * they were, and a user who is both a doctor and a patient has two unrelated locks.
+ */
+export interface DoctorLockDocument {
+  _id: ObjectId;
+  doctorId: HostId;
+  /** How many transactions took the lock; only the write matters. */
+  locks: number;
+  lockedAt: Date;
+  __v?: number;
+}
+
 export interface DocumentsByKey {
   schedule: ScheduleDocument;
   booking: BookingDocument;
@@ -191,4 +211,5 @@ export interface DocumentsByKey {
   event: ProcessedEventDocument;
   customer: PaymentCustomerDocument;
   patientLock: PatientLockDocument;
+  doctorLock: DoctorLockDocument;
 }

@@ -3,6 +3,7 @@ export {
   type BookingDocument,
   type BookingHistoryDocument,
   DEFAULT_MODEL_NAMES,
+  type DoctorLockDocument,
   type LedgerEntryDocument,
   type MoneyDocument,
   type MongooseStoreModelKey,

@@ -73,4 +73,6 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
   event: [{ fields: { eventId: 1 }, options: { name: 'careslot_event_id', unique: true } }],
   customer: [{ fields: { patientId: 1, provider: 1 }, options: { name: 'careslot_patient_provider', unique: true } }],
   patientLock: [{ fields: { patientId: 1 }, options: { name: 'careslot_patient_lock', unique: true } }],
+  // Without it two first-time lockers of one doctor insert two lock documents and never conflict.
+  doctorLock: [{ fields: { doctorId: 1 }, options: { name: 'careslot_doctor_lock', unique: true } }],
 };

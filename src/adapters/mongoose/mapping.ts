@@ -95,7 +95,7 @@ export const newObjectId = (): ObjectId => new mongoose.Types.ObjectId();
 // ---- schedules (DoctorAppointmentSchedule) ----
 
 export function scheduleToDocument(schedule: NewSchedule, hostIds: HostIdMode, now: Date): ScheduleDocument {
-  return {
+  const doc: ScheduleDocument = {
     _id: newObjectId(),
     createdBy: toHostId(schedule.doctorId, 'doctorId', hostIds),
     startTime: toDate(schedule.startTime, 'startTime'),
@@ -109,10 +109,13 @@ export function scheduleToDocument(schedule: NewSchedule, hostIds: HostIdMode, n
     updatedAt: now,
     __v: 0,
   };
+  // Stored only when set (the schema validates HH:mm), so slots without it look as they always did.
+  if (schedule.localStartTime != null) doc.localStartTime = schedule.localStartTime;
+  return doc;
 }
 
 export function documentToSchedule(doc: ScheduleDocument): Schedule {
-  return {
+  const schedule: Schedule = {
     id: idToString(doc._id),
     doctorId: idToString(doc.createdBy),
     startTime: copyDate(doc.startTime),
@@ -125,6 +128,9 @@ export function documentToSchedule(doc: ScheduleDocument): Schedule {
     createdAt: copyDate(doc.createdAt),
     updatedAt: copyDate(doc.updatedAt),
   };
+  // Absent unless set, as the other stores return it.
+  if (typeof doc.localStartTime === 'string') schedule.localStartTime = doc.localStartTime;
+  return schedule;
 }
 
 export type ScheduleChangesDocument = Partial<Pick<ScheduleDocument, 'status' | 'booked_by'>>;

@@ -1,4 +1,4 @@
-// The store operations over careslot's collections, alone or inside one MongoDB transaction.
+// The store's reads over careslot's collections (alone or in a transaction), and the operations of one MongoDB transaction.
 import type mongoose from 'mongoose';
 import type {
   Booking,
@@ -20,6 +20,7 @@ import type {
   ScheduleQuery,
   ScheduleUpdate,
   StoreOperations,
+  StoreReads,
 } from '../../ports/booking-store.js';
 import type { DocumentsByKey, MongooseStoreModelKey } from './documents.js';
 import { isDuplicateKeyError, toStoreError, UniqueConflictError } from './errors.js';
@@ -55,13 +56,14 @@ import {
   customerFilter,
   customerUpsertUpdate,
   deleteSchedulesFilter,
+  doctorLockFilter,
   eventFilter,
   type Filter,
   idempotencyFilter,
   ledgerKeyFilter,
   ledgerQueryFilter,
+  lockUpdate,
   patientLockFilter,
-  patientLockUpdate,
   paymentQueryFilter,
   paymentVersionFilter,
   providerPaymentFilter,
@@ -126,73 +128,29 @@ const TO_OBJECT: mongoose.ToObjectOptions = {
 
 const EXISTS: ReadOptions['projection'] = { _id: 1 };
 
-/** How often an outside-transaction refund write re-reads after losing its optimistic lock. */
-const REFUND_WRITE_ATTEMPTS = 25;
-
-export class MongooseOperations implements StoreOperations {
+/**
+ * Every read of the port. On the store (no session) each call reads committed data from the
+ * primary; inside a transaction (with its session) it reads the transaction's snapshot plus
+ * its own writes.
+ */
+export class MongooseReads implements StoreReads {
   constructor(
-    private readonly deps: OperationsDeps,
-    /** Present inside a transaction: every call then passes it, and unique writes check first. */
-    private readonly session: ClientSession | null,
+    protected readonly deps: OperationsDeps,
+    protected readonly session: ClientSession | null,
   ) {}
 
-  private get c(): StoreCollections {
+  protected get c(): StoreCollections {
     return this.deps.collections;
   }
 
-  private readOptions(extra: Omit<ReadOptions, 'session' | 'readPreference'> = {}): ReadOptions {
+  protected readOptions(extra: Omit<ReadOptions, 'session' | 'readPreference'> = {}): ReadOptions {
     // In a transaction the read preference is the transaction's (primary); outside, reads go to
-    // the primary too, so a read right after a write sees it whatever the host's default is.
+    // the primary too, so a read right after a commit sees it whatever the host's default is.
     return this.session ? { ...extra, session: this.session } : { ...extra, readPreference: 'primary' };
   }
 
-  private writeOptions(): { session?: ClientSession } {
-    return this.session ? { session: this.session } : {};
-  }
-
-  private async cast<K extends MongooseStoreModelKey>(key: K, doc: DocumentsByKey[K]): Promise<DocumentsByKey[K]> {
-    const Model = this.deps.models[key] as unknown as new (value: unknown) => mongoose.Document;
-    const hydrated = new Model(doc);
-    try {
-      await hydrated.validate();
-    } catch (error) {
-      // Not retryable, so it becomes INVALID_INPUT here, inside a transaction too.
-      throw toStoreError(error, `${this.deps.models[key].modelName} validation`);
-    }
-    return hydrated.toObject(TO_OBJECT) as DocumentsByKey[K];
-  }
-
-  /** A unique index said no: null/false outside a transaction; inside, the transaction runs again. */
-  private uniqueConflict(error: unknown, operation: string): null {
-    if (!isDuplicateKeyError(error)) throw error;
-    if (this.session) throw new UniqueConflictError(operation, { cause: error });
-    return null;
-  }
-
-  private async insertUnique<K extends MongooseStoreModelKey>(
-    key: K,
-    doc: DocumentsByKey[K],
-    operation: string,
-  ): Promise<DocumentsByKey[K] | null> {
-    const cast = await this.cast(key, doc);
-    try {
-      await this.c[key].insertOne(cast, this.writeOptions());
-      return cast;
-    } catch (error) {
-      return this.uniqueConflict(error, operation);
-    }
-  }
-
-  private async exists<K extends MongooseStoreModelKey>(key: K, filter: Filter): Promise<boolean> {
+  protected async exists<K extends MongooseStoreModelKey>(key: K, filter: Filter): Promise<boolean> {
     return (await this.c[key].findOne(filter, this.readOptions({ projection: EXISTS }))) !== null;
-  }
-
-  // ---- schedules ----
-
-  async insertSchedule(schedule: NewSchedule): Promise<Schedule> {
-    const doc = await this.cast('schedule', scheduleToDocument(schedule, this.deps.hostIds, this.deps.now()));
-    await this.c.schedule.insertOne(doc, this.writeOptions());
-    return documentToSchedule(doc);
   }
 
   async getSchedule(id: string): Promise<Schedule | null> {
@@ -207,47 +165,6 @@ export class MongooseOperations implements StoreOperations {
       .find(filter, { ...this.readOptions(), sort: SCHEDULE_SORT, ...(limit === undefined ? {} : { limit }) })
       .toArray();
     return docs.map(documentToSchedule);
-  }
-
-  async updateScheduleIf(update: ScheduleUpdate): Promise<Schedule | null> {
-    if (update === null || typeof update !== 'object') throw invalidArgument('updateScheduleIf');
-    const filter = scheduleCasFilter(
-      toObjectId(update.id, 'id'),
-      scheduleStatuses(update.expectedStatus, 'expectedStatus'),
-    );
-    const changes = scheduleChangesToDocument(update.set, this.deps.hostIds);
-    const doc = await this.c.schedule.findOneAndUpdate(filter, scheduleSetUpdate(changes, this.deps.now()), {
-      returnDocument: 'after',
-      ...this.writeOptions(),
-    });
-    return doc ? documentToSchedule(doc) : null;
-  }
-
-  async deleteSchedulesIf(args: { ids: readonly string[]; expectedStatus: ScheduleStatus }): Promise<number> {
-    if (args === null || typeof args !== 'object' || !Array.isArray(args.ids))
-      throw invalidArgument('deleteSchedulesIf');
-    const ids = args.ids.map((id, i) => toObjectId(id, `ids[${i}]`));
-    const [status] = scheduleStatuses(args.expectedStatus, 'expectedStatus');
-    if (ids.length === 0 || status === undefined) return 0;
-    const result = await this.c.schedule.deleteMany(deleteSchedulesFilter(ids, status), this.writeOptions());
-    return result.deletedCount;
-  }
-
-  // ---- bookings ----
-
-  async insertBooking(booking: NewBooking): Promise<Booking | null> {
-    const doc = bookingToDocument(booking, this.deps.hostIds, this.deps.now());
-    // Checked first because inside a transaction the index's refusal would abort everything;
-    // outside one, the unique indexes still decide between concurrent inserts.
-    if (doc.active && (await this.exists('booking', activeBookingFilter(doc.doctorScheduleId)))) return null;
-    if (
-      doc.idempotencyKey !== null &&
-      (await this.exists('booking', idempotencyFilter(doc.patientId, doc.idempotencyKey)))
-    ) {
-      return null;
-    }
-    const inserted = await this.insertUnique('booking', doc, 'insertBooking');
-    return inserted ? documentToBooking(inserted) : null;
   }
 
   async getBooking(id: string): Promise<Booking | null> {
@@ -287,49 +204,6 @@ export class MongooseOperations implements StoreOperations {
     return doc ? documentToBooking(doc) : null;
   }
 
-  async updateBookingIf(update: BookingUpdate): Promise<Booking | null> {
-    if (update === null || typeof update !== 'object') throw invalidArgument('updateBookingIf');
-    const id = toObjectId(update.id, 'id');
-    const expected = bookingStatuses(update.expectedStatus, 'expectedStatus');
-    const expectedPayment =
-      update.expectedPaymentStatus === undefined
-        ? undefined
-        : paymentStatuses(update.expectedPaymentStatus, 'expectedPaymentStatus');
-    const changes = bookingChangesToDocument(update.set);
-    const history = update.history === undefined ? null : historyToDocument(update.history);
-
-    if (this.session) {
-      // A second active booking must be seen before the write: the index's refusal would abort
-      // the transaction. Reads and the write share one snapshot, and a concurrent commit to
-      // either document makes the write conflict, so the check cannot go stale.
-      const current = await this.c.booking.findOne(byId(id), this.readOptions());
-      if (!current || !expected.includes(current.status)) return null;
-      if (expectedPayment !== undefined && !expectedPayment.includes(current.paymentStatus)) return null;
-      const willBeActive = changes.active ?? isActiveBookingStatus(current.status);
-      const slot = changes.doctorScheduleId ?? current.doctorScheduleId;
-      if (willBeActive && (await this.exists('booking', activeBookingFilter(slot, id)))) return null;
-    }
-    try {
-      const doc = await this.c.booking.findOneAndUpdate(
-        bookingCasFilter(id, expected, expectedPayment),
-        bookingUpdate(changes, history, this.deps.now()),
-        { returnDocument: 'after', ...this.writeOptions() },
-      );
-      return doc ? documentToBooking(doc) : null;
-    } catch (error) {
-      return this.uniqueConflict(error, 'updateBookingIf');
-    }
-  }
-
-  // ---- payments ----
-
-  async insertPaymentTransaction(transaction: NewPaymentTransaction): Promise<PaymentTransaction | null> {
-    const doc = paymentToDocument(transaction, this.deps.now());
-    if (await this.exists('payment', providerPaymentFilter(doc.provider, doc.providerPaymentId))) return null;
-    const inserted = await this.insertUnique('payment', doc, 'insertPaymentTransaction');
-    return inserted ? documentToPayment(inserted) : null;
-  }
-
   async getPaymentTransaction(id: string): Promise<PaymentTransaction | null> {
     const doc = await this.c.payment.findOne(byId(toObjectId(id, 'paymentTransactionId')), this.readOptions());
     return doc ? documentToPayment(doc) : null;
@@ -358,37 +232,6 @@ export class MongooseOperations implements StoreOperations {
     return docs.map(documentToPayment);
   }
 
-  async upsertRefund(args: { paymentTransactionId: string; refund: RefundRecord }): Promise<PaymentTransaction | null> {
-    if (args === null || typeof args !== 'object') throw invalidArgument('upsertRefund');
-    const id = toObjectId(args.paymentTransactionId, 'paymentTransactionId');
-    const refund = refundToDocument(args.refund);
-    // Read, change the array, write back only if nobody wrote in between (version check):
-    // the derived `status` needs the whole array, which a positional update cannot give.
-    for (let attempt = 0; attempt < REFUND_WRITE_ATTEMPTS; attempt++) {
-      const current = await this.c.payment.findOne(byId(id), this.readOptions());
-      if (!current) return null;
-      const refunds = withRefund(current.refunds ?? [], refund);
-      const doc = await this.c.payment.findOneAndUpdate(
-        paymentVersionFilter(id, current.__v),
-        refundsUpdate(refunds, paymentStatusOf(current.amount, refunds), this.deps.now()),
-        { returnDocument: 'after', ...this.writeOptions() },
-      );
-      if (doc) return documentToPayment(doc);
-    }
-    throw new BookingError(
-      'STORE_ERROR',
-      `MongooseStore: payment ${id.toHexString()} kept changing during upsertRefund`,
-    );
-  }
-
-  // ---- ledger, events, customers ----
-
-  async appendLedgerEntry(entry: NewLedgerEntry): Promise<boolean> {
-    const doc = ledgerToDocument(entry, this.deps.hostIds);
-    if (await this.exists('ledger', ledgerKeyFilter(doc.key))) return false;
-    return (await this.insertUnique('ledger', doc, 'appendLedgerEntry')) !== null;
-  }
-
   async findLedgerEntries(query: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> {
     const docs = await this.c.ledger
       .find(ledgerQueryFilter(query, this.deps.hostIds), { ...this.readOptions(), sort: CREATED_SORT })
@@ -396,30 +239,8 @@ export class MongooseOperations implements StoreOperations {
     return docs.map(documentToLedger);
   }
 
-  async recordProcessedEvent(event: { id: string; type: string; at: Date }): Promise<boolean> {
-    const doc = eventToDocument(event);
-    if (await this.exists('event', eventFilter(doc.eventId))) return false;
-    return (await this.insertUnique('event', doc, 'recordProcessedEvent')) !== null;
-  }
-
   async hasProcessedEvent(id: string): Promise<boolean> {
     return this.exists('event', eventFilter(toKey(id, 'eventId')));
-  }
-
-  async lockPatient(patientId: string): Promise<void> {
-    const filter = patientLockFilter(toHostId(patientId, 'patientId', this.deps.hostIds));
-    // Outside a transaction a lock would be released as soon as it is taken.
-    if (!this.session) return;
-    try {
-      await this.c.patientLock.findOneAndUpdate(filter, patientLockUpdate(this.deps.now()), {
-        returnDocument: 'after',
-        upsert: true,
-        session: this.session,
-      });
-    } catch (error) {
-      // Two transactions created the patient's lock document at once: the later one runs again.
-      this.uniqueConflict(error, 'lockPatient');
-    }
   }
 
   async getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null> {
@@ -431,6 +252,220 @@ export class MongooseOperations implements StoreOperations {
     const doc = await this.c.customer.findOne(filter, this.readOptions());
     return doc ? documentToCustomer(doc) : null;
   }
+}
+
+/**
+ * The operations of one MongoDB transaction: the reads, every write and the locks, each with
+ * the transaction's session. A duplicate key aborts a MongoDB transaction, so every unique
+ * write is checked first on the transaction's snapshot; a key the check did not see (committed
+ * by a concurrent transaction) throws UniqueConflictError, and the store runs the function
+ * again, where the check answers null/false as the port says.
+ */
+export class MongooseOperations extends MongooseReads implements StoreOperations {
+  declare protected readonly session: ClientSession;
+
+  constructor(deps: OperationsDeps, session: ClientSession) {
+    if (session === null || typeof session !== 'object') {
+      throw new TypeError('MongooseOperations: writes run only inside a transaction; pass its session');
+    }
+    super(deps, session);
+  }
+
+  private writeOptions(): { session: ClientSession } {
+    return { session: this.session };
+  }
+
+  private async cast<K extends MongooseStoreModelKey>(key: K, doc: DocumentsByKey[K]): Promise<DocumentsByKey[K]> {
+    const Model = this.deps.models[key] as unknown as new (value: unknown) => mongoose.Document;
+    const hydrated = new Model(doc);
+    try {
+      await hydrated.validate();
+    } catch (error) {
+      // Not retryable, so it becomes INVALID_INPUT here, inside the transaction.
+      throw toStoreError(error, `${this.deps.models[key].modelName} validation`);
+    }
+    return hydrated.toObject(TO_OBJECT) as DocumentsByKey[K];
+  }
+
+  /** A unique index said no to a key the checks did not see: the transaction runs again. */
+  private uniqueConflict(error: unknown, operation: string): never {
+    if (!isDuplicateKeyError(error)) throw error;
+    throw new UniqueConflictError(operation, { cause: error });
+  }
+
+  private async insertUnique<K extends MongooseStoreModelKey>(
+    key: K,
+    doc: DocumentsByKey[K],
+    operation: string,
+  ): Promise<DocumentsByKey[K]> {
+    const cast = await this.cast(key, doc);
+    try {
+      await this.c[key].insertOne(cast, this.writeOptions());
+      return cast;
+    } catch (error) {
+      return this.uniqueConflict(error, operation);
+    }
+  }
+
+  // ---- schedules ----
+
+  async insertSchedule(schedule: NewSchedule): Promise<Schedule> {
+    const doc = await this.cast('schedule', scheduleToDocument(schedule, this.deps.hostIds, this.deps.now()));
+    await this.c.schedule.insertOne(doc, this.writeOptions());
+    return documentToSchedule(doc);
+  }
+
+  async updateScheduleIf(update: ScheduleUpdate): Promise<Schedule | null> {
+    if (update === null || typeof update !== 'object') throw invalidArgument('updateScheduleIf');
+    const filter = scheduleCasFilter(
+      toObjectId(update.id, 'id'),
+      scheduleStatuses(update.expectedStatus, 'expectedStatus'),
+    );
+    const changes = scheduleChangesToDocument(update.set, this.deps.hostIds);
+    const doc = await this.c.schedule.findOneAndUpdate(filter, scheduleSetUpdate(changes, this.deps.now()), {
+      returnDocument: 'after',
+      ...this.writeOptions(),
+    });
+    return doc ? documentToSchedule(doc) : null;
+  }
+
+  async deleteSchedulesIf(args: { ids: readonly string[]; expectedStatus: ScheduleStatus }): Promise<number> {
+    if (args === null || typeof args !== 'object' || !Array.isArray(args.ids))
+      throw invalidArgument('deleteSchedulesIf');
+    const ids = args.ids.map((id, i) => toObjectId(id, `ids[${i}]`));
+    const [status] = scheduleStatuses(args.expectedStatus, 'expectedStatus');
+    if (ids.length === 0 || status === undefined) return 0;
+    const result = await this.c.schedule.deleteMany(deleteSchedulesFilter(ids, status), this.writeOptions());
+    return result.deletedCount;
+  }
+
+  // ---- bookings ----
+
+  async insertBooking(booking: NewBooking): Promise<Booking | null> {
+    const doc = bookingToDocument(booking, this.deps.hostIds, this.deps.now());
+    // Checked first: the index's refusal would abort the whole transaction.
+    if (doc.active && (await this.exists('booking', activeBookingFilter(doc.doctorScheduleId)))) return null;
+    if (
+      doc.idempotencyKey !== null &&
+      (await this.exists('booking', idempotencyFilter(doc.patientId, doc.idempotencyKey)))
+    ) {
+      return null;
+    }
+    return documentToBooking(await this.insertUnique('booking', doc, 'insertBooking'));
+  }
+
+  async updateBookingIf(update: BookingUpdate): Promise<Booking | null> {
+    if (update === null || typeof update !== 'object') throw invalidArgument('updateBookingIf');
+    const id = toObjectId(update.id, 'id');
+    const expected = {
+      status: bookingStatuses(update.expectedStatus, 'expectedStatus'),
+      ...(update.expectedPaymentStatus === undefined
+        ? {}
+        : { paymentStatus: paymentStatuses(update.expectedPaymentStatus, 'expectedPaymentStatus') }),
+      ...(update.expectedScheduleId === undefined
+        ? {}
+        : { scheduleId: toObjectId(update.expectedScheduleId, 'expectedScheduleId') }),
+    };
+    const changes = bookingChangesToDocument(update.set);
+    const history = update.history === undefined ? null : historyToDocument(update.history);
+
+    // A second active booking must be seen before the write: the index's refusal would abort
+    // the transaction. Reads and the write share one snapshot, and a concurrent commit to
+    // either document makes the write conflict, so the check cannot go stale.
+    const current = await this.c.booking.findOne(byId(id), this.readOptions());
+    if (!current || !expected.status.includes(current.status)) return null;
+    if (expected.paymentStatus !== undefined && !expected.paymentStatus.includes(current.paymentStatus)) return null;
+    if (expected.scheduleId !== undefined && !expected.scheduleId.equals(current.doctorScheduleId)) return null;
+    const willBeActive = changes.active ?? isActiveBookingStatus(current.status);
+    const slot = changes.doctorScheduleId ?? current.doctorScheduleId;
+    if (willBeActive && (await this.exists('booking', activeBookingFilter(slot, id)))) return null;
+    try {
+      const doc = await this.c.booking.findOneAndUpdate(
+        bookingCasFilter(id, expected),
+        bookingUpdate(changes, history, this.deps.now()),
+        { returnDocument: 'after', ...this.writeOptions() },
+      );
+      return doc ? documentToBooking(doc) : null;
+    } catch (error) {
+      return this.uniqueConflict(error, 'updateBookingIf');
+    }
+  }
+
+  // ---- payments ----
+
+  async insertPaymentTransaction(transaction: NewPaymentTransaction): Promise<PaymentTransaction | null> {
+    const doc = paymentToDocument(transaction, this.deps.now());
+    if (await this.exists('payment', providerPaymentFilter(doc.provider, doc.providerPaymentId))) return null;
+    return documentToPayment(await this.insertUnique('payment', doc, 'insertPaymentTransaction'));
+  }
+
+  async upsertRefund(args: { paymentTransactionId: string; refund: RefundRecord }): Promise<PaymentTransaction | null> {
+    if (args === null || typeof args !== 'object') throw invalidArgument('upsertRefund');
+    const id = toObjectId(args.paymentTransactionId, 'paymentTransactionId');
+    const refund = refundToDocument(args.refund);
+    // Read, change the array, write back (the derived `status` needs the whole array, which a
+    // positional update cannot give). The read and the write share the transaction's snapshot,
+    // and a concurrent commit to the payment makes the write conflict, so nothing is lost; the
+    // version in the filter and its bump keep host code that versions documents honest too.
+    const current = await this.c.payment.findOne(byId(id), this.readOptions());
+    if (!current) return null;
+    const refunds = withRefund(current.refunds ?? [], refund);
+    const doc = await this.c.payment.findOneAndUpdate(
+      paymentVersionFilter(id, current.__v),
+      refundsUpdate(refunds, paymentStatusOf(current.amount, refunds), this.deps.now()),
+      { returnDocument: 'after', ...this.writeOptions() },
+    );
+    if (!doc) {
+      throw new BookingError(
+        'STORE_ERROR',
+        `MongooseStore: payment ${id.toHexString()} changed inside the transaction during upsertRefund; ` +
+          'transactions need snapshot reads (keep readConcern: snapshot in transactionOptions)',
+      );
+    }
+    return documentToPayment(doc);
+  }
+
+  // ---- ledger, events, customers ----
+
+  async appendLedgerEntry(entry: NewLedgerEntry): Promise<boolean> {
+    const doc = ledgerToDocument(entry, this.deps.hostIds);
+    if (await this.exists('ledger', ledgerKeyFilter(doc.key))) return false;
+    await this.insertUnique('ledger', doc, 'appendLedgerEntry');
+    return true;
+  }
+
+  async recordProcessedEvent(event: { id: string; type: string; at: Date }): Promise<boolean> {
+    const doc = eventToDocument(event);
+    if (await this.exists('event', eventFilter(doc.eventId))) return false;
+    await this.insertUnique('event', doc, 'recordProcessedEvent');
+    return true;
+  }
+
+  async lockPatient(patientId: string): Promise<void> {
+    await this.lock(
+      'patientLock',
+      patientLockFilter(toHostId(patientId, 'patientId', this.deps.hostIds)),
+      'lockPatient',
+    );
+  }
+
+  async lockDoctor(doctorId: string): Promise<void> {
+    await this.lock('doctorLock', doctorLockFilter(toHostId(doctorId, 'doctorId', this.deps.hostIds)), 'lockDoctor');
+  }
+
+  /** Writes the lock document (created on first use), so a concurrent locker's write conflicts. */
+  private async lock(key: 'patientLock' | 'doctorLock', filter: Filter, operation: string): Promise<void> {
+    try {
+      await this.c[key].findOneAndUpdate(filter, lockUpdate(this.deps.now()), {
+        returnDocument: 'after',
+        upsert: true,
+        ...this.writeOptions(),
+      });
+    } catch (error) {
+      // Two transactions created the lock document at once: the later one runs again.
+      this.uniqueConflict(error, operation);
+    }
+  }
 
   async savePaymentCustomer(customer: PaymentCustomer): Promise<PaymentCustomer> {
     if (customer === null || typeof customer !== 'object') throw invalidArgument('savePaymentCustomer');
@@ -439,20 +474,19 @@ export class MongooseOperations implements StoreOperations {
       toKey(customer.provider, 'provider'),
     );
     const update = customerUpsertUpdate(toKey(customer.customerId, 'customerId'), this.deps.now());
+    let doc: DocumentsByKey['customer'] | null;
     try {
-      const doc = await this.c.customer.findOneAndUpdate(filter, update, {
+      doc = await this.c.customer.findOneAndUpdate(filter, update, {
         returnDocument: 'after',
         upsert: true,
         ...this.writeOptions(),
       });
-      if (doc) return documentToCustomer(doc);
     } catch (error) {
-      // Two upserts raced to insert: the other one's mapping is the stored one.
-      this.uniqueConflict(error, 'savePaymentCustomer');
+      // Two upserts raced to insert: the transaction runs again and finds the other's mapping.
+      return this.uniqueConflict(error, 'savePaymentCustomer');
     }
-    const stored = await this.c.customer.findOne(filter, this.readOptions());
-    if (!stored) throw new BookingError('STORE_ERROR', 'MongooseStore: savePaymentCustomer stored nothing');
-    return documentToCustomer(stored);
+    if (!doc) throw new BookingError('STORE_ERROR', 'MongooseStore: savePaymentCustomer stored nothing');
+    return documentToCustomer(doc);
   }
 }
 

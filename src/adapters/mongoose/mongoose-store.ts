@@ -1,26 +1,7 @@
 // MongooseStore: the BookingStore on the host's own mongoose Connection, with MongoDB transactions.
 import mongoose from 'mongoose';
-import type {
-  Booking,
-  LedgerEntry,
-  PaymentCustomer,
-  PaymentTransaction,
-  RefundRecord,
-  Schedule,
-} from '../../domain/entities.js';
-import type { ScheduleStatus } from '../../domain/status.js';
-import type {
-  BookingQuery,
-  BookingStore,
-  BookingUpdate,
-  NewBooking,
-  NewLedgerEntry,
-  NewPaymentTransaction,
-  NewSchedule,
-  ScheduleQuery,
-  ScheduleUpdate,
-  StoreOperations,
-} from '../../ports/booking-store.js';
+import type { LedgerEntry, PaymentCustomer, RefundRecord } from '../../domain/entities.js';
+import type { BookingQuery, BookingStore, ScheduleQuery, StoreOperations } from '../../ports/booking-store.js';
 import type { Clock } from '../../ports/clock.js';
 import { resolveStoreClock } from '../store-clock.js';
 import { DEFAULT_MODEL_NAMES, type DocumentsByKey, MODEL_KEYS, type MongooseStoreModelKey } from './documents.js';
@@ -29,6 +10,7 @@ import type { HostIdMode } from './ids.js';
 import {
   type ClientSession,
   MongooseOperations,
+  MongooseReads,
   type OperationsDeps,
   type StoreCollections,
 } from './mongoose-operations.js';
@@ -63,7 +45,7 @@ export interface MongooseStoreOptions {
   /**
    * Model names to use instead of the defaults (`DoctorAppointmentSchedule`,
    * `DoctorPatientScheduleBooking`, `PaymentTransaction`, `DoctorWalletLedger`,
-   * `ProcessedPaymentEvent`, `PaymentCustomer`, `CareslotPatientLock`), e.g. when the host
+   * `ProcessedPaymentEvent`, `PaymentCustomer`, `CareslotPatientLock`, `CareslotDoctorLock`), e.g. when the host
    * already registered its own model under one of those names on this connection.
    * @defaultValue DEFAULT_MODEL_NAMES
    */
@@ -150,17 +132,19 @@ function assertConnection(connection: unknown): asserts connection is mongoose.C
  * The production store: slots, bookings, payments, the doctors' ledger, processed events and
  * payment customers in MongoDB, on the host's mongoose Connection.
  *
- * - Every multi-document change runs in one transaction (`connection.transaction`, which
- *   retries transient errors), with the session passed to every operation.
- * - A duplicate key aborts a MongoDB transaction, so inside one every unique write is checked
- *   first on the transaction's snapshot (including the slot's active place before a booking
- *   becomes active again); a key committed by another transaction after that snapshot runs
- *   the function again, where the check answers null/false. Outside transactions the unique
- *   indexes answer (E11000 becomes null/false).
- * - `lockPatient` writes a per-patient document inside the transaction, so two transactions
- *   of one patient conflict and run one after the other.
- * - Status changes are `findOneAndUpdate` with the expected status in the filter: a lost
- *   race returns null, never an overwrite.
+ * - Reads run on the store directly (committed data, from the primary); every write runs in
+ *   `transaction`, through `connection.transaction` (the driver's `withTransaction`, which runs
+ *   the function again on a transient error such as a write conflict), with the session passed
+ *   to every operation.
+ * - A duplicate key aborts a MongoDB transaction, so every unique write is checked first on the
+ *   transaction's snapshot (including the slot's active place before a booking becomes active
+ *   again); a key committed by another transaction after that snapshot runs the function
+ *   again, where the check answers null/false.
+ * - `lockPatient` and `lockDoctor` write a per-patient / per-doctor document inside the
+ *   transaction, so two transactions that decide on the same patient's bookings or the same
+ *   doctor's slots conflict, and one of them runs again on the other's result.
+ * - Status changes are `findOneAndUpdate` with the expected status (and slot) in the filter: a
+ *   lost race returns null, never an overwrite.
  * - A unique partial index allows one active booking per slot; call `createIndexes()` once
  *   at deploy or start-up (careslot builds no index on its own).
  * - Ids are ObjectIds in MongoDB and strings in the domain; anything that is not plainly an
@@ -174,7 +158,7 @@ export class MongooseStore implements BookingStore {
   readonly models: MongooseStoreModels;
   readonly hostIds: HostIdMode;
   private readonly deps: OperationsDeps;
-  private readonly direct: MongooseOperations;
+  private readonly direct: MongooseReads;
   private readonly transactionOptions: mongoose.mongo.TransactionOptions;
   private verified = false;
   private verifying: Promise<void> | null = null;
@@ -237,7 +221,7 @@ export class MongooseStore implements BookingStore {
       hostIds,
       now: () => clock.now(),
     };
-    this.direct = new MongooseOperations(this.deps, null);
+    this.direct = new MongooseReads(this.deps, null);
   }
 
   /**
@@ -364,7 +348,7 @@ export class MongooseStore implements BookingStore {
     }
   }
 
-  private call<A extends unknown[], R>(name: string, fn: (ops: MongooseOperations, ...args: A) => Promise<R>) {
+  private call<A extends unknown[], R>(name: string, fn: (reads: MongooseReads, ...args: A) => Promise<R>) {
     return async (...args: A): Promise<R> => {
       await this.ready();
       try {
@@ -375,55 +359,33 @@ export class MongooseStore implements BookingStore {
     };
   }
 
-  insertSchedule = this.call('insertSchedule', (o, s: NewSchedule): Promise<Schedule> => o.insertSchedule(s));
-  getSchedule = this.call('getSchedule', (o, id: string) => o.getSchedule(id));
-  findSchedules = this.call('findSchedules', (o, q: ScheduleQuery) => o.findSchedules(q));
-  updateScheduleIf = this.call('updateScheduleIf', (o, u: ScheduleUpdate) => o.updateScheduleIf(u));
-  deleteSchedulesIf = this.call(
-    'deleteSchedulesIf',
-    (o, a: { ids: readonly string[]; expectedStatus: ScheduleStatus }) => o.deleteSchedulesIf(a),
-  );
-  insertBooking = this.call('insertBooking', (o, b: NewBooking): Promise<Booking | null> => o.insertBooking(b));
-  getBooking = this.call('getBooking', (o, id: string) => o.getBooking(id));
-  findBookings = this.call('findBookings', (o, q: BookingQuery) => o.findBookings(q));
-  countBookings = this.call('countBookings', (o, q: BookingQuery) => o.countBookings(q));
+  // Reads of committed data, each on its own; every write runs inside `transaction`.
+  getSchedule = this.call('getSchedule', (r, id: string) => r.getSchedule(id));
+  findSchedules = this.call('findSchedules', (r, q: ScheduleQuery) => r.findSchedules(q));
+  getBooking = this.call('getBooking', (r, id: string) => r.getBooking(id));
+  findBookings = this.call('findBookings', (r, q: BookingQuery) => r.findBookings(q));
+  countBookings = this.call('countBookings', (r, q: BookingQuery) => r.countBookings(q));
   findBookingByIdempotencyKey = this.call(
     'findBookingByIdempotencyKey',
-    (o, a: { patientId: string; idempotencyKey: string }) => o.findBookingByIdempotencyKey(a),
+    (r, a: { patientId: string; idempotencyKey: string }) => r.findBookingByIdempotencyKey(a),
   );
-  findActiveBooking = this.call('findActiveBooking', (o, scheduleId: string) => o.findActiveBooking(scheduleId));
-  updateBookingIf = this.call('updateBookingIf', (o, u: BookingUpdate) => o.updateBookingIf(u));
-  insertPaymentTransaction = this.call(
-    'insertPaymentTransaction',
-    (o, p: NewPaymentTransaction): Promise<PaymentTransaction | null> => o.insertPaymentTransaction(p),
-  );
-  getPaymentTransaction = this.call('getPaymentTransaction', (o, id: string) => o.getPaymentTransaction(id));
+  findActiveBooking = this.call('findActiveBooking', (r, scheduleId: string) => r.findActiveBooking(scheduleId));
+  getPaymentTransaction = this.call('getPaymentTransaction', (r, id: string) => r.getPaymentTransaction(id));
   findPaymentTransaction = this.call(
     'findPaymentTransaction',
-    (o, a: { provider: string; providerPaymentId: string }) => o.findPaymentTransaction(a),
+    (r, a: { provider: string; providerPaymentId: string }) => r.findPaymentTransaction(a),
   );
   findPaymentTransactions = this.call(
     'findPaymentTransactions',
-    (o, q: { bookingId?: string; refundStatus?: RefundRecord['status'] }) => o.findPaymentTransactions(q),
+    (r, q: { bookingId?: string; refundStatus?: RefundRecord['status'] }) => r.findPaymentTransactions(q),
   );
-  upsertRefund = this.call('upsertRefund', (o, a: { paymentTransactionId: string; refund: RefundRecord }) =>
-    o.upsertRefund(a),
-  );
-  appendLedgerEntry = this.call('appendLedgerEntry', (o, e: NewLedgerEntry) => o.appendLedgerEntry(e));
   findLedgerEntries = this.call(
     'findLedgerEntries',
-    (o, q: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> => o.findLedgerEntries(q),
+    (r, q: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> => r.findLedgerEntries(q),
   );
-  recordProcessedEvent = this.call('recordProcessedEvent', (o, e: { id: string; type: string; at: Date }) =>
-    o.recordProcessedEvent(e),
-  );
-  hasProcessedEvent = this.call('hasProcessedEvent', (o, id: string) => o.hasProcessedEvent(id));
-  lockPatient = this.call('lockPatient', (o, patientId: string) => o.lockPatient(patientId));
-  getPaymentCustomer = this.call('getPaymentCustomer', (o, a: { patientId: string; provider: string }) =>
-    o.getPaymentCustomer(a),
-  );
-  savePaymentCustomer = this.call(
-    'savePaymentCustomer',
-    (o, c: PaymentCustomer): Promise<PaymentCustomer> => o.savePaymentCustomer(c),
+  hasProcessedEvent = this.call('hasProcessedEvent', (r, id: string) => r.hasProcessedEvent(id));
+  getPaymentCustomer = this.call(
+    'getPaymentCustomer',
+    (r, a: { patientId: string; provider: string }): Promise<PaymentCustomer | null> => r.getPaymentCustomer(a),
   );
 }

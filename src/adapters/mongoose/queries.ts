@@ -80,14 +80,19 @@ export function scheduleQueryFilter(input: ScheduleQuery, hostIds: HostIdMode): 
 
 // ---- bookings ----
 
-/** Compare-and-set on a booking's status, and its payment status when given. */
-export function bookingCasFilter(
-  id: ObjectId,
-  expected: readonly BookingStatus[],
-  expectedPayment?: readonly PaymentStatus[],
-): Filter {
-  const filter: Filter = { _id: id, status: { $in: [...expected] } };
-  if (expectedPayment !== undefined) filter.paymentStatus = { $in: [...expectedPayment] };
+/** What a booking compare-and-set expects to find; each given field must match. */
+export interface BookingExpectation {
+  status: readonly BookingStatus[];
+  paymentStatus?: readonly PaymentStatus[];
+  /** The slot the booking must still be on (`doctorScheduleId`): a reschedule's guard. */
+  scheduleId?: ObjectId;
+}
+
+/** Compare-and-set on a booking's status, and its payment status and slot when given. */
+export function bookingCasFilter(id: ObjectId, expected: BookingExpectation): Filter {
+  const filter: Filter = { _id: id, status: { $in: [...expected.status] } };
+  if (expected.paymentStatus !== undefined) filter.paymentStatus = { $in: [...expected.paymentStatus] };
+  if (expected.scheduleId !== undefined) filter.doctorScheduleId = expected.scheduleId;
   return filter;
 }
 
@@ -196,8 +201,10 @@ export function customerUpsertUpdate(customerId: string, now: Date): Update {
 
 export const patientLockFilter = (patientId: HostId): Filter => ({ patientId });
 
-/** A write to the patient's lock document (created on first use): what makes it conflict. */
-export function patientLockUpdate(now: Date): Update {
+export const doctorLockFilter = (doctorId: HostId): Filter => ({ doctorId });
+
+/** A write to a lock document (created on first use): what makes concurrent lockers conflict. */
+export function lockUpdate(now: Date): Update {
   return { $inc: { locks: 1 }, $set: { lockedAt: now } };
 }
 

@@ -77,6 +77,8 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
       status: { type: String, enum: SCHEDULE_STATUSES, required: true, default: 'available' },
       booked_by: hostId(false),
       rolledOverFrom: { type: Schema.Types.ObjectId, ref: names.schedule, default: null },
+      // No default: documents without it (all of the original data) stay as they are.
+      localStartTime: { type: String, match: [/^([01]\d|2[0-3]):[0-5]\d$/, '{PATH} must be a wall-clock time HH:mm'] },
       createdAt: Date,
       updatedAt: Date,
     },
@@ -208,7 +210,25 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
     BASE_OPTIONS,
   );
 
-  const schemas = { schedule, booking, payment, ledger, event, customer, patientLock } as unknown as CareslotSchemas;
+  const doctorLock = new Schema(
+    {
+      doctorId: hostId(true),
+      locks: { type: Number, required: true, default: 0 },
+      lockedAt: { type: Date, required: true },
+    },
+    BASE_OPTIONS,
+  );
+
+  const schemas = {
+    schedule,
+    booking,
+    payment,
+    ledger,
+    event,
+    customer,
+    patientLock,
+    doctorLock,
+  } as unknown as CareslotSchemas;
   for (const key of Object.keys(schemas) as MongooseStoreModelKey[]) {
     const schema = schemas[key];
     for (const index of MONGOOSE_STORE_INDEXES[key]) {

@@ -1,236 +1,315 @@
-// An in-memory stand-in for the driver collections (mingo evaluates filters and updates), enforcing
-// careslot's unique indexes: lets the store conformance suite run the adapter's own code offline.
-import { Query } from 'mingo';
-import { update as applyUpdate } from 'mingo/updater';
+// A MongoDB stand-in under a real MongooseStore: the adapter's own code, mongoose's connection.transaction and the driver's withTransaction, over a snapshot-isolation document store.
 import mongoose from 'mongoose';
-import { AsyncMutex } from '../../../src/adapters/memory/async-mutex.js';
-import { MODEL_KEYS, type MongooseStoreModelKey } from '../../../src/adapters/mongoose/documents.js';
-import { retryUniqueConflicts, toStoreError } from '../../../src/adapters/mongoose/errors.js';
-import type { HostIdMode } from '../../../src/adapters/mongoose/ids.js';
-import { type IndexSpec, MONGOOSE_STORE_INDEXES } from '../../../src/adapters/mongoose/indexes.js';
 import {
-  type ClientSession,
-  MongooseOperations,
-  type OperationsDeps,
-  type StoreCollection,
-  type StoreCollections,
+  type DocumentsByKey,
+  MODEL_KEYS,
+  type MongooseStoreModelKey,
+} from '../../../src/adapters/mongoose/documents.js';
+import type { HostIdMode } from '../../../src/adapters/mongoose/ids.js';
+import { MONGOOSE_STORE_INDEXES } from '../../../src/adapters/mongoose/indexes.js';
+import type {
+  ClientSession,
+  OperationsDeps,
+  StoreCollection,
+  StoreCollections,
 } from '../../../src/adapters/mongoose/mongoose-operations.js';
-import { MongooseStore } from '../../../src/adapters/mongoose/mongoose-store.js';
-import type { Filter, Update } from '../../../src/adapters/mongoose/queries.js';
-import { type BookingStore, type Clock, type StoreOperations, systemClock } from '../../../src/index.js';
+import { MongooseStore, type MongooseStoreOptions } from '../../../src/adapters/mongoose/mongoose-store.js';
+import { type Clock, systemClock } from '../../../src/index.js';
+import {
+  type Doc,
+  documentId,
+  type Filter,
+  type IndexDefinition,
+  SnapshotDb,
+  type SnapshotTransaction,
+  type Sort,
+} from './snapshot-db.js';
 
-type Doc = Record<string, unknown>;
+const { MongoClient, MongoTransactionError, MongoExpiredSessionError } = mongoose.mongo;
 
-const { BSON } = mongoose.mongo;
-// A BSON round trip: what the server would store and give back (ObjectIds and Dates intact).
-const roundTrip = <T>(doc: T): T => BSON.deserialize(BSON.serialize(doc as Doc)) as T;
-
-function duplicateKey(index: string): Error {
-  return Object.assign(new Error(`E11000 duplicate key error index: ${index}`), {
-    name: 'MongoServerError',
-    code: 11000,
-  });
+/** The driver's per-attempt transaction state on a session (internal to the driver, stable since 4.0). */
+interface DriverTransaction {
+  state:
+    | 'NO_TRANSACTION'
+    | 'STARTING_TRANSACTION'
+    | 'TRANSACTION_IN_PROGRESS'
+    | 'TRANSACTION_COMMITTED'
+    | 'TRANSACTION_COMMITTED_EMPTY'
+    | 'TRANSACTION_ABORTED';
+  transition(state: DriverTransaction['state']): void;
 }
+type DriverSession = ClientSession & { transaction: DriverTransaction; hasEnded: boolean };
 
-function comparable(value: unknown): string | number {
-  if (value instanceof Date) return value.getTime();
-  if (value instanceof mongoose.Types.ObjectId) return value.toHexString();
-  if (typeof value === 'number' || typeof value === 'string') return value;
-  return JSON.stringify(value ?? null);
+const REPLICA_SET_HELLO = {
+  isWritablePrimary: true,
+  setName: 'careslot-fake-rs',
+  logicalSessionTimeoutMinutes: 30,
+  maxWireVersion: 21,
+};
+
+/** Which of careslot's indexes exist when the stand-in starts. */
+export type FakeIndexes = 'all' | 'none' | { except: readonly string[] };
+
+export interface FakeMongoOptions {
+  hostIds?: HostIdMode;
+  clock?: Clock;
+  /**
+   * Which indexes are built at start (`store.createIndexes()` builds the rest later). Only
+   * built indexes are enforced, as on a server.
+   * @defaultValue 'all'
+   */
+  indexes?: FakeIndexes;
+  transactionOptions?: MongooseStoreOptions['transactionOptions'];
 }
-
-function sortDocs(docs: Doc[], sort: Readonly<Record<string, 1 | -1>>): Doc[] {
-  return [...docs].sort((a, b) => {
-    for (const [field, direction] of Object.entries(sort)) {
-      const x = comparable(a[field]);
-      const y = comparable(b[field]);
-      if (x < y) return -direction;
-      if (x > y) return direction;
-    }
-    return 0;
-  });
-}
-
-const matches = (filter: Filter, doc: Doc): boolean => new Query(filter).test(doc);
-
-/** A collection whose rows live in an array; every call is reported to `record`. */
-export class FakeCollection<T> implements StoreCollection<T> {
-  rows: Doc[] = [];
-
-  constructor(
-    private readonly indexes: readonly IndexSpec[],
-    private readonly record: (call: string) => void,
-  ) {}
-
-  private indexKey(index: IndexSpec, doc: Doc): string | null {
-    if (index.options.partialFilterExpression && !matches({ ...index.options.partialFilterExpression }, doc)) {
-      return null;
-    }
-    return JSON.stringify(Object.keys(index.fields).map((field) => comparable(doc[field] ?? null)));
-  }
-
-  private assertUnique(doc: Doc, except: Doc | null): void {
-    for (const index of this.indexes) {
-      if (!index.options.unique) continue;
-      const key = this.indexKey(index, doc);
-      if (key === null) continue;
-      if (this.rows.some((row) => row !== except && this.indexKey(index, row) === key)) {
-        throw duplicateKey(index.options.name);
-      }
-    }
-  }
-
-  async insertOne(doc: T): Promise<unknown> {
-    this.record('insertOne');
-    const row = roundTrip(doc) as Doc;
-    row._id ??= new mongoose.Types.ObjectId();
-    this.assertUnique(row, null);
-    this.rows.push(row);
-    return { acknowledged: true, insertedId: row._id };
-  }
-
-  async findOne(filter: Filter): Promise<T | null> {
-    this.record('findOne');
-    const row = this.rows.find((r) => matches(filter, r));
-    return row ? (roundTrip(row) as T) : null;
-  }
-
-  find(
-    filter: Filter,
-    options: { sort: Readonly<Record<string, 1 | -1>>; limit?: number },
-  ): { toArray(): Promise<T[]> } {
-    this.record('find');
-    const rows = sortDocs(
-      this.rows.filter((r) => matches(filter, r)),
-      options.sort,
-    );
-    const limited = options.limit ? rows.slice(0, options.limit) : rows;
-    return { toArray: async () => limited.map((r) => roundTrip(r) as T) };
-  }
-
-  async findOneAndUpdate(filter: Filter, update: Update, options: { upsert?: boolean }): Promise<T | null> {
-    this.record('findOneAndUpdate');
-    const index = this.rows.findIndex((r) => matches(filter, r));
-    const { $setOnInsert, ...modifiers } = update;
-    if (index === -1) {
-      if (!options.upsert) return null;
-      // An upsert starts from the filter's equality fields, as MongoDB does.
-      const base: Doc = { _id: new mongoose.Types.ObjectId() };
-      for (const [field, value] of Object.entries(filter)) {
-        const operator =
-          value !== null && typeof value === 'object' && Object.keys(value).some((k) => k.startsWith('$'));
-        if (!operator) base[field] = value;
-      }
-      Object.assign(base, $setOnInsert ?? {});
-      if (Object.keys(modifiers).length > 0) applyUpdate(base, modifiers);
-      const row = roundTrip(base);
-      this.assertUnique(row, null);
-      this.rows.push(row);
-      return roundTrip(row) as T;
-    }
-    const current = this.rows[index] as Doc;
-    const next = roundTrip(current);
-    if (Object.keys(modifiers).length > 0) applyUpdate(next, modifiers);
-    const row = roundTrip(next);
-    this.assertUnique(row, current);
-    this.rows[index] = row;
-    return roundTrip(row) as T;
-  }
-
-  async deleteMany(filter: Filter): Promise<{ deletedCount: number }> {
-    this.record('deleteMany');
-    const before = this.rows.length;
-    this.rows = this.rows.filter((r) => !matches(filter, r));
-    return { deletedCount: before - this.rows.length };
-  }
-
-  async countDocuments(filter: Filter): Promise<number> {
-    this.record('countDocuments');
-    return this.rows.filter((r) => matches(filter, r)).length;
-  }
-}
-
-export type FakeCollections = { [K in MongooseStoreModelKey]: FakeCollection<unknown> };
 
 export interface FakeMongo {
-  /** A BookingStore running MongooseOperations over the fake collections. */
-  store: BookingStore;
-  collections: FakeCollections;
+  /** A real MongooseStore whose connection looks open and whose collections are the stand-in's. */
+  store: MongooseStore;
+  connection: mongoose.Connection;
+  db: SnapshotDb;
   /** Every collection call, in order ("booking.findOne", ...). */
   calls: string[];
-  /** What MongooseOperations is built from, for tests that need their own operations. */
+  /** What the store's operations are built from, for tests that need their own. */
   deps: OperationsDeps;
+  /** The latest committed documents of a collection. */
+  rows(key: MongooseStoreModelKey): Doc[];
+  /** Drops every document (indexes stay) and forgets the calls. */
   reset(): void;
 }
 
+function indexesAtStart(option: FakeIndexes): IndexDefinition[][] {
+  return MODEL_KEYS.map((key) =>
+    MONGOOSE_STORE_INDEXES[key]
+      .filter((spec) => option === 'all' || (option !== 'none' && !option.except.includes(spec.options.name)))
+      .map((spec) => ({ key: spec.fields, ...spec.options })),
+  );
+}
+
 /**
- * MongooseOperations on fake collections, with transactions that run one at a time and roll
- * back by restoring a copy of every collection: the semantics of MongoDB's transactions
- * without a server. Models (for casting and validation) come from a real MongooseStore on a
- * connection that is never opened.
+ * A MongooseStore on a connection that is never opened: `hello` answers as a replica-set
+ * primary, `connection.transaction` and the driver's `ClientSession.withTransaction` run as
+ * they are (their retry loop, backoff and 120 s limit included), and only what would cross the
+ * network is the stand-in's: the collection calls and a session's commit and abort.
+ *
+ * Isolation is MongoDB's (see SnapshotDb): snapshot reads, first writer wins with a labelled
+ * WriteConflict that the driver retries, only created unique indexes enforced. Writes outside
+ * a transaction are refused: careslot makes none, and the stand-in says so if one appears.
  */
-export function createFakeMongo(options: { hostIds?: HostIdMode; clock?: Clock } = {}): FakeMongo {
-  const connection = mongoose.createConnection();
+export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
   const hostIds = options.hostIds ?? 'objectId';
   const clock = options.clock ?? systemClock;
-  const models = new MongooseStore({ connection, hostIds }).models;
+  const connection = mongoose.createConnection();
+  const client = new MongoClient('mongodb://careslot-fake-mongo.invalid:27017/careslot?replicaSet=careslot-fake-rs');
+  const db = new SnapshotDb();
   const calls: string[] = [];
-  const collections = {} as Record<MongooseStoreModelKey, FakeCollection<unknown>>;
-  for (const key of MODEL_KEYS) {
-    collections[key] = new FakeCollection(MONGOOSE_STORE_INDEXES[key], (call) => calls.push(`${key}.${call}`));
+  const transactions = new WeakMap<DriverTransaction, SnapshotTransaction>();
+
+  // Open as far as mongoose and the store can tell; the client behind it never connects.
+  Object.defineProperty(connection, 'readyState', { value: 1, configurable: true, writable: true });
+  Object.defineProperty(connection, 'db', {
+    value: { command: async () => ({ ...REPLICA_SET_HELLO, ok: 1 }) },
+    configurable: true,
+    writable: true,
+  });
+  Object.defineProperty(connection, 'client', { value: client, configurable: true, writable: true });
+  const startSession = client.startSession.bind(client);
+  client.startSession = (sessionOptions) => instrument(startSession(sessionOptions) as DriverSession);
+
+  /** What the server does on commitTransaction and abortTransaction; the driver's state machine around it. */
+  function instrument(session: DriverSession): DriverSession {
+    session.commitTransaction = async function commitTransaction(this: DriverSession) {
+      const txn = this.transaction;
+      if (txn.state === 'NO_TRANSACTION') throw new MongoTransactionError('No transaction started');
+      if (txn.state === 'STARTING_TRANSACTION' || txn.state === 'TRANSACTION_COMMITTED_EMPTY') {
+        txn.transition('TRANSACTION_COMMITTED_EMPTY');
+        return;
+      }
+      if (txn.state === 'TRANSACTION_ABORTED') {
+        throw new MongoTransactionError('Cannot call commitTransaction after calling abortTransaction');
+      }
+      await Promise.resolve();
+      try {
+        const ours = transactions.get(txn);
+        if (ours) db.commit(ours);
+      } finally {
+        txn.transition('TRANSACTION_COMMITTED');
+      }
+    };
+    session.abortTransaction = async function abortTransaction(this: DriverSession) {
+      const txn = this.transaction;
+      if (txn.state === 'NO_TRANSACTION') throw new MongoTransactionError('No transaction started');
+      if (txn.state === 'STARTING_TRANSACTION') {
+        txn.transition('TRANSACTION_ABORTED');
+        return;
+      }
+      if (txn.state === 'TRANSACTION_ABORTED') throw new MongoTransactionError('Cannot call abortTransaction twice');
+      if (txn.state === 'TRANSACTION_COMMITTED' || txn.state === 'TRANSACTION_COMMITTED_EMPTY') {
+        throw new MongoTransactionError('Cannot call abortTransaction after calling commitTransaction');
+      }
+      await Promise.resolve();
+      const ours = transactions.get(txn);
+      if (ours) db.abort(ours);
+      txn.transition('TRANSACTION_ABORTED');
+    };
+    return session;
   }
+
+  /** The server-side transaction of a statement, started by its first statement; null outside one. */
+  function transactionOf(operationOptions: { session?: ClientSession } | undefined): SnapshotTransaction | null {
+    const session = operationOptions?.session as DriverSession | undefined;
+    if (!session) return null;
+    if (session.hasEnded) throw new MongoExpiredSessionError();
+    const txn = session.transaction;
+    if (txn.state === 'STARTING_TRANSACTION') {
+      const ours = db.begin();
+      transactions.set(txn, ours);
+      txn.transition('TRANSACTION_IN_PROGRESS');
+      return ours;
+    }
+    if (txn.state === 'TRANSACTION_IN_PROGRESS') {
+      const ours = transactions.get(txn);
+      if (!ours) throw new Error('fake-mongo: a transaction in progress that the stand-in never saw start');
+      return ours;
+    }
+    return null;
+  }
+
+  function inTransaction(operation: string, operationOptions: { session?: ClientSession }): SnapshotTransaction {
+    const txn = transactionOf(operationOptions);
+    if (!txn) {
+      throw new Error(
+        `fake-mongo: ${operation} outside a transaction; careslot writes only inside store.transaction(fn)`,
+      );
+    }
+    return txn;
+  }
+
+  const store = new MongooseStore({
+    connection,
+    hostIds,
+    clock: { now: () => clock.now() },
+    ...(options.transactionOptions ? { transactionOptions: options.transactionOptions } : {}),
+  });
+  const atStart = indexesAtStart(options.indexes ?? 'all');
+
+  for (const [i, key] of MODEL_KEYS.entries()) {
+    const collection = store.models[key].collection;
+    const table = db.table(`careslot.${collection.collectionName}`);
+    for (const index of atStart[i] ?? []) db.createIndex(table, index);
+    const record = (method: string) => calls.push(`${key}.${method}`);
+
+    const fake: StoreCollection<DocumentsByKey[typeof key]> & Record<string, unknown> = {
+      async insertOne(doc, operationOptions) {
+        record('insertOne');
+        const txn = inTransaction('insertOne', operationOptions);
+        const row = { ...(doc as unknown as Doc) };
+        row._id ??= new mongoose.Types.ObjectId();
+        await Promise.resolve();
+        db.insert(table, txn, row);
+        return { acknowledged: true, insertedId: row._id };
+      },
+      async findOne(filter, operationOptions) {
+        record('findOne');
+        const txn = transactionOf(operationOptions);
+        await Promise.resolve();
+        const projection = operationOptions.projection;
+        const [doc] = db.find(table, txn, filter, { limit: 1, ...(projection ? { projection } : {}) });
+        return (doc ?? null) as never;
+      },
+      find(filter, operationOptions) {
+        record('find');
+        return {
+          toArray: async () => {
+            const txn = transactionOf(operationOptions);
+            await Promise.resolve();
+            return db.find(table, txn, filter, {
+              sort: operationOptions.sort,
+              ...(operationOptions.limit === undefined ? {} : { limit: operationOptions.limit }),
+            }) as never[];
+          },
+        };
+      },
+      async findOneAndUpdate(filter, update, operationOptions) {
+        record('findOneAndUpdate');
+        const txn = inTransaction('findOneAndUpdate', operationOptions);
+        await Promise.resolve();
+        const [current] = db.find(table, txn, filter, { limit: 1 });
+        const { $setOnInsert, ...modifiers } = update;
+        if (!current) {
+          if (!operationOptions.upsert) return null;
+          // An upsert starts from the filter's equality fields, as MongoDB does.
+          const base: Doc = { _id: new mongoose.Types.ObjectId() };
+          for (const [field, value] of Object.entries(filter)) {
+            const operator =
+              value !== null && typeof value === 'object' && Object.keys(value).some((k) => k.startsWith('$'));
+            if (!operator) base[field] = value;
+          }
+          Object.assign(base, $setOnInsert ?? {});
+          return db.insert(table, txn, SnapshotDb.applyUpdate(base, modifiers)) as never;
+        }
+        return db.replace(table, txn, documentId(current), SnapshotDb.applyUpdate(current, modifiers)) as never;
+      },
+      async deleteMany(filter, operationOptions) {
+        record('deleteMany');
+        const txn = inTransaction('deleteMany', operationOptions);
+        await Promise.resolve();
+        const doomed = db.find(table, txn, filter, { projection: { _id: 1 } });
+        for (const doc of doomed) db.remove(table, txn, documentId(doc));
+        return { deletedCount: doomed.length };
+      },
+      async countDocuments(filter, operationOptions) {
+        record('countDocuments');
+        const txn = transactionOf(operationOptions);
+        await Promise.resolve();
+        return db.find(table, txn, filter, { projection: { _id: 1 } }).length;
+      },
+      // What createIndexes() / syncIndexes() and the host's tooling call.
+      async createIndex(fields: IndexDefinition['key'], indexOptions: Omit<IndexDefinition, 'key'>) {
+        record('createIndex');
+        await Promise.resolve();
+        const { name, unique, partialFilterExpression } = indexOptions;
+        return db.createIndex(table, {
+          key: fields,
+          name,
+          ...(unique === undefined ? {} : { unique }),
+          ...(partialFilterExpression === undefined ? {} : { partialFilterExpression }),
+        });
+      },
+      async dropIndex(name: string) {
+        record('dropIndex');
+        await Promise.resolve();
+        db.dropIndex(table, name);
+        return { ok: 1 };
+      },
+      listIndexes() {
+        record('listIndexes');
+        return { toArray: async () => db.listIndexes(table) };
+      },
+    };
+    Object.assign(collection, fake);
+  }
+
+  const collections = {} as Record<MongooseStoreModelKey, unknown>;
+  for (const key of MODEL_KEYS) collections[key] = store.models[key].collection;
   const deps: OperationsDeps = {
-    models,
-    collections: collections as unknown as StoreCollections,
+    models: store.models,
+    collections: collections as StoreCollections,
     hostIds,
     now: () => clock.now(),
   };
-  const lock = new AsyncMutex();
-  const direct = new MongooseOperations(deps, null);
-  const session = {} as ClientSession;
-
-  const transaction = <T>(fn: (tx: StoreOperations) => Promise<T>): Promise<T> =>
-    lock.run(async () => {
-      try {
-        return await retryUniqueConflicts(async () => {
-          const saved = MODEL_KEYS.map((key) => [key, collections[key].rows.map(roundTrip)] as const);
-          try {
-            return await fn(new MongooseOperations(deps, session));
-          } catch (error) {
-            for (const [key, rows] of saved) collections[key].rows = rows;
-            throw error;
-          }
-        });
-      } catch (error) {
-        throw toStoreError(error, 'transaction');
-      }
-    });
-
-  const store = new Proxy({} as BookingStore, {
-    get(_target, name: string) {
-      if (name === 'transaction') return transaction;
-      if (name === 'then') return undefined;
-      const method = (direct as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[name];
-      if (typeof method !== 'function') return undefined;
-      return (...args: unknown[]) =>
-        lock.run(async () => {
-          try {
-            return await method.apply(direct, args);
-          } catch (error) {
-            throw toStoreError(error, name);
-          }
-        });
-    },
-  });
 
   return {
     store,
-    collections: collections as FakeCollections,
+    connection,
+    db,
     calls,
     deps,
+    rows: (key) => db.committed(db.table(`careslot.${store.models[key].collection.collectionName}`)),
     reset: () => {
-      for (const key of MODEL_KEYS) collections[key].rows = [];
+      db.clear();
       calls.length = 0;
     },
   };
 }
+
+export type { Filter, Sort };
