@@ -27,7 +27,11 @@ export function wallClockOf(instant: Date, timeZone: string): WallClock {
  * overlap (the time happens twice) it is the first occurrence; in a spring-forward gap (it does
  * not happen) it is moved forward by the gap (02:30 in a 02:00–03:00 gap is 03:30).
  */
-export function atWallClock(date: { year: number; month: number; day: number }, wall: WallClock, timeZone: string): Date {
+export function atWallClock(
+  date: { year: number; month: number; day: number },
+  wall: WallClock,
+  timeZone: string,
+): Date {
   const [hour = 0, minute = 0] = wall.split(':').map(Number);
   const guess = DateTime.fromObject({ ...date, hour, minute }, { zone: timeZone });
   const naive = Date.UTC(date.year, date.month - 1, date.day, hour, minute);

@@ -228,7 +228,8 @@ export class TestPaymentGateway implements PaymentGateway {
     if (replay) return { providerRefundId: replay.id, status: replay.status };
     const paidSession = [...this.sessions.values()].find((s) => s.payment?.paymentId === request.paymentId);
     const paid = paidSession?.payment;
-    if (!paidSession || !paid) throw new BookingError('PAYMENT_PROVIDER_ERROR', `No such payment: ${request.paymentId}`);
+    if (!paidSession || !paid)
+      throw new BookingError('PAYMENT_PROVIDER_ERROR', `No such payment: ${request.paymentId}`);
     const refunded = this.refunds
       .filter((r) => r.paymentId === request.paymentId && r.status !== 'failed')
       .reduce((sum, r) => sum + r.amount, 0);
