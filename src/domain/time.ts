@@ -14,12 +14,13 @@ export function sameLocalTimeNextDay(instant: Date, timeZone: string): Date {
   return DateTime.fromJSDate(instant, { zone: timeZone }).plus({ days: 1 }).toJSDate();
 }
 
-/** A wall-clock time of day, `HH:mm`. */
+/** A wall-clock time of day: `HH:mm`, or `HH:mm:ss.SSS` when it has seconds. */
 export type WallClock = string;
 
-/** The wall-clock time (`HH:mm`) of an instant in `timeZone`. */
+/** The wall-clock time of an instant in `timeZone`: `HH:mm`, with `:ss.SSS` only when not on a whole minute. */
 export function wallClockOf(instant: Date, timeZone: string): WallClock {
-  return DateTime.fromJSDate(instant, { zone: timeZone }).toFormat('HH:mm');
+  const local = DateTime.fromJSDate(instant, { zone: timeZone });
+  return local.toFormat(local.second === 0 && local.millisecond === 0 ? 'HH:mm' : 'HH:mm:ss.SSS');
 }
 
 /**
@@ -32,9 +33,11 @@ export function atWallClock(
   wall: WallClock,
   timeZone: string,
 ): Date {
-  const [hour = 0, minute = 0] = wall.split(':').map(Number);
-  const guess = DateTime.fromObject({ ...date, hour, minute }, { zone: timeZone });
-  const naive = Date.UTC(date.year, date.month - 1, date.day, hour, minute);
+  const [hour = 0, minute = 0, seconds = 0] = wall.split(':').map(Number);
+  const second = Math.floor(seconds);
+  const millisecond = Math.round((seconds - second) * 1000);
+  const guess = DateTime.fromObject({ ...date, hour, minute, second, millisecond }, { zone: timeZone });
+  const naive = Date.UTC(date.year, date.month - 1, date.day, hour, minute, second, millisecond);
   // An overlap has two offsets in force around it: try each, keep those that land on the time.
   const offsets = new Set([guess.offset, guess.minus({ hours: 25 }).offset, guess.plus({ hours: 25 }).offset]);
   const matches = [...offsets]

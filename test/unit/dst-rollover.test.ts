@@ -83,3 +83,18 @@ describe('nextDayCopy across daylight-saving transitions', () => {
     expect(copy.endTime.toISOString()).toBe('2030-04-03T08:45:00.000Z');
   });
 });
+
+describe('wall clocks with seconds', () => {
+  it('keeps a start that is not on a whole minute to the millisecond, a local day later', () => {
+    const zone = 'Europe/Berlin';
+    const start = new Date('2030-05-10T20:15:23.136Z');
+    expect(wallClockOf(start, zone)).toBe('22:15:23.136');
+    expect(wallClockOf(new Date('2030-05-10T20:15:00Z'), zone)).toBe('22:15');
+    const copy = nextDayCopy(
+      { startTime: start, endTime: new Date(start.getTime() + 1000), timeZone: zone },
+      wallClockOf(start, zone),
+      start,
+    );
+    expect(copy.startTime.getTime()).toBe(start.getTime() + 86_400_000);
+  });
+});
