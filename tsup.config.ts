@@ -6,6 +6,7 @@ export default defineConfig({
     index: 'src/index.ts',
     testing: 'src/testing/index.ts',
     mongoose: 'src/adapters/mongoose/index.ts',
+    postgres: 'src/adapters/postgres/index.ts',
     stripe: 'src/adapters/stripe/index.ts',
     bullmq: 'src/adapters/bullmq/index.ts',
     express: 'src/http/express.ts',
@@ -17,5 +18,5 @@ export default defineConfig({
   target: 'node20',
   splitting: true,
   treeshake: true,
-  external: ['mongoose', 'stripe', 'bullmq', 'ioredis', 'express'],
+  external: ['mongoose', 'pg', '@electric-sql/pglite', 'stripe', 'bullmq', 'ioredis', 'express'],
 });

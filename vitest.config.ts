@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^careslot$/, replacement: src('index.ts') },
       { find: /^careslot\/testing$/, replacement: src('testing/index.ts') },
       { find: /^careslot\/mongoose$/, replacement: src('adapters/mongoose/index.ts') },
+      { find: /^careslot\/postgres$/, replacement: src('adapters/postgres/index.ts') },
       { find: /^careslot\/stripe$/, replacement: src('adapters/stripe/index.ts') },
       { find: /^careslot\/bullmq$/, replacement: src('adapters/bullmq/index.ts') },
       { find: /^careslot\/express$/, replacement: src('http/express.ts') },

@@ -10,6 +10,7 @@ const entries = [
   'careslot',
   'careslot/testing',
   'careslot/mongoose',
+  'careslot/postgres',
   'careslot/stripe',
   'careslot/bullmq',
   'careslot/express',

@@ -1,10 +1,17 @@
 // Prints, once per run, which service-backed suites run here and which skip and why.
-import { chromiumAvailability, mongodAvailability, redisAvailability, stripeMockAvailability } from './services.js';
+import {
+  chromiumAvailability,
+  mongodAvailability,
+  postgresAvailability,
+  redisAvailability,
+  stripeMockAvailability,
+} from './services.js';
 
 export default function setup(): void {
   const lines = [
     ['Redis (BullMQ) tests', redisAvailability()],
     ['MongoDB tests', mongodAvailability()],
+    ['PostgreSQL server tests', postgresAvailability()],
     ['stripe-mock tests', stripeMockAvailability()],
     ['Browser (Chromium) tests', chromiumAvailability()],
   ] as const;

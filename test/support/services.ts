@@ -1,6 +1,7 @@
 // Which real services this machine can run for the tests, and why not when it cannot.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 function onPath(binary: string): string | null {
   try {
@@ -42,6 +43,34 @@ export function mongodAvailability(): ServiceAvailability {
     available: false,
     detail:
       'no mongod binary (set MONGOMS_SYSTEM_BINARY=/path/to/mongod, put mongod on the PATH, or CARESLOT_MONGOMS_DOWNLOAD=1 on a machine with internet)',
+  };
+}
+
+/**
+ * The PostgreSQL server binaries (initdb, postgres): POSTGRES_BIN_DIR, else the newest
+ * /usr/lib/postgresql/<version>/bin (where Debian's postgresql package puts them), else the PATH.
+ */
+export function postgresAvailability(): ServiceAvailability {
+  const hasServer = (dir: string) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'postgres'));
+  const fromEnv = process.env.POSTGRES_BIN_DIR;
+  if (fromEnv) {
+    return hasServer(fromEnv)
+      ? { available: true, detail: fromEnv }
+      : { available: false, detail: `POSTGRES_BIN_DIR=${fromEnv} has no initdb and postgres` };
+  }
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+(\.\d+)?$/.test(v) && hasServer(join(root, v, 'bin')))
+        .sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a))
+    : [];
+  if (versions[0] !== undefined) return { available: true, detail: join(root, versions[0], 'bin') };
+  const initdb = onPath('initdb');
+  if (initdb && hasServer(join(initdb, '..'))) return { available: true, detail: join(initdb, '..') };
+  return {
+    available: false,
+    detail:
+      'no PostgreSQL server binaries (apt-get install -y postgresql, or set POSTGRES_BIN_DIR to the folder with initdb and postgres)',
   };
 }
 

@@ -1,0 +1,400 @@
+// Rows to domain records and back: column names, bigint and timestamptz values, and the JSON kept in jsonb columns.
+import type {
+  Booking,
+  BookingHistoryEntry,
+  LedgerEntry,
+  PaymentCustomer,
+  PaymentTransaction,
+  RefundRecord,
+  Schedule,
+} from '../../domain/entities.js';
+import { BookingError } from '../../domain/errors.js';
+import { BOOKING_STATUSES, CANCEL_REASONS, PAYMENT_STATUSES, SCHEDULE_STATUSES } from '../../domain/status.js';
+import type { BookingChanges, ScheduleChanges } from '../../ports/booking-store.js';
+import {
+  invalid,
+  objectArgument,
+  oneOrMany,
+  toAmount,
+  toBoolean,
+  toDate,
+  toId,
+  toNullableDate,
+  toNullableText,
+  toText,
+} from './ids.js';
+import type { Row } from './sql-client.js';
+
+// ---- values as drivers return them ----
+
+// pg returns bigint as a string and PGlite as a number; a host's type parsers may make it a BigInt.
+function num(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint' || typeof value === 'string') return Number(value);
+  throw new BookingError('STORE_ERROR', `PostgresStore: expected a number from the database, got ${typeof value}`);
+}
+
+// timestamptz arrives as a Date from both drivers, or as text when a host's parser says so.
+function date(value: unknown): Date {
+  const d = value instanceof Date ? new Date(value.getTime()) : new Date(String(value));
+  if (Number.isNaN(d.getTime())) throw new BookingError('STORE_ERROR', 'PostgresStore: unreadable timestamp');
+  return d;
+}
+
+const nullableDate = (value: unknown): Date | null => (value === null || value === undefined ? null : date(value));
+const str = (value: unknown): string => String(value);
+const nullableStr = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+
+// jsonb arrives parsed from both drivers (text if a host's parser says so).
+function json(value: unknown): unknown {
+  return typeof value === 'string' ? JSON.parse(value) : value;
+}
+
+/** JSON text for a jsonb parameter; NUL, which jsonb refuses, is bad input rather than a database error. */
+export function jsonParam(value: unknown, field: string): string {
+  const text = JSON.stringify(value);
+  if (text.includes('\\u0000')) throw invalid(field, 'free of NUL characters', value);
+  return text;
+}
+
+// ---- schedules ----
+
+export const SCHEDULE_COLUMNS =
+  'id, created_by, start_time, end_time, time_zone, fee_amount, fee_currency, status, booked_by, rolled_over_from, local_start_time, created_at, updated_at';
+
+export function rowToSchedule(row: Row): Schedule {
+  const schedule: Schedule = {
+    id: str(row.id),
+    doctorId: str(row.created_by),
+    startTime: date(row.start_time),
+    endTime: date(row.end_time),
+    timeZone: str(row.time_zone),
+    fee: { amount: num(row.fee_amount), currency: str(row.fee_currency) },
+    status: str(row.status) as Schedule['status'],
+    bookedBy: nullableStr(row.booked_by),
+    rolledOverFrom: nullableStr(row.rolled_over_from),
+    createdAt: date(row.created_at),
+    updatedAt: date(row.updated_at),
+  };
+  // Absent unless set, as the other stores return it.
+  if (row.local_start_time !== null && row.local_start_time !== undefined) {
+    schedule.localStartTime = str(row.local_start_time);
+  }
+  return schedule;
+}
+
+function money(value: unknown, field: string): { amount: number; currency: string } {
+  const m = objectArgument(value, field);
+  return { amount: toAmount(m.amount, `${field}.amount`), currency: toText(m.currency, `${field}.currency`, 16) };
+}
+
+/** The column values of a new slot, in SCHEDULE_COLUMNS order. */
+export function scheduleValues(input: unknown, id: string, now: Date): unknown[] {
+  const s = objectArgument(input, 'insertSchedule');
+  const fee = money(s.fee, 'fee');
+  const [status] = oneOrMany(SCHEDULE_STATUSES, s.status, 'status');
+  return [
+    id,
+    toId(s.doctorId, 'doctorId'),
+    toDate(s.startTime, 'startTime'),
+    toDate(s.endTime, 'endTime'),
+    toText(s.timeZone, 'timeZone', 64),
+    fee.amount,
+    fee.currency,
+    status,
+    s.bookedBy === undefined ? null : toNullableText(s.bookedBy, 'bookedBy', 128),
+    s.rolledOverFrom === undefined ? null : toNullableText(s.rolledOverFrom, 'rolledOverFrom', 128),
+    s.localStartTime === undefined ? null : toNullableText(s.localStartTime, 'localStartTime', 16),
+    now,
+    now,
+  ];
+}
+
+/** Column → value for a slot's compare-and-set `set`. */
+export function scheduleChanges(input: unknown): [string, unknown][] {
+  const set = objectArgument(input, 'set') as ScheduleChanges & Record<string, unknown>;
+  const out: [string, unknown][] = [];
+  for (const key of Object.keys(set)) {
+    const value = set[key];
+    if (value === undefined) continue;
+    if (key === 'status') out.push(['status', oneOrMany(SCHEDULE_STATUSES, value, 'set.status')[0]]);
+    else if (key === 'bookedBy') out.push(['booked_by', toNullableText(value, 'set.bookedBy', 128)]);
+    else throw invalid(`set.${key}`, 'a slot field the store may change (status, bookedBy)', value);
+  }
+  return out;
+}
+
+// ---- bookings ----
+
+export const BOOKING_COLUMNS =
+  'id, patient_id, doctor_id, doctor_schedule_id, slot_start, slot_end, time_zone, mode, plan, price_amount, price_currency, status, payment_status, cancel_reason, payment_transaction_id, checkout_session_id, payment_url, hold_expires_at, idempotency_key, amount_refunded, history, created_at, updated_at';
+
+interface HistoryJson {
+  at: string;
+  from: Booking['status'] | null;
+  to: Booking['status'];
+  paymentStatus: Booking['paymentStatus'];
+  actor: { role: BookingHistoryEntry['actor']['role']; id: string };
+  reason: string | null;
+}
+
+function historyFromJson(entry: HistoryJson): BookingHistoryEntry {
+  return {
+    at: date(entry.at),
+    from: entry.from,
+    to: entry.to,
+    paymentStatus: entry.paymentStatus,
+    actor: { role: entry.actor.role, id: entry.actor.id },
+    reason: entry.reason,
+  };
+}
+
+export function historyToJson(input: unknown, field = 'history'): HistoryJson {
+  const h = objectArgument(input, field);
+  const actor = objectArgument(h.actor, `${field}.actor`);
+  const role = oneOrMany(['patient', 'doctor', 'admin', 'system'] as const, actor.role, `${field}.actor.role`)[0];
+  return {
+    at: toDate(h.at, `${field}.at`).toISOString(),
+    from: h.from === null ? null : (oneOrMany(BOOKING_STATUSES, h.from, `${field}.from`)[0] ?? null),
+    to: oneOrMany(BOOKING_STATUSES, h.to, `${field}.to`)[0] as Booking['status'],
+    paymentStatus: oneOrMany(
+      PAYMENT_STATUSES,
+      h.paymentStatus,
+      `${field}.paymentStatus`,
+    )[0] as Booking['paymentStatus'],
+    actor: { role: role as HistoryJson['actor']['role'], id: toText(actor.id, `${field}.actor.id`, 255) },
+    reason: toNullableText(h.reason, `${field}.reason`, 2048),
+  };
+}
+
+export function rowToBooking(row: Row): Booking {
+  const history = json(row.history) as HistoryJson[];
+  return {
+    id: str(row.id),
+    patientId: str(row.patient_id),
+    doctorId: str(row.doctor_id),
+    scheduleId: str(row.doctor_schedule_id),
+    slotStart: date(row.slot_start),
+    slotEnd: date(row.slot_end),
+    timeZone: str(row.time_zone),
+    mode: str(row.mode) as Booking['mode'],
+    plan: str(row.plan),
+    price: { amount: num(row.price_amount), currency: str(row.price_currency) },
+    status: str(row.status) as Booking['status'],
+    paymentStatus: str(row.payment_status) as Booking['paymentStatus'],
+    cancelReason: nullableStr(row.cancel_reason) as Booking['cancelReason'],
+    paymentTransactionId: nullableStr(row.payment_transaction_id),
+    checkoutSessionId: nullableStr(row.checkout_session_id),
+    paymentUrl: nullableStr(row.payment_url),
+    holdExpiresAt: nullableDate(row.hold_expires_at),
+    idempotencyKey: nullableStr(row.idempotency_key),
+    amountRefunded: num(row.amount_refunded),
+    history: history.map(historyFromJson),
+    createdAt: date(row.created_at),
+    updatedAt: date(row.updated_at),
+  };
+}
+
+function cancelReason(value: unknown, field: string): string | null {
+  return value === null ? null : (oneOrMany(CANCEL_REASONS, value, field)[0] as string);
+}
+
+/** The column values of a new booking, in BOOKING_COLUMNS order. */
+export function bookingValues(input: unknown, id: string, now: Date): unknown[] {
+  const b = objectArgument(input, 'insertBooking');
+  const price = money(b.price, 'price');
+  const history = Array.isArray(b.history) ? b.history.map((h, i) => historyToJson(h, `history[${i}]`)) : null;
+  if (history === null) throw invalid('history', 'an array', b.history);
+  return [
+    id,
+    toId(b.patientId, 'patientId'),
+    toId(b.doctorId, 'doctorId'),
+    toId(b.scheduleId, 'scheduleId'),
+    toDate(b.slotStart, 'slotStart'),
+    toDate(b.slotEnd, 'slotEnd'),
+    toText(b.timeZone, 'timeZone', 64),
+    oneOrMany(['paid', 'free'] as const, b.mode, 'mode')[0],
+    toText(b.plan, 'plan', 128),
+    price.amount,
+    price.currency,
+    oneOrMany(BOOKING_STATUSES, b.status, 'status')[0],
+    oneOrMany(PAYMENT_STATUSES, b.paymentStatus, 'paymentStatus')[0],
+    cancelReason(b.cancelReason, 'cancelReason'),
+    toNullableText(b.paymentTransactionId, 'paymentTransactionId', 255),
+    toNullableText(b.checkoutSessionId, 'checkoutSessionId', 255),
+    toNullableText(b.paymentUrl, 'paymentUrl', 4096),
+    toNullableDate(b.holdExpiresAt, 'holdExpiresAt'),
+    toNullableText(b.idempotencyKey, 'idempotencyKey', 255),
+    toAmount(b.amountRefunded, 'amountRefunded'),
+    jsonParam(history, 'history'),
+    now,
+    now,
+  ];
+}
+
+/** Column → value for a booking's compare-and-set `set`. */
+export function bookingChanges(input: unknown): [string, unknown][] {
+  const set = objectArgument(input, 'set') as BookingChanges & Record<string, unknown>;
+  const out: [string, unknown][] = [];
+  for (const key of Object.keys(set)) {
+    const value = set[key];
+    if (value === undefined) continue;
+    const f = `set.${key}`;
+    switch (key) {
+      case 'status':
+        out.push(['status', oneOrMany(BOOKING_STATUSES, value, f)[0]]);
+        break;
+      case 'paymentStatus':
+        out.push(['payment_status', oneOrMany(PAYMENT_STATUSES, value, f)[0]]);
+        break;
+      case 'cancelReason':
+        out.push(['cancel_reason', cancelReason(value, f)]);
+        break;
+      case 'paymentTransactionId':
+        out.push(['payment_transaction_id', toNullableText(value, f, 255)]);
+        break;
+      case 'checkoutSessionId':
+        out.push(['checkout_session_id', toNullableText(value, f, 255)]);
+        break;
+      case 'paymentUrl':
+        out.push(['payment_url', toNullableText(value, f, 4096)]);
+        break;
+      case 'holdExpiresAt':
+        out.push(['hold_expires_at', toNullableDate(value, f)]);
+        break;
+      case 'amountRefunded':
+        out.push(['amount_refunded', toAmount(value, f)]);
+        break;
+      case 'scheduleId':
+        out.push(['doctor_schedule_id', toId(value, f)]);
+        break;
+      case 'slotStart':
+        out.push(['slot_start', toDate(value, f)]);
+        break;
+      case 'slotEnd':
+        out.push(['slot_end', toDate(value, f)]);
+        break;
+      case 'timeZone':
+        out.push(['time_zone', toText(value, f, 64)]);
+        break;
+      default:
+        throw invalid(f, 'a booking field the store may change', value);
+    }
+  }
+  return out;
+}
+
+// ---- payments and refunds ----
+
+export const PAYMENT_COLUMNS =
+  'id, reference_id, provider, provider_payment_id, checkout_session_id, amount, currency, credited, refunds, created_at, updated_at';
+
+interface RefundJson {
+  id: string;
+  amount: number;
+  status: RefundRecord['status'];
+  providerRefundId: string | null;
+  reason: string | null;
+  failureMessage: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const REFUND_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+
+export function refundToJson(input: unknown): RefundJson {
+  const r = objectArgument(input, 'refund');
+  return {
+    id: toText(r.id, 'refund.id', 255),
+    amount: toAmount(r.amount, 'refund.amount'),
+    status: oneOrMany(REFUND_STATUSES, r.status, 'refund.status')[0] as RefundRecord['status'],
+    providerRefundId: toNullableText(r.providerRefundId, 'refund.providerRefundId', 255),
+    reason: toNullableText(r.reason, 'refund.reason', 2048),
+    failureMessage: toNullableText(r.failureMessage, 'refund.failureMessage', 4096),
+    createdAt: toDate(r.createdAt, 'refund.createdAt').toISOString(),
+    updatedAt: toDate(r.updatedAt, 'refund.updatedAt').toISOString(),
+  };
+}
+
+function refundFromJson(r: RefundJson): RefundRecord {
+  return {
+    id: r.id,
+    amount: r.amount,
+    status: r.status,
+    providerRefundId: r.providerRefundId,
+    reason: r.reason,
+    failureMessage: r.failureMessage,
+    createdAt: date(r.createdAt),
+    updatedAt: date(r.updatedAt),
+  };
+}
+
+export function rowToPayment(row: Row): PaymentTransaction {
+  return {
+    id: str(row.id),
+    bookingId: str(row.reference_id),
+    provider: str(row.provider),
+    providerPaymentId: str(row.provider_payment_id),
+    checkoutSessionId: nullableStr(row.checkout_session_id),
+    amount: num(row.amount),
+    currency: str(row.currency),
+    credited: row.credited === true,
+    refunds: (json(row.refunds) as RefundJson[]).map(refundFromJson),
+    createdAt: date(row.created_at),
+    updatedAt: date(row.updated_at),
+  };
+}
+
+/** The column values of a new payment transaction, in PAYMENT_COLUMNS order. */
+export function paymentValues(input: unknown, id: string, now: Date): unknown[] {
+  const p = objectArgument(input, 'insertPaymentTransaction');
+  if (!Array.isArray(p.refunds)) throw invalid('refunds', 'an array', p.refunds);
+  return [
+    id,
+    toId(p.bookingId, 'bookingId'),
+    toText(p.provider, 'provider', 64),
+    toText(p.providerPaymentId, 'providerPaymentId', 255),
+    toNullableText(p.checkoutSessionId, 'checkoutSessionId', 255),
+    toAmount(p.amount, 'amount'),
+    toText(p.currency, 'currency', 16),
+    toBoolean(p.credited, 'credited'),
+    jsonParam(p.refunds.map(refundToJson), 'refunds'),
+    now,
+    now,
+  ];
+}
+
+// ---- ledger, customers ----
+
+export const LEDGER_COLUMNS = 'id, key, doctor_id, booking_id, kind, amount, currency, created_at';
+
+export function rowToLedger(row: Row): LedgerEntry {
+  return {
+    id: str(row.id),
+    key: str(row.key),
+    doctorId: str(row.doctor_id),
+    bookingId: str(row.booking_id),
+    kind: str(row.kind) as LedgerEntry['kind'],
+    amount: num(row.amount),
+    currency: str(row.currency),
+    createdAt: date(row.created_at),
+  };
+}
+
+export function ledgerValues(input: unknown, id: string): unknown[] {
+  const e = objectArgument(input, 'appendLedgerEntry');
+  return [
+    id,
+    toText(e.key, 'key', 512),
+    toId(e.doctorId, 'doctorId'),
+    toId(e.bookingId, 'bookingId'),
+    oneOrMany(['credit', 'debit'] as const, e.kind, 'kind')[0],
+    toAmount(e.amount, 'amount'),
+    toText(e.currency, 'currency', 16),
+    toDate(e.createdAt, 'createdAt'),
+  ];
+}
+
+export function rowToCustomer(row: Row): PaymentCustomer {
+  return { patientId: str(row.patient_id), provider: str(row.provider), customerId: str(row.customer_id) };
+}

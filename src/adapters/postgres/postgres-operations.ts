@@ -1,0 +1,470 @@
+// The store's SQL: every read of the port (alone or in a transaction) and the writes and locks of one transaction.
+import type {
+  Booking,
+  LedgerEntry,
+  PaymentCustomer,
+  PaymentTransaction,
+  RefundRecord,
+  Schedule,
+} from '../../domain/entities.js';
+import { BookingError } from '../../domain/errors.js';
+import {
+  BOOKING_STATUSES,
+  isActiveBookingStatus,
+  PAYMENT_STATUSES,
+  SCHEDULE_STATUSES,
+  type ScheduleStatus,
+} from '../../domain/status.js';
+import type {
+  BookingQuery,
+  BookingUpdate,
+  NewBooking,
+  NewLedgerEntry,
+  NewPaymentTransaction,
+  NewSchedule,
+  ScheduleQuery,
+  ScheduleUpdate,
+  StoreOperations,
+  StoreReads,
+} from '../../ports/booking-store.js';
+import { invalid, newRecordId, objectArgument, oneOrMany, toDate, toId, toLimit, toText } from './ids.js';
+import {
+  BOOKING_COLUMNS,
+  bookingChanges,
+  bookingValues,
+  historyToJson,
+  jsonParam,
+  LEDGER_COLUMNS,
+  ledgerValues,
+  PAYMENT_COLUMNS,
+  paymentValues,
+  REFUND_STATUSES,
+  refundToJson,
+  rowToBooking,
+  rowToCustomer,
+  rowToLedger,
+  rowToPayment,
+  rowToSchedule,
+  SCHEDULE_COLUMNS,
+  scheduleChanges,
+  scheduleValues,
+} from './mapping.js';
+import { DatabaseFailure, type SqlSession } from './sql-client.js';
+import type { TableNames } from './tables.js';
+
+export interface OperationsDeps {
+  names: TableNames;
+  now: () => Date;
+}
+
+/** `$1, $2, ... $n` */
+const placeholders = (count: number, from = 1): string =>
+  Array.from({ length: count }, (_, i) => `$${i + from}`).join(', ');
+
+/** Builds a WHERE clause with numbered parameters: values never enter the SQL text. */
+class Where {
+  readonly params: unknown[] = [];
+  private readonly parts: string[] = [];
+
+  add(sql: (param: string) => string, value: unknown): void {
+    this.params.push(value);
+    this.parts.push(sql(`$${this.params.length}`));
+  }
+
+  param(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+
+  toString(): string {
+    return this.parts.length === 0 ? '' : ` WHERE ${this.parts.join(' AND ')}`;
+  }
+}
+
+const ACTIVE = `status IN ('pending', 'scheduled')`;
+
+/**
+ * Every read of the port. On the store each runs alone (the committed data at that moment);
+ * inside a transaction it reads the transaction's snapshot plus its own writes (REPEATABLE READ:
+ * one snapshot for the whole transaction), never taking a lock: a write to a row someone else
+ * changed after that snapshot aborts the transaction (40001) and the store runs it again.
+ */
+export class PostgresReads implements StoreReads {
+  constructor(
+    protected readonly deps: OperationsDeps,
+    protected readonly db: SqlSession,
+  ) {}
+
+  protected get t() {
+    return this.deps.names.qualified;
+  }
+
+  protected async one<T>(sql: string, params: unknown[], map: (row: Record<string, unknown>) => T): Promise<T | null> {
+    const [row] = await this.db.query(sql, params);
+    return row ? map(row) : null;
+  }
+
+  async getSchedule(id: string): Promise<Schedule | null> {
+    return this.one(
+      `SELECT ${SCHEDULE_COLUMNS} FROM ${this.t.schedules} WHERE id = $1`,
+      [toId(id, 'scheduleId')],
+      rowToSchedule,
+    );
+  }
+
+  async findSchedules(input: ScheduleQuery): Promise<Schedule[]> {
+    const query = objectArgument(input, 'query');
+    const where = new Where();
+    if (query.doctorId !== undefined) where.add((p) => `created_by = ${p}`, toId(query.doctorId, 'doctorId'));
+    if (query.status !== undefined)
+      where.add((p) => `status = ANY(${p}::text[])`, oneOrMany(SCHEDULE_STATUSES, query.status, 'status'));
+    if (query.startFrom !== undefined) where.add((p) => `start_time >= ${p}`, toDate(query.startFrom, 'startFrom'));
+    if (query.startBefore !== undefined)
+      where.add((p) => `start_time < ${p}`, toDate(query.startBefore, 'startBefore'));
+    if (query.endBefore !== undefined) where.add((p) => `end_time <= ${p}`, toDate(query.endBefore, 'endBefore'));
+    if (query.endAfter !== undefined) where.add((p) => `end_time > ${p}`, toDate(query.endAfter, 'endAfter'));
+    const limit = toLimit(query.limit);
+    if (limit === 0) return [];
+    const tail = limit === undefined ? '' : ` LIMIT ${where.param(limit)}`;
+    const rows = await this.db.query(
+      `SELECT ${SCHEDULE_COLUMNS} FROM ${this.t.schedules}${where} ORDER BY start_time, id${tail}`,
+      where.params,
+    );
+    return rows.map(rowToSchedule);
+  }
+
+  async getBooking(id: string): Promise<Booking | null> {
+    return this.one(
+      `SELECT ${BOOKING_COLUMNS} FROM ${this.t.bookings} WHERE id = $1`,
+      [toId(id, 'bookingId')],
+      rowToBooking,
+    );
+  }
+
+  private bookingWhere(input: BookingQuery): { where: Where; limit: number | undefined } {
+    const query = objectArgument(input, 'query');
+    const where = new Where();
+    if (query.patientId !== undefined) where.add((p) => `patient_id = ${p}`, toId(query.patientId, 'patientId'));
+    if (query.doctorId !== undefined) where.add((p) => `doctor_id = ${p}`, toId(query.doctorId, 'doctorId'));
+    if (query.scheduleId !== undefined)
+      where.add((p) => `doctor_schedule_id = ${p}`, toId(query.scheduleId, 'scheduleId'));
+    if (query.checkoutSessionId !== undefined)
+      where.add((p) => `checkout_session_id = ${p}`, toText(query.checkoutSessionId, 'checkoutSessionId'));
+    if (query.status !== undefined)
+      where.add((p) => `status = ANY(${p}::text[])`, oneOrMany(BOOKING_STATUSES, query.status, 'status'));
+    if (query.paymentStatus !== undefined)
+      where.add(
+        (p) => `payment_status = ANY(${p}::text[])`,
+        oneOrMany(PAYMENT_STATUSES, query.paymentStatus, 'paymentStatus'),
+      );
+    if (query.mode !== undefined) where.add((p) => `mode = ${p}`, oneOrMany(['paid', 'free'], query.mode, 'mode')[0]);
+    // A comparison with NULL is never true: bookings without a hold are left out.
+    if (query.holdExpiresBefore !== undefined)
+      where.add((p) => `hold_expires_at <= ${p}`, toDate(query.holdExpiresBefore, 'holdExpiresBefore'));
+    if (query.createdBefore !== undefined)
+      where.add((p) => `created_at <= ${p}`, toDate(query.createdBefore, 'createdBefore'));
+    return { where, limit: toLimit(query.limit) };
+  }
+
+  async findBookings(query: BookingQuery): Promise<Booking[]> {
+    const { where, limit } = this.bookingWhere(query);
+    if (limit === 0) return [];
+    const tail = limit === undefined ? '' : ` LIMIT ${where.param(limit)}`;
+    const rows = await this.db.query(
+      `SELECT ${BOOKING_COLUMNS} FROM ${this.t.bookings}${where} ORDER BY created_at, id${tail}`,
+      where.params,
+    );
+    return rows.map(rowToBooking);
+  }
+
+  async countBookings(query: BookingQuery): Promise<number> {
+    const { where } = this.bookingWhere(query);
+    const [row] = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${this.t.bookings}${where}`,
+      where.params,
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  async findBookingByIdempotencyKey(input: { patientId: string; idempotencyKey: string }): Promise<Booking | null> {
+    const args = objectArgument(input, 'findBookingByIdempotencyKey');
+    return this.one(
+      `SELECT ${BOOKING_COLUMNS} FROM ${this.t.bookings} WHERE patient_id = $1 AND idempotency_key = $2`,
+      [toId(args.patientId, 'patientId'), toText(args.idempotencyKey, 'idempotencyKey')],
+      rowToBooking,
+    );
+  }
+
+  async findActiveBooking(scheduleId: string): Promise<Booking | null> {
+    return this.one(
+      `SELECT ${BOOKING_COLUMNS} FROM ${this.t.bookings} WHERE doctor_schedule_id = $1 AND ${ACTIVE}`,
+      [toId(scheduleId, 'scheduleId')],
+      rowToBooking,
+    );
+  }
+
+  async getPaymentTransaction(id: string): Promise<PaymentTransaction | null> {
+    return this.one(
+      `SELECT ${PAYMENT_COLUMNS} FROM ${this.t.payments} WHERE id = $1`,
+      [toId(id, 'paymentTransactionId')],
+      rowToPayment,
+    );
+  }
+
+  async findPaymentTransaction(input: {
+    provider: string;
+    providerPaymentId: string;
+  }): Promise<PaymentTransaction | null> {
+    const args = objectArgument(input, 'findPaymentTransaction');
+    return this.one(
+      `SELECT ${PAYMENT_COLUMNS} FROM ${this.t.payments} WHERE provider = $1 AND provider_payment_id = $2`,
+      [toText(args.provider, 'provider', 64), toText(args.providerPaymentId, 'providerPaymentId')],
+      rowToPayment,
+    );
+  }
+
+  async findPaymentTransactions(input: {
+    bookingId?: string;
+    refundStatus?: RefundRecord['status'];
+  }): Promise<PaymentTransaction[]> {
+    const query = objectArgument(input, 'query');
+    const where = new Where();
+    if (query.bookingId !== undefined) where.add((p) => `reference_id = ${p}`, toId(query.bookingId, 'bookingId'));
+    if (query.refundStatus !== undefined) {
+      const [status] = oneOrMany(REFUND_STATUSES, query.refundStatus, 'refundStatus');
+      where.add((p) => `refunds @> ${p}::jsonb`, JSON.stringify([{ status }]));
+    }
+    const rows = await this.db.query(
+      `SELECT ${PAYMENT_COLUMNS} FROM ${this.t.payments}${where} ORDER BY created_at, id`,
+      where.params,
+    );
+    return rows.map(rowToPayment);
+  }
+
+  async findLedgerEntries(input: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> {
+    const query = objectArgument(input, 'query');
+    const where = new Where();
+    if (query.doctorId !== undefined) where.add((p) => `doctor_id = ${p}`, toId(query.doctorId, 'doctorId'));
+    if (query.bookingId !== undefined) where.add((p) => `booking_id = ${p}`, toId(query.bookingId, 'bookingId'));
+    const rows = await this.db.query(
+      `SELECT ${LEDGER_COLUMNS} FROM ${this.t.ledger}${where} ORDER BY created_at, id`,
+      where.params,
+    );
+    return rows.map(rowToLedger);
+  }
+
+  async hasProcessedEvent(id: string): Promise<boolean> {
+    const rows = await this.db.query(`SELECT 1 FROM ${this.t.events} WHERE event_id = $1`, [toText(id, 'eventId')]);
+    return rows.length > 0;
+  }
+
+  async getPaymentCustomer(input: { patientId: string; provider: string }): Promise<PaymentCustomer | null> {
+    const args = objectArgument(input, 'getPaymentCustomer');
+    return this.one(
+      `SELECT patient_id, provider, customer_id FROM ${this.t.customers} WHERE patient_id = $1 AND provider = $2`,
+      [toId(args.patientId, 'patientId'), toText(args.provider, 'provider', 64)],
+      rowToCustomer,
+    );
+  }
+}
+
+/** SQLSTATE unique_violation. */
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * One transaction's operations on its connection. Compare-and-sets are single `UPDATE ... WHERE
+ * status = ANY(...) RETURNING` statements: a row another transaction changed since this one's
+ * snapshot makes the UPDATE fail with a serialization error (first updater wins), never
+ * overwrite, and the store runs the transaction again on fresh data, where the compare-and-set
+ * answers null. Unique rules are unique (partial) indexes, answered with `ON CONFLICT DO
+ * NOTHING` (null/false; a conflicting key committed after the snapshot is a serialization
+ * error too, so the rerun sees it).
+ */
+export class PostgresOperations extends PostgresReads implements StoreOperations {
+  private savepoints = 0;
+
+  async insertSchedule(schedule: NewSchedule): Promise<Schedule> {
+    const values = scheduleValues(schedule, newRecordId(), this.deps.now());
+    const [row] = await this.db.query(
+      `INSERT INTO ${this.t.schedules} (${SCHEDULE_COLUMNS}) VALUES (${placeholders(values.length)}) RETURNING ${SCHEDULE_COLUMNS}`,
+      values,
+    );
+    return rowToSchedule(row as Record<string, unknown>);
+  }
+
+  async updateScheduleIf(input: ScheduleUpdate): Promise<Schedule | null> {
+    const update = objectArgument(input, 'updateScheduleIf');
+    const id = toId(update.id, 'id');
+    const expected = oneOrMany(SCHEDULE_STATUSES, update.expectedStatus, 'expectedStatus');
+    const changes = scheduleChanges(update.set);
+    const params: unknown[] = [id, expected, this.deps.now()];
+    const sets = ['updated_at = $3', ...changes.map(([column, value]) => `${column} = $${params.push(value)}`)];
+    return this.one(
+      `UPDATE ${this.t.schedules} SET ${sets.join(', ')} WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${SCHEDULE_COLUMNS}`,
+      params,
+      rowToSchedule,
+    );
+  }
+
+  async deleteSchedulesIf(input: { ids: readonly string[]; expectedStatus: ScheduleStatus }): Promise<number> {
+    const args = objectArgument(input, 'deleteSchedulesIf');
+    if (!Array.isArray(args.ids)) throw invalid('ids', 'an array of slot ids', args.ids);
+    const ids = args.ids.map((id, i) => toId(id, `ids[${i}]`));
+    const [status] = oneOrMany(SCHEDULE_STATUSES, args.expectedStatus, 'expectedStatus');
+    if (ids.length === 0) return 0;
+    const rows = await this.db.query(
+      `DELETE FROM ${this.t.schedules} WHERE id = ANY($1::text[]) AND status = $2 RETURNING id`,
+      [ids, status],
+    );
+    return rows.length;
+  }
+
+  async insertBooking(booking: NewBooking): Promise<Booking | null> {
+    const values = bookingValues(booking, newRecordId(), this.deps.now());
+    // Any unique index (the slot's active place, the idempotency key) answers "no row".
+    return this.one(
+      `INSERT INTO ${this.t.bookings} (${BOOKING_COLUMNS}) VALUES (${placeholders(values.length)}) ON CONFLICT DO NOTHING RETURNING ${BOOKING_COLUMNS}`,
+      values,
+      rowToBooking,
+    );
+  }
+
+  async updateBookingIf(input: BookingUpdate): Promise<Booking | null> {
+    const update = objectArgument(input, 'updateBookingIf');
+    const expected = oneOrMany(BOOKING_STATUSES, update.expectedStatus, 'expectedStatus');
+    const params: unknown[] = [toId(update.id, 'id'), expected, this.deps.now()];
+    const conditions = ['id = $1', 'status = ANY($2::text[])'];
+    if (update.expectedPaymentStatus !== undefined) {
+      const statuses = oneOrMany(PAYMENT_STATUSES, update.expectedPaymentStatus, 'expectedPaymentStatus');
+      conditions.push(`payment_status = ANY($${params.push(statuses)}::text[])`);
+    }
+    if (update.expectedScheduleId !== undefined) {
+      conditions.push(`doctor_schedule_id = $${params.push(toId(update.expectedScheduleId, 'expectedScheduleId'))}`);
+    }
+    const changes = bookingChanges(update.set);
+    const sets = ['updated_at = $3', ...changes.map(([column, value]) => `${column} = $${params.push(value)}`)];
+    if (update.history !== undefined) {
+      sets.push(`history = history || $${params.push(jsonParam([historyToJson(update.history)], 'history'))}::jsonb`);
+    }
+    const sql = `UPDATE ${this.t.bookings} SET ${sets.join(', ')} WHERE ${conditions.join(' AND ')} RETURNING ${BOOKING_COLUMNS}`;
+
+    // Only an update that may make an inactive booking active, or moves a booking, can meet the
+    // slot's unique active place; a unique violation would abort the whole transaction, so those
+    // run under a savepoint and answer null instead.
+    const status = changes.find(([column]) => column === 'status')?.[1] as Booking['status'] | undefined;
+    const activates = status !== undefined && isActiveBookingStatus(status) && !expected.every(isActiveBookingStatus);
+    const moves = changes.some(([column]) => column === 'doctor_schedule_id');
+    if (!activates && !moves) return this.one(sql, params, rowToBooking);
+    return this.orNullOnUnique(() => this.one(sql, params, rowToBooking));
+  }
+
+  private async orNullOnUnique<T>(write: () => Promise<T | null>): Promise<T | null> {
+    const name = `careslot_sp_${++this.savepoints}`;
+    await this.db.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await write();
+      await this.db.exec(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (error) {
+      if (!(error instanceof DatabaseFailure) || error.sqlState !== UNIQUE_VIOLATION) throw error;
+      await this.db.exec(`ROLLBACK TO SAVEPOINT ${name}`);
+      return null;
+    }
+  }
+
+  async insertPaymentTransaction(transaction: NewPaymentTransaction): Promise<PaymentTransaction | null> {
+    const values = paymentValues(transaction, newRecordId(), this.deps.now());
+    return this.one(
+      `INSERT INTO ${this.t.payments} (${PAYMENT_COLUMNS}) VALUES (${placeholders(values.length)}) ON CONFLICT (provider, provider_payment_id) DO NOTHING RETURNING ${PAYMENT_COLUMNS}`,
+      values,
+      rowToPayment,
+    );
+  }
+
+  async upsertRefund(input: {
+    paymentTransactionId: string;
+    refund: RefundRecord;
+  }): Promise<PaymentTransaction | null> {
+    const args = objectArgument(input, 'upsertRefund');
+    const refund = refundToJson(args.refund);
+    // One statement on the payment row: the replacement keeps the refund's place, a new one is
+    // appended, and a concurrent writer of the row is waited for and built upon.
+    return this.one(
+      `UPDATE ${this.t.payments} SET
+         refunds = CASE
+           WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(refunds) AS e(r) WHERE e.r->>'id' = $2)
+           THEN (SELECT jsonb_agg(CASE WHEN e.r->>'id' = $2 THEN $3::jsonb ELSE e.r END ORDER BY e.i)
+                 FROM jsonb_array_elements(refunds) WITH ORDINALITY AS e(r, i))
+           ELSE refunds || jsonb_build_array($3::jsonb)
+         END,
+         updated_at = $4
+       WHERE id = $1
+       RETURNING ${PAYMENT_COLUMNS}`,
+      [
+        toId(args.paymentTransactionId, 'paymentTransactionId'),
+        refund.id,
+        jsonParam(refund, 'refund'),
+        this.deps.now(),
+      ],
+      rowToPayment,
+    );
+  }
+
+  async appendLedgerEntry(entry: NewLedgerEntry): Promise<boolean> {
+    const values = ledgerValues(entry, newRecordId());
+    const rows = await this.db.query(
+      `INSERT INTO ${this.t.ledger} (${LEDGER_COLUMNS}) VALUES (${placeholders(values.length)}) ON CONFLICT (key) DO NOTHING RETURNING id`,
+      values,
+    );
+    return rows.length > 0;
+  }
+
+  async recordProcessedEvent(input: { id: string; type: string; at: Date }): Promise<boolean> {
+    const event = objectArgument(input, 'recordProcessedEvent');
+    const rows = await this.db.query(
+      `INSERT INTO ${this.t.events} (event_id, type, processed_at) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+      [toText(event.id, 'eventId'), toText(event.type, 'type', 128), toDate(event.at, 'at')],
+    );
+    return rows.length > 0;
+  }
+
+  // A write to the patient's lock row (created on first use): a second transaction locking the
+  // same patient waits for the first, then fails with a serialization error and runs again on a
+  // snapshot that includes what the first committed. So decisions on rows a transaction only
+  // reads (counts of holds, the free quota, overlapping slots) cannot be skewed.
+  async lockPatient(patientId: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.t.patientLocks} AS l (patient_id, locks, locked_at) VALUES ($1, 1, $2)
+       ON CONFLICT (patient_id) DO UPDATE SET locks = l.locks + 1, locked_at = EXCLUDED.locked_at`,
+      [toId(patientId, 'patientId'), this.deps.now()],
+    );
+  }
+
+  /** The same per doctor: taken before the overlap check of a new or moved slot. */
+  async lockDoctor(doctorId: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.t.doctorLocks} AS l (doctor_id, locks, locked_at) VALUES ($1, 1, $2)
+       ON CONFLICT (doctor_id) DO UPDATE SET locks = l.locks + 1, locked_at = EXCLUDED.locked_at`,
+      [toId(doctorId, 'doctorId'), this.deps.now()],
+    );
+  }
+
+  async savePaymentCustomer(input: PaymentCustomer): Promise<PaymentCustomer> {
+    const customer = objectArgument(input, 'savePaymentCustomer');
+    const patientId = toId(customer.patientId, 'patientId');
+    const provider = toText(customer.provider, 'provider', 64);
+    const now = this.deps.now();
+    const inserted = await this.one(
+      `INSERT INTO ${this.t.customers} (patient_id, provider, customer_id, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $4) ON CONFLICT (patient_id, provider) DO NOTHING
+       RETURNING patient_id, provider, customer_id`,
+      [patientId, provider, toText(customer.customerId, 'customerId'), now],
+      rowToCustomer,
+    );
+    if (inserted) return inserted;
+    // A new statement sees the mapping the conflicting transaction committed.
+    const existing = await this.getPaymentCustomer({ patientId, provider });
+    if (!existing) throw new BookingError('STORE_ERROR', 'PostgresStore: savePaymentCustomer stored nothing');
+    return existing;
+  }
+}

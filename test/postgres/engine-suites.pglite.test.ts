@@ -1,0 +1,19 @@
+// The engine suites, the lifecycle suite, bad input and the load test, with every fixture on PostgresStore over PGlite.
+import { afterAll } from 'vitest';
+import { useStoreForFixtures } from '../support/engine-fixture.js';
+import { pgliteTarget, reuseSchemasBetweenTests } from './support/targets.js';
+
+const target = await pgliteTarget();
+reuseSchemasBetweenTests([target]);
+afterAll(() => target.close());
+// Each fixture gets an empty schema of its own in one in-memory PGlite, its stamps following that
+// fixture's clock; the invariant checker runs over it after every test.
+useStoreForFixtures((clock) => target.storeNow({ clock }), 'PostgresStore (PGlite)');
+
+await import('../engine/booking-flow.test.js');
+await import('../engine/payments.test.js');
+await import('../engine/slots.test.js');
+await import('../engine/lifecycle.test.js');
+await import('../engine/resilience.test.js');
+await import('../reliability/bad-input.test.js');
+await import('../reliability/load.test.js');
