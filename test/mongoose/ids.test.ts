@@ -1,7 +1,8 @@
 // Ids: ObjectIds in MongoDB, strings in the domain; anything else is INVALID_INPUT before any query.
 import { describe, expect, it } from 'vitest';
 import { idToString, toHostId, toKey, toObjectId } from '../../src/adapters/mongoose/ids.js';
-import type { BookingStore } from '../../src/index.js';
+import { BookingEngine, type BookingStore, InProcessScheduler } from '../../src/index.js';
+import { ManualClock, MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
 import { autocommit } from '../support/autocommit.js';
 import { ledgerEntry, refundRecord } from '../support/records.js';
 import { BOOKING, DOC, INJECTIONS, newBooking, newSchedule, PAT, SLOT } from './samples.js';
@@ -43,6 +44,15 @@ describe('id parsing', () => {
     expect(typeof toHostId(PAT, 'patientId', 'objectId')).toBe('object');
     expect(toHostId('auth0|user-1', 'patientId', 'string')).toBe('auth0|user-1');
     expect(thrown(() => toHostId('auth0|user-1', 'patientId', 'objectId')).code).toBe('INVALID_INPUT');
+  });
+
+  it("names hostIds: 'string' when a doctor or patient id is not an ObjectId in the default mode", () => {
+    const error = thrown(() => toHostId('p1', 'patientId', 'objectId'));
+    expect(error).toMatchObject({ code: 'INVALID_INPUT', details: { field: 'patientId' } });
+    expect(error.message).toMatch(/^patientId must be a 24-character hex ObjectId string \(got a 2-character string\)/);
+    expect(error.message).toMatch(/pass hostIds: 'string' to new MongooseStore\(\{ connection, hostIds: 'string' \}\)/);
+    // careslot's own record ids are always ObjectIds: no option changes that, so no hint.
+    expect(thrown(() => toObjectId('s1', 'scheduleId')).message).not.toMatch(/hostIds/);
   });
 
   it.each([['an empty string', ''], ['129 characters', 'x'.repeat(129)], ...INJECTIONS.map((v) => ['an operator', v])])(
@@ -153,6 +163,40 @@ const CALLS: Call[] = [
   ['lockPatient(patientId)', (s, v) => s.transaction((t) => t.lockPatient(bad(v)))],
   ['lockDoctor(doctorId)', (s, v) => s.transaction((t) => t.lockDoctor(bad(v)))],
 ];
+
+/** README's quick start, with MongooseStore (over the stand-in) in place of the MemoryStore. */
+async function quickStart(store: BookingStore) {
+  const engine = new BookingEngine({
+    store,
+    payments: new TestPaymentGateway(),
+    patients: new MemoryPatientDirectory([{ id: 'p1', name: 'Ada', plan: 'standard' }]),
+    scheduler: new InProcessScheduler({ timers: false }),
+    clock: new ManualClock('2030-03-01T08:00:00Z'),
+    successUrl: 'https://clinic.example/booked',
+    cancelUrl: 'https://clinic.example/slots',
+  });
+  const slot = await engine.createSchedule({
+    doctorId: 'd1',
+    startTime: '2030-05-01T09:00:00+02:00',
+    endTime: '2030-05-01T09:30:00+02:00',
+    fee: { amount: 5000, currency: 'eur' },
+    timeZone: 'Europe/Berlin',
+  });
+  return engine.book({ patientId: 'p1', scheduleId: slot.id });
+}
+
+describe("README's quick start ids on MongooseStore", () => {
+  it("books doctor 'd1' for patient 'p1' with hostIds: 'string'", async () => {
+    const { booking, paymentUrl } = await quickStart(createFakeMongo({ hostIds: 'string' }).store);
+    expect(booking).toMatchObject({ patientId: 'p1', doctorId: 'd1', status: 'pending' });
+    expect(paymentUrl).toEqual(expect.any(String));
+  });
+
+  it("refuses them in the default objectId mode with a message naming hostIds: 'string'", async () => {
+    const error = await quickStart(createFakeMongo().store).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/hostIds: 'string'/) });
+  });
+});
 
 describe('operator injection', () => {
   it.each(CALLS)('%s refuses { $gt: "" } with INVALID_INPUT before any collection is touched', async (_name, call) => {

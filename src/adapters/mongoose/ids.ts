@@ -25,11 +25,16 @@ function describeValue(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-function invalid(field: string, expected: string, value: unknown): BookingError {
-  return new BookingError('INVALID_INPUT', `${field} must be ${expected} (got ${describeValue(value)})`, {
+function invalid(field: string, expected: string, value: unknown, hint = ''): BookingError {
+  return new BookingError('INVALID_INPUT', `${field} must be ${expected} (got ${describeValue(value)})${hint}`, {
     details: { field },
   });
 }
+
+/** Said with every refused host id in objectId mode: the fix is an option, not the caller's data. */
+export const HOST_ID_HINT =
+  "; MongooseStore stores doctor and patient ids as ObjectIds by default (hostIds: 'objectId'): " +
+  "for other ids (UUIDs, 'p1', auth-provider ids) pass hostIds: 'string' to new MongooseStore({ connection, hostIds: 'string' })";
 
 /** True for a 24-hex-digit string: the only shape careslot turns into an ObjectId. */
 export function isObjectIdString(value: unknown): value is string {
@@ -47,7 +52,10 @@ export function toObjectId(value: unknown, field: string): ObjectId {
 
 /** Parses a host user id according to `mode`. */
 export function toHostId(value: unknown, field: string, mode: HostIdMode): HostId {
-  if (mode === 'objectId') return toObjectId(value, field);
+  if (mode === 'objectId') {
+    if (!isObjectIdString(value)) throw invalid(field, 'a 24-character hex ObjectId string', value, HOST_ID_HINT);
+    return new mongoose.Types.ObjectId(value.toLowerCase());
+  }
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_HOST_ID_LENGTH) {
     throw invalid(field, `a non-empty string of at most ${MAX_HOST_ID_LENGTH} characters`, value);
   }
