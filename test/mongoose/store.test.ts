@@ -462,6 +462,40 @@ describe('transactions', () => {
     ]);
   });
 
+  it.each([
+    [
+      'an extra option keeps every default',
+      { maxCommitTimeMS: 5000 },
+      {
+        readConcern: { level: 'snapshot' },
+        writeConcern: { w: 'majority' },
+        readPreference: 'primary',
+        maxCommitTimeMS: 5000,
+      },
+    ],
+    [
+      'a given field replaces only that default',
+      { writeConcern: { w: 'majority', journal: true } },
+      { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority', journal: true }, readPreference: 'primary' },
+    ],
+    [
+      'a field given as undefined keeps its default',
+      { readConcern: undefined },
+      { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' }, readPreference: 'primary' },
+    ],
+  ])('merges transactionOptions over the defaults: %s', async (_name, given, expected) => {
+    const connection = hostConnection();
+    pretendOpen(connection, () => REPLICA_SET_HELLO);
+    const transaction = vi.fn(async (fn: (s: unknown) => Promise<unknown>, _options?: unknown) => fn({}));
+    Object.assign(connection, { transaction });
+    const store = new MongooseStore({
+      connection,
+      transactionOptions: given as MongooseStoreOptions['transactionOptions'],
+    });
+    await store.transaction(async () => 1);
+    expect(transaction.mock.calls[0]?.[1]).toEqual(expected);
+  });
+
   it('offers only reads and transaction on the store: every write and lock exists only on the operations', async () => {
     const store = new MongooseStore({ connection: hostConnection() });
     for (const name of WRITES) expect(name in store, name).toBe(false);

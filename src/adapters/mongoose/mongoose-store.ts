@@ -70,17 +70,28 @@ export interface MongooseStoreOptions {
    */
   now?: () => Date;
   /**
-   * Options of every transaction.
+   * Options of every transaction, merged over the defaults: a field you give replaces that
+   * default, the others stay (`{ maxCommitTimeMS: 5000 }` keeps snapshot reads and majority
+   * writes). A field given as `undefined` keeps its default.
    * @defaultValue `{ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' }, readPreference: 'primary' }`
    */
   transactionOptions?: mongoose.mongo.TransactionOptions;
 }
 
-const DEFAULT_TRANSACTION_OPTIONS: mongoose.mongo.TransactionOptions = {
-  readConcern: { level: 'snapshot' },
-  writeConcern: { w: 'majority' },
-  readPreference: 'primary',
-};
+export const DEFAULT_TRANSACTION_OPTIONS: Readonly<mongoose.mongo.TransactionOptions> = Object.freeze({
+  readConcern: { level: 'snapshot' as const },
+  writeConcern: { w: 'majority' as const },
+  readPreference: 'primary' as const,
+});
+
+/** The defaults with the host's fields on top (a host's `undefined` keeps the default). */
+function mergeTransactionOptions(
+  given: mongoose.mongo.TransactionOptions | undefined,
+): mongoose.mongo.TransactionOptions {
+  const merged: Record<string, unknown> = { ...DEFAULT_TRANSACTION_OPTIONS };
+  for (const [key, value] of Object.entries(given ?? {})) if (value !== undefined) merged[key] = value;
+  return merged as mongoose.mongo.TransactionOptions;
+}
 
 function fail(message: string): never {
   throw new TypeError(`MongooseStore: ${message}`);
@@ -184,7 +195,7 @@ export class MongooseStore implements BookingStore {
 
     this.connection = options.connection;
     this.hostIds = hostIds;
-    this.transactionOptions = options.transactionOptions ?? DEFAULT_TRANSACTION_OPTIONS;
+    this.transactionOptions = mergeTransactionOptions(options.transactionOptions);
     const settings = { hostIds, userModelName, modelNames };
     const schemas = buildSchemas(settings);
     const models = {} as Record<MongooseStoreModelKey, mongoose.Model<unknown>>;
