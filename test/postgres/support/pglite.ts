@@ -15,6 +15,12 @@ const template = join(tmpdir(), 'careslot-pglite-template', `pglite-${version}.t
  * busy machine); the data directory it makes is kept as a tarball in the OS temp folder and
  * every later database starts from it.
  */
+/** The template tarball's path (made first when missing): a PGlite data directory, ready to extract. */
+export async function pgliteTemplate(): Promise<string> {
+  if (!existsSync(template)) await (await freshPGlite()).close();
+  return template;
+}
+
 export async function freshPGlite(): Promise<PGlite> {
   if (existsSync(template)) {
     return PGlite.create({ loadDataDir: new Blob([readFileSync(template)]) });

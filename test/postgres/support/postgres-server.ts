@@ -39,7 +39,8 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * One PostgreSQL server in a temp folder: trust auth on 127.0.0.1 only, fsync off (tests need no
- * durability across a machine crash), a short deadlock_timeout so deadlock retries are quick.
+ * durability across a machine crash; a crash of the server process alone loses nothing, since
+ * commits still wait for their WAL write), a short deadlock_timeout so deadlock retries are quick.
  * `stop()` and `restart()` simulate an outage on the same port and data.
  */
 export class PostgresServer {
@@ -114,8 +115,6 @@ export class PostgresServer {
       this.dir,
       '-c',
       'fsync=off',
-      '-c',
-      'synchronous_commit=off',
       '-c',
       'full_page_writes=off',
       '-c',
