@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PgPoolClientLike, PgPoolLike } from '../../src/adapters/postgres/index.js';
 import { PostgresStore } from '../../src/adapters/postgres/index.js';
-import { type BookingStore, isBookingError, type StoreOperations } from '../../src/index.js';
+import { type BookingStore, isBookingError, type Schedule, type StoreOperations } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { createFixture, DOCTOR, rejectionOf } from '../support/engine-fixture.js';
 import { findViolations } from '../support/invariants.js';
@@ -194,7 +194,7 @@ if (serverAvailable) {
       const COUNT = 40;
       const patients = patientIds(COUNT, 100);
       for (const id of patients) f.patients.addPatient({ id, name: id, plan: 'standard' });
-      const slots = [];
+      const slots: Schedule[] = [];
       for (let i = 0; i < COUNT; i++) slots.push(await f.slot(48 * 60 + i * 60));
 
       type Outcome = { ok: true; bookingId: string } | { ok: false; code: string; cause: unknown };
