@@ -12,6 +12,7 @@ import {
 } from '../../src/adapters/mongoose/index.js';
 import { bookingToDocument } from '../../src/adapters/mongoose/mapping.js';
 import { MongooseOperations } from '../../src/adapters/mongoose/mongoose-operations.js';
+import { readSchemaSignature } from '../../src/adapters/mongoose/schemas.js';
 import { transactionSupportProblem } from '../../src/adapters/mongoose/server-check.js';
 import { BookingError, type StoreOperations, type StoreReads } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
@@ -138,6 +139,28 @@ describe('models on the host connection', () => {
     expect(() => new MongooseStore({ connection, hostIds: 'string' })).toThrow(
       /careslot did not create with these options/,
     );
+  });
+
+  it("shares the models with a second store when the host set mongoose's cloneSchemas (the mark is on the model)", () => {
+    const before = mongoose.get('cloneSchemas');
+    mongoose.set('cloneSchemas', true);
+    try {
+      const connection = hostConnection();
+      const first = new MongooseStore({ connection });
+      // cloneSchemas compiled a copy, and Schema#clone() drops the schema's own mark.
+      expect(readSchemaSignature(first.models.booking.schema)).toBeUndefined();
+      const second = new MongooseStore({ connection });
+      expect(second.models.booking).toBe(first.models.booking);
+      expect(() => new MongooseStore({ connection, hostIds: 'string' })).toThrow(
+        /careslot did not create with these options/,
+      );
+      connection.model('HostModel', new mongoose.Schema({ a: String }));
+      expect(() => new MongooseStore({ connection, modelNames: { ledger: 'HostModel' } })).toThrow(
+        /careslot did not create with these options/,
+      );
+    } finally {
+      mongoose.set('cloneSchemas', before);
+    }
   });
 
   it('leaves index and collection building to the host (autoIndex and autoCreate off, no buffering)', () => {

@@ -15,7 +15,7 @@ import {
   type StoreCollections,
 } from './mongoose-operations.js';
 import { activeFlagRepairs } from './queries.js';
-import { buildSchemas, readSchemaSignature, schemaSignature } from './schemas.js';
+import { buildSchemas, markModel, readModelSignature, schemaSignature } from './schemas.js';
 import { notOpenError, standaloneError, transactionSupportProblem } from './server-check.js';
 
 /** The models the store registered (or found) on the connection, for hosts' own reads and `populate`. */
@@ -206,7 +206,7 @@ export class MongooseStore implements BookingStore {
       if (existing) {
         // Another MongooseStore on this connection (a second engine, a hot reload) registered
         // the same model: share it. A model careslot did not make is never touched.
-        const sameSchema = readSchemaSignature(existing.schema) === schemaSignature(key, settings);
+        const sameSchema = readModelSignature(existing) === schemaSignature(key, settings);
         const sameCollection = collection === undefined || existing.collection.collectionName === collection;
         if (!sameSchema || !sameCollection) {
           fail(
@@ -221,6 +221,7 @@ export class MongooseStore implements BookingStore {
           schemas[key] as mongoose.Schema,
           collection,
         ) as unknown as mongoose.Model<unknown>;
+        markModel(models[key], schemaSignature(key, settings));
       }
     }
     this.models = models as unknown as MongooseStoreModels;

@@ -33,11 +33,30 @@ export function schemaSignature(key: MongooseStoreModelKey, settings: SchemaSett
   });
 }
 
+function readMark(value: unknown): string | undefined {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;
+  const mark = (value as Record<symbol, unknown>)[CARESLOT_SCHEMA];
+  return typeof mark === 'string' ? mark : undefined;
+}
+
 /** The signature careslot put on a schema, or undefined for any other schema. */
 export function readSchemaSignature(schema: unknown): string | undefined {
-  if (schema === null || typeof schema !== 'object') return undefined;
-  const mark = (schema as Record<symbol, unknown>)[CARESLOT_SCHEMA];
-  return typeof mark === 'string' ? mark : undefined;
+  return readMark(schema);
+}
+
+/**
+ * The signature of a model careslot registered: read from the model itself, because a host
+ * with `mongoose.set('cloneSchemas', true)` gets models whose schema is a clone, and
+ * `Schema.prototype.clone()` copies no symbol-keyed property. Falls back to the schema's mark.
+ */
+export function readModelSignature(model: unknown): string | undefined {
+  if (model === null || typeof model !== 'function') return undefined;
+  return readMark(model) ?? readMark((model as { schema?: unknown }).schema);
+}
+
+/** Marks a model careslot just registered, so another store on the connection may share it. */
+export function markModel(model: unknown, signature: string): void {
+  Object.defineProperty(model, CARESLOT_SCHEMA, { value: signature });
 }
 
 const wholeMinorUnits = {
@@ -59,6 +78,27 @@ function money() {
 // (that is the host's call via createIndexes/syncIndexes), no buffering behind a closed connection.
 const BASE_OPTIONS = { autoIndex: false, autoCreate: false, bufferCommands: false, strict: true } as const;
 
+/**
+ * Keeps the host's plugins off careslot's schemas. mongoose applies `mongoose.plugin()` and
+ * `connection.plugin()` plugins to every schema compiled on a connection, so a host plugin that
+ * adds a required path would fail every careslot insert, and one that validates uniqueness
+ * (mongoose-unique-validator) would read outside careslot's session and ignore the indexes'
+ * partial filters. mongoose marks a schema once it applied those plugins and then skips it (and
+ * its child schemas): `applyPlugins(schema, plugins, options, cacheKey)` in
+ * lib/helpers/schema/applyPlugins.js returns at once when `schema[cacheKey]` is set, with
+ * cacheKey `$globalPluginsApplied` (Mongoose.prototype._applyPlugins, and kept by
+ * `Schema.prototype.clone()`, so `cloneSchemas` keeps it too) and `$connectionPluginsApplied`
+ * (Connection.prototype.model). Setting both before the model is compiled opts the schema out.
+ * mongoose's own built-in plugins (saveSubdocs, sharding, trackTransaction) are skipped with
+ * them: they only hook `save()` and `deleteOne()` on documents, which careslot never calls (it
+ * writes through the driver collection, and only validates and casts with the model).
+ */
+function optOutOfHostPlugins(schema: mongoose.Schema): void {
+  const flags = schema as unknown as { $globalPluginsApplied?: boolean; $connectionPluginsApplied?: boolean };
+  flags.$globalPluginsApplied = true;
+  flags.$connectionPluginsApplied = true;
+}
+
 export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
   const names = settings.modelNames;
   const hostId = (required: boolean) =>
@@ -78,7 +118,13 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
       booked_by: hostId(false),
       rolledOverFrom: { type: Schema.Types.ObjectId, ref: names.schedule, default: null },
       // No default: documents without it (all of the original data) stay as they are.
-      localStartTime: { type: String, match: [/^([01]\d|2[0-3]):[0-5]\d$/, '{PATH} must be a wall-clock time HH:mm'] },
+      localStartTime: {
+        type: String,
+        match: [
+          /^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d\.\d{3})?$/,
+          '{PATH} must be a wall-clock time HH:mm or HH:mm:ss.SSS',
+        ],
+      },
       createdAt: Date,
       updatedAt: Date,
     },
@@ -235,6 +281,7 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
       schema.index(index.fields, { ...index.options } as mongoose.IndexOptions);
     }
     Object.defineProperty(schema, CARESLOT_SCHEMA, { value: schemaSignature(key, settings) });
+    optOutOfHostPlugins(schema);
   }
   return schemas;
 }

@@ -60,6 +60,14 @@ export interface FakeMongoOptions {
    */
   indexes?: FakeIndexes;
   transactionOptions?: MongooseStoreOptions['transactionOptions'];
+  /** Any other store option (`timeoutMS`, `collectionNames`, ...). */
+  storeOptions?: Omit<MongooseStoreOptions, 'connection' | 'hostIds' | 'clock' | 'transactionOptions'>;
+  /**
+   * The host's unopened connection to register the models on (for host plugins, host models);
+   * the stand-in makes it look open.
+   * @defaultValue a new `mongoose.createConnection()`
+   */
+  connection?: mongoose.Connection;
 }
 
 export interface FakeMongo {
@@ -98,7 +106,7 @@ function indexesAtStart(option: FakeIndexes): IndexDefinition[][] {
 export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
   const hostIds = options.hostIds ?? 'objectId';
   const clock = options.clock ?? systemClock;
-  const connection = mongoose.createConnection();
+  const connection = options.connection ?? mongoose.createConnection();
   const client = new MongoClient('mongodb://careslot-fake-mongo.invalid:27017/careslot?replicaSet=careslot-fake-rs');
   const db = new SnapshotDb();
   const calls: string[] = [];
@@ -189,6 +197,7 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
     hostIds,
     clock: { now: () => clock.now() },
     ...(options.transactionOptions ? { transactionOptions: options.transactionOptions } : {}),
+    ...options.storeOptions,
   });
   const atStart = indexesAtStart(options.indexes ?? 'all');
 
