@@ -9,6 +9,7 @@ import {
   MONGOOSE_STORE_INDEXES,
   MongooseStore,
   type MongooseStoreOptions,
+  SUPERSEDED_INDEXES,
 } from '../../src/adapters/mongoose/index.js';
 import { bookingToDocument } from '../../src/adapters/mongoose/mapping.js';
 import { MongooseOperations } from '../../src/adapters/mongoose/mongoose-operations.js';
@@ -259,6 +260,7 @@ describe('indexes', () => {
     expect(index).toEqual({
       fields: { doctorScheduleId: 1 },
       options: { name: ACTIVE_BOOKING_INDEX, unique: true, partialFilterExpression: { active: true } },
+      purpose: 'one active booking per slot',
     });
     const filter = new Query({ ...index?.options.partialFilterExpression });
     const inIndex = (status: 'pending' | 'scheduled' | 'completed' | 'cancelled') =>
@@ -305,13 +307,44 @@ describe('indexes', () => {
     });
   });
 
-  it('indexes what the sweep and the listings query by', () => {
-    const fields = (key: keyof typeof MONGOOSE_STORE_INDEXES) => MONGOOSE_STORE_INDEXES[key].map((s) => s.fields);
-    expect(fields('schedule')).toContainEqual({ status: 1, endTime: 1 });
-    expect(fields('schedule')).toContainEqual({ createdBy: 1, startTime: 1 });
-    expect(fields('booking')).toContainEqual({ status: 1, holdExpiresAt: 1 });
-    expect(fields('booking')).toContainEqual({ status: 1, createdAt: 1 });
-    expect(fields('payment')).toContainEqual({ 'refunds.status': 1, createdAt: 1 });
+  it('makes the payment unique index partial on the provider fields being strings, so legacy payments without them build', () => {
+    const index = MONGOOSE_STORE_INDEXES.payment.find((i) => i.options.unique);
+    expect(index?.options.partialFilterExpression).toEqual({
+      provider: { $type: 'string' },
+      providerPaymentId: { $type: 'string' },
+    });
+  });
+
+  it('gives every changed index a new name (MongoDB refuses another definition under an existing name) and lists the old ones as superseded', () => {
+    const current = Object.values(MONGOOSE_STORE_INDEXES).flatMap((specs) => specs.map((s) => s.options.name));
+    const superseded = Object.values(SUPERSEDED_INDEXES).flat();
+    expect(new Set(current).size).toBe(current.length);
+    expect(superseded.filter((name) => current.includes(name))).toEqual([]);
+    // Every name 0.1.0 declared is either still declared unchanged or superseded.
+    const released = [
+      'careslot_doctor_start',
+      'careslot_status_end',
+      'careslot_start',
+      ACTIVE_BOOKING_INDEX,
+      'careslot_booking_idempotency_key',
+      'careslot_status_hold_expiry',
+      'careslot_status_created',
+      'careslot_checkout_session',
+      'careslot_patient_created',
+      'careslot_doctor_created',
+      'careslot_schedule_created',
+      'careslot_provider_payment',
+      'careslot_payment_booking',
+      'careslot_refund_status',
+      'careslot_ledger_key',
+      'careslot_ledger_doctor',
+      'careslot_ledger_booking',
+      'careslot_event_id',
+      'careslot_patient_provider',
+      'careslot_patient_lock',
+      'careslot_doctor_lock',
+    ];
+    expect(released.filter((name) => !current.includes(name) && !superseded.includes(name))).toEqual([]);
   });
 });
 

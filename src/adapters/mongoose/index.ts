@@ -16,5 +16,5 @@ export {
   type ScheduleDocument,
 } from './documents.js';
 export type { HostId, HostIdMode } from './ids.js';
-export { ACTIVE_BOOKING_INDEX, type IndexSpec, MONGOOSE_STORE_INDEXES } from './indexes.js';
+export { ACTIVE_BOOKING_INDEX, type IndexSpec, MONGOOSE_STORE_INDEXES, SUPERSEDED_INDEXES } from './indexes.js';
 export { MongooseStore, type MongooseStoreModels, type MongooseStoreOptions } from './mongoose-store.js';

@@ -1,4 +1,4 @@
-// Every index the store relies on: uniqueness that backs the invariants, and the sweep's and listings' queries.
+// Every index the store relies on: uniqueness that backs the invariants, and one index per query the sweep, listings, wallet and overlap check send.
 import type { MongooseStoreModelKey } from './documents.js';
 
 export interface IndexSpec {
@@ -10,25 +10,51 @@ export interface IndexSpec {
     /** Only `$eq`, `$exists: true`, comparisons, `$type` and a top-level `$and`: MongoDB 4.4 accepts nothing else. */
     partialFilterExpression?: Readonly<Record<string, unknown>>;
   }>;
+  /** What the index is for, in STORE_ERROR messages and warnings. */
+  purpose: string;
 }
 
 /** The index careslot's "one active booking per slot" rests on, named in STORE_ERROR messages. */
 export const ACTIVE_BOOKING_INDEX = 'careslot_one_active_booking_per_slot';
 
-/** The indexes each model declares; `createIndexes()` / `syncIndexes()` build exactly these. */
+/**
+ * The indexes each model declares; `createIndexes()` / `syncIndexes()` build exactly these, and
+ * `ready()` checks that the unique ones exist.
+ *
+ * Query indexes follow ESR (equality fields, then the sort, then range fields), and every sort
+ * ends in `_id` as the store's sorts do, so the server reads the index in order and stops at the
+ * limit instead of sorting in memory. A trailing range field (after the sort) is filtered on the
+ * index keys, before any document is fetched. A status given as a list of several values is
+ * an equality per value, merged in order (SORT_MERGE), which is not a blocking sort.
+ */
 export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, readonly IndexSpec[]>> = {
   schedule: [
-    // Listings and the overlap check: a doctor's slots by start time.
-    { fields: { createdBy: 1, startTime: 1 }, options: { name: 'careslot_doctor_start' } },
-    // The sweep (ended live slots) and the clean-up (old expired slots).
-    { fields: { status: 1, endTime: 1 }, options: { name: 'careslot_status_end' } },
-    // Listings across doctors by start time.
-    { fields: { startTime: 1 }, options: { name: 'careslot_start' } },
+    {
+      fields: { createdBy: 1, startTime: 1, _id: 1 },
+      options: { name: 'careslot_schedule_doctor_start' },
+      purpose: "a doctor's slots by start time (listings)",
+    },
+    {
+      fields: { createdBy: 1, status: 1, startTime: 1, _id: 1, endTime: 1 },
+      options: { name: 'careslot_schedule_doctor_status_start' },
+      purpose: "the overlap check and a doctor's slots by status",
+    },
+    {
+      fields: { status: 1, startTime: 1, _id: 1, endTime: 1 },
+      options: { name: 'careslot_schedule_status_start' },
+      purpose: 'the sweep (ended live slots), the clean-up (old expired slots) and listings by status',
+    },
+    {
+      fields: { startTime: 1, _id: 1 },
+      options: { name: 'careslot_schedule_start' },
+      purpose: 'listings across doctors by start time',
+    },
   ],
   booking: [
     {
       fields: { doctorScheduleId: 1 },
       options: { name: ACTIVE_BOOKING_INDEX, unique: true, partialFilterExpression: { active: true } },
+      purpose: 'one active booking per slot',
     },
     {
       fields: { patientId: 1, idempotencyKey: 1 },
@@ -37,42 +63,130 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
         unique: true,
         partialFilterExpression: { idempotencyKey: { $type: 'string' } },
       },
+      purpose: "one booking per patient's idempotency key",
     },
-    // The sweep: expired holds, and pending bookings old enough to ask the provider about.
-    { fields: { status: 1, holdExpiresAt: 1 }, options: { name: 'careslot_status_hold_expiry' } },
-    { fields: { status: 1, createdAt: 1 }, options: { name: 'careslot_status_created' } },
-    // Webhooks that carry only the Checkout Session.
     {
-      fields: { checkoutSessionId: 1 },
+      fields: { status: 1, createdAt: 1, _id: 1, holdExpiresAt: 1 },
+      options: { name: 'careslot_booking_status_created' },
+      purpose: 'the sweep (expired holds, pending bookings to ask the provider about) and listings by status',
+    },
+    {
+      fields: { checkoutSessionId: 1, createdAt: 1, _id: 1 },
       options: {
-        name: 'careslot_checkout_session',
+        name: 'careslot_booking_checkout_session',
         partialFilterExpression: { checkoutSessionId: { $type: 'string' } },
       },
+      purpose: 'webhooks that carry only the Checkout Session',
     },
-    // Listings and the free-quota count.
-    { fields: { patientId: 1, createdAt: 1 }, options: { name: 'careslot_patient_created' } },
-    { fields: { doctorId: 1, createdAt: 1 }, options: { name: 'careslot_doctor_created' } },
-    { fields: { doctorScheduleId: 1, createdAt: 1 }, options: { name: 'careslot_schedule_created' } },
+    {
+      fields: { patientId: 1, createdAt: 1, _id: 1, status: 1, mode: 1 },
+      options: { name: 'careslot_booking_patient' },
+      purpose: "a patient's bookings (listings, pending holds, free quota)",
+    },
+    {
+      fields: { doctorId: 1, createdAt: 1, _id: 1, status: 1 },
+      options: { name: 'careslot_booking_doctor' },
+      purpose: "a doctor's bookings (listings)",
+    },
+    {
+      fields: { doctorScheduleId: 1, createdAt: 1, _id: 1, status: 1 },
+      options: { name: 'careslot_booking_schedule' },
+      purpose: "a slot's bookings (listings)",
+    },
+    {
+      fields: { createdAt: 1, _id: 1 },
+      options: { name: 'careslot_booking_created' },
+      purpose: 'listings of every booking by creation',
+    },
   ],
   payment: [
     {
       fields: { provider: 1, providerPaymentId: 1 },
-      options: { name: 'careslot_provider_payment', unique: true },
+      // Partial: documents written before careslot without the provider fields stay out, so two
+      // of them no longer make the build fail; careslot always writes both as strings.
+      options: {
+        name: 'careslot_payment_provider_id',
+        unique: true,
+        partialFilterExpression: { provider: { $type: 'string' }, providerPaymentId: { $type: 'string' } },
+      },
+      purpose: 'one payment record per provider payment',
     },
-    { fields: { referenceId: 1, createdAt: 1 }, options: { name: 'careslot_payment_booking' } },
-    // The sweep: refunds left pending or failed.
-    { fields: { 'refunds.status': 1, createdAt: 1 }, options: { name: 'careslot_refund_status' } },
+    {
+      fields: { referenceId: 1, createdAt: 1, _id: 1 },
+      options: { name: 'careslot_payment_reference' },
+      purpose: "a booking's payments",
+    },
+    {
+      fields: { 'refunds.status': 1, createdAt: 1, _id: 1 },
+      options: { name: 'careslot_payment_refund_status' },
+      purpose: 'the sweep (refunds left pending or failed)',
+    },
   ],
   ledger: [
     // The key names the booking and kind (`credit:<bookingId>`, `refund:<refundId>`), so
     // uniqueness on the key alone is what makes each credit and debit exactly-once.
-    { fields: { key: 1 }, options: { name: 'careslot_ledger_key', unique: true } },
-    { fields: { doctorId: 1, createdAt: 1 }, options: { name: 'careslot_ledger_doctor' } },
-    { fields: { bookingId: 1, createdAt: 1 }, options: { name: 'careslot_ledger_booking' } },
+    {
+      fields: { key: 1 },
+      options: { name: 'careslot_ledger_key', unique: true },
+      purpose: 'each wallet credit and debit once',
+    },
+    {
+      fields: { doctorId: 1, createdAt: 1, _id: 1 },
+      options: { name: 'careslot_ledger_doctor_created' },
+      purpose: "a doctor's wallet (entries and balances)",
+    },
+    {
+      fields: { bookingId: 1, createdAt: 1, _id: 1 },
+      options: { name: 'careslot_ledger_booking_created' },
+      purpose: "a booking's wallet entries",
+    },
   ],
-  event: [{ fields: { eventId: 1 }, options: { name: 'careslot_event_id', unique: true } }],
-  customer: [{ fields: { patientId: 1, provider: 1 }, options: { name: 'careslot_patient_provider', unique: true } }],
-  patientLock: [{ fields: { patientId: 1 }, options: { name: 'careslot_patient_lock', unique: true } }],
+  event: [
+    {
+      fields: { eventId: 1 },
+      options: { name: 'careslot_event_id', unique: true },
+      purpose: 'each provider event applied once',
+    },
+  ],
+  customer: [
+    {
+      fields: { patientId: 1, provider: 1 },
+      options: { name: 'careslot_patient_provider', unique: true },
+      purpose: 'one provider customer per patient',
+    },
+  ],
+  patientLock: [
+    {
+      fields: { patientId: 1 },
+      options: { name: 'careslot_patient_lock', unique: true },
+      purpose: 'the patient lock (pending holds and free quota under concurrency)',
+    },
+  ],
   // Without it two first-time lockers of one doctor insert two lock documents and never conflict.
-  doctorLock: [{ fields: { doctorId: 1 }, options: { name: 'careslot_doctor_lock', unique: true } }],
+  doctorLock: [
+    {
+      fields: { doctorId: 1 },
+      options: { name: 'careslot_doctor_lock', unique: true },
+      purpose: 'the doctor lock (overlap checks under concurrency)',
+    },
+  ],
+};
+
+/**
+ * Index names earlier releases declared and this one replaced (new fields need a new name:
+ * MongoDB refuses to build a different index under an existing name). They are harmless but
+ * cost writes; `dropSupersededIndexes()` drops exactly these, and `syncIndexes()` drops them too.
+ */
+export const SUPERSEDED_INDEXES: Readonly<Partial<Record<MongooseStoreModelKey, readonly string[]>>> = {
+  schedule: ['careslot_doctor_start', 'careslot_status_end', 'careslot_start'],
+  booking: [
+    'careslot_status_hold_expiry',
+    'careslot_status_created',
+    'careslot_checkout_session',
+    'careslot_patient_created',
+    'careslot_doctor_created',
+    'careslot_schedule_created',
+  ],
+  payment: ['careslot_provider_payment', 'careslot_payment_booking', 'careslot_refund_status'],
+  ledger: ['careslot_ledger_doctor', 'careslot_ledger_booking'],
 };

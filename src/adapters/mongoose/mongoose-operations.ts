@@ -60,6 +60,7 @@ import {
   eventFilter,
   type Filter,
   idempotencyFilter,
+  ledgerBalancesPipeline,
   ledgerKeyFilter,
   ledgerQueryFilter,
   lockUpdate,
@@ -94,8 +95,9 @@ export interface StoreCollection<T> {
   findOne(filter: Filter, options: ReadOptions): Promise<T | null>;
   find(
     filter: Filter,
-    options: ReadOptions & { sort: Readonly<Record<string, 1 | -1>>; limit?: number },
+    options: ReadOptions & { sort: Readonly<Record<string, 1 | -1>>; limit?: number; batchSize: number },
   ): { toArray(): Promise<T[]> };
+  aggregate<R>(pipeline: Record<string, unknown>[], options: ReadOptions): { toArray(): Promise<R[]> };
   findOneAndUpdate(
     filter: Filter,
     update: Update,
@@ -127,6 +129,17 @@ const TO_OBJECT: mongoose.ToObjectOptions = {
 };
 
 const EXISTS: ReadOptions['projection'] = { _id: 1 };
+
+/**
+ * Documents per server reply for reads without a limit (a payment's refunds sweep, a ledger):
+ * the driver fetches the rest with getMore, so no reply and no server-side batch grows with
+ * the collection. Reads with a limit ask for exactly that many in one reply.
+ */
+export const READ_BATCH_SIZE = 500;
+
+function listOptions(limit: number | undefined): { limit?: number; batchSize: number } {
+  return limit === undefined ? { batchSize: READ_BATCH_SIZE } : { limit, batchSize: Math.min(limit, READ_BATCH_SIZE) };
+}
 
 /**
  * Every read of the port. On the store (no session) each call reads committed data from the
@@ -162,7 +175,7 @@ export class MongooseReads implements StoreReads {
     const { filter, limit } = scheduleQueryFilter(query, this.deps.hostIds);
     if (limit === 0) return [];
     const docs = await this.c.schedule
-      .find(filter, { ...this.readOptions(), sort: SCHEDULE_SORT, ...(limit === undefined ? {} : { limit }) })
+      .find(filter, { ...this.readOptions(), sort: SCHEDULE_SORT, ...listOptions(limit) })
       .toArray();
     return docs.map(documentToSchedule);
   }
@@ -176,7 +189,7 @@ export class MongooseReads implements StoreReads {
     const { filter, limit } = bookingQueryFilter(query, this.deps.hostIds);
     if (limit === 0) return [];
     const docs = await this.c.booking
-      .find(filter, { ...this.readOptions(), sort: CREATED_SORT, ...(limit === undefined ? {} : { limit }) })
+      .find(filter, { ...this.readOptions(), sort: CREATED_SORT, ...listOptions(limit) })
       .toArray();
     return docs.map(documentToBooking);
   }
@@ -227,16 +240,35 @@ export class MongooseReads implements StoreReads {
     refundStatus?: RefundRecord['status'];
   }): Promise<PaymentTransaction[]> {
     const docs = await this.c.payment
-      .find(paymentQueryFilter(query), { ...this.readOptions(), sort: CREATED_SORT })
+      .find(paymentQueryFilter(query), { ...this.readOptions(), sort: CREATED_SORT, ...listOptions(undefined) })
       .toArray();
     return docs.map(documentToPayment);
   }
 
   async findLedgerEntries(query: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> {
     const docs = await this.c.ledger
-      .find(ledgerQueryFilter(query, this.deps.hostIds), { ...this.readOptions(), sort: CREATED_SORT })
+      .find(ledgerQueryFilter(query, this.deps.hostIds), {
+        ...this.readOptions(),
+        sort: CREATED_SORT,
+        ...listOptions(undefined),
+      })
       .toArray();
     return docs.map(documentToLedger);
+  }
+
+  /**
+   * A doctor's wallet balance per currency (credits minus debits, minor units), summed by the
+   * server (`$group` over the doctor's ledger index): one small document per currency comes
+   * back, however long the ledger. Not part of the port: `MongooseStore.ledgerBalances`.
+   */
+  async ledgerBalances(doctorId: string): Promise<Record<string, number>> {
+    const rows = await this.c.ledger
+      .aggregate<{ _id: string; balance: number }>(
+        ledgerBalancesPipeline(toHostId(doctorId, 'doctorId', this.deps.hostIds)),
+        this.readOptions(),
+      )
+      .toArray();
+    return Object.fromEntries(rows.map((row) => [row._id, row.balance]));
   }
 
   async hasProcessedEvent(id: string): Promise<boolean> {

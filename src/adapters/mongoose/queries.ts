@@ -22,6 +22,15 @@ export type Update = Record<string, Record<string, unknown>>;
 export const SCHEDULE_SORT = { startTime: 1, _id: 1 } as const;
 export const CREATED_SORT = { createdAt: 1, _id: 1 } as const;
 
+/**
+ * Equality on a field that a `$type` partial index covers. A plain `{ field: value }` does not
+ * let the planner prove the document is in the index (it might be a number equal to...), so it
+ * never chooses the partial index; `{ $eq, $type }` does.
+ */
+export function typedEquals(value: string): { $eq: string; $type: 'string' } {
+  return { $eq: value, $type: 'string' };
+}
+
 export interface ListFilter {
   filter: Filter;
   /** Undefined: no limit. 0 is kept (no rows), unlike the driver where 0 means "no limit". */
@@ -75,6 +84,13 @@ export function scheduleQueryFilter(input: ScheduleQuery, hostIds: HostIdMode): 
   if (query.endBefore !== undefined) end.$lte = toDate(query.endBefore, 'endBefore');
   if (query.endAfter !== undefined) end.$gt = toDate(query.endAfter, 'endAfter');
   if (Object.keys(end).length > 0) filter.endTime = end;
+  // A slot never ends before it starts, so "ended by T" also bounds the start: the sweep's and the
+  // clean-up's index scans stop at T instead of running through every future slot.
+  if (end.$lte !== undefined && (start.$lt === undefined || start.$lt > end.$lte)) {
+    delete start.$lt;
+    start.$lte = end.$lte;
+    filter.startTime = start;
+  }
   return { filter, limit: parseLimit(query.limit) };
 }
 
@@ -115,7 +131,7 @@ export function activeBookingFilter(scheduleId: ObjectId, exceptId?: ObjectId): 
 }
 
 export function idempotencyFilter(patientId: HostId, idempotencyKey: string): Filter {
-  return { patientId, idempotencyKey };
+  return { patientId, idempotencyKey: typedEquals(idempotencyKey) };
 }
 
 export function bookingQueryFilter(input: BookingQuery, hostIds: HostIdMode): ListFilter {
@@ -125,7 +141,7 @@ export function bookingQueryFilter(input: BookingQuery, hostIds: HostIdMode): Li
   if (query.doctorId !== undefined) filter.doctorId = toHostId(query.doctorId, 'doctorId', hostIds);
   if (query.scheduleId !== undefined) filter.doctorScheduleId = toObjectId(query.scheduleId, 'scheduleId');
   if (query.checkoutSessionId !== undefined) {
-    filter.checkoutSessionId = toKey(query.checkoutSessionId, 'checkoutSessionId');
+    filter.checkoutSessionId = typedEquals(toKey(query.checkoutSessionId, 'checkoutSessionId'));
   }
   if (query.status !== undefined) {
     filter.status = { $in: bookingStatuses(query.status as BookingStatus | BookingStatus[], 'status') };
@@ -147,7 +163,7 @@ export function bookingQueryFilter(input: BookingQuery, hostIds: HostIdMode): Li
 // ---- payments ----
 
 export function providerPaymentFilter(provider: string, providerPaymentId: string): Filter {
-  return { provider, providerPaymentId };
+  return { provider: typedEquals(provider), providerPaymentId: typedEquals(providerPaymentId) };
 }
 
 export function paymentQueryFilter(input: { bookingId?: string; refundStatus?: RefundStatus }): Filter {
@@ -186,6 +202,20 @@ export function ledgerQueryFilter(input: { doctorId?: string; bookingId?: string
   if (query.doctorId !== undefined) filter.doctorId = toHostId(query.doctorId, 'doctorId', hostIds);
   if (query.bookingId !== undefined) filter.bookingId = toObjectId(query.bookingId, 'bookingId');
   return filter;
+}
+
+/** Credits minus debits per currency, for one doctor; sorted by currency. */
+export function ledgerBalancesPipeline(doctorId: HostId): Record<string, unknown>[] {
+  return [
+    { $match: { doctorId } },
+    {
+      $group: {
+        _id: '$currency',
+        balance: { $sum: { $cond: [{ $eq: ['$kind', 'credit'] }, '$amount', { $multiply: [-1, '$amount'] }] } },
+      },
+    },
+    { $sort: { _id: 1 } },
+  ];
 }
 
 export const eventFilter = (eventId: string): Filter => ({ eventId });

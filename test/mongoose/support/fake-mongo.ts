@@ -1,4 +1,5 @@
 // A MongoDB stand-in under a real MongooseStore: the adapter's own code, mongoose's connection.transaction and the driver's withTransaction, over a snapshot-isolation document store.
+import { Aggregator } from 'mingo';
 import mongoose from 'mongoose';
 import {
   type DocumentsByKey,
@@ -47,6 +48,19 @@ const REPLICA_SET_HELLO = {
   maxWireVersion: 21,
 };
 
+/** A read as the server receives it: what an index has to serve. */
+export interface RecordedQuery {
+  collection: MongooseStoreModelKey;
+  method: 'find' | 'findOne' | 'countDocuments' | 'aggregate' | 'findOneAndUpdate' | 'deleteMany';
+  filter: Filter;
+  sort?: Sort;
+  limit?: number;
+  batchSize?: number;
+  /** aggregate only: the stages after the first `$match` (which is `filter`). */
+  pipeline?: Record<string, unknown>[];
+  inTransaction: boolean;
+}
+
 /** Which of careslot's indexes exist when the stand-in starts. */
 export type FakeIndexes = 'all' | 'none' | { except: readonly string[] };
 
@@ -77,10 +91,14 @@ export interface FakeMongo {
   db: SnapshotDb;
   /** Every collection call, in order ("booking.findOne", ...). */
   calls: string[];
+  /** Every read with what the server would plan it from, in order. */
+  queries: RecordedQuery[];
   /** What the store's operations are built from, for tests that need their own. */
   deps: OperationsDeps;
   /** The latest committed documents of a collection. */
   rows(key: MongooseStoreModelKey): Doc[];
+  /** Commits documents written by someone else (legacy data, another app), unchecked by careslot's schemas. */
+  seed(key: MongooseStoreModelKey, docs: Doc[]): void;
   /** Drops every document (indexes stay) and forgets the calls. */
   reset(): void;
 }
@@ -110,6 +128,7 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
   const client = new MongoClient('mongodb://careslot-fake-mongo.invalid:27017/careslot?replicaSet=careslot-fake-rs');
   const db = new SnapshotDb();
   const calls: string[] = [];
+  const queries: RecordedQuery[] = [];
   const transactions = new WeakMap<DriverTransaction, SnapshotTransaction>();
 
   // Open as far as mongoose and the store can tell; the client behind it never connects.
@@ -220,6 +239,7 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
       async findOne(filter, operationOptions) {
         record('findOne');
         const txn = transactionOf(operationOptions);
+        queries.push({ collection: key, method: 'findOne', filter, limit: 1, inTransaction: txn !== null });
         await Promise.resolve();
         const projection = operationOptions.projection;
         const [doc] = db.find(table, txn, filter, { limit: 1, ...(projection ? { projection } : {}) });
@@ -230,6 +250,15 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
         return {
           toArray: async () => {
             const txn = transactionOf(operationOptions);
+            queries.push({
+              collection: key,
+              method: 'find',
+              filter,
+              sort: operationOptions.sort,
+              ...(operationOptions.limit === undefined ? {} : { limit: operationOptions.limit }),
+              batchSize: operationOptions.batchSize,
+              inTransaction: txn !== null,
+            });
             await Promise.resolve();
             return db.find(table, txn, filter, {
               sort: operationOptions.sort,
@@ -241,6 +270,7 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
       async findOneAndUpdate(filter, update, operationOptions) {
         record('findOneAndUpdate');
         const txn = inTransaction('findOneAndUpdate', operationOptions);
+        queries.push({ collection: key, method: 'findOneAndUpdate', filter, limit: 1, inTransaction: true });
         await Promise.resolve();
         const [current] = db.find(table, txn, filter, { limit: 1 });
         const { $setOnInsert, ...modifiers } = update;
@@ -261,14 +291,36 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
       async deleteMany(filter, operationOptions) {
         record('deleteMany');
         const txn = inTransaction('deleteMany', operationOptions);
+        queries.push({ collection: key, method: 'deleteMany', filter, inTransaction: true });
         await Promise.resolve();
         const doomed = db.find(table, txn, filter, { projection: { _id: 1 } });
         for (const doc of doomed) db.remove(table, txn, documentId(doc));
         return { deletedCount: doomed.length };
       },
+      aggregate<R>(pipeline: Record<string, unknown>[], operationOptions: { session?: ClientSession }) {
+        record('aggregate');
+        return {
+          toArray: async (): Promise<R[]> => {
+            const txn = transactionOf(operationOptions);
+            const [first, ...rest] = pipeline;
+            const match = (first?.$match ?? {}) as Filter;
+            const stages = first?.$match === undefined ? pipeline : rest;
+            queries.push({
+              collection: key,
+              method: 'aggregate',
+              filter: match,
+              pipeline: stages,
+              inTransaction: !!txn,
+            });
+            await Promise.resolve();
+            return new Aggregator(stages).run(db.find(table, txn, match)) as R[];
+          },
+        };
+      },
       async countDocuments(filter, operationOptions) {
         record('countDocuments');
         const txn = transactionOf(operationOptions);
+        queries.push({ collection: key, method: 'countDocuments', filter, inTransaction: txn !== null });
         await Promise.resolve();
         return db.find(table, txn, filter, { projection: { _id: 1 } }).length;
       },
@@ -312,11 +364,19 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
     connection,
     db,
     calls,
+    queries,
     deps,
     rows: (key) => db.committed(db.table(`careslot.${store.models[key].collection.collectionName}`)),
+    seed: (key, docs) => {
+      const table = db.table(`careslot.${store.models[key].collection.collectionName}`);
+      const txn = db.begin();
+      for (const doc of docs) db.insert(table, txn, { _id: new mongoose.Types.ObjectId(), ...doc });
+      db.commit(txn);
+    },
     reset: () => {
       db.clear();
       calls.length = 0;
+      queries.length = 0;
     },
   };
 }

@@ -361,7 +361,10 @@ export class SnapshotDb {
       if (field.startsWith('$') || field.includes('.')) continue;
       let values: unknown[] | null = null;
       if (isPlain(value)) values = [value];
-      else if (value !== null && typeof value === 'object' && Object.keys(value).length === 1) {
+      else if (value !== null && typeof value === 'object' && isPlain((value as { $eq?: unknown }).$eq)) {
+        // `{ $eq, $type }`, as the store queries fields under a `$type` partial index.
+        values = [(value as { $eq: unknown }).$eq];
+      } else if (value !== null && typeof value === 'object' && Object.keys(value).length === 1) {
         const list = (value as { $in?: unknown }).$in;
         if (Array.isArray(list) && list.every(isPlain)) values = list;
       }

@@ -1,0 +1,77 @@
+// Drives the engine through every use case that reads (listings, booking, confirmation, refunds, the sweep, the clean-up, the wallet), so the queries it sends can be checked against the indexes.
+import type { MongooseStore } from '../../../src/adapters/mongoose/index.js';
+import { DEFAULT_PLANS, JOB_NAMES } from '../../../src/index.js';
+import { createFixture, DOCTOR, type Fixture, PATIENTS } from '../../support/engine-fixture.js';
+
+/** The fixture options the workload needs: a plan with a free quota, so the free-quota count runs too. */
+export const WORKLOAD_PLANS = { ...DEFAULT_PLANS, freeTrial: { mode: 'pay' as const, freeQuota: 1 } };
+
+/** A fixture on `store` ready for `runQueryWorkload`. */
+export function workloadFixture(store: MongooseStore): Fixture {
+  return createFixture({ store, plans: WORKLOAD_PLANS });
+}
+
+/**
+ * Every read path of the engine, once: slot creation and its overlap check (also refused),
+ * listings of slots and bookings by each owner with and without a status, a paid booking with an
+ * idempotency key and its retry, a free-quota booking, a VISE booking, confirmation by webhook
+ * (session lookup, provider payment, processed event), a lost webhook found by the sweep, a
+ * refund with its ledger debit, the wallet, the hold timeout, the end of slots with rollover,
+ * the reconciliation sweep and the clean-up.
+ */
+export async function runQueryWorkload(f: Fixture, store: MongooseStore): Promise<void> {
+  const { engine, gateway } = f;
+  const first = await f.slot(24 * 60);
+  const second = await f.slot(26 * 60);
+  const third = await f.slot(28 * 60);
+  const fourth = await f.slot(30 * 60);
+  await f.slot(24 * 60 + 15).catch(() => null); // overlaps `first`: refused
+
+  await engine.listSchedules();
+  await engine.listSchedules({ doctorId: DOCTOR });
+  await engine.listSchedules({ doctorId: DOCTOR, status: 'available' });
+  await engine.listSchedules({ status: 'available' });
+  await engine.listSchedules({ from: f.clock.now(), to: new Date(f.clock.now().getTime() + 86_400_000 * 3) });
+  await engine.listSchedules({ doctorId: DOCTOR, from: f.clock.now() });
+
+  const paid = await engine.book({ patientId: PATIENTS.standard, scheduleId: first.id, idempotencyKey: 'k-1' });
+  await engine.book({ patientId: PATIENTS.standard, scheduleId: first.id, idempotencyKey: 'k-1' });
+  const session = gateway.sessionForBooking(paid.booking.id);
+  // Without the booking id in its metadata: found by its Checkout Session.
+  if (session) {
+    const event = gateway.pay(session.id);
+    await engine.handlePaymentEvent(event.type === 'payment.succeeded' ? { ...event, bookingId: null } : event);
+  }
+
+  await engine.book({ patientId: PATIENTS.trial, scheduleId: second.id }); // free quota: free
+  await engine.book({ patientId: PATIENTS.vise, scheduleId: third.id });
+  const lost = await engine.book({ patientId: PATIENTS.other, scheduleId: fourth.id });
+  const lostSession = gateway.sessionForBooking(lost.booking.id);
+  if (lostSession) gateway.pay(lostSession.id); // the webhook never arrives: the sweep asks
+
+  for (const query of [
+    {},
+    { patientId: PATIENTS.standard },
+    { patientId: PATIENTS.standard, status: 'scheduled' as const },
+    { doctorId: DOCTOR },
+    { doctorId: DOCTOR, status: 'pending' as const },
+    { scheduleId: first.id },
+    { scheduleId: first.id, status: 'scheduled' as const },
+    { status: 'pending' as const },
+  ]) {
+    await engine.listBookings(query);
+  }
+
+  await engine.getWallet(DOCTOR);
+  await store.ledgerBalances({ doctorId: DOCTOR });
+  await engine.cancelBooking({ bookingId: paid.booking.id, actor: { role: 'patient', id: PATIENTS.standard } });
+  await engine.getWallet(DOCTOR);
+
+  await f.advance(20); // holds time out
+  await engine.reconcile();
+  await f.advance(31 * 60); // every slot ends: expired, completed, rolled over
+  await engine.reconcile();
+  await f.advance(9 * 24 * 60); // past the clean-up retention
+  await engine.runJob(JOB_NAMES.cleanup, {});
+  await engine.reconcile();
+}
