@@ -3,7 +3,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PostgresStore } from '../../src/adapters/postgres/index.js';
 import { BookingEngine, type Schedule } from '../../src/index.js';
 import { MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
 import { findViolations } from '../support/invariants.js';
