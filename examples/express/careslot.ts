@@ -1,4 +1,4 @@
-// Builds careslot for the example host: embedded defaults with no environment, real adapters with it.
+// Builds careslot for the example host: embedded defaults with no environment (optionally on PostgreSQL or PGlite), real adapters with it.
 import {
   BookingEngine,
   type BookingEngineOptions,
@@ -15,6 +15,10 @@ import { DEMO_DOCTORS, DEMO_PATIENTS, DEMO_RELATIONS } from './demo-users.js';
 
 export interface CareslotEnv {
   MONGODB_URI?: string;
+  /** A PostgreSQL server for the store (`postgres://user:pass@host:5432/db`): PostgresStore on a pg.Pool. */
+  DATABASE_URL?: string;
+  /** Keeps the embedded demo's data in PGlite files in this folder (one process at a time), e.g. `./data`. */
+  CARESLOT_DATA_DIR?: string;
   REDIS_URL?: string;
   STRIPE_SECRET_KEY?: string;
   STRIPE_WEBHOOK_SECRET?: string;
@@ -56,12 +60,61 @@ function demoPatients(): MemoryPatientDirectory {
   );
 }
 
+interface OpenedStore {
+  store: BookingStore;
+  /** For the startup banner. */
+  describe: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The PostgreSQL stores: DATABASE_URL (a server, on a pg.Pool this host owns) or
+ * CARESLOT_DATA_DIR (PGlite files in a folder, this process only). Null: neither is set.
+ */
+async function openPostgres(env: CareslotEnv, clock: Clock | undefined): Promise<OpenedStore | null> {
+  if (env.DATABASE_URL) {
+    const [{ default: pg }, { PostgresStore }] = await Promise.all([import('pg'), import('careslot/postgres')]);
+    const pool = new pg.Pool({ connectionString: env.DATABASE_URL });
+    pool.on('error', (error) => console.error(`postgres: idle connection failed: ${error.message}`));
+    const store = new PostgresStore({ pool, ...(clock ? { clock } : {}) });
+    try {
+      await store.migrate(); // creates or upgrades careslot's schema; safe from every process at once
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+    return {
+      store,
+      describe: `PostgresStore (${redact(env.DATABASE_URL)}, schema ${store.schema})`,
+      close: () => pool.end(), // the pool is this host's: careslot never ends it
+    };
+  }
+  if (env.CARESLOT_DATA_DIR) {
+    const { PostgresStore } = await import('careslot/postgres');
+    const store = await PostgresStore.embedded({ dataDir: env.CARESLOT_DATA_DIR, ...(clock ? { clock } : {}) });
+    return {
+      store,
+      describe: `PostgresStore on PGlite (files in ${env.CARESLOT_DATA_DIR}; this process only; kept across restarts)`,
+      close: () => store.close(),
+    };
+  }
+  return null;
+}
+
 export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides = {}): Promise<CareslotSetup> {
-  const wanted = [env.MONGODB_URI, env.REDIS_URL, env.STRIPE_SECRET_KEY, env.STRIPE_WEBHOOK_SECRET];
-  const real = wanted.some(Boolean);
-  if (real && !wanted.every(Boolean)) {
+  if (env.DATABASE_URL && (env.MONGODB_URI || env.CARESLOT_DATA_DIR)) {
+    throw new Error('Set one store: DATABASE_URL (PostgreSQL), CARESLOT_DATA_DIR (PGlite) or MONGODB_URI (MongoDB)');
+  }
+  const services = [env.REDIS_URL, env.STRIPE_SECRET_KEY, env.STRIPE_WEBHOOK_SECRET];
+  const real = services.some(Boolean) || Boolean(env.MONGODB_URI);
+  if (real && !(services.every(Boolean) && (env.MONGODB_URI || env.DATABASE_URL))) {
     throw new Error(
-      'Real-services mode needs all of MONGODB_URI, REDIS_URL, STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET (unset them all for the embedded demo)',
+      'Real-services mode needs all of REDIS_URL, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET and a database (MONGODB_URI or DATABASE_URL); unset them all for the embedded demo (DATABASE_URL or CARESLOT_DATA_DIR alone keep it embedded, on PostgreSQL)',
+    );
+  }
+  if (real && env.CARESLOT_DATA_DIR) {
+    throw new Error(
+      'CARESLOT_DATA_DIR (PGlite) serves one process, and real-services mode runs a separate worker: use DATABASE_URL (or MONGODB_URI)',
     );
   }
   const publicUrl = env.PUBLIC_URL ?? 'http://localhost:3000';
@@ -75,7 +128,8 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
 
   if (!real) {
     const clock = overrides.clock;
-    const store = new MemoryStore(clock ? { clock } : {});
+    const postgres = await openPostgres(env, clock);
+    const store = postgres?.store ?? new MemoryStore(clock ? { clock } : {});
     const testGateway = new TestPaymentGateway({
       checkoutBaseUrl: `${publicUrl}/checkout`,
       ...(clock ? { clock } : {}),
@@ -97,37 +151,28 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
       testGateway,
       notifier,
       parts: {
-        store: 'MemoryStore (in this process)',
+        store: postgres?.describe ?? 'MemoryStore (in this process)',
         scheduler: 'InProcessScheduler (timers in this process)',
         payments: `TestPaymentGateway (local checkout page at ${publicUrl}/checkout/<session>)`,
       },
       redisUrl: null,
       bullmq: null,
-      close: async () => scheduler.close(),
+      close: async () => {
+        await scheduler.close();
+        await postgres?.close();
+      },
     };
   }
 
   // Real services: each adapter gets the host's own connection or client.
-  const [
-    { default: mongoose },
-    { MongooseStore },
-    { default: Stripe },
-    { StripeCheckoutGateway },
-    { BullMQScheduler },
-    { Redis },
-  ] = await Promise.all([
-    import('mongoose'),
-    import('careslot/mongoose'),
+  const [{ default: Stripe }, { StripeCheckoutGateway }, { BullMQScheduler }, { Redis }] = await Promise.all([
     import('stripe'),
     import('careslot/stripe'),
     import('careslot/bullmq'),
     import('ioredis'),
   ]);
-  const connection = await mongoose.createConnection(env.MONGODB_URI as string).asPromise();
-  const mongooseStore = new MongooseStore({ connection });
-  await mongooseStore.ready(); // fails fast on a standalone mongod (transactions need a replica set)
-  await mongooseStore.createIndexes(); // the unique one-active-booking-per-slot index, among others
-  const store: BookingStore = mongooseStore;
+  const opened = (await openPostgres(env, overrides.clock)) ?? (await openMongo(env.MONGODB_URI as string));
+  const store = opened.store;
   const stripe = new Stripe(env.STRIPE_SECRET_KEY as string);
   const gateway = new StripeCheckoutGateway({ stripe, webhookSecret: env.STRIPE_WEBHOOK_SECRET as string });
   const redisUrl = env.REDIS_URL as string;
@@ -149,7 +194,7 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
     testGateway: null,
     notifier,
     parts: {
-      store: `MongooseStore (${redact(env.MONGODB_URI as string)})`,
+      store: opened.describe,
       scheduler: `BullMQScheduler (${redact(redisUrl)}; run the worker: npm run example:worker)`,
       payments: 'StripeCheckoutGateway (Stripe Checkout)',
     },
@@ -158,9 +203,21 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
     close: async () => {
       await scheduler.close();
       await redis.quit();
-      await connection.close();
+      await opened.close();
     },
   };
+}
+
+async function openMongo(uri: string): Promise<OpenedStore> {
+  const [{ default: mongoose }, { MongooseStore }] = await Promise.all([
+    import('mongoose'),
+    import('careslot/mongoose'),
+  ]);
+  const connection = await mongoose.createConnection(uri).asPromise();
+  const store = new MongooseStore({ connection });
+  await store.ready(); // fails fast on a standalone mongod (transactions need a replica set)
+  await store.createIndexes(); // the unique one-active-booking-per-slot index, among others
+  return { store, describe: `MongooseStore (${redact(uri)})`, close: () => connection.close() };
 }
 
 /** Hides credentials in URLs printed at startup. */

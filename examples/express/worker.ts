@@ -4,7 +4,7 @@ import { createCareslot } from './careslot.js';
 const careslot = await createCareslot(process.env);
 if (careslot.mode !== 'real' || !careslot.bullmq) {
   console.error(
-    'The worker needs MONGODB_URI, REDIS_URL, STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET (embedded mode runs jobs in the server process).',
+    'The worker needs REDIS_URL, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET and MONGODB_URI or DATABASE_URL (embedded mode runs jobs in the server process).',
   );
   process.exit(1);
 }

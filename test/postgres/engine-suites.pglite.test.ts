@@ -1,4 +1,4 @@
-// The engine suites, the lifecycle suite, bad input and the load test, with every fixture on PostgresStore over PGlite.
+// The engine suites, the lifecycle suite and bad input, with every fixture on PostgresStore over PGlite (the load test: load.pglite.test.ts).
 import { afterAll } from 'vitest';
 import { useStoreForFixtures } from '../support/engine-fixture.js';
 import { pgliteTarget, reuseSchemasBetweenTests } from './support/targets.js';
@@ -16,4 +16,3 @@ await import('../engine/slots.test.js');
 await import('../engine/lifecycle.test.js');
 await import('../engine/resilience.test.js');
 await import('../reliability/bad-input.test.js');
-await import('../reliability/load.test.js');

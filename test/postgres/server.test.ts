@@ -1,6 +1,8 @@
 // PostgresStore on a real server: concurrent migrations, the host's pool, bind parameters only, and faults (killed connection, restart, statement timeout).
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createCareslot } from '../../examples/express/careslot.js';
+import { DEMO_DOCTORS } from '../../examples/express/demo-users.js';
 import type { PgPoolClientLike, PgPoolLike } from '../../src/adapters/postgres/index.js';
 import { PostgresStore } from '../../src/adapters/postgres/index.js';
 import { type BookingStore, isBookingError, type Schedule, type StoreOperations } from '../../src/index.js';
@@ -126,6 +128,31 @@ if (serverAvailable) {
         ['patient-marker-7f3a', 'key-marker-9c1e', '4321', slot.id, booking.id, DOCTOR].some((v) => text.includes(v)),
       );
       expect(leaked).toEqual([]);
+    });
+  });
+
+  describe('the example host on DATABASE_URL', () => {
+    it('migrates the database, says it runs on PostgreSQL with the password hidden, and books there', async () => {
+      const url = t.server.url(t.database).replace('careslot@', 'careslot:secret@');
+      const clock = new ManualClock('2030-03-01T08:00:00Z');
+      const example = await createCareslot({ DATABASE_URL: url }, { clock, timers: false });
+      try {
+        expect(example.mode).toBe('embedded');
+        expect(example.parts.store).toBe(
+          `PostgresStore (postgres://***@127.0.0.1:${t.server.port}/${t.database}, schema careslot)`,
+        );
+        const slot = await example.engine.createSchedule({
+          doctorId: DEMO_DOCTORS[0].id,
+          startTime: '2030-03-03T09:00:00Z',
+          endTime: '2030-03-03T09:30:00Z',
+          fee: { amount: 5000, currency: 'eur' },
+          timeZone: 'Europe/Berlin',
+        });
+        const { rows } = await t.pool.query('SELECT id FROM careslot.doctor_appointment_schedules');
+        expect(rows).toEqual([{ id: slot.id }]);
+      } finally {
+        await example.close();
+      }
     });
   });
 
