@@ -260,6 +260,9 @@ async function concurrentCreates(fake: ReturnType<typeof createFakeMongo>, lock:
   return { results, attempts };
 }
 
+/** For the tests of what a missing index lets through: ready() would refuse to run without it. */
+const NO_INDEX_CHECK = { checkIndexes: false } as const;
+
 describe('write skew, and the lock documents that prevent it', () => {
   it('commits both of two transactions that read the same slots and insert disjoint ones: snapshot isolation allows write skew (two overlapping slots)', async () => {
     const fake = createFakeMongo();
@@ -279,7 +282,7 @@ describe('write skew, and the lock documents that prevent it', () => {
   });
 
   it('does not serialize first-time lockers when the doctor-lock unique index was never built: two lock documents, write skew again', async () => {
-    const fake = createFakeMongo({ indexes: { except: ['careslot_doctor_lock'] } });
+    const fake = createFakeMongo({ indexes: { except: ['careslot_doctor_lock'] }, storeOptions: NO_INDEX_CHECK });
     const { results } = await concurrentCreates(fake, true);
     expect(results.filter((r) => r !== 'overlap')).toHaveLength(2);
     expect(fake.rows('doctorLock')).toHaveLength(2);
@@ -343,7 +346,7 @@ describe('unique indexes', () => {
   });
 
   it('does not enforce a unique index that was not created: both first bookings of one slot commit', async () => {
-    const fake = createFakeMongo({ indexes: { except: [ACTIVE_BOOKING_INDEX] } });
+    const fake = createFakeMongo({ indexes: { except: [ACTIVE_BOOKING_INDEX] }, storeOptions: NO_INDEX_CHECK });
     const slot = await autocommit(fake.store).insertSchedule(newSchedule());
     const { results, attempts } = await concurrentFirstBookings(fake, slot);
     expect(results.filter((r) => r !== null)).toHaveLength(2);
@@ -368,7 +371,7 @@ describe('unique indexes', () => {
   });
 
   it('checks unique indexes again at commit, against committed data: an index built while a transaction was open holds for it', async () => {
-    const fake = createFakeMongo({ indexes: { except: ['careslot_ledger_key'] } });
+    const fake = createFakeMongo({ indexes: { except: ['careslot_ledger_key'] }, storeOptions: NO_INDEX_CHECK });
     const entry = ledgerEntry({ key: 'credit:b1', doctorId: DOC1 });
     const inserted = deferred();
     const indexed = deferred();

@@ -223,6 +223,48 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
     expect((await store.findActiveBooking(slot.id))?.id).toBe(created?.id);
   });
 
+  it('refuses to run on a database without its unique indexes, and runs once createIndexes() built them', async () => {
+    const other = await openConnection(await replSet.uri(), 'careslot_no_indexes');
+    try {
+      const fresh = new MongooseStore({ connection: other });
+      await expect(fresh.ready()).rejects.toMatchObject({
+        code: 'STORE_ERROR',
+        message: expect.stringMatching(/careslot_one_active_booking_per_slot.*run await store\.createIndexes\(\)/),
+      });
+      await fresh.createIndexes();
+      await fresh.ready();
+    } finally {
+      await other.dropDatabase();
+      await other.close();
+    }
+  });
+
+  it('builds every other index when legacy bookings make the active-booking index fail, and names backfillActiveFlags()', async () => {
+    const other = await openConnection(await replSet.uri(), 'careslot_legacy_indexes');
+    try {
+      const fresh = new MongooseStore({ connection: other });
+      const slotId = new mongoose.Types.ObjectId();
+      await fresh.models.booking.collection.insertMany([
+        { doctorScheduleId: slotId, status: 'scheduled', active: true },
+        { doctorScheduleId: slotId, status: 'cancelled', active: true },
+      ]);
+      const error = await fresh.createIndexes().catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'STORE_ERROR',
+        details: { failures: [expect.objectContaining({ index: ACTIVE_BOOKING_INDEX, code: 11000 })] },
+        message: expect.stringMatching(/backfillActiveFlags\(\)/),
+      });
+      const names = (await fresh.models.doctorLock.collection.listIndexes().toArray()).map((i) => i.name);
+      expect(names).toContain('careslot_doctor_lock');
+      expect(await fresh.backfillActiveFlags()).toBe(1);
+      await fresh.createIndexes();
+      await fresh.ready();
+    } finally {
+      await other.dropDatabase();
+      await other.close();
+    }
+  });
+
   it('drops only indexes careslot did not declare on syncIndexes', async () => {
     await store.models.event.collection.createIndex({ type: 1 }, { name: 'stray_type' });
     const dropped = await store.syncIndexes();

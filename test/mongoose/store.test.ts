@@ -363,7 +363,7 @@ describe('readiness', () => {
   it('fails fast on a standalone mongod: transactions need a replica set', async () => {
     const connection = hostConnection();
     pretendOpen(connection, () => STANDALONE_HELLO);
-    const store = new MongooseStore({ connection });
+    const store = new MongooseStore({ connection, checkIndexes: false });
     await expect(store.ready()).rejects.toMatchObject({
       code: 'STORE_ERROR',
       message: expect.stringMatching(/^MongooseStore needs a replica set: .*--replSet.*MongoMemoryReplSet/),
@@ -376,7 +376,7 @@ describe('readiness', () => {
   it('accepts a replica set member or a mongos, and asks the server only once', async () => {
     const connection = hostConnection();
     const command = pretendOpen(connection, () => REPLICA_SET_HELLO);
-    const store = new MongooseStore({ connection });
+    const store = new MongooseStore({ connection, checkIndexes: false });
     await store.ready();
     await store.ready();
     expect(command).toHaveBeenCalledTimes(1);
@@ -391,14 +391,14 @@ describe('readiness', () => {
         throw Object.assign(new Error('no such command: hello'), { name: 'MongoServerError', code: 59 });
       return REPLICA_SET_HELLO;
     });
-    await new MongooseStore({ connection }).ready();
+    await new MongooseStore({ connection, checkIndexes: false }).ready();
     expect(command.mock.calls.map(([cmd]) => Object.keys(cmd)[0])).toEqual(['hello', 'isMaster']);
   });
 
   it('lets the driver reconnect instead of failing when a connection that was open is momentarily down', async () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
-    const store = new MongooseStore({ connection });
+    const store = new MongooseStore({ connection, checkIndexes: false });
     const calls = recordCollections(store);
     await store.ready();
     Object.defineProperty(connection, 'readyState', { value: 0, configurable: true, writable: true });
@@ -409,7 +409,7 @@ describe('readiness', () => {
   it('validates ids before any query even on an open connection', async () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
-    const store = new MongooseStore({ connection });
+    const store = new MongooseStore({ connection, checkIndexes: false });
     await expect(store.getBooking({ $gt: '' } as unknown as string)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 });
@@ -496,7 +496,7 @@ describe('transactions', () => {
   it('passes the session to every operation inside a transaction, with the configured options', async () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
-    const store = new MongooseStore({ connection, clock: { now: () => T0 } });
+    const store = new MongooseStore({ connection, checkIndexes: false, clock: { now: () => T0 } });
     const calls = recordCollections(store);
     const session = { id: 'fake-session' };
     const transaction = vi.fn(async (fn: (s: unknown) => Promise<unknown>) => fn(session));
@@ -546,6 +546,7 @@ describe('transactions', () => {
     Object.assign(connection, { transaction });
     const store = new MongooseStore({
       connection,
+      checkIndexes: false,
       transactionOptions: given as MongooseStoreOptions['transactionOptions'],
     });
     await store.transaction(async () => 1);
@@ -563,7 +564,7 @@ describe('transactions', () => {
   it('reads committed data from the primary outside transactions, with no session', async () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
-    const store = new MongooseStore({ connection });
+    const store = new MongooseStore({ connection, checkIndexes: false });
     const calls = recordCollections(store);
     await everyRead(store);
     expect(calls).toHaveLength(13);
@@ -575,7 +576,7 @@ describe('transactions', () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
     Object.assign(connection, { transaction: async (fn: (s: unknown) => Promise<unknown>) => fn({}) });
-    const store = new MongooseStore({ connection });
+    const store = new MongooseStore({ connection, checkIndexes: false });
     recordCollections(store);
     const seen = await store.transaction((tx) =>
       tx.insertSchedule(newSchedule({ fee: { amount: 10.5, currency: 'eur' } })).catch((e: unknown) => e),
@@ -600,7 +601,7 @@ describe('transactions', () => {
     pretendOpen(connection, () => REPLICA_SET_HELLO);
     Object.assign(connection, { transaction: async (fn: (s: unknown) => Promise<unknown>) => fn({}) });
     const now = new Date('2031-01-01T00:00:00Z');
-    const store = new MongooseStore({ connection, now: () => now });
+    const store = new MongooseStore({ connection, checkIndexes: false, now: () => now });
     recordCollections(store);
     const slot = await store.transaction((tx) => tx.insertSchedule(newSchedule()));
     expect(slot.createdAt).toEqual(now);
@@ -611,7 +612,7 @@ describe('transactions', () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
     Object.assign(connection, { transaction: async (fn: (s: unknown) => Promise<unknown>) => fn({}) });
-    const store = new MongooseStore({ connection });
+    const store = new MongooseStore({ connection, checkIndexes: false });
     recordCollections(store);
     const payment = { _id: new mongoose.Types.ObjectId(BOOKING), amount: 5000, refunds: [], __v: 0 };
     vi.spyOn(store.models.payment.collection, 'findOne').mockResolvedValue(payment as never);
@@ -625,7 +626,7 @@ describe('transactions', () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
     Object.assign(connection, { transaction: async (fn: (s: unknown) => Promise<unknown>) => fn({}) });
-    const store = new MongooseStore({ connection });
+    const store = new MongooseStore({ connection, checkIndexes: false });
     let runs = 0;
     const result = await store.transaction(async () => {
       runs++;
@@ -640,7 +641,7 @@ describe('transactions', () => {
     const connection = hostConnection();
     pretendOpen(connection, () => REPLICA_SET_HELLO);
     Object.assign(connection, { transaction: async (fn: (s: unknown) => Promise<unknown>) => fn({}) });
-    const store = new MongooseStore({ connection });
+    const store = new MongooseStore({ connection, checkIndexes: false });
     let runs = 0;
     const error = await store
       .transaction(async () => {
@@ -662,7 +663,7 @@ describe('transactions', () => {
         return fn({});
       },
     });
-    const store = new MongooseStore({ connection });
+    const store = new MongooseStore({ connection, checkIndexes: false });
     const boom = failure;
     await expect(store.transaction(async () => Promise.reject(boom))).rejects.toBe(boom);
     const domain = new BookingError('SCHEDULE_UNAVAILABLE', 'taken');

@@ -17,4 +17,9 @@ export {
 } from './documents.js';
 export type { HostId, HostIdMode } from './ids.js';
 export { ACTIVE_BOOKING_INDEX, type IndexSpec, MONGOOSE_STORE_INDEXES, SUPERSEDED_INDEXES } from './indexes.js';
-export { MongooseStore, type MongooseStoreModels, type MongooseStoreOptions } from './mongoose-store.js';
+export {
+  MongooseStore,
+  type MongooseStoreModels,
+  type MongooseStoreOptions,
+  type MongooseStoreWarningCode,
+} from './mongoose-store.js';

@@ -32,7 +32,7 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
     {
       fields: { createdBy: 1, startTime: 1, _id: 1 },
       options: { name: 'careslot_schedule_doctor_start' },
-      purpose: "a doctor's slots by start time (listings)",
+      purpose: "listings of a doctor's slots by start time",
     },
     {
       fields: { createdBy: 1, status: 1, startTime: 1, _id: 1, endTime: 1 },
@@ -42,7 +42,7 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
     {
       fields: { status: 1, startTime: 1, _id: 1, endTime: 1 },
       options: { name: 'careslot_schedule_status_start' },
-      purpose: 'the sweep (ended live slots), the clean-up (old expired slots) and listings by status',
+      purpose: 'the sweep of ended live slots, the clean-up of old expired slots, listings by status',
     },
     {
       fields: { startTime: 1, _id: 1 },
@@ -68,7 +68,7 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
     {
       fields: { status: 1, createdAt: 1, _id: 1, holdExpiresAt: 1 },
       options: { name: 'careslot_booking_status_created' },
-      purpose: 'the sweep (expired holds, pending bookings to ask the provider about) and listings by status',
+      purpose: 'the sweep of expired holds and of pending bookings to ask the provider about, listings by status',
     },
     {
       fields: { checkoutSessionId: 1, createdAt: 1, _id: 1 },
@@ -81,17 +81,17 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
     {
       fields: { patientId: 1, createdAt: 1, _id: 1, status: 1, mode: 1 },
       options: { name: 'careslot_booking_patient' },
-      purpose: "a patient's bookings (listings, pending holds, free quota)",
+      purpose: "a patient's bookings: listings, pending holds, free quota",
     },
     {
       fields: { doctorId: 1, createdAt: 1, _id: 1, status: 1 },
       options: { name: 'careslot_booking_doctor' },
-      purpose: "a doctor's bookings (listings)",
+      purpose: "listings of a doctor's bookings",
     },
     {
       fields: { doctorScheduleId: 1, createdAt: 1, _id: 1, status: 1 },
       options: { name: 'careslot_booking_schedule' },
-      purpose: "a slot's bookings (listings)",
+      purpose: "listings of a slot's bookings",
     },
     {
       fields: { createdAt: 1, _id: 1 },
@@ -119,7 +119,7 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
     {
       fields: { 'refunds.status': 1, createdAt: 1, _id: 1 },
       options: { name: 'careslot_payment_refund_status' },
-      purpose: 'the sweep (refunds left pending or failed)',
+      purpose: 'the sweep of refunds left pending or failed',
     },
   ],
   ledger: [
@@ -133,7 +133,7 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
     {
       fields: { doctorId: 1, createdAt: 1, _id: 1 },
       options: { name: 'careslot_ledger_doctor_created' },
-      purpose: "a doctor's wallet (entries and balances)",
+      purpose: "a doctor's wallet: entries and balances",
     },
     {
       fields: { bookingId: 1, createdAt: 1, _id: 1 },
@@ -159,7 +159,7 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
     {
       fields: { patientId: 1 },
       options: { name: 'careslot_patient_lock', unique: true },
-      purpose: 'the patient lock (pending holds and free quota under concurrency)',
+      purpose: 'the patient lock, for pending holds and free quota under concurrency',
     },
   ],
   // Without it two first-time lockers of one doctor insert two lock documents and never conflict.
@@ -167,7 +167,7 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
     {
       fields: { doctorId: 1 },
       options: { name: 'careslot_doctor_lock', unique: true },
-      purpose: 'the doctor lock (overlap checks under concurrency)',
+      purpose: 'the doctor lock, for overlap checks under concurrency',
     },
   ],
 };

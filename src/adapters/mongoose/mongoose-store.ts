@@ -9,6 +9,17 @@ import { DEFAULT_MODEL_NAMES, type DocumentsByKey, MODEL_KEYS, type MongooseStor
 import { retryUniqueConflicts, toStoreError } from './errors.js';
 import type { HostIdMode } from './ids.js';
 import {
+  createIndexesError,
+  findMissingIndexes,
+  hasLegacyActiveFlags,
+  type IndexedCollection,
+  type IndexedCollections,
+  type IndexRef,
+  missingIndexesError,
+  missingQueryIndexesWarning,
+} from './index-check.js';
+import { ACTIVE_BOOKING_INDEX, MONGOOSE_STORE_INDEXES, SUPERSEDED_INDEXES } from './indexes.js';
+import {
   type ClientSession,
   MongooseOperations,
   MongooseReads,
@@ -77,7 +88,29 @@ export interface MongooseStoreOptions {
    * @defaultValue `{ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' }, readPreference: 'primary' }`
    */
   transactionOptions?: mongoose.mongo.TransactionOptions;
+  /**
+   * Whether `ready()` (which every call runs first) also checks that careslot's unique indexes
+   * exist, listing each collection's indexes once, and refuses with STORE_ERROR naming the
+   * missing ones (`createIndexes()` builds them). Without the patient-lock, doctor-lock or
+   * active-booking index, concurrent first bookings both commit. Turn it off only where the
+   * indexes are missing on purpose (tests of exactly that).
+   * @defaultValue true
+   */
+  checkIndexes?: boolean;
+  /**
+   * Where the store's warnings go (missing query indexes, a collection shared with another
+   * model). Called with a message and a stable code.
+   * @defaultValue `process.emitWarning(message, { code })` (Node prints it to stderr)
+   */
+  onWarning?: (message: string, code: MongooseStoreWarningCode) => void;
 }
+
+/** Codes of the warnings passed to `onWarning`. */
+export type MongooseStoreWarningCode = 'CARESLOT_MISSING_QUERY_INDEXES' | 'CARESLOT_SHARED_COLLECTION';
+
+const emitProcessWarning = (message: string, code: MongooseStoreWarningCode) => {
+  process.emitWarning(message, { code });
+};
 
 export const DEFAULT_TRANSACTION_OPTIONS: Readonly<mongoose.mongo.TransactionOptions> = Object.freeze({
   readConcern: { level: 'snapshot' as const },
@@ -172,6 +205,9 @@ export class MongooseStore implements BookingStore {
   private readonly deps: OperationsDeps;
   private readonly direct: MongooseReads;
   private readonly transactionOptions: mongoose.mongo.TransactionOptions;
+  private readonly checkIndexes: boolean;
+  private readonly warn: (message: string, code: MongooseStoreWarningCode) => void;
+  private serverVerified = false;
   private verified = false;
   private verifying: Promise<void> | null = null;
 
@@ -194,6 +230,14 @@ export class MongooseStore implements BookingStore {
     const collectionNames = resolveNames(options.collectionNames, 'collectionNames');
     if (new Set(Object.values(modelNames)).size !== MODEL_KEYS.length) fail('options.modelNames must all differ');
 
+    if (options.checkIndexes !== undefined && typeof options.checkIndexes !== 'boolean') {
+      fail('options.checkIndexes must be true or false');
+    }
+    if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
+      fail('options.onWarning must be a function (message, code) => void');
+    }
+    this.checkIndexes = options.checkIndexes ?? true;
+    this.warn = options.onWarning ?? emitProcessWarning;
     this.connection = options.connection;
     this.hostIds = hostIds;
     this.transactionOptions = mergeTransactionOptions(options.transactionOptions);
@@ -238,18 +282,51 @@ export class MongooseStore implements BookingStore {
   }
 
   /**
-   * Resolves once the connection is open and the server can run transactions; rejects with
-   * STORE_ERROR saying how to fix it otherwise (closed connection, standalone mongod). Every
-   * operation runs this check first, so calling it is optional: do it at start-up to fail
-   * fast. A connection still connecting is waited for.
+   * Resolves once the connection is open, the server can run transactions and careslot's unique
+   * indexes exist; rejects with STORE_ERROR saying how to fix it otherwise (closed connection,
+   * standalone mongod, missing indexes: run `createIndexes()`, after `backfillActiveFlags()`
+   * when legacy bookings are the cause). Every operation runs this check first, so calling it
+   * is optional: do it at start-up to fail fast. A connection still connecting is waited for.
+   * Once it passed, it is not repeated (the indexes are listed once); after a failure the next
+   * call checks again.
    */
   async ready(): Promise<void> {
     await this.assertOpen();
     if (this.verified) return;
-    this.verifying ??= this.verifyServer().finally(() => {
+    this.verifying ??= this.verify().finally(() => {
       this.verifying = null;
     });
     await this.verifying;
+  }
+
+  private async verify(): Promise<void> {
+    if (!this.serverVerified) await this.verifyServer();
+    if (this.checkIndexes) await this.verifyIndexes();
+    this.verified = true;
+  }
+
+  private indexedCollections(): IndexedCollections {
+    const collections = {} as Record<MongooseStoreModelKey, IndexedCollection>;
+    for (const key of MODEL_KEYS) collections[key] = this.models[key].collection as unknown as IndexedCollection;
+    return collections;
+  }
+
+  private async verifyIndexes(): Promise<void> {
+    const collections = this.indexedCollections();
+    let missing: Awaited<ReturnType<typeof findMissingIndexes>>;
+    try {
+      missing = await findMissingIndexes(collections);
+    } catch (error) {
+      throw toStoreError(error, 'listing the indexes');
+    }
+    if (missing.unique.length > 0) {
+      const legacy = missing.unique.some((ref) => ref.index === ACTIVE_BOOKING_INDEX)
+        ? await hasLegacyActiveFlags(collections.booking).catch(() => false)
+        : false;
+      throw missingIndexesError(missing.unique, legacy);
+    }
+    if (missing.query.length > 0)
+      this.warn(missingQueryIndexesWarning(missing.query), 'CARESLOT_MISSING_QUERY_INDEXES');
   }
 
   private async assertOpen(): Promise<void> {
@@ -284,23 +361,78 @@ export class MongooseStore implements BookingStore {
     }
     const problem = transactionSupportProblem(hello);
     if (problem) throw standaloneError(problem);
-    this.verified = true;
+    this.serverVerified = true;
   }
 
   /**
    * Builds careslot's indexes (missing ones only; nothing is dropped), including the unique
    * partial index that allows one active booking per slot. Idempotent: run it at deploy or at
    * start-up. careslot never builds indexes by itself (`autoIndex` is off on its schemas).
+   * Every index is attempted, across every model, whatever failed before it; the STORE_ERROR
+   * then lists each failure with what to do (`details.failures`), e.g. an E11000 on the
+   * active-booking index over legacy bookings names `backfillActiveFlags()`.
    */
   async createIndexes(): Promise<void> {
     await this.assertOpen();
+    const collections = this.indexedCollections();
+    const failures: { ref: IndexRef; error: unknown }[] = [];
+    let built = 0;
     for (const key of MODEL_KEYS) {
-      try {
-        await this.models[key].createIndexes();
-      } catch (error) {
-        throw toStoreError(error, `createIndexes (${this.models[key].modelName})`);
+      const collection = collections[key];
+      for (const spec of MONGOOSE_STORE_INDEXES[key]) {
+        try {
+          await collection.createIndex({ ...spec.fields }, { ...spec.options });
+          built++;
+        } catch (error) {
+          const ref = {
+            model: key,
+            collection: collection.collectionName,
+            index: spec.options.name,
+            purpose: spec.purpose,
+          };
+          failures.push({ ref, error });
+        }
       }
     }
+    // The next call checks the indexes again (they may all be there now).
+    this.verified = false;
+    if (failures.length === 0) return;
+    const legacy = failures.some((f) => f.ref.index === ACTIVE_BOOKING_INDEX)
+      ? await hasLegacyActiveFlags(collections.booking).catch(() => false)
+      : false;
+    throw createIndexesError(failures, built, legacy);
+  }
+
+  /**
+   * Drops the indexes earlier careslot releases declared and this one replaced
+   * (`SUPERSEDED_INDEXES`), and nothing else; run it after `createIndexes()` when upgrading.
+   * Returns the dropped names per model.
+   */
+  async dropSupersededIndexes(): Promise<Partial<Record<MongooseStoreModelKey, string[]>>> {
+    await this.assertOpen();
+    const dropped: Partial<Record<MongooseStoreModelKey, string[]>> = {};
+    const collections = this.indexedCollections();
+    for (const key of MODEL_KEYS) {
+      const names = SUPERSEDED_INDEXES[key] ?? [];
+      if (names.length === 0) continue;
+      try {
+        const existing = await collections[key]
+          .listIndexes()
+          .toArray()
+          .catch((error: unknown) => {
+            if ((error as { code?: unknown } | null)?.code === 26) return [];
+            throw error;
+          });
+        for (const index of existing) {
+          if (typeof index.name !== 'string' || !names.includes(index.name)) continue;
+          await collections[key].dropIndex(index.name);
+          (dropped[key] ??= []).push(index.name);
+        }
+      } catch (error) {
+        throw toStoreError(error, `dropSupersededIndexes (${this.models[key].modelName})`);
+      }
+    }
+    return dropped;
   }
 
   /**

@@ -324,6 +324,17 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
         await Promise.resolve();
         return db.find(table, txn, filter, { projection: { _id: 1 } }).length;
       },
+      // backfillActiveFlags(): a migration the host runs on purpose, outside any transaction
+      // (here as a transaction of its own, as each of the server's document updates is atomic).
+      async updateMany(filter: Filter, update: Record<string, unknown>) {
+        record('updateMany');
+        await Promise.resolve();
+        const txn = db.begin();
+        const matched = db.find(table, txn, filter);
+        for (const doc of matched) db.replace(table, txn, documentId(doc), SnapshotDb.applyUpdate(doc, update));
+        db.commit(txn);
+        return { acknowledged: true, matchedCount: matched.length, modifiedCount: matched.length };
+      },
       // What createIndexes() / syncIndexes() and the host's tooling call.
       async createIndex(fields: IndexDefinition['key'], indexOptions: Omit<IndexDefinition, 'key'>) {
         record('createIndex');
