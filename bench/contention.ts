@@ -156,6 +156,7 @@ export const contention: Benchmark = {
     const reports: BenchReport[] = [];
     for (const kind of ctx.stores.kinds) reports.push(await onStore(ctx, kind, rounds));
     if (ctx.stores.mongoSkipped) reports.push(skipped('contention', 'mongodb', ctx.stores.mongoSkipped));
+    if (ctx.stores.postgresSkipped) reports.push(skipped('contention', 'postgres', ctx.stores.postgresSkipped));
     return reports;
   },
 };

@@ -11,8 +11,9 @@ import {
   type Schedule,
 } from 'careslot';
 import { MemoryPatientDirectory, TestPaymentGateway } from 'careslot/testing';
+import type { PostgresServer } from '../test/postgres/support/postgres-server.js';
 import { newSchedule } from '../test/support/records.js';
-import { mongodAvailability } from '../test/support/services.js';
+import { mongodAvailability, postgresAvailability } from '../test/support/services.js';
 import type { BenchReport, Check } from './table.js';
 
 export const FEE = { amount: 5000, currency: 'eur' } as const;
@@ -152,7 +153,10 @@ export async function walletTotal(engine: BookingEngine, slots: readonly Schedul
 
 // ---- Stores -------------------------------------------------------------------------------
 
-export type StoreKind = 'memory' | 'mongodb';
+export type StoreKind = 'memory' | 'mongodb' | 'postgres' | 'pglite';
+
+/** The stores that talk SQL: fewer operations per run keeps the whole bench within minutes. */
+export const isSqlStore = (kind: StoreKind): boolean => kind === 'postgres' || kind === 'pglite';
 
 export interface OpenStore {
   kind: StoreKind;
@@ -162,10 +166,12 @@ export interface OpenStore {
 }
 
 export interface Stores {
-  /** `memory`, plus `mongodb` when a mongod binary is available. */
+  /** `memory`, `mongodb` when a mongod binary is available, `postgres` where PostgreSQL's server binaries are, `pglite`. */
   kinds: StoreKind[];
   /** Why MongoDB does not run here, or null. */
   mongoSkipped: string | null;
+  /** Why PostgreSQL (a real server) does not run here, or null. */
+  postgresSkipped: string | null;
   open(kind: StoreKind, clock: Clock): Promise<OpenStore>;
   /** The MongoDB server version, once one was started. */
   mongoVersion(): string | null;
@@ -191,9 +197,48 @@ async function startReplSet(binary: string): Promise<MongoServer> {
   return { uri: server.getUri(), version: info?.version ?? 'unknown', stop: () => server.stop() };
 }
 
+interface PostgresBench {
+  server: PostgresServer;
+  database: string;
+}
+
+let schemas = 0;
+
+/** A PostgresStore (the built package's) on a fresh schema; `close` drops the schema or the database. */
+async function openSql(
+  kind: 'postgres' | 'pglite',
+  clock: Clock,
+  server: () => Promise<PostgresBench>,
+): Promise<OpenStore> {
+  const { PostgresStore } = await import('careslot/postgres');
+  const schema = `careslot_bench_${++schemas}`;
+  if (kind === 'pglite') {
+    const { freshPGlite } = await import('../test/postgres/support/pglite.js');
+    const db = await freshPGlite();
+    const store = new PostgresStore({ pglite: db, schema, clock });
+    await store.migrate();
+    return { kind, store, close: () => db.close() };
+  }
+  const { server: pgServer, database } = await server();
+  const pg = (await import('pg')).default;
+  const pool = new pg.Pool({ ...pgServer.config(database), max: 20 });
+  const store = new PostgresStore({ pool, schema, clock });
+  await store.migrate();
+  return {
+    kind,
+    store,
+    close: async () => {
+      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await pool.end();
+    },
+  };
+}
+
 /**
  * The stores the store benchmarks run on. MongoDB (a one-node replica set from
- * mongodb-memory-server, started on first use) only where a mongod binary is available.
+ * mongodb-memory-server, started on first use) only where a mongod binary is available;
+ * PostgreSQL (a server of the bench's own, started on first use) where its server binaries
+ * are; PGlite (in memory) always.
  */
 export function createStores(options: { memoryOnly?: boolean } = {}): Stores {
   const mongod = mongodAvailability();
@@ -202,14 +247,34 @@ export function createStores(options: { memoryOnly?: boolean } = {}): Stores {
     : mongod.available
       ? null
       : 'no mongod binary here; run with MONGOMS_SYSTEM_BINARY=/path/to/mongod';
+  const postgres = postgresAvailability();
+  const postgresSkipped = options.memoryOnly ? 'not requested' : postgres.available ? null : `${postgres.detail}`;
   let server: Promise<MongoServer> | null = null;
+  let pgServer: Promise<PostgresBench> | null = null;
+  const startPostgres = async (): Promise<PostgresBench> => {
+    const { PostgresServer } = await import('../test/postgres/support/postgres-server.js');
+    const started = await PostgresServer.start();
+    await started.createDatabase('careslot_bench');
+    return { server: started, database: 'careslot_bench' };
+  };
   let version: string | null = null;
+  const kinds: StoreKind[] = ['memory'];
+  if (mongoSkipped === null) kinds.push('mongodb');
+  if (postgresSkipped === null) kinds.push('postgres');
+  if (!options.memoryOnly) kinds.push('pglite');
   return {
-    kinds: mongoSkipped === null ? ['memory', 'mongodb'] : ['memory'],
+    kinds,
     mongoSkipped,
+    postgresSkipped,
     mongoVersion: () => version,
     async open(kind, clock) {
       if (kind === 'memory') return { kind, store: new MemoryStore({ clock }), close: async () => {} };
+      if (kind === 'postgres' || kind === 'pglite') {
+        return openSql(kind, clock, () => {
+          pgServer ??= startPostgres();
+          return pgServer;
+        });
+      }
       server ??= startReplSet(process.env.MONGOMS_SYSTEM_BINARY || mongod.detail);
       const { uri, version: v } = await server;
       version = v;
@@ -231,6 +296,8 @@ export function createStores(options: { memoryOnly?: boolean } = {}): Stores {
     async stop() {
       if (server) await (await server).stop();
       server = null;
+      if (pgServer) await (await pgServer).server.dispose();
+      pgServer = null;
     },
   };
 }

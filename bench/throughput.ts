@@ -8,6 +8,7 @@ import {
   check,
   FEE,
   fmt,
+  isSqlStore,
   mergeChecks,
   patientDirectory,
   patientIds,
@@ -233,10 +234,11 @@ async function runEngine(ctx: BenchContext, kind: StoreKind, count: number): Pro
 }
 
 async function onStore(ctx: BenchContext, kind: StoreKind): Promise<BenchReport> {
-  const count = ctx.quick ? 1_000 : 10_000;
+  // The SQL stores make a round trip per statement: fewer bookings keep the run within minutes.
+  const count = isSqlStore(kind) ? (ctx.quick ? 300 : 2_000) : ctx.quick ? 1_000 : 10_000;
   // MongoDB is far slower per booking: one round keeps the full run within minutes.
-  const rounds = kind === 'mongodb' ? 1 : ctx.quick ? 3 : 5;
-  const warmup = kind === 'mongodb' ? 500 : ctx.quick ? 1_000 : 2_000;
+  const rounds = kind === 'mongodb' ? 1 : isSqlStore(kind) ? (ctx.quick ? 1 : 3) : ctx.quick ? 3 : 5;
+  const warmup = kind === 'mongodb' ? 500 : isSqlStore(kind) ? 200 : ctx.quick ? 1_000 : 2_000;
   await runDirect(ctx, kind, warmup);
   await runEngine(ctx, kind, warmup);
   const direct: PathRun[] = [];
@@ -295,6 +297,7 @@ export const throughput: Benchmark = {
     const reports: BenchReport[] = [];
     for (const kind of ctx.stores.kinds) reports.push(await onStore(ctx, kind));
     if (ctx.stores.mongoSkipped) reports.push(skipped('throughput', 'mongodb', ctx.stores.mongoSkipped));
+    if (ctx.stores.postgresSkipped) reports.push(skipped('throughput', 'postgres', ctx.stores.postgresSkipped));
     return reports;
   },
 };

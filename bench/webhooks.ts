@@ -8,6 +8,7 @@ import {
   type Benchmark,
   check,
   fmt,
+  isSqlStore,
   mergeChecks,
   patientDirectory,
   patientIds,
@@ -176,8 +177,8 @@ async function deliverAll(ctx: BenchContext, kind: StoreKind, total: number): Pr
 }
 
 async function onStore(ctx: BenchContext, kind: StoreKind): Promise<BenchReport> {
-  const total = ctx.quick ? 1_000 : 10_000;
-  await deliverAll(ctx, kind, ctx.quick ? 250 : 1_000);
+  const total = isSqlStore(kind) ? (ctx.quick ? 300 : 2_000) : ctx.quick ? 1_000 : 10_000;
+  await deliverAll(ctx, kind, isSqlStore(kind) ? 100 : ctx.quick ? 250 : 1_000);
   const run = await deliverAll(ctx, kind, total);
   ctx.log(`webhooks (${kind}): ${run.total} deliveries in ${Math.round(run.ms)} ms`);
   const latency = summarize(run.latenciesMs);
@@ -211,6 +212,7 @@ export const webhooks: Benchmark = {
     const reports: BenchReport[] = [];
     for (const kind of ctx.stores.kinds) reports.push(await onStore(ctx, kind));
     if (ctx.stores.mongoSkipped) reports.push(skipped('webhooks', 'mongodb', ctx.stores.mongoSkipped));
+    if (ctx.stores.postgresSkipped) reports.push(skipped('webhooks', 'postgres', ctx.stores.postgresSkipped));
     return reports;
   },
 };
