@@ -1,7 +1,8 @@
 // Building and checking careslot's indexes: legacy data, failures reported per index, ready() refusing to run without the unique ones.
+import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { MODEL_KEYS } from '../../src/adapters/mongoose/documents.js';
-import { ACTIVE_BOOKING_INDEX, MONGOOSE_STORE_INDEXES } from '../../src/adapters/mongoose/index.js';
+import { ACTIVE_BOOKING_INDEX, MONGOOSE_STORE_INDEXES, MongooseStore } from '../../src/adapters/mongoose/index.js';
 import type { BookingError } from '../../src/index.js';
 import { autocommit } from '../support/autocommit.js';
 import { newSchedule } from '../support/records.js';
@@ -171,5 +172,29 @@ describe('dropSupersededIndexes()', () => {
     expect(names).toContain('host_note');
     expect(names).toContain('careslot_schedule_status_start');
     expect(names).not.toContain('careslot_status_end');
+  });
+});
+
+describe('a collection shared with a host model', () => {
+  it('is warned about when the host registers its model after the store, at the first ready()', async () => {
+    const warnings: string[] = [];
+    const fake = createFakeMongo({ storeOptions: { onWarning: (message) => warnings.push(message) } });
+    fake.connection.model('HostLedger', new mongoose.Schema({ memo: String }), 'doctorwalletledgers');
+    await fake.store.ready();
+    await fake.store.ready();
+    expect(warnings).toEqual([
+      expect.stringMatching(/'doctorwalletledgers' .* shared with your model 'HostLedger'.*careslot_ledger_key/),
+    ]);
+  });
+
+  it("is why ready() refuses once the host's own index sync dropped careslot's unique index", async () => {
+    const fake = createFakeMongo({ storeOptions: { onWarning: () => {} } });
+    // What the host model's syncIndexes() does to an index its schema does not declare.
+    await fake.store.models.booking.collection.dropIndex(ACTIVE_BOOKING_INDEX);
+    const again = new MongooseStore({ connection: fake.connection, onWarning: () => {} });
+    await expect(again.ready()).rejects.toMatchObject({
+      code: 'STORE_ERROR',
+      message: expect.stringMatching(/careslot_one_active_booking_per_slot/),
+    });
   });
 });

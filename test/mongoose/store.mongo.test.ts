@@ -265,6 +265,27 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
     }
   });
 
+  it("loses its unique index to a sharing host model's syncIndexes() unless the host declares MONGOOSE_STORE_INDEXES, and ready() then says so", async () => {
+    const other = await openConnection(await replSet.uri(), 'careslot_shared');
+    try {
+      const careslot = new MongooseStore({ connection: other, onWarning: () => {} });
+      await careslot.createIndexes();
+      const bare = other.model('HostEvents', new mongoose.Schema({ note: String }), 'processedpaymentevents');
+      await bare.syncIndexes();
+      const afterBare = new MongooseStore({ connection: other, onWarning: () => {} });
+      await expect(afterBare.ready()).rejects.toMatchObject({ message: expect.stringMatching(/careslot_event_id/) });
+      await careslot.createIndexes();
+      const schema = new mongoose.Schema({ note: String });
+      for (const i of MONGOOSE_STORE_INDEXES.event) schema.index(i.fields, i.options);
+      const declared = other.model('HostEventsDeclared', schema, 'processedpaymentevents');
+      await declared.syncIndexes();
+      await new MongooseStore({ connection: other, onWarning: () => {} }).ready();
+    } finally {
+      await other.dropDatabase();
+      await other.close();
+    }
+  });
+
   it('drops only indexes careslot did not declare on syncIndexes', async () => {
     await store.models.event.collection.createIndex({ type: 1 }, { name: 'stray_type' });
     const dropped = await store.syncIndexes();

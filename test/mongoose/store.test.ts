@@ -125,11 +125,63 @@ describe('models on the host connection', () => {
       connection,
       modelNames: { schedule: 'CareslotSchedule' },
       collectionNames: { schedule: 'doctorappointmentschedules' },
+      onWarning: () => {},
     });
     expect(connection.model('DoctorAppointmentSchedule')).toBe(hostModel);
     expect(store.models.schedule.modelName).toBe('CareslotSchedule');
     expect(store.models.schedule.collection.collectionName).toBe('doctorappointmentschedules');
     expect(store.models.booking.schema.path('doctorScheduleId').options.ref).toBe('CareslotSchedule');
+  });
+
+  it("warns at construction when a collection is shared with a host model whose schema lacks careslot's indexes", () => {
+    const connection = hostConnection();
+    connection.model('DoctorPatientScheduleBooking', new mongoose.Schema({ note: String }));
+    const warnings: [string, string][] = [];
+    new MongooseStore({
+      connection,
+      modelNames: { booking: 'CareslotBooking' },
+      collectionNames: { booking: 'doctorpatientschedulebookings' },
+      onWarning: (message, code) => warnings.push([message, code]),
+    });
+    expect(warnings).toHaveLength(1);
+    const [message, code] = warnings[0] ?? [];
+    expect(code).toBe('CARESLOT_SHARED_COLLECTION');
+    expect(message).toMatch(
+      /collection 'doctorpatientschedulebookings' .* shared with your model 'DoctorPatientScheduleBooking'/,
+    );
+    expect(message).toMatch(/syncIndexes\(\) would drop careslot's indexes.*careslot_one_active_booking_per_slot/);
+    expect(message).toContain('for (const i of MONGOOSE_STORE_INDEXES.booking) schema.index(i.fields, i.options)');
+    expect(message).toMatch(/never run store\.syncIndexes\(\) on a shared collection/);
+  });
+
+  it("does not warn when the host's schema declares careslot's indexes (MONGOOSE_STORE_INDEXES), nor when nothing is shared", () => {
+    const connection = hostConnection();
+    const schema = new mongoose.Schema({ note: String });
+    for (const i of MONGOOSE_STORE_INDEXES.booking) schema.index(i.fields, i.options);
+    connection.model('DoctorPatientScheduleBooking', schema);
+    const warnings: string[] = [];
+    new MongooseStore({
+      connection,
+      modelNames: { booking: 'CareslotBooking' },
+      collectionNames: { booking: 'doctorpatientschedulebookings' },
+      onWarning: (message) => warnings.push(message),
+    });
+    new MongooseStore({ connection: hostConnection(), onWarning: (message) => warnings.push(message) });
+    expect(warnings).toEqual([]);
+  });
+
+  it('sends its warnings to process.emitWarning with their code by default', () => {
+    const emit = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const connection = hostConnection();
+      connection.model('HostSlots', new mongoose.Schema({ note: String }), 'doctorappointmentschedules');
+      new MongooseStore({ connection });
+      expect(emit).toHaveBeenCalledWith(expect.stringMatching(/is shared with your model 'HostSlots'/), {
+        code: 'CARESLOT_SHARED_COLLECTION',
+      });
+    } finally {
+      emit.mockRestore();
+    }
   });
 
   it('shares the models with a second store made with the same options, and refuses different ones', () => {

@@ -279,6 +279,45 @@ export class MongooseStore implements BookingStore {
       now: () => clock.now(),
     };
     this.direct = new MongooseReads(this.deps, null);
+    this.warnAboutSharedCollections();
+  }
+
+  private readonly sharedWarned = new Set<string>();
+
+  /**
+   * A host model on the same collection is a risk careslot cannot see coming: the host's own
+   * `Model.syncIndexes()` (or `autoIndex` with a sync) drops every index its schema does not
+   * declare, careslot's unique ones included, and the invariants silently stop holding. So
+   * sharing is never silent: unless the host's schema declares all of careslot's indexes for
+   * that collection (`MONGOOSE_STORE_INDEXES`), a warning says what to do. Checked at
+   * construction and again when `ready()` first passes (for models registered later).
+   */
+  private warnAboutSharedCollections(): void {
+    const ours = new Set<unknown>(Object.values(this.models));
+    for (const key of MODEL_KEYS) {
+      const collection = this.models[key].collection.collectionName;
+      for (const [name, model] of Object.entries(this.connection.models)) {
+        if (ours.has(model) || readModelSignature(model) !== undefined) continue;
+        if (model.collection?.collectionName !== collection) continue;
+        const declared = new Set(model.schema.indexes().map(([, options]) => (options as { name?: unknown }).name));
+        const missing = MONGOOSE_STORE_INDEXES[key].filter((spec) => !declared.has(spec.options.name));
+        const id = `${collection}\u0000${name}`;
+        if (missing.length === 0 || this.sharedWarned.has(id)) continue;
+        this.sharedWarned.add(id);
+        this.warn(
+          `MongooseStore: collection '${collection}' (careslot's ${this.models[key].modelName}) is shared with your model '${name}'. ` +
+            `Its syncIndexes() would drop careslot's indexes, including the unique ones the booking invariants need (${
+              missing
+                .filter((spec) => spec.options.unique)
+                .map((spec) => spec.options.name)
+                .join(', ') || 'none unique'
+            }): declare them on its schema ` +
+            `(for (const i of MONGOOSE_STORE_INDEXES.${key}) schema.index(i.fields, i.options)), ` +
+            `and never run store.syncIndexes() on a shared collection (use createIndexes())`,
+          'CARESLOT_SHARED_COLLECTION',
+        );
+      }
+    }
   }
 
   /**
@@ -302,6 +341,7 @@ export class MongooseStore implements BookingStore {
   private async verify(): Promise<void> {
     if (!this.serverVerified) await this.verifyServer();
     if (this.checkIndexes) await this.verifyIndexes();
+    this.warnAboutSharedCollections();
     this.verified = true;
   }
 
