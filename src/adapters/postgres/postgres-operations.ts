@@ -55,6 +55,11 @@ import type { TableNames } from './tables.js';
 export interface OperationsDeps {
   names: TableNames;
   now: () => Date;
+  /**
+   * PGlite: one connection, transactions one at a time. Nothing runs beside a transaction, so
+   * the lock rows would only cost a statement each (the port lets a serializable store skip them).
+   */
+  serialized: boolean;
 }
 
 /** `$1, $2, ... $n` */
@@ -433,19 +438,23 @@ export class PostgresOperations extends PostgresReads implements StoreOperations
   // snapshot that includes what the first committed. So decisions on rows a transaction only
   // reads (counts of holds, the free quota, overlapping slots) cannot be skewed.
   async lockPatient(patientId: string): Promise<void> {
+    const id = toId(patientId, 'patientId');
+    if (this.deps.serialized) return;
     await this.db.query(
       `INSERT INTO ${this.t.patientLocks} AS l (patient_id, locks, locked_at) VALUES ($1, 1, $2)
        ON CONFLICT (patient_id) DO UPDATE SET locks = l.locks + 1, locked_at = EXCLUDED.locked_at`,
-      [toId(patientId, 'patientId'), this.deps.now()],
+      [id, this.deps.now()],
     );
   }
 
   /** The same per doctor: taken before the overlap check of a new or moved slot. */
   async lockDoctor(doctorId: string): Promise<void> {
+    const id = toId(doctorId, 'doctorId');
+    if (this.deps.serialized) return;
     await this.db.query(
       `INSERT INTO ${this.t.doctorLocks} AS l (doctor_id, locks, locked_at) VALUES ($1, 1, $2)
        ON CONFLICT (doctor_id) DO UPDATE SET locks = l.locks + 1, locked_at = EXCLUDED.locked_at`,
-      [toId(doctorId, 'doctorId'), this.deps.now()],
+      [id, this.deps.now()],
     );
   }
 

@@ -57,7 +57,7 @@ export interface PostgresStoreOptions {
   /**
    * A PGlite database (`await PGlite.create(dataDir)` from `@electric-sql/pglite`) you opened;
    * careslot never closes it. PGlite is one connection in this process: transactions run one
-   * at a time, and only one process may open a data directory. To let careslot open and close
+   * at a time (so the lock rows are skipped there), and only one process may open a data directory. To let careslot open and close
    * one, use `PostgresStore.embedded()`. Exactly one of `pool` and `pglite`.
    */
   pglite?: PGliteLike;
@@ -258,7 +258,7 @@ export class PostgresStore implements BookingStore {
     this.tablePrefix = prefix;
     this.names = tableNames(schema, prefix);
     this.tables = this.names.qualified;
-    this.deps = { names: this.names, now: () => clock.now() };
+    this.deps = { names: this.names, now: () => clock.now(), serialized: this.client.kind === 'pglite' };
     this.direct = new PostgresReads(this.deps, this.client);
   }
 
