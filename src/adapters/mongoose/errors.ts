@@ -41,6 +41,12 @@ export async function retryUniqueConflicts<T>(
   }
 }
 
+/** A driver error carrying this label (`MongoError#hasErrorLabel`). */
+export function hasLabel(error: unknown, label: string): boolean {
+  const labelled = error as { hasErrorLabel?: (label: string) => boolean } | null;
+  return typeof labelled?.hasErrorLabel === 'function' && labelled.hasErrorLabel(label) === true;
+}
+
 function isNamed(error: unknown, pattern: RegExp): error is Error {
   return error instanceof Error && pattern.test(error.name);
 }
@@ -66,6 +72,21 @@ export function toStoreError(error: unknown, operation: string): unknown {
     return new BookingError('INVALID_INPUT', `MongooseStore: ${operation}: ${summary}`, {
       details: { issues },
       cause: error,
+    });
+  }
+  if (hasLabel(error, 'UnknownTransactionCommitResult')) {
+    // The driver retried the commit as long as it would and still does not know: the writes
+    // may be committed. Callers that must not lose the after-commit work read the state again.
+    return new BookingError(
+      'STORE_ERROR',
+      `MongooseStore: ${operation}: the commit's outcome is unknown (it may have committed): ${(error as Error).message}`,
+      { cause: error, details: { commitOutcome: 'unknown' } },
+    );
+  }
+  if (isNamed(error, /^TransactionDeadlineError$/)) {
+    return new BookingError('STORE_ERROR', `MongooseStore: ${operation}: ${error.message}`, {
+      cause: error,
+      details: { commitOutcome: 'unknown' },
     });
   }
   if (isNamed(error, /^Mongo/)) {

@@ -29,6 +29,7 @@ import {
 import { activeFlagRepairs } from './queries.js';
 import { buildSchemas, markModel, readModelSignature, schemaSignature } from './schemas.js';
 import { notOpenError, standaloneError, transactionSupportProblem } from './server-check.js';
+import { TransactionDeadline } from './transaction-deadline.js';
 
 /** The models the store registered (or found) on the connection, for hosts' own reads and `populate`. */
 export type MongooseStoreModels = { [K in MongooseStoreModelKey]: mongoose.Model<DocumentsByKey[K]> };
@@ -98,6 +99,15 @@ export interface MongooseStoreOptions {
    */
   checkIndexes?: boolean;
   /**
+   * The most a `transaction(fn)` may take, in milliseconds: every attempt the driver makes after
+   * a transient conflict, every commit retry, and a commit reply that never comes. Past it the
+   * call fails with STORE_ERROR whose `details.commitOutcome` says whether a commit may have
+   * happened (`'unknown'`) or not (`'not_committed'`). The store enforces it itself: the driver's
+   * `withTransaction` ignores `timeoutMS` and retries for up to 120 s.
+   * @defaultValue 30_000
+   */
+  timeoutMS?: number;
+  /**
    * Where the store's warnings go (missing query indexes, a collection shared with another
    * model). Called with a message and a stable code.
    * @defaultValue `process.emitWarning(message, { code })` (Node prints it to stderr)
@@ -111,6 +121,9 @@ export type MongooseStoreWarningCode = 'CARESLOT_MISSING_QUERY_INDEXES' | 'CARES
 const emitProcessWarning = (message: string, code: MongooseStoreWarningCode) => {
   process.emitWarning(message, { code });
 };
+
+/** The default `timeoutMS`: well inside the server's 60 s transaction lifetime and the driver's 120 s. */
+export const DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000;
 
 export const DEFAULT_TRANSACTION_OPTIONS: Readonly<mongoose.mongo.TransactionOptions> = Object.freeze({
   readConcern: { level: 'snapshot' as const },
@@ -206,6 +219,8 @@ export class MongooseStore implements BookingStore {
   private readonly direct: MongooseReads;
   private readonly transactionOptions: mongoose.mongo.TransactionOptions;
   private readonly checkIndexes: boolean;
+  /** The deadline of every transaction (see the `timeoutMS` option). */
+  readonly timeoutMS: number;
   private readonly warn: (message: string, code: MongooseStoreWarningCode) => void;
   private serverVerified = false;
   private verified = false;
@@ -236,6 +251,13 @@ export class MongooseStore implements BookingStore {
     if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
       fail('options.onWarning must be a function (message, code) => void');
     }
+    if (
+      options.timeoutMS !== undefined &&
+      !(typeof options.timeoutMS === 'number' && Number.isSafeInteger(options.timeoutMS) && options.timeoutMS > 0)
+    ) {
+      fail('options.timeoutMS must be a whole number of milliseconds > 0 (the deadline of every transaction)');
+    }
+    this.timeoutMS = options.timeoutMS ?? DEFAULT_TRANSACTION_TIMEOUT_MS;
     this.checkIndexes = options.checkIndexes ?? true;
     this.warn = options.onWarning ?? emitProcessWarning;
     this.connection = options.connection;
@@ -520,17 +542,20 @@ export class MongooseStore implements BookingStore {
    */
   async transaction<T>(fn: (tx: StoreOperations) => Promise<T>): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError('MongooseStore: transaction(fn) needs a function');
-    await this.ready();
-    try {
-      return await retryUniqueConflicts(() =>
-        this.connection.transaction(
-          (session: ClientSession) => fn(new MongooseOperations(this.deps, session)),
-          this.transactionOptions,
-        ),
-      );
-    } catch (error) {
-      throw toStoreError(error, 'transaction');
-    }
+    const deadline = new TransactionDeadline(this.timeoutMS);
+    return deadline.run(async () => {
+      await this.ready();
+      try {
+        return await retryUniqueConflicts(() =>
+          this.connection.transaction(
+            (session: ClientSession) => deadline.attempt(session, () => fn(new MongooseOperations(this.deps, session))),
+            this.transactionOptions,
+          ),
+        );
+      } catch (error) {
+        throw toStoreError(error, 'transaction');
+      }
+    });
   }
 
   private call<A extends unknown[], R>(name: string, fn: (reads: MongooseReads, ...args: A) => Promise<R>) {

@@ -77,6 +77,11 @@ export interface FakeMongoOptions {
   /** Any other store option (`timeoutMS`, `collectionNames`, ...). */
   storeOptions?: Omit<MongooseStoreOptions, 'connection' | 'hostIds' | 'clock' | 'transactionOptions'>;
   /**
+   * Runs on every commitTransaction the server receives, before it commits: throw a server error
+   * to fail the commit, return a promise that never settles to lose the reply.
+   */
+  onCommit?: (commit: number) => Promise<void> | void;
+  /**
    * The host's unopened connection to register the models on (for host plugins, host models);
    * the stand-in makes it look open.
    * @defaultValue a new `mongoose.createConnection()`
@@ -130,6 +135,7 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
   const calls: string[] = [];
   const queries: RecordedQuery[] = [];
   const transactions = new WeakMap<DriverTransaction, SnapshotTransaction>();
+  let commits = 0;
 
   // Open as far as mongoose and the store can tell; the client behind it never connects.
   Object.defineProperty(connection, 'readyState', { value: 1, configurable: true, writable: true });
@@ -155,6 +161,7 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
         throw new MongoTransactionError('Cannot call commitTransaction after calling abortTransaction');
       }
       await Promise.resolve();
+      await options.onCommit?.(++commits);
       try {
         const ours = transactions.get(txn);
         if (ours) db.commit(ours);
