@@ -1,6 +1,6 @@
 // Confirmation: money arrived for a booking (paid on time, paid late, or to be given back), and what follows.
 import { type Booking, type PaymentTransaction, type RefundRecord, SYSTEM_ACTOR } from '../domain/entities.js';
-import { BookingError } from '../domain/errors.js';
+import { BookingError, isBookingError } from '../domain/errors.js';
 import { decideLatePayment, paysPrice } from '../domain/payment-rules.js';
 import type { StoreOperations } from '../ports/booking-store.js';
 import type { PaymentDetails, PaymentEvent } from '../ports/payment-gateway.js';
@@ -32,7 +32,7 @@ export async function confirmPayment(
 ): Promise<ConfirmOutcome> {
   const { event, payment } = args;
   const provider = ctx.payments.provider;
-  const result = await ctx.store.transaction(async (tx): Promise<ConfirmResult> => {
+  const confirmed = ctx.store.transaction(async (tx): Promise<ConfirmResult> => {
     const markEvent = async () => {
       if (event) await tx.recordProcessedEvent({ id: event.id, type: event.type, at: ctx.now() });
     };
@@ -112,6 +112,9 @@ export async function confirmPayment(
     await markEvent();
     return { kind, booking: current, payment: paymentRecord, refundId };
   });
+  const result = await confirmed.catch((error: unknown) =>
+    afterUnknownCommit(ctx, error, { provider, bookingId: args.bookingId, paymentId: payment.paymentId }),
+  );
 
   if (result.kind === 'duplicate') return 'duplicate';
   if (result.kind === 'confirmed') {
@@ -130,6 +133,33 @@ export async function confirmPayment(
     },
   ]);
   return result.kind;
+}
+
+/**
+ * A commit whose outcome the store could not learn (STORE_ERROR with `details.commitOutcome:
+ * 'unknown'`) may have committed. If it did, the provider's retry finds the payment recorded
+ * and stops at 'duplicate', and the after-commit work (jobs, `booking.confirmed`, notifications,
+ * the refund) would never run. So read what is stored: this payment recorded for this booking
+ * means the commit happened, and the result is rebuilt from it so the caller runs that work
+ * now; otherwise the error stands and the provider's retry confirms.
+ */
+async function afterUnknownCommit(
+  ctx: EngineContext,
+  error: unknown,
+  args: { provider: string; bookingId: string; paymentId: string },
+): Promise<ConfirmResult> {
+  if (!isBookingError(error) || error.details?.commitOutcome !== 'unknown') throw error;
+  const recorded = await ctx.store.findPaymentTransaction({
+    provider: args.provider,
+    providerPaymentId: args.paymentId,
+  });
+  const booking = recorded?.bookingId === args.bookingId ? await ctx.store.getBooking(args.bookingId) : null;
+  if (!recorded || !booking) throw error;
+  if (recorded.credited) return { kind: 'confirmed', booking, payment: recorded };
+  const refund = recorded.refunds[0];
+  if (!refund) throw error;
+  const kind = refund.reason === 'late_payment' ? 'late_refund' : 'mismatch';
+  return { kind, booking, payment: recorded, refundId: refund.id };
 }
 
 async function insertPayment(

@@ -77,10 +77,12 @@ export interface FakeMongoOptions {
   /** Any other store option (`timeoutMS`, `collectionNames`, ...). */
   storeOptions?: Omit<MongooseStoreOptions, 'connection' | 'hostIds' | 'clock' | 'transactionOptions'>;
   /**
-   * Runs on every commitTransaction the server receives, before it commits: throw a server error
-   * to fail the commit, return a promise that never settles to lose the reply.
+   * Runs on every commitTransaction the server receives, in place of the commit: call `apply()`
+   * to commit, throw a server error to fail the reply (after `apply()`: committed, reply lost),
+   * return a promise that never settles to lose the reply.
+   * @defaultValue commits
    */
-  onCommit?: (commit: number) => Promise<void> | void;
+  onCommit?: (commit: number, apply: () => void) => Promise<void> | void;
   /**
    * The host's unopened connection to register the models on (for host plugins, host models);
    * the stand-in makes it look open.
@@ -161,13 +163,16 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
         throw new MongoTransactionError('Cannot call commitTransaction after calling abortTransaction');
       }
       await Promise.resolve();
-      await options.onCommit?.(++commits);
-      try {
-        const ours = transactions.get(txn);
-        if (ours) db.commit(ours);
-      } finally {
-        txn.transition('TRANSACTION_COMMITTED');
-      }
+      const apply = () => {
+        try {
+          const ours = transactions.get(txn);
+          if (ours) db.commit(ours);
+        } finally {
+          txn.transition('TRANSACTION_COMMITTED');
+        }
+      };
+      if (options.onCommit) await options.onCommit(++commits, apply);
+      else apply();
     };
     session.abortTransaction = async function abortTransaction(this: DriverSession) {
       const txn = this.transaction;
