@@ -199,6 +199,12 @@ if (serverAvailable) {
       expect(
         Number((await sql(`SELECT count(*)::int AS n FROM ${tb.bookings} WHERE status = 'scheduled'`))[0]?.n),
       ).toBeGreaterThan(0);
+      // Holds timed out too (the processes' clocks moved on past them).
+      expect(
+        Number(
+          (await sql(`SELECT count(*)::int AS n FROM ${tb.bookings} WHERE cancel_reason = 'payment_timeout'`))[0]?.n,
+        ),
+      ).toBeGreaterThan(0);
     }, 180_000);
   });
 } else {
