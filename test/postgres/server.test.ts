@@ -9,6 +9,7 @@ import { type BookingStore, isBookingError, type Schedule, type StoreOperations 
 import { ManualClock } from '../../src/testing/index.js';
 import { createFixture, DOCTOR, rejectionOf } from '../support/engine-fixture.js';
 import { findViolations } from '../support/invariants.js';
+import { newSchedule } from '../support/records.js';
 import { announcePostgresSkip } from './support/postgres-server.js';
 import { type ServerTarget, serverAvailable, serverTarget, skippedWithoutServer } from './support/targets.js';
 
@@ -157,6 +158,73 @@ if (serverAvailable) {
   });
 
   describe('faults', () => {
+    /** The host's pool, except that the answer to the next COMMIT after `lose()` never arrives (it still commits). */
+    const losingCommitAnswers = () => {
+      let armed = false;
+      const pool: PgPoolLike = {
+        get totalCount() {
+          return t.pool.totalCount;
+        },
+        query: (text: string, values?: unknown[]) => t.pool.query(text, values),
+        connect: async () => {
+          const client = await t.pool.connect();
+          return {
+            query: async (text: string, values?: unknown[]) => {
+              const result = await client.query(text, values);
+              if (text === 'COMMIT' && armed) {
+                armed = false;
+                throw new Error('Connection terminated unexpectedly');
+              }
+              return result;
+            },
+            release: (error?: Error | boolean) => client.release(error),
+            on: (event: 'error', listener: (error: Error) => void) => client.on(event, listener),
+            removeListener: (event: 'error', listener: (error: Error) => void) =>
+              client.removeListener(event, listener),
+          };
+        },
+      };
+      return {
+        pool,
+        lose: () => {
+          armed = true;
+        },
+      };
+    };
+
+    it("reports a COMMIT whose answer was lost as STORE_ERROR with commitOutcome 'unknown' (it did commit)", async () => {
+      const { pool, lose } = losingCommitAnswers();
+      const store = new PostgresStore({ pool, schema: 'careslot_lost_commit' });
+      await store.migrate();
+      lose();
+      const error = await rejectionOf(store.transaction((tx) => tx.insertSchedule(newSchedule())));
+      expect(error).toMatchObject({ code: 'STORE_ERROR', details: { commitOutcome: 'unknown' } });
+      expect(error.message).toMatch(/the commit's outcome is unknown \(it may have committed\)/);
+      expect(await store.findSchedules({})).toHaveLength(1);
+    });
+
+    it('confirms a payment whose commit answer was lost: the engine finds it stored and finishes the after-commit work', async () => {
+      const { pool, lose } = losingCommitAnswers();
+      const clock = new ManualClock('2030-03-01T08:00:00Z');
+      const store = new PostgresStore({ pool, schema: 'careslot_lost_confirm', clock });
+      await store.migrate();
+      const f = createFixture({ clock, store });
+      const [patientId = ''] = patientIds(1, 3);
+      f.patients.addPatient({ id: patientId, name: 'Lost', plan: 'standard' });
+      const slot = await f.slot();
+      const { booking } = await f.engine.book({ patientId, scheduleId: slot.id });
+      const paid = f.gateway.pay(f.gateway.sessionForBooking(booking.id)?.id ?? '');
+      lose();
+      const result = await f.engine.handlePaymentEvent(paid);
+      expect(result.outcome).toBe('confirmed');
+      expect(await store.getBooking(booking.id)).toMatchObject({ status: 'scheduled', paymentStatus: 'paid' });
+      expect((await f.engine.getWallet(DOCTOR)).balances).toEqual({ eur: 5000 });
+      expect(f.notifications.map((n) => n.type)).toContain('appointmentBooking');
+      // The provider's retry changes nothing.
+      expect((await f.engine.handlePaymentEvent(paid)).outcome).toBe('duplicate');
+      expect((await f.engine.getWallet(DOCTOR)).balances).toEqual({ eur: 5000 });
+    });
+
     it('rolls back a booking whose connection is killed mid-transaction: STORE_ERROR with the cause, nothing written, the next call books', async () => {
       const clock = new ManualClock('2030-03-01T08:00:00Z');
       const store = await t.store({ clock });
@@ -179,7 +247,7 @@ if (serverAvailable) {
       const error = await rejectionOf(f.engine.book({ patientId, scheduleId: slot.id }));
       await admin.end();
       expect(killed).toHaveLength(1);
-      expect(error).toMatchObject({ code: 'STORE_ERROR', status: 500 });
+      expect(error).toMatchObject({ code: 'STORE_ERROR', status: 500, details: { commitOutcome: 'not_committed' } });
       expect(error.message).toMatch(/PostgresStore: transaction failed/);
       expect(error.cause).toBeInstanceOf(Error);
       // The slot claim died with the connection; the pool hands out a working one next.

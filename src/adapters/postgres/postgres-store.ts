@@ -203,8 +203,10 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  *   the schema is there and current, failing with STORE_ERROR that says what to run; `ready()`
  *   runs that check for a start-up probe.
  * - Every value is a bind parameter; schema and prefix are checked identifiers.
- * - Database and connection failures are STORE_ERROR with the driver's error as `cause`;
- *   nothing is committed by a transaction that failed.
+ * - Database and connection failures are STORE_ERROR with the driver's error as `cause`. A
+ *   failed transaction committed nothing (`details.commitOutcome: 'not_committed'`), except
+ *   when the connection broke after COMMIT was sent: then `details.commitOutcome` is
+ *   `'unknown'` (the engine reads what is stored before it answers).
  */
 export class PostgresStore implements BookingStore {
   /** `pool` on a pg.Pool, `pglite` on PGlite. */
@@ -386,9 +388,11 @@ export class PostgresStore implements BookingStore {
             await pause(Math.random() * Math.min(20, attempt * 2));
             continue;
           }
-          throw toStoreError(error, `transaction (after ${attempt} attempts)`, this.migrateHint());
+          throw toStoreError(error, `transaction (after ${attempt} attempts)`, this.migrateHint(), {
+            transaction: true,
+          });
         }
-        throw toStoreError(error, 'transaction', this.migrateHint());
+        throw toStoreError(error, 'transaction', this.migrateHint(), { transaction: true });
       }
     }
   }
