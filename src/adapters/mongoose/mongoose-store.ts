@@ -488,7 +488,7 @@ export class MongooseStore implements BookingStore {
         for (const index of existing) {
           if (typeof index.name !== 'string' || !names.includes(index.name)) continue;
           await collections[key].dropIndex(index.name);
-          (dropped[key] ??= []).push(index.name);
+          dropped[key] = [...(dropped[key] ?? []), index.name];
         }
       } catch (error) {
         throw toStoreError(error, `dropSupersededIndexes (${this.models[key].modelName})`);
