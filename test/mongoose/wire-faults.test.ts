@@ -1,8 +1,9 @@
 // The real mongoose 9 + driver 7.8 stack against a scripted wire-protocol responder: transient conflicts, a primary stepping down, unknown commit results, duplicate keys, lost connections, hung commits and a host plugin's reads, each injected at the wire.
 import mongoose from 'mongoose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { MongooseStore, type MongooseStoreOptions } from '../../src/adapters/mongoose/index.js';
 import { bookingData, DOC1 } from '../conformance/store-conformance.js';
+import { createFixture, PATIENTS } from '../support/engine-fixture.js';
 import { ledgerEntry, newSchedule } from '../support/records.js';
 import { type PluginRead, uniqueValidatorPlugin } from './support/host-plugins.js';
 import { startWireMongo, type WireCommand, type WireMongo } from './support/wire-mongo.js';
@@ -11,7 +12,8 @@ const SCHEDULES = 'doctorappointmentschedules';
 const LEDGER = 'doctorwalletledgers';
 
 const open: { wire: WireMongo; connection: mongoose.Connection }[] = [];
-afterEach(async () => {
+// After all tests, not each: the engine fixture's invariant check reads the store after each test.
+afterAll(async () => {
   for (const { wire, connection } of open.splice(0)) {
     await connection.close(true).catch(() => {});
     await wire.close();
@@ -248,5 +250,22 @@ describe('faults at the wire', () => {
         1,
       );
     }
+  });
+
+  it('confirms a payment whose commit applied but whose replies were lost until the deadline: the engine finds it committed and runs the after-commit work once', async () => {
+    const { wire, store } = await wireStore({ timeoutMS: 1_500 });
+    const f = createFixture({ store });
+    const slot = await f.slot();
+    const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    const session = f.gateway.sessionForBooking(booking.id);
+    const event = f.gateway.pay(session?.id ?? '');
+    f.notifications.length = 0;
+    wire.inject({ match: (c) => c.name === 'commitTransaction', fault: { close: 'after' }, times: 10_000 });
+    expect(await f.engine.handlePaymentEvent(event)).toEqual({ outcome: 'confirmed', bookingId: booking.id });
+    expect(f.notifications.map((n) => n.type)).toEqual(['appointmentBooking', 'newBooking']);
+    expect(wire.named('commitTransaction').length).toBeGreaterThan(1);
+    wire.inject({ match: () => false, fault: { hang: true } });
+    expect(await f.engine.handlePaymentEvent(event)).toMatchObject({ outcome: 'duplicate' });
+    expect(f.notifications).toHaveLength(2);
   });
 });
