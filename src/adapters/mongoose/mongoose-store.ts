@@ -207,9 +207,12 @@ function assertConnection(connection: unknown): asserts connection is mongoose.C
  *   at deploy or start-up (careslot builds no index on its own).
  * - Ids are ObjectIds in MongoDB and strings in the domain; anything that is not plainly an
  *   id (including objects like `{ $gt: '' }`) is INVALID_INPUT before any query.
- * - Every call first checks that the connection is open and the server can run transactions
- *   (replica set or mongos), failing with STORE_ERROR that says how to fix it; `ready()`
- *   runs the same check, for a start-up probe.
+ * - Every call first checks that the connection is open, the server can run transactions
+ *   (replica set or mongos) and careslot's unique indexes exist, failing with STORE_ERROR that
+ *   says how to fix it; `ready()` runs the same check, for a start-up probe.
+ * - Every transaction has a deadline (`timeoutMS`); past it the call fails with STORE_ERROR
+ *   whose `details.commitOutcome` says whether a commit may have happened.
+ * - Host plugins (`mongoose.plugin`, `connection.plugin`) never reach careslot's schemas.
  */
 export class MongooseStore implements BookingStore {
   readonly connection: mongoose.Connection;
