@@ -215,8 +215,8 @@ async function openMongo(uri: string): Promise<OpenedStore> {
   ]);
   const connection = await mongoose.createConnection(uri).asPromise();
   const store = new MongooseStore({ connection });
-  await store.ready(); // fails fast on a standalone mongod (transactions need a replica set)
-  await store.createIndexes(); // the unique one-active-booking-per-slot index, among others
+  await store.createIndexes(); // once per deploy, before ready(): the unique indexes the invariants rely on
+  await store.ready(); // fails fast: a standalone mongod (transactions need a replica set) or a missing unique index
   return { store, describe: `MongooseStore (${redact(uri)})`, close: () => connection.close() };
 }
 

@@ -31,6 +31,8 @@ export interface ListSchedulesQuery {
 }
 
 const LIVE_STATUSES = ['available', 'pending', 'booked'] as const;
+/** The longest a slot may last (createSchedule refuses longer ones). */
+const MAX_SLOT_MS = 86_400_000;
 
 async function overlapping(
   ops: StoreOperations,
@@ -41,6 +43,8 @@ async function overlapping(
   const [hit] = await ops.findSchedules({
     doctorId,
     status: LIVE_STATUSES,
+    // A slot lasts at most a day, so one that overlaps starts at most a day before this one.
+    startFrom: new Date(startTime.getTime() - MAX_SLOT_MS),
     startBefore: endTime,
     endAfter: startTime,
     limit: 1,

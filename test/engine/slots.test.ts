@@ -264,3 +264,27 @@ describe('rollover across daylight saving', () => {
     ]);
   });
 });
+
+describe('the overlap check’s lower bound', () => {
+  it('still sees a 24-hour slot that started 23 hours before the new one', async () => {
+    const f = createFixture();
+    const start = new Date(f.clock.now().getTime() + 3_600_000);
+    await f.engine.createSchedule({
+      doctorId: DOCTOR,
+      startTime: start,
+      endTime: new Date(start.getTime() + 86_400_000),
+      fee: { amount: 5000, currency: 'eur' },
+      timeZone: 'Europe/Berlin',
+    });
+    const later = new Date(start.getTime() + 23 * 3_600_000);
+    await expect(
+      f.engine.createSchedule({
+        doctorId: DOCTOR,
+        startTime: later,
+        endTime: new Date(later.getTime() + 1_800_000),
+        fee: { amount: 5000, currency: 'eur' },
+        timeZone: 'Europe/Berlin',
+      }),
+    ).rejects.toMatchObject({ code: 'SCHEDULE_UNAVAILABLE' });
+  });
+});
