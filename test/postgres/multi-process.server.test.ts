@@ -86,7 +86,7 @@ class HostProcess {
 }
 
 if (serverAvailable) {
-  const t: ServerTarget = await serverTarget(10);
+  const t: ServerTarget = await serverTarget({ poolSize: 10 });
   const hosts: HostProcess[] = [];
   afterAll(async () => {
     for (const host of hosts) host.kill();

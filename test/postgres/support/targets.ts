@@ -1,7 +1,7 @@
 // The two databases every PostgreSQL suite runs on (a real server started here, and PGlite), each handing out stores on fresh schemas.
 import pg from 'pg';
 import { beforeEach, describe, it } from 'vitest';
-import { PostgresStore, type PostgresStoreOptions } from '../../../src/adapters/postgres/index.js';
+import { type PgPoolLike, PostgresStore, type PostgresStoreOptions } from '../../../src/adapters/postgres/index.js';
 import { TABLE_KEYS } from '../../../src/adapters/postgres/tables.js';
 import type { BookingStore, Clock } from '../../../src/index.js';
 import { freshPGlite } from './pglite.js';
@@ -113,8 +113,14 @@ export interface ServerTarget extends StoreTarget {
   database: string;
 }
 
-/** A PostgreSQL server of this file's own, one database in it, and a pool the stores share (as a host's would). */
-export async function serverTarget(poolSize = 20): Promise<ServerTarget> {
+/**
+ * A PostgreSQL server of this file's own, one database in it, and a pool the stores share (as a
+ * host's would). `serialReads`: the stores' single reads (outside transactions) go, in order,
+ * through one connection of their own, while transactions take connections from the pool (a
+ * host can hand careslot such a pool: `query` and `connect` are separate).
+ */
+export async function serverTarget(options: { poolSize?: number; serialReads?: boolean } = {}): Promise<ServerTarget> {
+  const poolSize = options.poolSize ?? 20;
   const server = await PostgresServer.start();
   const database = 'careslot_test';
   await server.createDatabase(database);
@@ -125,12 +131,28 @@ export async function serverTarget(poolSize = 20): Promise<ServerTarget> {
   pool.on('error', () => {});
   const clients = await Promise.all(Array.from({ length: poolSize }, () => pool.connect()));
   for (const client of clients) client.release();
+  let reads: pg.Client | null = null;
+  let storePool: PgPoolLike = pool;
+  if (options.serialReads) {
+    const client = new pg.Client(server.config(database));
+    client.on('error', () => {});
+    await client.connect();
+    reads = client;
+    storePool = {
+      get totalCount() {
+        return pool.totalCount;
+      },
+      query: (text: string, values?: unknown[]) => client.query(text, values),
+      connect: () => pool.connect(),
+    };
+  }
   return {
     ...target(
       'PostgreSQL server',
       schemaPool((sql) => pool.query(sql)),
-      (schema, options) => new PostgresStore({ pool, schema, ...options }),
+      (schema, storeOptions) => new PostgresStore({ pool: storePool, schema, ...storeOptions }),
       async () => {
+        await reads?.end();
         await pool.end();
         await server.dispose();
       },
