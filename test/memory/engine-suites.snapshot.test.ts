@@ -1,5 +1,6 @@
 // The engine suites and the load test again, with every fixture on a snapshot-isolated MemoryStore.
 import { MemoryStore } from '../../src/index.js';
+import { importEngineSuites } from '../engine/engine-suites.js';
 import { useStoreForFixtures } from '../support/engine-fixture.js';
 
 // Each transaction reads its start snapshot plus its own writes and the first committer wins, as in
@@ -7,11 +8,4 @@ import { useStoreForFixtures } from '../support/engine-fixture.js';
 // doctor) or this run catches it. Every fixture's invariants are checked after each test.
 useStoreForFixtures((clock) => new MemoryStore({ clock, isolation: 'snapshot' }), 'MemoryStore (isolation: snapshot)');
 
-await import('../engine/booking-flow.test.js');
-await import('../engine/payments.test.js');
-await import('../engine/slots.test.js');
-await import('../engine/lifecycle.test.js');
-await import('../engine/resilience.test.js');
-await import('../reliability/bad-input.test.js');
-await import('../reliability/load.test.js');
-await import('../engine/money-edges.test.js');
+await importEngineSuites();

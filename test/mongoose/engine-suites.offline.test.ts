@@ -1,4 +1,6 @@
 // The engine's own test files and the load test, run again with every fixture on a MongooseStore over the snapshot-isolation MongoDB stand-in.
+
+import { importEngineSuites } from '../engine/engine-suites.js';
 import { useStoreForFixtures } from '../support/engine-fixture.js';
 import { createFakeMongo } from './support/fake-mongo.js';
 
@@ -12,10 +14,4 @@ useStoreForFixtures(
   'MongooseStore on the MongoDB stand-in (snapshot isolation)',
 );
 
-await import('../engine/booking-flow.test.js');
-await import('../engine/payments.test.js');
-await import('../engine/slots.test.js');
-await import('../engine/resilience.test.js');
-await import('../reliability/bad-input.test.js');
-await import('../reliability/load.test.js');
-await import('../engine/money-edges.test.js');
+await importEngineSuites({ except: ['lifecycle'] });

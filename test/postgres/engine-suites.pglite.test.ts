@@ -1,5 +1,6 @@
 // The engine suites, the lifecycle suite and bad input, with every fixture on PostgresStore over PGlite (the load test: load.pglite.test.ts).
 import { afterAll } from 'vitest';
+import { importEngineSuites } from '../engine/engine-suites.js';
 import { useStoreForFixtures } from '../support/engine-fixture.js';
 import { pgliteTarget, reuseSchemasBetweenTests } from './support/targets.js';
 
@@ -10,9 +11,4 @@ afterAll(() => target.close());
 // fixture's clock; the invariant checker runs over it after every test.
 useStoreForFixtures((clock) => target.storeNow({ clock }), 'PostgresStore (PGlite)');
 
-await import('../engine/booking-flow.test.js');
-await import('../engine/payments.test.js');
-await import('../engine/slots.test.js');
-await import('../engine/lifecycle.test.js');
-await import('../engine/resilience.test.js');
-await import('../reliability/bad-input.test.js');
+await importEngineSuites({ except: ['load'] });

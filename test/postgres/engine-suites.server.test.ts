@@ -1,5 +1,6 @@
 // The engine suites, the lifecycle suite, bad input and the load test, with every fixture on PostgresStore over a real PostgreSQL server.
 import { afterAll } from 'vitest';
+import { importEngineSuites } from '../engine/engine-suites.js';
 import { useStoreForFixtures } from '../support/engine-fixture.js';
 import { announcePostgresSkip } from './support/postgres-server.js';
 import { reuseSchemasBetweenTests, serverAvailable, serverTarget, skippedWithoutServer } from './support/targets.js';
@@ -14,13 +15,7 @@ if (serverAvailable) {
   // invariant checker runs over it after every test.
   useStoreForFixtures((clock) => target.storeNow({ clock }), 'PostgresStore (PostgreSQL server)');
 
-  await import('../engine/booking-flow.test.js');
-  await import('../engine/payments.test.js');
-  await import('../engine/slots.test.js');
-  await import('../engine/lifecycle.test.js');
-  await import('../engine/resilience.test.js');
-  await import('../reliability/bad-input.test.js');
-  await import('../reliability/load.test.js');
+  await importEngineSuites();
 } else {
   skippedWithoutServer('engine suites');
 }
