@@ -163,7 +163,14 @@ export interface OpenStore {
   store: BookingStore;
   /** Drops what this store wrote (a fresh database per open on MongoDB) and closes it. */
   close(): Promise<void>;
+  /** SQL stores: `pg_total_relation_size` (tables, indexes, TOAST) summed over careslot's tables, in bytes. */
+  diskBytes?(): Promise<number>;
 }
+
+/** Sums `pg_total_relation_size` over the ordinary tables of `schema`. */
+const DISK_BYTES_SQL = `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint::text AS bytes
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')`;
 
 export interface Stores {
   /** `memory`, `mongodb` when a mongod binary is available, `postgres` where PostgreSQL's server binaries are, `pglite`. */
@@ -217,7 +224,11 @@ async function openSql(
     const db = await freshPGlite();
     const store = new PostgresStore({ pglite: db, schema, clock });
     await store.migrate();
-    return { kind, store, close: () => db.close() };
+    const diskBytes = async () => {
+      const result = await db.query<{ bytes: string }>(DISK_BYTES_SQL, [schema]);
+      return Number(result.rows[0]?.bytes ?? 0);
+    };
+    return { kind, store, close: () => db.close(), diskBytes };
   }
   const { server: pgServer, database } = await server();
   const pg = (await import('pg')).default;
@@ -230,6 +241,10 @@ async function openSql(
     close: async () => {
       await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
       await pool.end();
+    },
+    diskBytes: async () => {
+      const result = await pool.query<{ bytes: string }>(DISK_BYTES_SQL, [schema]);
+      return Number(result.rows[0]?.bytes ?? 0);
     },
   };
 }

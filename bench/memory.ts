@@ -1,4 +1,5 @@
-// Memory: heap held by the memory store after 100,000 paid bookings, in bytes per booking.
+// Memory: heap held by the memory store after 100,000 paid bookings, in bytes per booking; on
+// PostgreSQL and PGlite, the database's own size (pg_total_relation_size) per booking.
 import { type BookingStore, MemoryStore, type Schedule } from 'careslot';
 import { ManualClock } from 'careslot/testing';
 import {
@@ -8,10 +9,14 @@ import {
   FEE,
   fmt,
   ID_KIND,
+  isSqlStore,
   patientDirectory,
   patientIds,
+  pool,
   START,
+  type StoreKind,
   seedSlots,
+  skipped,
   type TestRig,
   testRig,
 } from './fixtures.js';
@@ -41,6 +46,78 @@ async function warmUp(clock: ManualClock): Promise<void> {
   for (let i = 0; i < count; i++) {
     const { booking } = await rig.engine.book({ patientId: ids[i] as string, scheduleId: (slots[i] as Schedule).id });
     await rig.engine.handlePaymentEvent(rig.gateway.pay(booking.checkoutSessionId ?? ''));
+  }
+}
+
+/**
+ * A SQL store's size on disk per booking: `pg_total_relation_size` (heap, indexes, TOAST)
+ * summed over careslot's tables after `count` paid bookings, less the same sum on the freshly
+ * migrated (empty) schema, divided by `count`. No goal: the value is printed.
+ */
+async function onSqlStore(ctx: BenchContext, kind: StoreKind, count: number): Promise<BenchReport> {
+  const clock = new ManualClock(START);
+  const ids = patientIds(count);
+  const opened = await ctx.stores.open(kind, clock);
+  try {
+    const diskBytes = opened.diskBytes;
+    if (!diskBytes) throw new Error(`${kind}: the store opener reports no database size`);
+    const empty = await diskBytes();
+    const rig = testRig(opened.store, clock, patientDirectory(ids));
+    const slots = await seedSlots(opened.store, count, { from: clock.now() });
+    // PGlite runs one statement at a time: more in flight only queues (and slows) it.
+    const inFlight = kind === 'pglite' ? 1 : 8;
+    const fillBegan = performance.now();
+    await pool(count, inFlight, async (i) => {
+      const { booking } = await rig.engine.book({ patientId: ids[i] as string, scheduleId: (slots[i] as Schedule).id });
+      await rig.engine.handlePaymentEvent(rig.gateway.pay(booking.checkoutSessionId ?? ''));
+    });
+    const fillMs = performance.now() - fillBegan;
+    const full = await diskBytes();
+    ctx.log(`memory (${kind}): ${fmt(count)} bookings, ${fmt(full)} B in careslot's tables`);
+    const paid = await opened.store.countBookings({ status: 'scheduled', paymentStatus: 'paid' });
+    const ledger = await opened.store.findLedgerEntries({});
+    const credited = ledger.reduce((sum, e) => sum + e.amount, 0);
+    const measure =
+      kind === 'pglite'
+        ? 'PGlite (PostgreSQL in WASM, in memory): the same SQL measure, pg_total_relation_size, not the JS heap'
+        : 'pg_total_relation_size (heap + indexes + TOAST) summed over careslot’s tables';
+    return {
+      benchmark: 'memory',
+      store: kind,
+      params: { bookings: count },
+      metrics: [
+        {
+          name: 'bytes per booking (on disk)',
+          value: Math.round((full - empty) / count),
+          unit: 'B',
+          note: `${measure}, after ${fmt(count)} paid bookings less the empty schema, ÷ ${fmt(count)}`,
+        },
+        {
+          name: 'careslot tables after',
+          value: full / MiB,
+          unit: 'MiB',
+          note: `empty schema: ${Math.round(empty / 1024)} KiB (slot, booking, payment, ledger line, processed event, customer rows and their indexes)`,
+        },
+        {
+          name: 'fill rate',
+          value: perSecond(count, fillMs),
+          unit: 'bookings/s',
+          note: `book + pay + confirm through the engine, ${inFlight} in flight`,
+        },
+      ],
+      checks: [
+        check(
+          'every booking paid and credited once',
+          paid === count &&
+            ledger.length === count &&
+            credited === count * FEE.amount &&
+            rig.effectFailures.length === 0,
+          `${fmt(paid)} paid, ${fmt(ledger.length)} ledger lines, ${fmt(credited)} credited, ${rig.effectFailures.length} effect.failed`,
+        ),
+      ],
+    };
+  } finally {
+    await opened.close();
   }
 }
 
@@ -84,6 +161,10 @@ export const memory: Benchmark = {
     const ledger = await store.findLedgerEntries({});
     const credited = ledger.reduce((sum, e) => sum + e.amount, 0);
     const exact = gc ? '' : ' (approximate: node ran without --expose-gc)';
+    const sqlCount = ctx.quick ? 500 : 2_000;
+    const sqlReports: BenchReport[] = [];
+    for (const kind of ctx.stores.kinds.filter(isSqlStore)) sqlReports.push(await onSqlStore(ctx, kind, sqlCount));
+    if (ctx.stores.postgresSkipped) sqlReports.push(skipped('memory', 'postgres', ctx.stores.postgresSkipped));
     return [
       {
         benchmark: 'memory',
@@ -129,6 +210,7 @@ export const memory: Benchmark = {
           ),
         ],
       },
+      ...sqlReports,
     ];
   },
 };
