@@ -14,9 +14,14 @@ export default defineConfig({
       'test/webhook/**/*.test.ts',
       'test/architecture/**/*.test.ts',
     ],
+    // A rerun of test/engine and the 10,000-operation load test on the snapshot store: a mutant it
+    // could kill, test/engine kills on the serializable store, at many times the cost per mutant.
+    exclude: ['test/memory/engine-suites.snapshot.test.ts'],
     // No globalSetup: these suites start no services, and a mutant run must not probe for any.
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // A test file that fails to load counts as a failed test (see the reporter for why).
+    reporters: ['default', './test/mutation/unloadable-file-reporter.ts'],
   },
 });

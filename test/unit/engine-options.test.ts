@@ -1,0 +1,180 @@
+// BookingEngine options: every documented default, and a fail-fast message naming the option for every bad value.
+import { describe, expect, it } from 'vitest';
+import { resolveOptions } from '../../src/engine/options.js';
+import {
+  BookingEngine,
+  DEFAULT_PLANS,
+  EventEmitterNotifier,
+  InProcessScheduler,
+  MemoryStore,
+} from '../../src/index.js';
+import { ManualClock, MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
+
+function ports() {
+  const clock = new ManualClock('2030-03-01T08:00:00Z');
+  return {
+    store: new MemoryStore({ clock }),
+    payments: new TestPaymentGateway({ clock }),
+    patients: new MemoryPatientDirectory(),
+    scheduler: new InProcessScheduler({ clock, timers: false }),
+    notifier: new EventEmitterNotifier(),
+    clock,
+  };
+}
+
+const resolve = (override: Record<string, unknown> = {}) => resolveOptions({ ...ports(), ...override } as never);
+
+describe('engine option defaults', () => {
+  it('fills every documented default', () => {
+    expect(resolve()).toEqual({
+      holdMinutes: 15,
+      minNoticeMinutes: 15,
+      plans: DEFAULT_PLANS,
+      rollover: 'booked',
+      cleanupAfterDays: 7,
+      cleanupEveryMs: 86_400_000,
+      reconcileEveryMs: 60_000,
+      reconcileGraceMs: 60_000,
+      batchSize: 500,
+      adminId: 'admin',
+      notificationTypes: {
+        doctorBooking: 'appointmentBooking',
+        adminBooking: 'newBooking',
+        cancelled: 'appointmentCancelled',
+        refunded: 'paymentRefunded',
+        rescheduled: 'appointmentRescheduled',
+      },
+      successUrl: undefined,
+      cancelUrl: undefined,
+      cancellation: { fullRefundHoursBefore: 24, lateRefundPercent: 50 },
+      rescheduleDeadlineHours: 2,
+      rescheduleFee: 'same',
+      maxPendingPerPatient: 3,
+    });
+  });
+
+  it('keeps what the host gave, and takes minNoticeMinutes from holdMinutes unless given', () => {
+    const given = {
+      holdMinutes: 30,
+      rollover: 'all',
+      cleanupAfterDays: 0.5,
+      cleanupEveryMs: 1000,
+      reconcileEveryMs: 2000,
+      reconcileGraceMs: 3000,
+      batchSize: 10,
+      adminId: 'root',
+      notificationTypes: {
+        doctorBooking: 'a',
+        adminBooking: 'b',
+        cancelled: 'c',
+        refunded: 'd',
+        rescheduled: 'e',
+      },
+      successUrl: 'https://host.example/ok',
+      cancelUrl: 'https://host.example/back',
+      cancellation: { fullRefundHoursBefore: 48, lateRefundPercent: 10 },
+      rescheduleDeadlineHours: 0,
+      rescheduleFee: 'lowerOrEqual',
+      maxPendingPerPatient: 1,
+    };
+    expect(resolve(given)).toEqual({ ...given, minNoticeMinutes: 30, plans: DEFAULT_PLANS });
+    expect(resolve({ holdMinutes: 30, minNoticeMinutes: 0 }).minNoticeMinutes).toBe(0);
+    expect(resolve({ minNoticeMinutes: 525_600 }).minNoticeMinutes).toBe(525_600);
+    expect(resolve({ holdMinutes: 1440 }).holdMinutes).toBe(1440);
+    expect(resolve({ rescheduleFee: 'any', rollover: 'none' })).toMatchObject({
+      rescheduleFee: 'any',
+      rollover: 'none',
+    });
+  });
+});
+
+describe('engine option validation', () => {
+  it.each([
+    ['holdMinutes', -1, 'BookingEngine: holdMinutes must be a positive number (got -1)'],
+    ['holdMinutes', Number.NaN, 'BookingEngine: holdMinutes must be a positive number (got NaN)'],
+    ['holdMinutes', '15', 'BookingEngine: holdMinutes must be a positive number (got 15)'],
+    ['holdMinutes', 1441, 'BookingEngine: holdMinutes must be at most 1440 (got 1441)'],
+    ['cleanupAfterDays', 0, 'BookingEngine: cleanupAfterDays must be a positive number (got 0)'],
+    ['cleanupEveryMs', 1.5, 'BookingEngine: cleanupEveryMs must be a positive whole number (got 1.5)'],
+    ['reconcileEveryMs', 0, 'BookingEngine: reconcileEveryMs must be a positive whole number (got 0)'],
+    ['reconcileGraceMs', 0.5, 'BookingEngine: reconcileGraceMs must be a positive whole number (got 0.5)'],
+    ['batchSize', 2.5, 'BookingEngine: batchSize must be a positive whole number (got 2.5)'],
+    ['batchSize', Number.POSITIVE_INFINITY, 'BookingEngine: batchSize must be a positive whole number (got Infinity)'],
+    ['maxPendingPerPatient', 0, 'BookingEngine: maxPendingPerPatient must be a positive whole number (got 0)'],
+    ['maxPendingPerPatient', 1.5, 'BookingEngine: maxPendingPerPatient must be a positive whole number (got 1.5)'],
+    [
+      'minNoticeMinutes',
+      525_601,
+      'BookingEngine: minNoticeMinutes must be a number of minutes from 0 to 525600 (got 525601)',
+    ],
+    [
+      'minNoticeMinutes',
+      Number.NaN,
+      'BookingEngine: minNoticeMinutes must be a number of minutes from 0 to 525600 (got NaN)',
+    ],
+    ['minNoticeMinutes', '5', 'BookingEngine: minNoticeMinutes must be a number of minutes from 0 to 525600 (got 5)'],
+    ['rescheduleDeadlineHours', -1, 'BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0'],
+    [
+      'rescheduleDeadlineHours',
+      Number.POSITIVE_INFINITY,
+      'BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0',
+    ],
+    ['rescheduleDeadlineHours', '2', 'BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0'],
+    ['rescheduleFee', 'lower', "BookingEngine: rescheduleFee must be 'same', 'lowerOrEqual' or 'any' (got lower)"],
+    ['rollover', 'weekly', "BookingEngine: rollover must be 'booked', 'all' or 'none' (got weekly)"],
+    [
+      'cancellation',
+      { lateRefundPercent: 120 },
+      'BookingEngine: cancellation.lateRefundPercent must be between 0 and 100',
+    ],
+  ])('refuses %s = %s with “%s”', (name, value, message) => {
+    expect(() => resolve({ [name]: value })).toThrow(new TypeError(message));
+  });
+
+  it('refuses a call without an options object', () => {
+    for (const bad of [null, undefined, 'store']) {
+      expect(() => resolveOptions(bad as never)).toThrow(
+        new TypeError('BookingEngine: pass an options object ({ store, payments, patients, ... })'),
+      );
+    }
+  });
+
+  it.each([
+    ['store', ['transaction', 'getSchedule', 'getBooking', 'findSchedules', 'findBookings'], 'pass new MemoryStore()'],
+    [
+      'payments',
+      ['createCheckout', 'expireCheckout', 'retrieveCheckout', 'refund', 'ensureCustomer'],
+      'StripeCheckoutGateway',
+    ],
+    ['patients', ['getPatient', 'hasRelation'], 'implement PatientDirectory'],
+    ['clock', ['now'], 'pass { now: () => new Date() }'],
+    ['scheduler', ['schedule', 'cancel', 'scheduleRecurring'], 'pass an InProcessScheduler or a BullMQScheduler'],
+    ['notifier', ['notify'], 'pass an object with notify(notification)'],
+  ])('refuses a %s missing any of its methods, naming the method and how to fix it', (port, methods, hint) => {
+    const complete = ports()[port as keyof ReturnType<typeof ports>];
+    for (const method of methods) {
+      const broken = Object.assign(Object.create(complete), { [method]: undefined });
+      let message = '';
+      try {
+        resolve({ [port]: broken });
+      } catch (error) {
+        expect(error).toBeInstanceOf(TypeError);
+        message = (error as Error).message;
+      }
+      expect(message.startsWith(`BookingEngine: options.${port}.${method} must be a function: `)).toBe(true);
+      expect(message).toContain(hint);
+    }
+    for (const missing of [undefined, null, 42]) {
+      expect(() => resolve({ [port]: missing })).toThrow(`BookingEngine: options.${port} is required: `);
+      expect(() => resolve({ [port]: missing })).toThrow(hint);
+    }
+  });
+
+  it('fills scheduler, notifier and clock when BookingEngine is given none, and keeps the store and gateway it was given', () => {
+    const { store, payments, patients } = ports();
+    const engine = new BookingEngine({ store, payments, patients });
+    expect(engine.store).toBe(store);
+    expect(engine.payments).toBe(payments);
+    expect(engine.notifier).toBeInstanceOf(EventEmitterNotifier);
+  });
+});
