@@ -1,6 +1,6 @@
 // Edge cases of money, holds and end-of-slot timing that the main suites reach only on the happy side (mutation testing found them).
 import { describe, expect, it } from 'vitest';
-import { JOB_NAMES } from '../../src/index.js';
+import { BookingError, JOB_NAMES } from '../../src/index.js';
 import { createFixture, DOCTOR, PATIENTS } from '../support/engine-fixture.js';
 
 type F = ReturnType<typeof createFixture>;
@@ -218,7 +218,8 @@ describe('money that arrives twice or late', () => {
     expect(payment).toMatchObject({ credited: false, refunds: [expect.objectContaining({ status: 'failed' })] });
     expect(f.events.find((e) => e.name === 'payment.lateRefund')?.payload).toMatchObject({
       booking: { id: booking.id, paymentTransactionId: payment?.id },
-      payment: { id: payment?.id },
+      // Reported as recorded: the full refund pending, before the provider is asked.
+      payment: { id: payment?.id, refunds: [{ status: 'pending', reason: 'late_payment', amount: 5000 }] },
     });
     expect(await f.store.hasProcessedEvent(event.id)).toBe(true);
   });
@@ -361,5 +362,142 @@ describe('the hold timeout racing a payment', () => {
     expect(await f.engine.runJob(JOB_NAMES.holdTimeout, { bookingId: hold?.id })).toBe('released');
     expect(f.gateway.calls.slice(calls)).toEqual([]);
     expect((await f.engine.getSchedule(slot.id)).status).toBe('available');
+  });
+});
+
+describe('which booking an event is about', () => {
+  it('never takes a booking without a session for an event without one', async () => {
+    const f = createFixture();
+    const slot = await f.slot(24 * 60);
+    await f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id }); // free: no checkout session
+    const event = {
+      type: 'checkout.expired' as const,
+      id: 'evt_orphan',
+      bookingId: '64b0000000000000000000ee',
+      sessionId: null,
+    };
+    expect(await f.engine.handlePaymentEvent(event)).toMatchObject({ outcome: 'ignored', bookingId: null });
+    expect(f.events.find((e) => e.name === 'payment.ignored')?.payload).toMatchObject({ reason: 'unknown booking' });
+  });
+
+  it('treats a booking id the store cannot parse as unknown and falls back to the session, but lets other store errors through', async () => {
+    const f = createFixture();
+    const { booking, sessionId } = await pendingBooking(f, 24 * 60);
+    const getBooking = f.store.getBooking.bind(f.store);
+    f.store.getBooking = async (id: string) => {
+      if (id === 'not-an-object-id') throw new BookingError('INVALID_INPUT', 'bookingId: not an ObjectId');
+      if (id === 'db-down') throw new Error('connection reset');
+      return getBooking(id);
+    };
+    const garbled = { ...f.gateway.expire(sessionId), bookingId: 'not-an-object-id' };
+    expect(await f.engine.handlePaymentEvent(garbled)).toEqual({ outcome: 'cancelled', bookingId: booking.id });
+    const down = { ...garbled, id: 'evt_down', bookingId: 'db-down' };
+    await expect(f.engine.handlePaymentEvent(down)).rejects.toThrow('connection reset');
+  });
+
+  it('acknowledges a verified event that can never apply, but lets a store failure (500) through so the provider retries', async () => {
+    const f = createFixture();
+    const { sessionId } = await pendingBooking(f, 24 * 60);
+    const malformed = { type: 'payment.failed', id: '', bookingId: null, sessionId } as never;
+    const ignored = await f.engine.handlePaymentEvent(malformed, { verified: true });
+    expect(ignored).toMatchObject({ outcome: 'ignored', bookingId: null });
+    expect(ignored.reason).toMatch(/^INVALID_INPUT: /);
+    await expect(f.engine.handlePaymentEvent(malformed)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    f.store.transaction = (() =>
+      Promise.reject(new BookingError('STORE_ERROR', 'replica set lost'))) as typeof f.store.transaction;
+    await expect(
+      f.engine.handlePaymentEvent(f.gateway.failPayment(sessionId), { verified: true }),
+    ).rejects.toMatchObject({
+      code: 'STORE_ERROR',
+      status: 500,
+    });
+    f.skipInvariantCheck('the store refuses every transaction from here on, on purpose');
+  });
+
+  it('ends a hold whose expiry arrives before the booking saved its session id', async () => {
+    const f = createFixture();
+    const slot = await f.slot(24 * 60);
+    const create = f.gateway.createCheckout.bind(f.gateway);
+    f.gateway.createCheckout = async (request) => {
+      const session = await create(request);
+      await f.engine.handlePaymentEvent(f.gateway.expire(session.sessionId)); // the webhook wins the race
+      return session;
+    };
+    await expect(f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id })).rejects.toMatchObject({
+      code: 'SCHEDULE_UNAVAILABLE',
+    });
+    const [booking] = await f.engine.listBookings({ scheduleId: slot.id });
+    expect(booking).toMatchObject({ status: 'cancelled', cancelReason: 'checkout_expired' });
+    expect((await f.engine.getSchedule(slot.id)).status).toBe('available');
+  });
+
+  it('returns the booking confirmed when its payment arrives before the session id is saved', async () => {
+    const f = createFixture();
+    const slot = await f.slot(24 * 60);
+    const create = f.gateway.createCheckout.bind(f.gateway);
+    f.gateway.createCheckout = async (request) => {
+      const session = await create(request);
+      await f.engine.handlePaymentEvent(f.gateway.pay(session.sessionId));
+      return session;
+    };
+    const result = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    expect(result).toEqual({ booking: expect.objectContaining({ status: 'scheduled', paymentStatus: 'paid' }) });
+    expect((await f.engine.getSchedule(slot.id)).status).toBe('booked');
+  });
+
+  it('reports a failed clean-up of an orphan session under its own effect name', async () => {
+    const f = createFixture();
+    const slot = await f.slot(24 * 60);
+    const create = f.gateway.createCheckout.bind(f.gateway);
+    f.gateway.createCheckout = async (request) => {
+      const session = await create(request);
+      f.clock.advanceMinutes(15);
+      await f.engine.runJob(JOB_NAMES.holdTimeout, { bookingId: request.booking.id });
+      f.gateway.failNext('expireCheckout');
+      return session;
+    };
+    await expect(f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id })).rejects.toMatchObject({
+      code: 'SCHEDULE_UNAVAILABLE',
+    });
+    const [booking] = await f.engine.listBookings({ scheduleId: slot.id });
+    expect(f.events.filter((e) => e.name === 'effect.failed').map((e) => e.payload)).toEqual([
+      expect.objectContaining({ effect: 'expire:orphan_checkout', bookingId: booking?.id }),
+    ]);
+  });
+});
+
+describe('cancelling while money is moving', () => {
+  it('tells the patient to wait while a delayed payment settles', async () => {
+    const f = createFixture();
+    const { booking, sessionId } = await pendingBooking(f, 24 * 60);
+    f.gateway.payDelayed(sessionId);
+    await expect(
+      f.engine.cancelBooking({ bookingId: booking.id, actor: { role: 'patient', id: PATIENTS.standard } }),
+    ).rejects.toMatchObject({ message: 'The payment is still being processed; try again once it settles' });
+  });
+
+  it('cancels a pending booking paid at the provider (webhook lost) as a paid one, refunded in full, reporting no ignored event', async () => {
+    const f = createFixture();
+    const { slot, booking, sessionId } = await pendingBooking(f, 48 * 60);
+    f.gateway.pay(sessionId);
+    const { booking: after, refund } = await f.engine.cancelBooking({
+      bookingId: booking.id,
+      actor: { role: 'patient', id: PATIENTS.standard },
+    });
+    expect(after).toMatchObject({ status: 'cancelled', cancelReason: 'by_patient', paymentStatus: 'refunded' });
+    expect(refund).toMatchObject({ amount: 5000, status: 'succeeded' });
+    expect(f.events.map((e) => e.name)).not.toContain('payment.ignored');
+    expect((await f.engine.getSchedule(slot.id)).status).toBe('available');
+  });
+
+  it('does not ask the provider to expire anything when cancelling a scheduled booking or running a stale hold job', async () => {
+    const f = createFixture();
+    const { booking, sessionId } = await pendingBooking(f, 48 * 60);
+    await f.engine.handlePaymentEvent(f.gateway.pay(sessionId));
+    f.clock.advanceMinutes(15);
+    const before = f.gateway.calls.length;
+    expect(await f.engine.runJob(JOB_NAMES.holdTimeout, { bookingId: booking.id })).toBe('not_pending');
+    await f.engine.cancelBooking({ bookingId: booking.id, actor: { role: 'patient', id: PATIENTS.standard } });
+    expect(f.gateway.calls.slice(before).map((c) => c.method)).toEqual(['refund']);
   });
 });

@@ -95,6 +95,11 @@ describe('a paid booking', () => {
   it('holds with a checkout_started history, a hold-timeout job at the hold end, and confirms with the payment record', async () => {
     const f = createFixture();
     const { slot, booking, sessionId } = await paidBooking(f);
+    expect(names(f)).toEqual(['schedule.created', 'booking.created']);
+    expect(payloadOf<{ booking: Booking }>(f, 'booking.created').booking).toMatchObject({
+      id: booking.id,
+      status: 'pending',
+    });
     expect(booking.history).toEqual([
       expect.objectContaining({
         from: null,
@@ -220,6 +225,10 @@ describe('cancelling a scheduled booking', () => {
       reason: 'feeling better',
     });
     expect(names(f)).toEqual(['booking.cancelled', 'schedule.released', 'refund.succeeded']);
+    expect(payloadOf(f, 'booking.cancelled')).toEqual({
+      booking: expect.objectContaining({ id: booking.id, status: 'cancelled', cancelReason: 'by_patient' }),
+      reason: 'by_patient',
+    });
     expect(payloadOf(f, 'schedule.released')).toMatchObject({ bookingId: booking.id, reason: 'by_patient' });
     const succeeded = payloadOf<{ payment: PaymentTransaction; refund: RefundRecord }>(f, 'refund.succeeded');
     expect(succeeded.refund).toEqual(refund);
@@ -438,5 +447,86 @@ describe('failures after commit', () => {
         actor: { role: 'admin', id: 'a1' },
       }),
     ).rejects.toMatchObject({ code: 'INVALID_TRANSITION', message: 'A cancelled booking cannot be rescheduled' });
+  });
+
+  it('names the booking and the slot in every failure report of a paid booking’s life', async () => {
+    const f = createFixture();
+    const slot = await f.slot();
+    const ids = { scheduleId: slot.id };
+    f.scheduler.schedule = async () => {
+      throw new Error('redis down');
+    };
+    f.scheduler.cancel = f.scheduler.schedule;
+    const fail = new Error('redis down');
+    const failures = () => f.events.filter((e) => e.name === 'effect.failed').map((e) => e.payload);
+    const another = await f.slot(48 * 60);
+    expect(failures()).toEqual([
+      { effect: `schedule:${JOB_NAMES.expireUnbooked}`, error: fail, scheduleId: another.id },
+    ]);
+    f.events.length = 0;
+    const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    expect(failures()).toEqual([
+      { effect: `schedule:${JOB_NAMES.holdTimeout}`, error: fail, bookingId: booking.id, ...ids },
+    ]);
+    f.events.length = 0;
+    await f.engine.cancelBooking({ bookingId: booking.id, actor: { role: 'patient', id: PATIENTS.standard } });
+    expect(failures()).toEqual([
+      { effect: `cancel:${JOB_NAMES.holdTimeout}`, error: fail, bookingId: booking.id, ...ids },
+    ]);
+  });
+
+  it('names the booking and the target slot in failure reports of a reschedule and a scheduled cancellation', async () => {
+    const f = createFixture();
+    const from = await f.slot(24 * 60);
+    const to = await f.slot(48 * 60);
+    const { booking } = await f.engine.book({ patientId: PATIENTS.vise, scheduleId: from.id });
+    f.scheduler.schedule = async () => {
+      throw new Error('redis down');
+    };
+    f.scheduler.cancel = f.scheduler.schedule;
+    const fail = new Error('redis down');
+    const failures = () => f.events.filter((e) => e.name === 'effect.failed').map((e) => e.payload);
+    f.events.length = 0;
+    await f.engine.reschedule({ bookingId: booking.id, newScheduleId: to.id, actor: { role: 'admin', id: 'a' } });
+    const moved = { bookingId: booking.id, scheduleId: to.id };
+    expect(failures()).toEqual([
+      { effect: `cancel:${JOB_NAMES.completeBooked}`, error: fail, ...moved },
+      { effect: `schedule:${JOB_NAMES.completeBooked}`, error: fail, ...moved },
+      { effect: `cancel:${JOB_NAMES.expireUnbooked}`, error: fail, ...moved },
+      { effect: `schedule:${JOB_NAMES.expireUnbooked}`, error: fail, ...moved },
+    ]);
+    f.events.length = 0;
+    await f.engine.cancelBooking({ bookingId: booking.id, actor: { role: 'admin', id: 'a' } });
+    expect(failures()).toEqual([
+      { effect: `cancel:${JOB_NAMES.completeBooked}`, error: fail, ...moved },
+      { effect: `schedule:${JOB_NAMES.expireUnbooked}`, error: fail, ...moved },
+    ]);
+  });
+
+  it('reports a directory that fails while composing the booking notification as notify:booking, and a failing refund notice as notify:refund', async () => {
+    const f = createFixture();
+    const slot = await f.slot();
+    const getPatient = f.patients.getPatient.bind(f.patients);
+    let calls = 0;
+    f.patients.getPatient = async (id: string) => {
+      if (calls++ === 0) return getPatient(id);
+      throw new Error('directory down');
+    };
+    const { booking } = await f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id });
+    expect(f.events.filter((e) => e.name === 'effect.failed').map((e) => e.payload)).toEqual([
+      { effect: 'notify:booking', error: new Error('directory down'), bookingId: booking.id, scheduleId: slot.id },
+    ]);
+
+    const g = createFixture();
+    const paid = await paidBooking(g);
+    await g.engine.handlePaymentEvent(g.gateway.pay(paid.sessionId));
+    g.notifier.notify = async () => {
+      throw new Error('smtp down');
+    };
+    g.events.length = 0;
+    await g.engine.refund({ bookingId: paid.booking.id, amount: 100 });
+    expect(g.events.filter((e) => e.name === 'effect.failed').map((e) => e.payload)).toEqual([
+      { effect: 'notify:refund', error: new Error('smtp down'), bookingId: paid.booking.id },
+    ]);
   });
 });

@@ -622,3 +622,41 @@ describe('the end-of-slot jobs and clean-up', () => {
     expect((await f.engine.reconcile()).slotsFinished).toBe(1);
   });
 });
+
+describe('bad input to each use case', () => {
+  it('is INVALID_INPUT whose message starts with the method and names the field', async () => {
+    const f = createFixture();
+    const actor = { role: 'admin' as const, id: 'a' };
+    const cases: [string, Promise<unknown>][] = [
+      ['book: patientId must not be empty', f.engine.book({ patientId: '', scheduleId: 's' })],
+      ['cancelBooking: bookingId must not be empty', f.engine.cancelBooking({ bookingId: '', actor })],
+      [
+        'reschedule: newScheduleId must not be empty',
+        f.engine.reschedule({ bookingId: 'b', newScheduleId: '', actor }),
+      ],
+      ['refund: bookingId must not be empty', f.engine.refund({ bookingId: '' })],
+      ['listSchedules: doctorId must not be empty', f.engine.listSchedules({ doctorId: '' })],
+      ['listBookings: patientId must not be empty', f.engine.listBookings({ patientId: '' })],
+    ];
+    for (const [message, promise] of cases) {
+      await expect(promise).rejects.toMatchObject({ code: 'INVALID_INPUT', message });
+    }
+  });
+
+  it('refuses a stranger rescheduling, naming the action', async () => {
+    const f = createFixture();
+    const slot = await f.slot();
+    const target = await f.slot(48 * 60);
+    const { booking } = await f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id });
+    await expect(
+      f.engine.reschedule({
+        bookingId: booking.id,
+        newScheduleId: target.id,
+        actor: { role: 'doctor', id: OTHER_DOCTOR },
+      }),
+    ).rejects.toMatchObject({
+      code: 'NOT_ALLOWED',
+      message: "Only the booking's patient, its doctor or an admin may reschedule it",
+    });
+  });
+});
