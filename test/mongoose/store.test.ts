@@ -17,7 +17,7 @@ import { readSchemaSignature } from '../../src/adapters/mongoose/schemas.js';
 import { transactionSupportProblem } from '../../src/adapters/mongoose/server-check.js';
 import { BookingError, type StoreOperations, type StoreReads } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
-import { autocommit } from '../support/autocommit.js';
+import { autocommit, STORE_WRITES } from '../support/autocommit.js';
 import { ledgerEntry, newPaymentTransaction, refundRecord } from '../support/records.js';
 import { BOOKING, DOC, newBooking, newSchedule, PAT, SLOT, T0 } from './samples.js';
 import { createFakeMongo } from './support/fake-mongo.js';
@@ -529,21 +529,6 @@ async function everyOperation(ops: StoreOperations): Promise<void> {
   );
 }
 
-const WRITES = [
-  'insertSchedule',
-  'updateScheduleIf',
-  'deleteSchedulesIf',
-  'insertBooking',
-  'updateBookingIf',
-  'insertPaymentTransaction',
-  'upsertRefund',
-  'appendLedgerEntry',
-  'recordProcessedEvent',
-  'lockPatient',
-  'lockDoctor',
-  'savePaymentCustomer',
-] as const;
-
 describe('transactions', () => {
   it('passes the session to every operation inside a transaction, with the configured options', async () => {
     const connection = hostConnection();
@@ -607,7 +592,7 @@ describe('transactions', () => {
 
   it('offers only reads and transaction on the store: every write and lock exists only on the operations', async () => {
     const store = new MongooseStore({ connection: hostConnection() });
-    for (const name of WRITES) expect(name in store, name).toBe(false);
+    for (const name of STORE_WRITES) expect(name in store, name).toBe(false);
     expect(typeof store.transaction).toBe('function');
     expect(typeof store.getBooking).toBe('function');
     expect(() => new MongooseOperations({} as never, null as never)).toThrow(/only inside a transaction/);

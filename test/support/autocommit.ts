@@ -1,7 +1,8 @@
 // Tests that set up or poke a store one write at a time: every write runs in its own transaction.
 import type { BookingStore, StoreOperations } from '../../src/index.js';
 
-const WRITES = [
+/** Every write and lock of the store port: only inside a transaction. */
+export const STORE_WRITES = [
   'insertSchedule',
   'updateScheduleIf',
   'deleteSchedulesIf',
@@ -22,7 +23,7 @@ const WRITES = [
  */
 export function autocommit(store: BookingStore): StoreOperations {
   const ops = Object.create(null) as Record<string, unknown>;
-  for (const name of WRITES) {
+  for (const name of STORE_WRITES) {
     ops[name] = (...args: unknown[]) =>
       store.transaction((tx) => (tx[name] as (...a: unknown[]) => Promise<unknown>)(...args));
   }
