@@ -501,3 +501,75 @@ describe('cancelling while money is moving', () => {
     expect(f.gateway.calls.slice(before).map((c) => c.method)).toEqual(['refund']);
   });
 });
+
+describe('a payment whose commit outcome the store could not learn', () => {
+  /** The next transaction commits, then reports STORE_ERROR with commitOutcome unknown (a lost connection after COMMIT). */
+  function loseNextCommitAnswer(f: F, committed = true) {
+    const transaction = f.store.transaction.bind(f.store);
+    let armed = true;
+    f.store.transaction = (async (work: never) => {
+      if (!armed) return transaction(work);
+      armed = false;
+      if (committed) await transaction(work);
+      throw new BookingError('STORE_ERROR', 'connection lost after COMMIT', { details: { commitOutcome: 'unknown' } });
+    }) as typeof f.store.transaction;
+  }
+
+  it('runs the confirmation’s after-commit work when the commit did happen', async () => {
+    const f = createFixture();
+    const { slot, booking, sessionId } = await pendingBooking(f, 24 * 60);
+    loseNextCommitAnswer(f);
+    expect(await f.engine.handlePaymentEvent(f.gateway.pay(sessionId))).toEqual({
+      outcome: 'confirmed',
+      bookingId: booking.id,
+    });
+    expect(f.events.map((e) => e.name)).toContain('booking.confirmed');
+    expect(f.scheduler.pending().map((j) => j.id)).toEqual([`complete-${slot.id}`]);
+    expect(f.notifications.map((n) => n.type)).toEqual(['appointmentBooking', 'newBooking']);
+  });
+
+  it('still refunds a late payment when the commit that recorded it did happen', async () => {
+    const f = createFixture();
+    const { slot, booking, sessionId } = await pendingBooking(f, 24 * 60);
+    await f.advance(15);
+    await f.engine.book({ patientId: PATIENTS.other, scheduleId: slot.id });
+    loseNextCommitAnswer(f);
+    expect((await f.engine.handlePaymentEvent(payOnExpiredSession(f, sessionId))).outcome).toBe('late_refund');
+    expect(f.gateway.refunds.map((r) => r.amount)).toEqual([5000]);
+    expect((await f.engine.getBooking(booking.id)).paymentStatus).toBe('refunded');
+    expect(f.events.map((e) => e.name)).toContain('payment.lateRefund');
+  });
+
+  it('still refunds a mismatched payment when the commit that recorded it did happen', async () => {
+    const f = createFixture();
+    const { sessionId } = await pendingBooking(f, 24 * 60);
+    loseNextCommitAnswer(f);
+    expect((await f.engine.handlePaymentEvent(f.gateway.pay(sessionId, { amount: 100 }))).outcome).toBe('mismatch');
+    expect(f.gateway.refunds.map((r) => r.amount)).toEqual([100]);
+    expect(f.events.map((e) => e.name)).toContain('payment.mismatch');
+  });
+
+  it('lets the error stand when nothing was committed, so the provider retries and the retry confirms', async () => {
+    const f = createFixture();
+    const { booking, sessionId } = await pendingBooking(f, 24 * 60);
+    loseNextCommitAnswer(f, false);
+    const event = f.gateway.pay(sessionId);
+    await expect(f.engine.handlePaymentEvent(event)).rejects.toMatchObject({ code: 'STORE_ERROR' });
+    expect((await f.engine.getBooking(booking.id)).status).toBe('pending');
+    expect((await f.engine.handlePaymentEvent(event)).outcome).toBe('confirmed');
+  });
+
+  it('lets any other store error stand', async () => {
+    const f = createFixture();
+    const { sessionId } = await pendingBooking(f, 24 * 60);
+    const transaction = f.store.transaction.bind(f.store);
+    let armed = true;
+    f.store.transaction = (async (work: never) => {
+      if (!armed) return transaction(work);
+      armed = false;
+      await transaction(work);
+      throw new BookingError('STORE_ERROR', 'disk full', { details: { commitOutcome: 'not_committed' } });
+    }) as typeof f.store.transaction;
+    await expect(f.engine.handlePaymentEvent(f.gateway.pay(sessionId))).rejects.toMatchObject({ message: 'disk full' });
+  });
+});
