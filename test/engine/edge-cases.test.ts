@@ -387,12 +387,16 @@ describe('which booking an event is about', () => {
     f.store.getBooking = async (id: string) => {
       if (id === 'not-an-object-id') throw new BookingError('INVALID_INPUT', 'bookingId: not an ObjectId');
       if (id === 'db-down') throw new Error('connection reset');
+      if (id === 'store-error') throw new BookingError('STORE_ERROR', 'not primary');
       return getBooking(id);
     };
     const garbled = { ...f.gateway.expire(sessionId), bookingId: 'not-an-object-id' };
     expect(await f.engine.handlePaymentEvent(garbled)).toEqual({ outcome: 'cancelled', bookingId: booking.id });
     const down = { ...garbled, id: 'evt_down', bookingId: 'db-down' };
     await expect(f.engine.handlePaymentEvent(down)).rejects.toThrow('connection reset');
+    await expect(
+      f.engine.handlePaymentEvent({ ...garbled, id: 'evt_store', bookingId: 'store-error' }),
+    ).rejects.toMatchObject({ code: 'STORE_ERROR', message: 'not primary' });
   });
 
   it('acknowledges a verified event that can never apply, but lets a store failure (500) through so the provider retries', async () => {
@@ -571,5 +575,14 @@ describe('a payment whose commit outcome the store could not learn', () => {
       throw new BookingError('STORE_ERROR', 'disk full', { details: { commitOutcome: 'not_committed' } });
     }) as typeof f.store.transaction;
     await expect(f.engine.handlePaymentEvent(f.gateway.pay(sessionId))).rejects.toMatchObject({ message: 'disk full' });
+  });
+
+  it('lets a store error without details stand as it is', async () => {
+    const f = createFixture();
+    const { sessionId } = await pendingBooking(f, 24 * 60);
+    const refused = new BookingError('STORE_ERROR', 'not primary');
+    f.store.transaction = (() => Promise.reject(refused)) as typeof f.store.transaction;
+    await expect(f.engine.handlePaymentEvent(f.gateway.pay(sessionId))).rejects.toBe(refused);
+    f.skipInvariantCheck('the store refuses every transaction from here on, on purpose');
   });
 });

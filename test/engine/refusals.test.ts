@@ -382,6 +382,16 @@ describe('the checkout a paid booking opens', () => {
     await f.engine.book({ patientId: PATIENTS.other, scheduleId: c.id, successUrl: 'http://localhost:3000/ok' });
   });
 
+  it('passes on the provider’s own BookingError when the checkout cannot be opened', async () => {
+    const f = createFixture();
+    const slot = await f.slot();
+    f.gateway.failNext('createCheckout');
+    await expect(f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id })).rejects.toMatchObject({
+      code: 'PAYMENT_PROVIDER_ERROR',
+      message: 'Test provider failed in createCheckout',
+    });
+  });
+
   it('wraps a provider failure that is not a BookingError as PAYMENT_PROVIDER_ERROR with the cause, and frees the slot', async () => {
     const f = createFixture();
     const slot = await f.slot();
