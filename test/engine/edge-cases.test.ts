@@ -390,7 +390,7 @@ describe('which booking an event is about', () => {
       if (id === 'store-error') throw new BookingError('STORE_ERROR', 'not primary');
       return getBooking(id);
     };
-    const garbled = { ...f.gateway.expire(sessionId), bookingId: 'not-an-object-id' };
+    const garbled = { type: 'checkout.expired' as const, id: 'evt_garbled', sessionId, bookingId: 'not-an-object-id' };
     expect(await f.engine.handlePaymentEvent(garbled)).toEqual({ outcome: 'cancelled', bookingId: booking.id });
     const down = { ...garbled, id: 'evt_down', bookingId: 'db-down' };
     await expect(f.engine.handlePaymentEvent(down)).rejects.toThrow('connection reset');
