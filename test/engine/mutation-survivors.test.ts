@@ -63,6 +63,20 @@ describe('book()', () => {
     expect(error).toMatchObject({ code: 'SCHEDULE_UNAVAILABLE', message: 'This slot is not available' });
   });
 
+  it('refuses a free booking whose slot started while the relation was being checked', async () => {
+    const f = createFixture();
+    const slot = await f.slot(60);
+    const hasRelation = f.patients.hasRelation.bind(f.patients);
+    f.patients.hasRelation = async (args) => {
+      f.clock.advanceMinutes(60); // the directory answered exactly at the start of the slot
+      return hasRelation(args);
+    };
+    const error = await rejectionOf(f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id }));
+    expect(error).toMatchObject({ code: 'SCHEDULE_UNAVAILABLE', message: 'This slot has already started' });
+    expect(await f.engine.listBookings({ scheduleId: slot.id })).toEqual([]);
+    expect((await f.engine.getSchedule(slot.id)).status).toBe('available');
+  });
+
   it('refuses, as INVALID_INPUT, the loser of two bookings of different slots racing with one idempotency key', async () => {
     const f = createFixture();
     const a = await f.slot(24 * 60);
