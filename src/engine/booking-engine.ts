@@ -10,7 +10,7 @@ import { type BookInput, type BookResult, book } from './book.js';
 import { type CancelInput, type CancelOutcome, cancelBooking } from './cancel.js';
 import { EngineContext } from './context.js';
 import type { BookingEngineEvents } from './events.js';
-import { getWallet, type Wallet } from './ledger.js';
+import { getWallet, type Wallet, type WalletPage } from './ledger.js';
 import { type BookingEngineCoreOptions, resolveOptions } from './options.js';
 import { type HandlePaymentEventOptions, handlePaymentEvent, type PaymentEventResult } from './payment-events.js';
 import { type ReconcileReport, reconcile } from './reconcile.js';
@@ -189,8 +189,8 @@ export class BookingEngineCore<N extends Notifier = Notifier> {
     });
   }
 
-  /** The doctor's ledger and balances per currency. */
-  getWallet(doctorId: string): Promise<Wallet> {
-    return getWallet(this.ctx, doctorId);
+  /** The doctor's balances per currency and one page of the ledger (oldest first; `nextCursor` for more). */
+  getWallet(doctorId: string, page: WalletPage = {}): Promise<Wallet> {
+    return getWallet(this.ctx, doctorId, page);
   }
 }

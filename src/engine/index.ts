@@ -4,7 +4,7 @@ export { BookingEngineCore, type ListBookingsQuery } from './booking-engine.js';
 export type { CancelInput, CancelOutcome } from './cancel.js';
 export type { ConfirmOutcome } from './confirm.js';
 export { BOOKING_ENGINE_EVENTS, type BookingEngineEvents } from './events.js';
-export type { Wallet } from './ledger.js';
+export type { Wallet, WalletPage } from './ledger.js';
 export type { BookingEngineCoreOptions, BookingEngineOptions, NotificationTypes } from './options.js';
 export type { HandlePaymentEventOptions, PaymentEventOutcome, PaymentEventResult } from './payment-events.js';
 export type { ReconcileReport } from './reconcile.js';

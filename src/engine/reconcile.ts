@@ -1,5 +1,6 @@
 // The sweep: finishes whatever a lost job, a lost webhook or a crash left behind.
 
+import type { KeysetCursor } from '../ports/booking-store.js';
 import { confirmPayment } from './confirm.js';
 import type { EngineContext } from './context.js';
 import { settleRefund } from './refund.js';
@@ -72,15 +73,28 @@ export async function reconcile(ctx: EngineContext): Promise<ReconcileReport> {
     });
   }
 
+  // Paged by (createdAt, id), `batchSize` payments per read, through every payment with such a
+  // refund: a refund that keeps failing never hides the ones behind it.
   for (const status of ['failed', 'pending'] as const) {
-    for (const payment of await ctx.store.findPaymentTransactions({ refundStatus: status })) {
-      for (const refund of payment.refunds) {
-        if (refund.status !== status || refund.updatedAt > graceCutoff) continue;
-        await attempt('refund', { bookingId: payment.bookingId }, async () => {
-          await settleRefund(ctx, payment.id, refund.id);
-          report.refundsRetried++;
-        });
+    let after: KeysetCursor | undefined;
+    for (;;) {
+      const page = await ctx.store.findPaymentTransactions({
+        refundStatus: status,
+        limit,
+        ...(after ? { after } : {}),
+      });
+      for (const payment of page) {
+        for (const refund of payment.refunds) {
+          if (refund.status !== status || refund.updatedAt > graceCutoff) continue;
+          await attempt('refund', { bookingId: payment.bookingId }, async () => {
+            await settleRefund(ctx, payment.id, refund.id);
+            report.refundsRetried++;
+          });
+        }
       }
+      const last = page.at(-1);
+      if (page.length < limit || last === undefined) break;
+      after = { createdAt: last.createdAt, id: last.id };
     }
   }
   return report;

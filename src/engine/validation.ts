@@ -69,6 +69,11 @@ export const listBookingsSchema = z.object({
   limit: z.int().min(1).max(1000).optional(),
 });
 
+export const walletPageSchema = z.object({
+  limit: z.int().min(1).max(1000).optional(),
+  cursor: z.string().min(1).max(400).optional(),
+});
+
 /** Parses `input` or throws INVALID_INPUT naming every bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const result = schema.safeParse(input);

@@ -49,6 +49,31 @@ export interface BookingQuery {
   limit?: number;
 }
 
+/**
+ * A position in a list sorted by (createdAt, id): the list resumes strictly after it. Take both
+ * from the last record of the previous page.
+ */
+export interface KeysetCursor {
+  createdAt: Date;
+  id: string;
+}
+
+export interface PaymentQuery {
+  bookingId?: string;
+  refundStatus?: RefundRecord['status'];
+  /** Only records after this position (keyset paging). */
+  after?: KeysetCursor;
+  limit?: number;
+}
+
+export interface LedgerQuery {
+  doctorId?: string;
+  bookingId?: string;
+  /** Only entries after this position (keyset paging). */
+  after?: KeysetCursor;
+  limit?: number;
+}
+
 export type ScheduleChanges = Partial<Pick<Schedule, 'status' | 'bookedBy'>>;
 
 export type BookingChanges = Partial<
@@ -109,12 +134,15 @@ export interface StoreReads {
   findActiveBooking(scheduleId: string): Promise<Booking | null>;
   getPaymentTransaction(id: string): Promise<PaymentTransaction | null>;
   findPaymentTransaction(args: { provider: string; providerPaymentId: string }): Promise<PaymentTransaction | null>;
-  /** Transactions of a booking, or those having a refund in `refundStatus`, oldest first. */
-  findPaymentTransactions(query: {
-    bookingId?: string;
-    refundStatus?: RefundRecord['status'];
-  }): Promise<PaymentTransaction[]>;
-  findLedgerEntries(query: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]>;
+  /** Transactions of a booking, or those having a refund in `refundStatus`, oldest first (createdAt, then id). */
+  findPaymentTransactions(query: PaymentQuery): Promise<PaymentTransaction[]>;
+  /** Ledger entries of a doctor or a booking, oldest first (createdAt, then id). */
+  findLedgerEntries(query: LedgerQuery): Promise<LedgerEntry[]>;
+  /**
+   * A doctor's balance per currency: credits minus debits, in minor units, summed by the store
+   * (one row per currency comes back, however long the ledger). Currencies without entries are absent.
+   */
+  ledgerBalances(args: { doctorId: string }): Promise<Record<string, number>>;
   hasProcessedEvent(id: string): Promise<boolean>;
   getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null>;
 }

@@ -491,6 +491,86 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect(await store.findLedgerEntries({ bookingId: B2 })).toEqual([]);
       });
 
+      it("sums a doctor's balances per currency in the store, equal to the sum of the entries", async () => {
+        const credits = [5000, 2500, 1200].map((amount, i) =>
+          ledgerEntry({ key: `credit:${i}`, bookingId: B1, amount, createdAt: minutes(i) }),
+        );
+        for (const entry of credits) await ops.appendLedgerEntry(entry);
+        await ops.appendLedgerEntry(
+          ledgerEntry({ key: 'refund:r1', kind: 'debit', amount: 700, createdAt: minutes(5) }),
+        );
+        await ops.appendLedgerEntry(ledgerEntry({ key: 'credit:usd', currency: 'usd', amount: 900 }));
+        await ops.appendLedgerEntry(ledgerEntry({ key: 'credit:other', doctorId: DOC2, amount: 111 }));
+        await ops.appendLedgerEntry(ledgerEntry({ key: 'credit:zero', currency: 'jpy', amount: 300 }));
+        await ops.appendLedgerEntry(ledgerEntry({ key: 'refund:zero', currency: 'jpy', kind: 'debit', amount: 300 }));
+        const balances = await store.ledgerBalances({ doctorId: DOC1 });
+        expect(balances).toEqual({ eur: 8000, usd: 900, jpy: 0 });
+        const summed: Record<string, number> = {};
+        for (const e of await store.findLedgerEntries({ doctorId: DOC1 })) {
+          summed[e.currency] = (summed[e.currency] ?? 0) + (e.kind === 'credit' ? e.amount : -e.amount);
+        }
+        expect(balances).toEqual(summed);
+        expect(await store.ledgerBalances({ doctorId: DOC2 })).toEqual({ eur: 111 });
+        expect(await store.ledgerBalances({ doctorId: PAT9 })).toEqual({});
+        expect(await store.transaction((tx) => tx.ledgerBalances({ doctorId: DOC1 }))).toEqual(balances);
+      });
+
+      it('pages ledger entries by (createdAt, id) with a keyset cursor, ties included, nothing twice or lost', async () => {
+        // Seven entries, three of them at the same instant: the id breaks the tie.
+        const times = [minutes(3), minutes(1), minutes(2), minutes(2), minutes(2), minutes(0), minutes(4)];
+        for (const [i, createdAt] of times.entries()) {
+          await ops.appendLedgerEntry(ledgerEntry({ key: `credit:${i}`, createdAt, amount: 100 + i }));
+        }
+        const all = await store.findLedgerEntries({ doctorId: DOC1 });
+        expect(all.map((e) => e.createdAt.getTime())).toEqual([...times].map((t) => t.getTime()).sort((a, b) => a - b));
+        const paged: string[] = [];
+        let after: { createdAt: Date; id: string } | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await store.findLedgerEntries({ doctorId: DOC1, limit: 3, ...(after ? { after } : {}) });
+          expect(page.length).toBeLessThanOrEqual(3);
+          paged.push(...page.map((e) => e.key));
+          const last = page.at(-1);
+          if (page.length < 3 || !last) break;
+          after = { createdAt: last.createdAt, id: last.id };
+        }
+        expect(paged).toEqual(all.map((e) => e.key));
+        expect(await store.findLedgerEntries({ doctorId: DOC1, limit: 0 })).toEqual([]);
+        const lastEntry = all.at(-1);
+        if (!lastEntry) throw new Error('no entries');
+        expect(
+          await store.findLedgerEntries({
+            doctorId: DOC1,
+            after: { createdAt: lastEntry.createdAt, id: lastEntry.id },
+          }),
+        ).toEqual([]);
+      });
+
+      it('pages payment transactions with a refund in a status by a keyset cursor', async () => {
+        const created: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          const payment = await ops.insertPaymentTransaction(
+            newPaymentTransaction({ providerPaymentId: `pi_page_${i}`, checkoutSessionId: `cs_page_${i}` }),
+          );
+          if (!payment) throw new Error('not inserted');
+          if (i !== 2) {
+            await ops.upsertRefund({ paymentTransactionId: payment.id, refund: refundRecord({ id: `r${i}` }) });
+          }
+          created.push(payment.id);
+        }
+        const expected = (await store.findPaymentTransactions({ refundStatus: 'pending' })).map((p) => p.id);
+        expect([...expected].sort()).toEqual(created.filter((_, i) => i !== 2).sort());
+        const first = await store.findPaymentTransactions({ refundStatus: 'pending', limit: 2 });
+        expect(first.map((p) => p.id)).toEqual(expected.slice(0, 2));
+        const cursor = first.at(-1);
+        if (!cursor) throw new Error('empty page');
+        const rest = await store.findPaymentTransactions({
+          refundStatus: 'pending',
+          after: { createdAt: cursor.createdAt, id: cursor.id },
+        });
+        expect(rest.map((p) => p.id)).toEqual(expected.slice(2));
+        expect(await store.findPaymentTransactions({ refundStatus: 'pending', limit: 0 })).toEqual([]);
+      });
+
       it('records a processed event id once', async () => {
         expect(await store.hasProcessedEvent('evt_1')).toBe(false);
         expect(await ops.recordProcessedEvent({ id: 'evt_1', type: 'payment.succeeded', at: T0 })).toBe(true);

@@ -276,9 +276,9 @@ describe('payment refunds', () => {
 
   it('finds payments by booking (referenceId) and by the status of any of their refunds', () => {
     const withPending = { ...payment, refunds: [refund('succeeded', 500, 'r0'), refund('pending')] };
-    expect(matches(paymentQueryFilter({ bookingId: '64b0000000000000000000b1' }), payment)).toBe(true);
-    expect(matches(paymentQueryFilter({ refundStatus: 'pending' }), withPending)).toBe(true);
-    expect(matches(paymentQueryFilter({ refundStatus: 'failed' }), withPending)).toBe(false);
+    expect(matches(paymentQueryFilter({ bookingId: '64b0000000000000000000b1' }).filter, payment)).toBe(true);
+    expect(matches(paymentQueryFilter({ refundStatus: 'pending' }).filter, withPending)).toBe(true);
+    expect(matches(paymentQueryFilter({ refundStatus: 'failed' }).filter, withPending)).toBe(false);
   });
 });
 

@@ -13,10 +13,13 @@ import type {
   BookingQuery,
   BookingStore,
   BookingUpdate,
+  KeysetCursor,
+  LedgerQuery,
   NewBooking,
   NewLedgerEntry,
   NewPaymentTransaction,
   NewSchedule,
+  PaymentQuery,
   ScheduleQuery,
   ScheduleUpdate,
   StoreOperations,
@@ -95,6 +98,17 @@ const byStartThenId = (a: Schedule, b: Schedule): number =>
 
 const byCreatedThenId = (a: { createdAt: Date; id: string }, b: { createdAt: Date; id: string }): number =>
   a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Sorted by (createdAt, id), strictly after `after`, at most `limit`: the port's keyset page. */
+function page<T extends KeysetCursor>(rows: T[], query: { after?: KeysetCursor; limit?: number }): T[] {
+  const { after } = query;
+  const sorted = rows.filter((row) => after === undefined || byCreatedThenId(row, after) > 0).sort(byCreatedThenId);
+  return query.limit === undefined ? sorted : sorted.slice(0, query.limit);
+}
+
+const matchesLedger = (e: LedgerEntry, query: LedgerQuery): boolean =>
+  (query.doctorId === undefined || e.doctorId === query.doctorId) &&
+  (query.bookingId === undefined || e.bookingId === query.bookingId);
 
 /**
  * The operations over the tables. `journal`, when present, collects undo steps so a failed
@@ -308,18 +322,13 @@ class MemoryOperations implements StoreOperations {
     return id === undefined ? null : this.getPaymentTransaction(id);
   }
 
-  async findPaymentTransactions(query: {
-    bookingId?: string;
-    refundStatus?: RefundRecord['status'];
-  }): Promise<PaymentTransaction[]> {
-    return [...this.t.payments.values()]
-      .filter(
-        (p) =>
-          (query.bookingId === undefined || p.bookingId === query.bookingId) &&
-          (query.refundStatus === undefined || p.refunds.some((r) => r.status === query.refundStatus)),
-      )
-      .sort(byCreatedThenId)
-      .map(copy);
+  async findPaymentTransactions(query: PaymentQuery): Promise<PaymentTransaction[]> {
+    const rows = [...this.t.payments.values()].filter(
+      (p) =>
+        (query.bookingId === undefined || p.bookingId === query.bookingId) &&
+        (query.refundStatus === undefined || p.refunds.some((r) => r.status === query.refundStatus)),
+    );
+    return page(rows, query).map(copy);
   }
 
   async upsertRefund(args: { paymentTransactionId: string; refund: RefundRecord }): Promise<PaymentTransaction | null> {
@@ -339,14 +348,20 @@ class MemoryOperations implements StoreOperations {
     return true;
   }
 
-  async findLedgerEntries(query: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> {
-    return [...this.t.ledger.values()]
-      .filter(
-        (e) =>
-          (query.doctorId === undefined || e.doctorId === query.doctorId) &&
-          (query.bookingId === undefined || e.bookingId === query.bookingId),
-      )
-      .map(copy);
+  async findLedgerEntries(query: LedgerQuery): Promise<LedgerEntry[]> {
+    return page(
+      [...this.t.ledger.values()].filter((e) => matchesLedger(e, query)),
+      query,
+    ).map(copy);
+  }
+
+  async ledgerBalances(args: { doctorId: string }): Promise<Record<string, number>> {
+    const balances: Record<string, number> = {};
+    for (const e of this.t.ledger.values()) {
+      if (e.doctorId !== args.doctorId) continue;
+      balances[e.currency] = (balances[e.currency] ?? 0) + (e.kind === 'credit' ? e.amount : -e.amount);
+    }
+    return balances;
   }
 
   async recordProcessedEvent(event: { id: string; type: string; at: Date }): Promise<boolean> {
@@ -514,10 +529,9 @@ export class MemoryStore implements BookingStore {
   findPaymentTransaction = this.read((o, a: { provider: string; providerPaymentId: string }) =>
     o.findPaymentTransaction(a),
   );
-  findPaymentTransactions = this.read((o, q: { bookingId?: string; refundStatus?: RefundRecord['status'] }) =>
-    o.findPaymentTransactions(q),
-  );
-  findLedgerEntries = this.read((o, q: { doctorId?: string; bookingId?: string }) => o.findLedgerEntries(q));
+  findPaymentTransactions = this.read((o, q: PaymentQuery) => o.findPaymentTransactions(q));
+  findLedgerEntries = this.read((o, q: LedgerQuery) => o.findLedgerEntries(q));
+  ledgerBalances = this.read((o, a: { doctorId: string }) => o.ledgerBalances(a));
   hasProcessedEvent = this.read((o, id: string) => o.hasProcessedEvent(id));
   getPaymentCustomer = this.read((o, a: { patientId: string; provider: string }) => o.getPaymentCustomer(a));
 }

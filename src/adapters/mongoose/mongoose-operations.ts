@@ -13,10 +13,12 @@ import { isActiveBookingStatus, type ScheduleStatus } from '../../domain/status.
 import type {
   BookingQuery,
   BookingUpdate,
+  LedgerQuery,
   NewBooking,
   NewLedgerEntry,
   NewPaymentTransaction,
   NewSchedule,
+  PaymentQuery,
   ScheduleQuery,
   ScheduleUpdate,
   StoreOperations,
@@ -235,23 +237,20 @@ export class MongooseReads implements StoreReads {
     return doc ? documentToPayment(doc) : null;
   }
 
-  async findPaymentTransactions(query: {
-    bookingId?: string;
-    refundStatus?: RefundRecord['status'];
-  }): Promise<PaymentTransaction[]> {
+  async findPaymentTransactions(query: PaymentQuery): Promise<PaymentTransaction[]> {
+    const { filter, limit } = paymentQueryFilter(query);
+    if (limit === 0) return [];
     const docs = await this.c.payment
-      .find(paymentQueryFilter(query), { ...this.readOptions(), sort: CREATED_SORT, ...listOptions(undefined) })
+      .find(filter, { ...this.readOptions(), sort: CREATED_SORT, ...listOptions(limit) })
       .toArray();
     return docs.map(documentToPayment);
   }
 
-  async findLedgerEntries(query: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> {
+  async findLedgerEntries(query: LedgerQuery): Promise<LedgerEntry[]> {
+    const { filter, limit } = ledgerQueryFilter(query, this.deps.hostIds);
+    if (limit === 0) return [];
     const docs = await this.c.ledger
-      .find(ledgerQueryFilter(query, this.deps.hostIds), {
-        ...this.readOptions(),
-        sort: CREATED_SORT,
-        ...listOptions(undefined),
-      })
+      .find(filter, { ...this.readOptions(), sort: CREATED_SORT, ...listOptions(limit) })
       .toArray();
     return docs.map(documentToLedger);
   }
@@ -259,12 +258,13 @@ export class MongooseReads implements StoreReads {
   /**
    * A doctor's wallet balance per currency (credits minus debits, minor units), summed by the
    * server (`$group` over the doctor's ledger index): one small document per currency comes
-   * back, however long the ledger. Not part of the port: `MongooseStore.ledgerBalances`.
+   * back, however long the ledger.
    */
-  async ledgerBalances(doctorId: string): Promise<Record<string, number>> {
+  async ledgerBalances(args: { doctorId: string }): Promise<Record<string, number>> {
+    if (args === null || typeof args !== 'object') throw invalidArgument('ledgerBalances');
     const rows = await this.c.ledger
       .aggregate<{ _id: string; balance: number }>(
-        ledgerBalancesPipeline(toHostId(doctorId, 'doctorId', this.deps.hostIds)),
+        ledgerBalancesPipeline(toHostId(args.doctorId, 'doctorId', this.deps.hostIds)),
         this.readOptions(),
       )
       .toArray();

@@ -1,8 +1,14 @@
 // MongooseStore: the BookingStore on the host's own mongoose Connection, with MongoDB transactions.
 import mongoose from 'mongoose';
-import type { LedgerEntry, PaymentCustomer, RefundRecord } from '../../domain/entities.js';
-import { BookingError } from '../../domain/errors.js';
-import type { BookingQuery, BookingStore, ScheduleQuery, StoreOperations } from '../../ports/booking-store.js';
+import type { LedgerEntry, PaymentCustomer } from '../../domain/entities.js';
+import type {
+  BookingQuery,
+  BookingStore,
+  LedgerQuery,
+  PaymentQuery,
+  ScheduleQuery,
+  StoreOperations,
+} from '../../ports/booking-store.js';
 import type { Clock } from '../../ports/clock.js';
 import { resolveStoreClock } from '../store-clock.js';
 import { DEFAULT_MODEL_NAMES, type DocumentsByKey, MODEL_KEYS, type MongooseStoreModelKey } from './documents.js';
@@ -588,26 +594,17 @@ export class MongooseStore implements BookingStore {
     'findPaymentTransaction',
     (r, a: { provider: string; providerPaymentId: string }) => r.findPaymentTransaction(a),
   );
-  findPaymentTransactions = this.call(
-    'findPaymentTransactions',
-    (r, q: { bookingId?: string; refundStatus?: RefundRecord['status'] }) => r.findPaymentTransactions(q),
-  );
+  findPaymentTransactions = this.call('findPaymentTransactions', (r, q: PaymentQuery) => r.findPaymentTransactions(q));
   findLedgerEntries = this.call(
     'findLedgerEntries',
-    (r, q: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> => r.findLedgerEntries(q),
+    (r, q: LedgerQuery): Promise<LedgerEntry[]> => r.findLedgerEntries(q),
   );
   hasProcessedEvent = this.call('hasProcessedEvent', (r, id: string) => r.hasProcessedEvent(id));
   /**
    * A doctor's wallet balance per currency (credits minus debits, in minor units), summed by the
-   * server with `$group` on the doctor's ledger index: use it instead of reading every ledger
-   * entry when only the balance is needed.
+   * server with `$group` on the doctor's ledger index.
    */
-  ledgerBalances = this.call('ledgerBalances', (r, args: { doctorId: string }) => {
-    if (args === null || typeof args !== 'object') {
-      throw new BookingError('INVALID_INPUT', 'ledgerBalances: pass an object argument ({ doctorId })');
-    }
-    return r.ledgerBalances(args.doctorId);
-  });
+  ledgerBalances = this.call('ledgerBalances', (r, args: { doctorId: string }) => r.ledgerBalances(args));
   getPaymentCustomer = this.call(
     'getPaymentCustomer',
     (r, a: { patientId: string; provider: string }): Promise<PaymentCustomer | null> => r.getPaymentCustomer(a),

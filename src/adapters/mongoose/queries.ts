@@ -2,7 +2,7 @@
 import type { RefundStatus } from '../../domain/entities.js';
 import { BookingError } from '../../domain/errors.js';
 import type { BookingStatus, PaymentStatus, ScheduleStatus } from '../../domain/status.js';
-import type { BookingQuery, ScheduleQuery } from '../../ports/booking-store.js';
+import type { BookingQuery, LedgerQuery, PaymentQuery, ScheduleQuery } from '../../ports/booking-store.js';
 import type { BookingHistoryDocument, PaymentTransactionStatus, RefundDocument } from './documents.js';
 import { type HostId, type HostIdMode, type ObjectId, toHostId, toKey, toObjectId } from './ids.js';
 import {
@@ -166,7 +166,7 @@ export function providerPaymentFilter(provider: string, providerPaymentId: strin
   return { provider: typedEquals(provider), providerPaymentId: typedEquals(providerPaymentId) };
 }
 
-export function paymentQueryFilter(input: { bookingId?: string; refundStatus?: RefundStatus }): Filter {
+export function paymentQueryFilter(input: PaymentQuery): ListFilter {
   const query = queryObject(input, 'query');
   const filter: Filter = {};
   if (query.bookingId !== undefined) filter.referenceId = toObjectId(query.bookingId, 'bookingId');
@@ -177,7 +177,20 @@ export function paymentQueryFilter(input: { bookingId?: string; refundStatus?: R
       'refundStatus',
     )[0];
   }
-  return filter;
+  return { filter: withKeyset(filter, query.after), limit: parseLimit(query.limit) };
+}
+
+/**
+ * Resumes a (createdAt, _id) list strictly after `after`. The range `createdAt >= after.createdAt`
+ * bounds the index scan (equality prefix, then createdAt, _id), so a page costs its own size and
+ * not the pages before it; the `$or` on the index's own keys then drops the ties already seen.
+ */
+function withKeyset(filter: Filter, after: unknown): Filter {
+  if (after === undefined) return filter;
+  const cursor = queryObject(after, 'after');
+  const createdAt = toDate(cursor.createdAt, 'after.createdAt');
+  const id = toObjectId(cursor.id as string, 'after.id');
+  return { ...filter, createdAt: { $gte: createdAt }, $or: [{ createdAt: { $gt: createdAt } }, { _id: { $gt: id } }] };
 }
 
 /**
@@ -196,12 +209,12 @@ export function refundsUpdate(refunds: readonly RefundDocument[], status: Paymen
 
 export const ledgerKeyFilter = (key: string): Filter => ({ key });
 
-export function ledgerQueryFilter(input: { doctorId?: string; bookingId?: string }, hostIds: HostIdMode): Filter {
+export function ledgerQueryFilter(input: LedgerQuery, hostIds: HostIdMode): ListFilter {
   const query = queryObject(input, 'query');
   const filter: Filter = {};
   if (query.doctorId !== undefined) filter.doctorId = toHostId(query.doctorId, 'doctorId', hostIds);
   if (query.bookingId !== undefined) filter.bookingId = toObjectId(query.bookingId, 'bookingId');
-  return filter;
+  return { filter: withKeyset(filter, query.after), limit: parseLimit(query.limit) };
 }
 
 /** Credits minus debits per currency, for one doctor; sorted by currency. */

@@ -381,6 +381,19 @@ export function rowToLedger(row: Row): LedgerEntry {
   };
 }
 
+/** `currency, balance` rows of a SUM … GROUP BY currency, as the port's balances record. */
+export function rowsToBalances(rows: readonly Row[]): Record<string, number> {
+  const balances: Record<string, number> = {};
+  for (const row of rows) {
+    const balance = num(row.balance);
+    if (!Number.isSafeInteger(balance)) {
+      throw new BookingError('STORE_ERROR', 'PostgresStore: a ledger balance is beyond a safe integer');
+    }
+    balances[str(row.currency)] = balance;
+  }
+  return balances;
+}
+
 export function ledgerValues(input: unknown, id: string): unknown[] {
   const e = objectArgument(input, 'appendLedgerEntry');
   return [

@@ -18,10 +18,12 @@ import {
 import type {
   BookingQuery,
   BookingUpdate,
+  LedgerQuery,
   NewBooking,
   NewLedgerEntry,
   NewPaymentTransaction,
   NewSchedule,
+  PaymentQuery,
   ScheduleQuery,
   ScheduleUpdate,
   StoreOperations,
@@ -40,6 +42,7 @@ import {
   paymentValues,
   REFUND_STATUSES,
   refundToJson,
+  rowsToBalances,
   rowToBooking,
   rowToCustomer,
   rowToLedger,
@@ -49,7 +52,7 @@ import {
   scheduleChanges,
   scheduleValues,
 } from './mapping.js';
-import { DatabaseFailure, type SqlSession } from './sql-client.js';
+import { DatabaseFailure, type Row, type SqlSession } from './sql-client.js';
 import type { TableNames } from './tables.js';
 
 export interface OperationsDeps {
@@ -228,10 +231,7 @@ export class PostgresReads implements StoreReads {
     );
   }
 
-  async findPaymentTransactions(input: {
-    bookingId?: string;
-    refundStatus?: RefundRecord['status'];
-  }): Promise<PaymentTransaction[]> {
+  async findPaymentTransactions(input: PaymentQuery): Promise<PaymentTransaction[]> {
     const query = objectArgument(input, 'query');
     const where = new Where();
     if (query.bookingId !== undefined) where.add((p) => `reference_id = ${p}`, toId(query.bookingId, 'bookingId'));
@@ -239,23 +239,49 @@ export class PostgresReads implements StoreReads {
       const [status] = oneOrMany(REFUND_STATUSES, query.refundStatus, 'refundStatus');
       where.add((p) => `refunds @> ${p}::jsonb`, JSON.stringify([{ status }]));
     }
-    const rows = await this.db.query(
-      `SELECT ${PAYMENT_COLUMNS} FROM ${this.t.payments}${where} ORDER BY created_at, id`,
-      where.params,
-    );
-    return rows.map(rowToPayment);
+    return this.page(where, query.after, query.limit, PAYMENT_COLUMNS, this.t.payments, rowToPayment);
   }
 
-  async findLedgerEntries(input: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> {
+  async findLedgerEntries(input: LedgerQuery): Promise<LedgerEntry[]> {
     const query = objectArgument(input, 'query');
     const where = new Where();
     if (query.doctorId !== undefined) where.add((p) => `doctor_id = ${p}`, toId(query.doctorId, 'doctorId'));
     if (query.bookingId !== undefined) where.add((p) => `booking_id = ${p}`, toId(query.bookingId, 'bookingId'));
+    return this.page(where, query.after, query.limit, LEDGER_COLUMNS, this.t.ledger, rowToLedger);
+  }
+
+  async ledgerBalances(input: { doctorId: string }): Promise<Record<string, number>> {
+    const args = objectArgument(input, 'ledgerBalances');
     const rows = await this.db.query(
-      `SELECT ${LEDGER_COLUMNS} FROM ${this.t.ledger}${where} ORDER BY created_at, id`,
+      `SELECT currency, SUM(CASE WHEN kind = 'credit' THEN amount ELSE -amount END) AS balance
+         FROM ${this.t.ledger} WHERE doctor_id = $1 GROUP BY currency ORDER BY currency`,
+      [toId(args.doctorId, 'doctorId')],
+    );
+    return rowsToBalances(rows);
+  }
+
+  /** A (created_at, id) keyset page: strictly after `afterInput`, at most `limitInput` rows. */
+  private async page<T>(
+    where: Where,
+    afterInput: unknown,
+    limitInput: unknown,
+    columns: string,
+    table: string,
+    map: (row: Row) => T,
+  ): Promise<T[]> {
+    if (afterInput !== undefined) {
+      const after = objectArgument(afterInput, 'after');
+      const at = where.param(toDate(after.createdAt, 'after.createdAt'));
+      where.add((p) => `(created_at, id) > (${at}, ${p})`, toId(after.id, 'after.id'));
+    }
+    const limit = toLimit(limitInput);
+    if (limit === 0) return [];
+    const tail = limit === undefined ? '' : ` LIMIT ${where.param(limit)}`;
+    const rows = await this.db.query(
+      `SELECT ${columns} FROM ${table}${where} ORDER BY created_at, id${tail}`,
       where.params,
     );
-    return rows.map(rowToLedger);
+    return rows.map(map);
   }
 
   async hasProcessedEvent(id: string): Promise<boolean> {

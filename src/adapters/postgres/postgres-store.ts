@@ -1,8 +1,15 @@
 // PostgresStore: the BookingStore on the host's pg.Pool (or a PGlite database), with PostgreSQL doing the concurrency.
 
-import type { LedgerEntry, PaymentCustomer, RefundRecord } from '../../domain/entities.js';
+import type { LedgerEntry, PaymentCustomer } from '../../domain/entities.js';
 import { BookingError } from '../../domain/errors.js';
-import type { BookingQuery, BookingStore, ScheduleQuery, StoreOperations } from '../../ports/booking-store.js';
+import type {
+  BookingQuery,
+  BookingStore,
+  LedgerQuery,
+  PaymentQuery,
+  ScheduleQuery,
+  StoreOperations,
+} from '../../ports/booking-store.js';
 import type { Clock } from '../../ports/clock.js';
 import { resolveStoreClock } from '../store-clock.js';
 import { isRetryable, toStoreError } from './errors.js';
@@ -424,14 +431,12 @@ export class PostgresStore implements BookingStore {
     'findPaymentTransaction',
     (r, a: { provider: string; providerPaymentId: string }) => r.findPaymentTransaction(a),
   );
-  findPaymentTransactions = this.call(
-    'findPaymentTransactions',
-    (r, q: { bookingId?: string; refundStatus?: RefundRecord['status'] }) => r.findPaymentTransactions(q),
-  );
+  findPaymentTransactions = this.call('findPaymentTransactions', (r, q: PaymentQuery) => r.findPaymentTransactions(q));
   findLedgerEntries = this.call(
     'findLedgerEntries',
-    (r, q: { doctorId?: string; bookingId?: string }): Promise<LedgerEntry[]> => r.findLedgerEntries(q),
+    (r, q: LedgerQuery): Promise<LedgerEntry[]> => r.findLedgerEntries(q),
   );
+  ledgerBalances = this.call('ledgerBalances', (r, a: { doctorId: string }) => r.ledgerBalances(a));
   hasProcessedEvent = this.call('hasProcessedEvent', (r, id: string) => r.hasProcessedEvent(id));
   getPaymentCustomer = this.call(
     'getPaymentCustomer',

@@ -43,6 +43,15 @@ function impliesPartialFilter(filter: Record<string, unknown>, partial: Readonly
   });
 }
 
+function orOverIndexKeys(branches: unknown, fields: readonly string[]): boolean {
+  return (
+    Array.isArray(branches) &&
+    branches.every(
+      (branch) => branch !== null && typeof branch === 'object' && Object.keys(branch).every((k) => fields.includes(k)),
+    )
+  );
+}
+
 /** Why an index cannot serve the query well, or null when it can. */
 export function whyNot(index: Pick<IndexSpec, 'fields' | 'options'>, query: RecordedQuery): string | null {
   const filter = query.filter;
@@ -56,6 +65,9 @@ export function whyNot(index: Pick<IndexSpec, 'fields' | 'options'>, query: Reco
   // filter is checked on those few (a compare-and-set by _id, a lock by its key).
   if ((index.options.unique || index.options.name === '_id_') && fields.every(bound)) return null;
   for (const field of predicates.keys()) {
+    // A keyset page's `$or` over the index's own keys (createdAt, _id): the range beside it bounds
+    // the scan, and the `$or` is checked on the index keys of what that range reads.
+    if (field === '$or' && orOverIndexKeys(filter.$or, fields) && predicates.get('createdAt') === 'range') continue;
     if (field.startsWith('$')) return `top-level ${field} is not modelled`;
     const fixedByPartial = partial !== undefined && field in partial;
     if (!fields.includes(field) && !fixedByPartial && !(field === '_id' && predicates.get(field) === 'other')) {

@@ -16,7 +16,7 @@ export function workloadFixture(store: MongooseStore): Fixture {
  * listings of slots and bookings by each owner with and without a status, a paid booking with an
  * idempotency key and its retry, a free-quota booking, a VISE booking, confirmation by webhook
  * (session lookup, provider payment, processed event), a lost webhook found by the sweep, a
- * refund with its ledger debit, the wallet, the hold timeout, the end of slots with rollover,
+ * refund with its ledger debit, the wallet (and its second page), the hold timeout, the end of slots with rollover,
  * the reconciliation sweep and the clean-up.
  */
 export async function runQueryWorkload(f: Fixture, store: MongooseStore): Promise<void> {
@@ -66,6 +66,9 @@ export async function runQueryWorkload(f: Fixture, store: MongooseStore): Promis
   await store.ledgerBalances({ doctorId: DOCTOR });
   await engine.cancelBooking({ bookingId: paid.booking.id, actor: { role: 'patient', id: PATIENTS.standard } });
   await engine.getWallet(DOCTOR);
+  // The ledger in pages: the second page resumes after the first by (createdAt, _id).
+  const firstPage = await engine.getWallet(DOCTOR, { limit: 1 });
+  if (firstPage.nextCursor) await engine.getWallet(DOCTOR, { limit: 1, cursor: firstPage.nextCursor });
 
   await f.advance(20); // holds time out
   await engine.reconcile();
