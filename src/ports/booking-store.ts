@@ -10,6 +10,7 @@ import type {
 } from '../domain/entities.js';
 import type { BookingMode } from '../domain/plan-policy.js';
 import type { BookingStatus, PaymentStatus, ScheduleStatus } from '../domain/status.js';
+import type { NewOutboxRecord, OutboxClaim, OutboxQuery, OutboxRecord } from './outbox.js';
 
 export type NewSchedule = Omit<Schedule, 'id' | 'createdAt' | 'updatedAt'>;
 export type NewBooking = Omit<Booking, 'id' | 'createdAt' | 'updatedAt'>;
@@ -145,6 +146,8 @@ export interface StoreReads {
   ledgerBalances(args: { doctorId: string }): Promise<Record<string, number>>;
   hasProcessedEvent(id: string): Promise<boolean>;
   getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null>;
+  /** Outbox records, sorted by (createdAt, key). */
+  findOutbox(query: OutboxQuery): Promise<OutboxRecord[]>;
 }
 
 /**
@@ -205,6 +208,29 @@ export interface StoreOperations extends StoreReads {
 
   /** Saves the mapping unless one exists; returns whichever mapping is stored afterwards. */
   savePaymentCustomer(customer: PaymentCustomer): Promise<PaymentCustomer>;
+
+  /**
+   * Appends outbox records (status pending, no attempts, due at `createdAt`), skipping any whose
+   * key exists; returns how many were new. Called in the transaction of the change they describe.
+   */
+  appendOutbox(records: readonly NewOutboxRecord[]): Promise<number>;
+  /**
+   * Leases up to `limit` due records of one consumer to `owner`, oldest (createdAt, key) first:
+   * pending, `nextAttemptAt <= now`, and no lease or one that ended at or before `now`. Two
+   * concurrent claims never get the same record (one of the transactions conflicts and runs again).
+   */
+  claimOutbox(claim: OutboxClaim): Promise<OutboxRecord[]>;
+  /** Marks a record `owner` holds delivered (and ends the lease). False when `owner` no longer holds it. */
+  completeOutbox(args: { key: string; owner: string; at: Date }): Promise<boolean>;
+  /**
+   * Records a failed attempt of a record `owner` holds: attempts + 1, the error, and either the
+   * next attempt time or, with `retryAt: null`, the `dead` status. False when `owner` no longer holds it.
+   */
+  failOutbox(args: { key: string; owner: string; error: string; retryAt: Date | null }): Promise<boolean>;
+  /** A dead record back to pending, attempts 0, due at `at`. False unless it was dead. */
+  redriveOutbox(args: { key: string; at: Date }): Promise<boolean>;
+  /** Deletes up to `limit` delivered records delivered before `deliveredBefore`; returns how many went. */
+  deleteDeliveredOutbox(args: { deliveredBefore: Date; limit: number }): Promise<number>;
 }
 
 /**

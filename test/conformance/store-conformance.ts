@@ -2,6 +2,7 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Booking, BookingStore, NewBooking, Schedule, StoreOperations } from '../../src/index.js';
 import { autocommit } from '../support/autocommit.js';
+import { describeOutboxConformance } from './outbox-conformance.js';
 import {
   BOOKING_ID,
   DOCTOR_ID,
@@ -611,5 +612,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect((await store.getPaymentCustomer({ patientId: PAT1, provider: 'stripe' }))?.customerId).toBe('cus_1');
       });
     });
+
+    describeOutboxConformance(name, harness);
   });
 }

@@ -15,6 +15,12 @@ export const STORE_WRITES = [
   'lockPatient',
   'lockDoctor',
   'savePaymentCustomer',
+  'appendOutbox',
+  'claimOutbox',
+  'completeOutbox',
+  'failOutbox',
+  'redriveOutbox',
+  'deleteDeliveredOutbox',
 ] as const satisfies readonly (keyof StoreOperations)[];
 
 /**

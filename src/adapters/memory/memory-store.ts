@@ -25,6 +25,7 @@ import type {
   StoreOperations,
 } from '../../ports/booking-store.js';
 import type { Clock } from '../../ports/clock.js';
+import type { NewOutboxRecord, OutboxClaim, OutboxCursor, OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
 import { resolveStoreClock } from '../store-clock.js';
 import { AsyncMutex } from './async-mutex.js';
 import { newObjectId } from './object-id.js';
@@ -37,12 +38,15 @@ interface TableMaps {
   ledger: Map<string, LedgerEntry>;
   events: Map<string, { id: string; type: string; at: Date }>;
   customers: Map<string, PaymentCustomer>;
+  outbox: Map<string, OutboxRecord>;
   // Secondary indexes: the memory equivalent of MongoDB's unique indexes.
   activeBySchedule: Map<string, string>;
   bookingByIdempotencyKey: Map<string, string>;
   // Lookup indexes, so per-patient counts and per-doctor overlap checks do not scan everything.
   bookingsByPatient: Map<string, Set<string>>;
   schedulesByDoctor: Map<string, Set<string>>;
+  /** Keys of each consumer's pending outbox records, so a claim does not scan delivered ones. */
+  outboxPending: Map<string, Set<string>>;
   paymentByProviderId: Map<string, string>;
   // Lock rows (snapshot mode): a write per patient or doctor, so transactions taking one conflict.
   locks: Map<string, number>;
@@ -52,7 +56,7 @@ interface TableMaps {
 type Tables = { [N in keyof TableMaps]: TableMaps[N] extends Map<infer K, infer V> ? Table<K, V> : never };
 
 /** Lookup indexes whose values are Sets of ids: merged at commit, never a conflict. */
-const SET_INDEXES: ReadonlySet<keyof TableMaps> = new Set(['bookingsByPatient', 'schedulesByDoctor']);
+const SET_INDEXES: ReadonlySet<keyof TableMaps> = new Set(['bookingsByPatient', 'schedulesByDoctor', 'outboxPending']);
 
 /** How often a snapshot transaction is run again after losing a write conflict before giving up. */
 const MAX_SNAPSHOT_ATTEMPTS = 500;
@@ -395,6 +399,119 @@ class MemoryOperations implements StoreOperations {
     this.setRow(this.t.customers, key, copy(customer));
     return copy(customer);
   }
+
+  async findOutbox(query: OutboxQuery): Promise<OutboxRecord[]> {
+    const rows = [...this.t.outbox.values()]
+      .filter((r) => matchesOutbox(r, query))
+      .sort(byOutboxOrder)
+      .map(copy);
+    return query.limit === undefined ? rows : rows.slice(0, query.limit);
+  }
+
+  async appendOutbox(records: readonly NewOutboxRecord[]): Promise<number> {
+    let added = 0;
+    for (const record of records) {
+      if (this.t.outbox.has(record.key)) continue;
+      this.setRow(this.t.outbox, record.key, {
+        ...copy(record),
+        status: 'pending',
+        attempts: 0,
+        nextAttemptAt: new Date(record.createdAt.getTime()),
+        leaseOwner: null,
+        leaseUntil: null,
+        lastError: null,
+        deliveredAt: null,
+      });
+      this.addToIndex(this.t.outboxPending, record.consumer, record.key);
+      added++;
+    }
+    return added;
+  }
+
+  async claimOutbox(claim: OutboxClaim): Promise<OutboxRecord[]> {
+    const keys = claim.keys === undefined ? null : new Set(claim.keys);
+    const due = [...this.candidates(this.t.outbox, this.t.outboxPending, claim.consumer)]
+      .filter(
+        (r) =>
+          r.consumer === claim.consumer &&
+          r.status === 'pending' &&
+          r.nextAttemptAt <= claim.now &&
+          (r.leaseUntil === null || r.leaseUntil <= claim.now) &&
+          (keys === null || keys.has(r.key)),
+      )
+      .sort(byOutboxOrder)
+      .slice(0, claim.limit);
+    return due.map((r) => {
+      const leased = { ...r, leaseOwner: claim.owner, leaseUntil: new Date(claim.leaseUntil.getTime()) };
+      this.setRow(this.t.outbox, r.key, leased);
+      return copy(leased);
+    });
+  }
+
+  async completeOutbox(args: { key: string; owner: string; at: Date }): Promise<boolean> {
+    const row = this.t.outbox.get(args.key);
+    if (!row || row.status !== 'pending' || row.leaseOwner !== args.owner) return false;
+    this.setRow(this.t.outbox, args.key, {
+      ...row,
+      status: 'delivered',
+      deliveredAt: new Date(args.at.getTime()),
+      leaseOwner: null,
+      leaseUntil: null,
+    });
+    this.removeFromIndex(this.t.outboxPending, row.consumer, row.key);
+    return true;
+  }
+
+  async failOutbox(args: { key: string; owner: string; error: string; retryAt: Date | null }): Promise<boolean> {
+    const row = this.t.outbox.get(args.key);
+    if (!row || row.status !== 'pending' || row.leaseOwner !== args.owner) return false;
+    this.setRow(this.t.outbox, args.key, {
+      ...row,
+      status: args.retryAt === null ? 'dead' : 'pending',
+      attempts: row.attempts + 1,
+      lastError: args.error,
+      nextAttemptAt: args.retryAt === null ? row.nextAttemptAt : new Date(args.retryAt.getTime()),
+      leaseOwner: null,
+      leaseUntil: null,
+    });
+    if (args.retryAt === null) this.removeFromIndex(this.t.outboxPending, row.consumer, row.key);
+    return true;
+  }
+
+  async redriveOutbox(args: { key: string; at: Date }): Promise<boolean> {
+    const row = this.t.outbox.get(args.key);
+    if (!row || row.status !== 'dead') return false;
+    this.setRow(this.t.outbox, args.key, {
+      ...row,
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: new Date(args.at.getTime()),
+    });
+    this.addToIndex(this.t.outboxPending, row.consumer, row.key);
+    return true;
+  }
+
+  async deleteDeliveredOutbox(args: { deliveredBefore: Date; limit: number }): Promise<number> {
+    const old = [...this.t.outbox.values()]
+      .filter((r) => r.status === 'delivered' && r.deliveredAt !== null && r.deliveredAt < args.deliveredBefore)
+      .sort(byOutboxOrder)
+      .slice(0, args.limit);
+    for (const r of old) this.deleteRow(this.t.outbox, r.key);
+    return old.length;
+  }
+}
+
+const byOutboxOrder = (a: OutboxCursor, b: OutboxCursor): number =>
+  a.createdAt.getTime() - b.createdAt.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+function matchesOutbox(r: OutboxRecord, query: OutboxQuery): boolean {
+  if (query.consumer !== undefined && r.consumer !== query.consumer) return false;
+  if (query.status !== undefined && r.status !== query.status) return false;
+  if (query.bookingId !== undefined && r.bookingId !== query.bookingId) return false;
+  if (query.eventId !== undefined && r.eventId !== query.eventId) return false;
+  if (query.before !== undefined && byOutboxOrder(r, query.before) >= 0) return false;
+  if (query.after !== undefined && byOutboxOrder(r, query.after) <= 0) return false;
+  return true;
 }
 
 export interface MemoryStoreOptions {
@@ -440,10 +557,12 @@ export class MemoryStore implements BookingStore {
     ledger: new Map(),
     events: new Map(),
     customers: new Map(),
+    outbox: new Map(),
     activeBySchedule: new Map(),
     bookingByIdempotencyKey: new Map(),
     bookingsByPatient: new Map(),
     schedulesByDoctor: new Map(),
+    outboxPending: new Map(),
     paymentByProviderId: new Map(),
     locks: new Map(),
   };
@@ -534,4 +653,5 @@ export class MemoryStore implements BookingStore {
   ledgerBalances = this.read((o, a: { doctorId: string }) => o.ledgerBalances(a));
   hasProcessedEvent = this.read((o, id: string) => o.hasProcessedEvent(id));
   getPaymentCustomer = this.read((o, a: { patientId: string; provider: string }) => o.getPaymentCustomer(a));
+  findOutbox = this.read((o, q: OutboxQuery) => o.findOutbox(q));
 }
