@@ -11,6 +11,7 @@ import type {
 import { BookingError } from '../../domain/errors.js';
 import { BOOKING_STATUSES, CANCEL_REASONS, PAYMENT_STATUSES, SCHEDULE_STATUSES } from '../../domain/status.js';
 import type { BookingChanges, ScheduleChanges } from '../../ports/booking-store.js';
+import type { OutboxRecord, OutboxStatus } from '../../ports/outbox.js';
 import {
   invalid,
   objectArgument,
@@ -410,4 +411,68 @@ export function ledgerValues(input: unknown, id: string): unknown[] {
 
 export function rowToCustomer(row: Row): PaymentCustomer {
   return { patientId: str(row.patient_id), provider: str(row.provider), customerId: str(row.customer_id) };
+}
+
+// ---- outbox ----
+
+export const OUTBOX_COLUMNS =
+  'key, event_id, consumer, type, booking_id, schedule_id, payload, version, created_at, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, delivered_at';
+
+export const OUTBOX_STATUSES: readonly OutboxStatus[] = ['pending', 'delivered', 'dead'];
+
+/** The longest outbox key, event id and error text careslot stores. */
+export const MAX_OUTBOX_KEY = 512;
+export const MAX_OUTBOX_ERROR = 8192;
+
+export function rowToOutbox(row: Row): OutboxRecord {
+  return {
+    key: str(row.key),
+    eventId: str(row.event_id),
+    consumer: str(row.consumer),
+    type: str(row.type),
+    bookingId: nullableStr(row.booking_id),
+    scheduleId: nullableStr(row.schedule_id),
+    payload: json(row.payload) as Record<string, unknown>,
+    version: num(row.version),
+    createdAt: date(row.created_at),
+    status: str(row.status) as OutboxStatus,
+    attempts: num(row.attempts),
+    nextAttemptAt: date(row.next_attempt_at),
+    leaseOwner: nullableStr(row.lease_owner),
+    leaseUntil: nullableDate(row.lease_until),
+    lastError: nullableStr(row.last_error),
+    deliveredAt: nullableDate(row.delivered_at),
+  };
+}
+
+/** One new outbox record, checked, as the column arrays `appendOutbox` unnests take them (dates as ISO text). */
+export interface OutboxValues {
+  key: string;
+  eventId: string;
+  consumer: string;
+  type: string;
+  bookingId: string | null;
+  scheduleId: string | null;
+  payload: string;
+  version: number;
+  createdAt: string;
+}
+
+export function outboxValues(input: unknown, field: string): OutboxValues {
+  const r = objectArgument(input, field);
+  const payload = objectArgument(r.payload, `${field}.payload`);
+  if (typeof r.version !== 'number' || !Number.isSafeInteger(r.version) || r.version < 0 || r.version > 2_147_483_647) {
+    throw invalid(`${field}.version`, 'a whole number from 0 to 2147483647', r.version);
+  }
+  return {
+    key: toText(r.key, `${field}.key`, MAX_OUTBOX_KEY),
+    eventId: toText(r.eventId, `${field}.eventId`, MAX_OUTBOX_KEY),
+    consumer: toText(r.consumer, `${field}.consumer`, 128),
+    type: toText(r.type, `${field}.type`, 128),
+    bookingId: r.bookingId === undefined ? null : toNullableText(r.bookingId, `${field}.bookingId`, 128),
+    scheduleId: r.scheduleId === undefined ? null : toNullableText(r.scheduleId, `${field}.scheduleId`, 128),
+    payload: jsonParam(payload, `${field}.payload`),
+    version: r.version,
+    createdAt: toDate(r.createdAt, `${field}.createdAt`).toISOString(),
+  };
 }

@@ -137,8 +137,41 @@ CREATE TABLE {table:doctorLocks} (
 );
 `;
 
+// One delivery of one committed event to one consumer: appended in the change's transaction,
+// leased by a dispatcher (lease_owner until lease_until), retried at next_attempt_at, kept
+// delivered until retention deletes it, or dead until re-driven.
+const OUTBOX = `
+CREATE TABLE {table:outbox} (
+  key text COLLATE "C" PRIMARY KEY,
+  event_id text NOT NULL,
+  consumer text NOT NULL,
+  type text NOT NULL,
+  booking_id text COLLATE "C",
+  schedule_id text COLLATE "C",
+  payload jsonb NOT NULL,
+  version integer NOT NULL CHECK (version >= 0),
+  created_at timestamptz NOT NULL,
+  status text NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+  attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  next_attempt_at timestamptz NOT NULL,
+  lease_owner text,
+  lease_until timestamptz,
+  last_error text,
+  delivered_at timestamptz
+);
+-- The claim: one consumer's pending records, oldest first.
+CREATE INDEX "{prefix}outbox_claim" ON {table:outbox} (consumer, created_at, key) WHERE status = 'pending';
+CREATE INDEX "{prefix}outbox_status_created" ON {table:outbox} (status, created_at, key);
+-- Retention: delivered records by delivery time.
+CREATE INDEX "{prefix}outbox_delivered" ON {table:outbox} (delivered_at) WHERE status = 'delivered';
+CREATE INDEX "{prefix}outbox_booking" ON {table:outbox} (booking_id, created_at, key);
+`;
+
 /** Every migration this version of careslot knows, in order. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: INITIAL }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: INITIAL },
+  { version: 2, name: 'outbox', sql: OUTBOX },
+];
 
 export function checksumOf(migration: Migration): string {
   return createHash('sha256').update(migration.sql).digest('hex');

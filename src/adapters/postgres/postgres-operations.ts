@@ -29,7 +29,18 @@ import type {
   StoreOperations,
   StoreReads,
 } from '../../ports/booking-store.js';
-import { invalid, newRecordId, objectArgument, oneOrMany, toDate, toId, toLimit, toText } from './ids.js';
+import type { NewOutboxRecord, OutboxClaim, OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
+import {
+  invalid,
+  newRecordId,
+  objectArgument,
+  oneOrMany,
+  toDate,
+  toId,
+  toLimit,
+  toNullableDate,
+  toText,
+} from './ids.js';
 import {
   BOOKING_COLUMNS,
   bookingChanges,
@@ -38,6 +49,11 @@ import {
   jsonParam,
   LEDGER_COLUMNS,
   ledgerValues,
+  MAX_OUTBOX_ERROR,
+  MAX_OUTBOX_KEY,
+  OUTBOX_COLUMNS,
+  OUTBOX_STATUSES,
+  outboxValues,
   PAYMENT_COLUMNS,
   paymentValues,
   REFUND_STATUSES,
@@ -46,6 +62,7 @@ import {
   rowToBooking,
   rowToCustomer,
   rowToLedger,
+  rowToOutbox,
   rowToPayment,
   rowToSchedule,
   SCHEDULE_COLUMNS,
@@ -297,6 +314,34 @@ export class PostgresReads implements StoreReads {
       rowToCustomer,
     );
   }
+
+  async findOutbox(input: OutboxQuery): Promise<OutboxRecord[]> {
+    const query = objectArgument(input, 'query');
+    const where = new Where();
+    if (query.consumer !== undefined) where.add((p) => `consumer = ${p}`, toText(query.consumer, 'consumer', 128));
+    if (query.status !== undefined)
+      where.add((p) => `status = ${p}`, oneOrMany(OUTBOX_STATUSES, query.status, 'status')[0]);
+    if (query.bookingId !== undefined) where.add((p) => `booking_id = ${p}`, toId(query.bookingId, 'bookingId'));
+    if (query.eventId !== undefined)
+      where.add((p) => `event_id = ${p}`, toText(query.eventId, 'eventId', MAX_OUTBOX_KEY));
+    for (const [side, op] of [
+      ['before', '<'],
+      ['after', '>'],
+    ] as const) {
+      if (query[side] === undefined) continue;
+      const cursor = objectArgument(query[side], side);
+      const at = where.param(toDate(cursor.createdAt, `${side}.createdAt`));
+      where.add((p) => `(created_at, key) ${op} (${at}, ${p})`, toText(cursor.key, `${side}.key`, MAX_OUTBOX_KEY));
+    }
+    const limit = toLimit(query.limit);
+    if (limit === 0) return [];
+    const tail = limit === undefined ? '' : ` LIMIT ${where.param(limit)}`;
+    const rows = await this.db.query(
+      `SELECT ${OUTBOX_COLUMNS} FROM ${this.t.outbox}${where} ORDER BY created_at, key${tail}`,
+      where.params,
+    );
+    return rows.map(rowToOutbox);
+  }
 }
 
 /** SQLSTATE unique_violation. */
@@ -502,4 +547,123 @@ export class PostgresOperations extends PostgresReads implements StoreOperations
     if (!existing) throw new BookingError('STORE_ERROR', 'PostgresStore: savePaymentCustomer stored nothing');
     return existing;
   }
+
+  async appendOutbox(input: readonly NewOutboxRecord[]): Promise<number> {
+    if (!Array.isArray(input)) throw invalid('records', 'an array of outbox records', input);
+    const records = input.map((r, i) => outboxValues(r, `records[${i}]`));
+    if (records.length === 0) return 0;
+    // One statement whatever the count: the columns as arrays, unnested (no parameter limit).
+    const rows = await this.db.query(
+      `INSERT INTO ${this.t.outbox}
+         (key, event_id, consumer, type, booking_id, schedule_id, payload, version, created_at, status, attempts, next_attempt_at)
+       SELECT r.key, r.event_id, r.consumer, r.type, r.booking_id, r.schedule_id, r.payload::jsonb, r.version,
+              r.created_at, 'pending', 0, r.created_at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::timestamptz[])
+           AS r(key, event_id, consumer, type, booking_id, schedule_id, payload, version, created_at)
+       ON CONFLICT (key) DO NOTHING RETURNING key`,
+      [
+        records.map((r) => r.key),
+        records.map((r) => r.eventId),
+        records.map((r) => r.consumer),
+        records.map((r) => r.type),
+        records.map((r) => r.bookingId),
+        records.map((r) => r.scheduleId),
+        records.map((r) => r.payload),
+        records.map((r) => r.version),
+        records.map((r) => r.createdAt),
+      ],
+    );
+    return rows.length;
+  }
+
+  async claimOutbox(input: OutboxClaim): Promise<OutboxRecord[]> {
+    const claim = objectArgument(input, 'claimOutbox');
+    const consumer = toText(claim.consumer, 'consumer', 128);
+    const owner = toText(claim.owner, 'owner', 255);
+    const now = toDate(claim.now, 'now');
+    const leaseUntil = toDate(claim.leaseUntil, 'leaseUntil');
+    if (claim.limit === undefined) throw invalid('limit', 'a whole number >= 0', claim.limit);
+    const limit = toLimit(claim.limit) as number;
+    let keys: string[] | null = null;
+    if (claim.keys !== undefined) {
+      if (!Array.isArray(claim.keys)) throw invalid('keys', 'an array of outbox keys', claim.keys);
+      keys = claim.keys.map((k, i) => toText(k, `keys[${i}]`, MAX_OUTBOX_KEY));
+      if (keys.length === 0) return [];
+    }
+    if (limit === 0) return [];
+    const params: unknown[] = [owner, leaseUntil, consumer, now, limit];
+    const onlyKeys = keys === null ? '' : ` AND key = ANY($${params.push(keys)}::text[])`;
+    // The candidates locked SKIP LOCKED: a concurrent claimer passes over the rows another is
+    // leasing. One that another claimer leased and committed after this snapshot is a
+    // serialization failure (first updater wins), and the store runs the claim again.
+    const rows = await this.db.query(
+      `UPDATE ${this.t.outbox} SET lease_owner = $1, lease_until = $2
+        WHERE key IN (
+          SELECT key FROM ${this.t.outbox}
+           WHERE consumer = $3 AND status = 'pending' AND next_attempt_at <= $4
+             AND (lease_until IS NULL OR lease_until <= $4)${onlyKeys}
+           ORDER BY created_at, key LIMIT $5 FOR UPDATE SKIP LOCKED)
+        RETURNING ${OUTBOX_COLUMNS}`,
+      params,
+    );
+    return rows.map(rowToOutbox).sort(byOutboxOrder);
+  }
+
+  async completeOutbox(input: { key: string; owner: string; at: Date }): Promise<boolean> {
+    const args = objectArgument(input, 'completeOutbox');
+    const rows = await this.db.query(
+      `UPDATE ${this.t.outbox} SET status = 'delivered', delivered_at = $3, lease_owner = NULL, lease_until = NULL
+        WHERE key = $1 AND status = 'pending' AND lease_owner = $2 RETURNING key`,
+      [toText(args.key, 'key', MAX_OUTBOX_KEY), toText(args.owner, 'owner', 255), toDate(args.at, 'at')],
+    );
+    return rows.length > 0;
+  }
+
+  async failOutbox(input: { key: string; owner: string; error: string; retryAt: Date | null }): Promise<boolean> {
+    const args = objectArgument(input, 'failOutbox');
+    const retryAt = toNullableDate(args.retryAt, 'retryAt');
+    const rows = await this.db.query(
+      `UPDATE ${this.t.outbox}
+          SET status = $5, attempts = attempts + 1, last_error = $3,
+              next_attempt_at = COALESCE($4, next_attempt_at), lease_owner = NULL, lease_until = NULL
+        WHERE key = $1 AND status = 'pending' AND lease_owner = $2 RETURNING key`,
+      [
+        toText(args.key, 'key', MAX_OUTBOX_KEY),
+        toText(args.owner, 'owner', 255),
+        toText(args.error, 'error', MAX_OUTBOX_ERROR),
+        retryAt,
+        retryAt === null ? 'dead' : 'pending',
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  async redriveOutbox(input: { key: string; at: Date }): Promise<boolean> {
+    const args = objectArgument(input, 'redriveOutbox');
+    const rows = await this.db.query(
+      `UPDATE ${this.t.outbox} SET status = 'pending', attempts = 0, next_attempt_at = $2
+        WHERE key = $1 AND status = 'dead' RETURNING key`,
+      [toText(args.key, 'key', MAX_OUTBOX_KEY), toDate(args.at, 'at')],
+    );
+    return rows.length > 0;
+  }
+
+  async deleteDeliveredOutbox(input: { deliveredBefore: Date; limit: number }): Promise<number> {
+    const args = objectArgument(input, 'deleteDeliveredOutbox');
+    const deliveredBefore = toDate(args.deliveredBefore, 'deliveredBefore');
+    if (args.limit === undefined) throw invalid('limit', 'a whole number >= 0', args.limit);
+    const limit = toLimit(args.limit) as number;
+    if (limit === 0) return 0;
+    const rows = await this.db.query(
+      `DELETE FROM ${this.t.outbox} WHERE key IN (
+         SELECT key FROM ${this.t.outbox} WHERE status = 'delivered' AND delivered_at < $1
+          ORDER BY delivered_at, key LIMIT $2)
+       RETURNING key`,
+      [deliveredBefore, limit],
+    );
+    return rows.length;
+  }
 }
+
+const byOutboxOrder = (a: OutboxRecord, b: OutboxRecord): number =>
+  a.createdAt.getTime() - b.createdAt.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);

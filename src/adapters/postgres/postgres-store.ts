@@ -11,6 +11,7 @@ import type {
   StoreOperations,
 } from '../../ports/booking-store.js';
 import type { Clock } from '../../ports/clock.js';
+import type { OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
 import { resolveStoreClock } from '../store-clock.js';
 import { isRetryable, toStoreError } from './errors.js';
 import { applyMigrations, LATEST_VERSION, readApplied, schemaProblem } from './migrations.js';
@@ -442,4 +443,5 @@ export class PostgresStore implements BookingStore {
     'getPaymentCustomer',
     (r, a: { patientId: string; provider: string }): Promise<PaymentCustomer | null> => r.getPaymentCustomer(a),
   );
+  findOutbox = this.call('findOutbox', (r, q: OutboxQuery): Promise<OutboxRecord[]> => r.findOutbox(q));
 }

@@ -10,6 +10,7 @@ export const TABLE_KEYS = [
   'customers',
   'patientLocks',
   'doctorLocks',
+  'outbox',
   'migrations',
 ] as const;
 export type PostgresTableKey = (typeof TABLE_KEYS)[number];
@@ -24,6 +25,7 @@ export const BASE_TABLE_NAMES: Readonly<Record<PostgresTableKey, string>> = {
   customers: 'payment_customers',
   patientLocks: 'patient_locks',
   doctorLocks: 'doctor_locks',
+  outbox: 'outbox',
   migrations: 'schema_migrations',
 };
 
