@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { POSTGRES_MIGRATIONS, PostgresStore } from '../../src/adapters/postgres/index.js';
-import { type Clock, isBookingError } from '../../src/index.js';
+import { checksumOf, MIGRATIONS } from '../../src/adapters/postgres/migrations.js';
+import { fillTemplate, tableNames } from '../../src/adapters/postgres/tables.js';
+import { type Clock, isBookingError, type StoreOperations } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
+import { outboxRecord } from '../conformance/outbox-conformance.js';
 import { autocommit } from '../support/autocommit.js';
 import { rejectionOf } from '../support/engine-fixture.js';
-import { newBookingOf, newSchedule } from '../support/records.js';
+import { newBookingOf, newSchedule, T0 } from '../support/records.js';
 import { pgliteTemplate } from './support/pglite.js';
 import { pgliteTarget, reuseSchemasBetweenTests } from './support/targets.js';
 
@@ -104,8 +107,8 @@ describe('migrations and ready()', () => {
   it('applies the shipped migrations once: a second migrate() applies nothing, and the checksums are recorded', async () => {
     const schema = unusedSchema();
     const store = new PostgresStore({ pglite: db, schema });
-    expect(await store.migrate()).toEqual({ applied: [1], version: 1 });
-    expect(await store.migrate()).toEqual({ applied: [], version: 1 });
+    expect(await store.migrate()).toEqual({ applied: [1, 2], version: 2 });
+    expect(await store.migrate()).toEqual({ applied: [], version: 2 });
     await expect(store.ready()).resolves.toBeUndefined();
     // A second store on the same schema (another process starting) finds it ready.
     await expect(new PostgresStore({ pglite: db, schema }).ready()).resolves.toBeUndefined();
@@ -113,7 +116,48 @@ describe('migrations and ready()', () => {
       `SELECT version, checksum FROM ${store.tables.migrations} ORDER BY version`,
     );
     expect(rows).toEqual(POSTGRES_MIGRATIONS.map((m) => ({ version: m.version, checksum: m.checksum })));
-    expect(POSTGRES_MIGRATIONS[0]?.checksum).toMatch(/^[0-9a-f]{64}$/);
+    expect(POSTGRES_MIGRATIONS.map((m) => [m.version, m.name])).toEqual([
+      [1, 'initial schema'],
+      [2, 'outbox'],
+    ]);
+    for (const m of POSTGRES_MIGRATIONS) expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('upgrades a schema at version 1 (an earlier careslot) to 2: the outbox table and its indexes, data kept', async () => {
+    const schema = unusedSchema();
+    const names = tableNames(schema, '');
+    // The database an earlier careslot left: migration 1 only.
+    await db.exec(`CREATE SCHEMA "${schema}";
+      CREATE TABLE ${names.qualified.migrations} (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());`);
+    const [initial] = MIGRATIONS;
+    if (!initial) throw new Error('no migration 1');
+    await db.exec(fillTemplate(initial.sql, names));
+    await db.query(`INSERT INTO ${names.qualified.migrations} (version, name, checksum) VALUES (1, $1, $2)`, [
+      initial.name,
+      checksumOf(initial),
+    ]);
+    await db.query(
+      `INSERT INTO ${names.qualified.events} (event_id, type, processed_at) VALUES ('evt_old', 't', now())`,
+    );
+    const store = new PostgresStore({ pglite: db, schema });
+    expect((await rejectionOf(store.ready())).message).toMatch(
+      /schema is at version 1, this careslot needs 2 \(missing 2 outbox\): run `await store.migrate\(\)`/,
+    );
+    expect(await store.migrate()).toEqual({ applied: [2], version: 2 });
+    await expect(store.ready()).resolves.toBeUndefined();
+    expect(await store.hasProcessedEvent('evt_old')).toBe(true);
+    expect(await autocommit(store).appendOutbox([outboxRecord('e1')])).toBe(1);
+    const { rows } = await db.query<{ indexname: string }>(
+      'SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname',
+      [schema, 'outbox'],
+    );
+    expect(rows.map((r) => r.indexname)).toEqual([
+      'outbox_booking',
+      'outbox_claim',
+      'outbox_delivered',
+      'outbox_pkey',
+      'outbox_status_created',
+    ]);
   });
 
   it('refuses a schema whose applied migration was changed, in ready() and migrate(), touching nothing', async () => {
@@ -128,10 +172,10 @@ describe('migrations and ready()', () => {
   it('refuses a schema with a migration newer than this careslot, saying to upgrade', async () => {
     const store = new PostgresStore({ pglite: db, schema: unusedSchema() });
     await store.migrate();
-    await db.query(`INSERT INTO ${store.tables.migrations} (version, name, checksum) VALUES (2, 'future', 'abc')`);
+    await db.query(`INSERT INTO ${store.tables.migrations} (version, name, checksum) VALUES (3, 'future', 'abc')`);
     const fresh = new PostgresStore({ pglite: db, schema: store.schema });
     expect((await rejectionOf(fresh.ready())).message).toMatch(
-      /has careslot migration 2, newer than this careslot knows \(up to 1\): upgrade careslot/,
+      /has careslot migration 3, newer than this careslot knows \(up to 2\): upgrade careslot/,
     );
     expect((await rejectionOf(fresh.migrate())).message).toMatch(/newer than this careslot knows/);
   });
@@ -142,7 +186,7 @@ describe('migrations and ready()', () => {
     await db.query(`DELETE FROM ${store.tables.migrations}`);
     const fresh = new PostgresStore({ pglite: db, schema: store.schema });
     expect((await rejectionOf(fresh.ready())).message).toMatch(
-      /schema is at version 0, this careslot needs 1 \(missing 1 initial schema\): run `await store.migrate\(\)`/,
+      /schema is at version 0, this careslot needs 2 \(missing 1 initial schema, 2 outbox\): run `await store.migrate\(\)`/,
     );
   });
 });
@@ -245,7 +289,7 @@ describe('PostgresStore.embedded', () => {
 
     const second = await PostgresStore.embedded({ dataDir: dir });
     expect(await second.getSchedule(slot.id)).toEqual(slot);
-    expect(await second.migrate()).toEqual({ applied: [], version: 1 });
+    expect(await second.migrate()).toEqual({ applied: [], version: 2 });
     await second.close();
     expect(existsSync(join(dir, 'PG_VERSION'))).toBe(true);
   });
@@ -261,5 +305,73 @@ describe('PostgresStore.embedded', () => {
     await expect(PostgresStore.embedded({ pglite: db } as never)).rejects.toThrow(
       /embedded\(\) opens its own database; pass options.pglite to new PostgresStore\(\) instead/,
     );
+  });
+});
+
+describe('outbox', () => {
+  let store: PostgresStore;
+  beforeEach(async () => {
+    store = await target.store();
+  });
+
+  const claim = { consumer: 'notifier', owner: 'A', now: T0, leaseUntil: new Date(T0.getTime() + 60_000), limit: 10 };
+
+  it.each([
+    ['a non-array', (tx: StoreOperations) => tx.appendOutbox({} as never)],
+    ['a record without a key', (tx: StoreOperations) => tx.appendOutbox([{ ...outboxRecord('e1'), key: '' }])],
+    [
+      'a NUL in the payload',
+      (tx: StoreOperations) => tx.appendOutbox([{ ...outboxRecord('e1'), payload: { note: 'a\u0000b' } }]),
+    ],
+    ['a fractional version', (tx: StoreOperations) => tx.appendOutbox([{ ...outboxRecord('e1'), version: 1.5 }])],
+    ['an array payload', (tx: StoreOperations) => tx.appendOutbox([{ ...outboxRecord('e1'), payload: [] as never }])],
+    ['a claim without a limit', (tx: StoreOperations) => tx.claimOutbox({ ...claim, limit: undefined as never })],
+    ['a claim with keys not an array', (tx: StoreOperations) => tx.claimOutbox({ ...claim, keys: 'k' as never })],
+    ['a claim with an invalid now', (tx: StoreOperations) => tx.claimOutbox({ ...claim, now: new Date('x') })],
+    [
+      'a failure without an error text',
+      (tx: StoreOperations) => tx.failOutbox({ key: 'k', owner: 'A', error: 42 as never, retryAt: null }),
+    ],
+    [
+      'a retention without a limit',
+      (tx: StoreOperations) => tx.deleteDeliveredOutbox({ deliveredBefore: T0, limit: undefined as never }),
+    ],
+  ])('answers %s with INVALID_INPUT, writing nothing', async (_name, write) => {
+    expect((await rejectionOf(store.transaction(write as (tx: StoreOperations) => Promise<unknown>))).code).toBe(
+      'INVALID_INPUT',
+    );
+    expect(await store.findOutbox({})).toEqual([]);
+  });
+
+  it('answers a bad listing with INVALID_INPUT', async () => {
+    expect((await rejectionOf(store.findOutbox({ status: 'sent' as never }))).code).toBe('INVALID_INPUT');
+    expect((await rejectionOf(store.findOutbox({ after: { createdAt: T0 } as never }))).code).toBe('INVALID_INPUT');
+    expect((await rejectionOf(store.findOutbox({ limit: -1 }))).code).toBe('INVALID_INPUT');
+  });
+
+  it('appends thousands of records in one statement, and claims them in (createdAt, key) order', async () => {
+    const records = Array.from({ length: 5000 }, (_, i) =>
+      outboxRecord(`e${String(i).padStart(5, '0')}`, 'notifier', i / 1000),
+    );
+    expect(await autocommit(store).appendOutbox([...records].reverse())).toBe(5000);
+    const claimed = await autocommit(store).claimOutbox({
+      ...claim,
+      now: new Date(T0.getTime() + 3_600_000),
+      limit: 3,
+    });
+    expect(claimed.map((r) => r.key)).toEqual(['e00000/notifier', 'e00001/notifier', 'e00002/notifier']);
+    expect((await store.findOutbox({ status: 'pending', limit: 10_000 })).length).toBe(5000);
+  });
+
+  it("stores host ids and keys as given and keeps the payload's JSON types", async () => {
+    const record = {
+      ...outboxRecord("x'); DROP TABLE outbox; --", 'hooks'),
+      bookingId: 'auth0|b 🩺',
+      scheduleId: 'S1',
+    };
+    await autocommit(store).appendOutbox([record]);
+    const [found] = await store.findOutbox({ bookingId: 'auth0|b 🩺' });
+    expect(found).toMatchObject({ ...record, status: 'pending' });
+    expect(found?.payload).toEqual(record.payload);
   });
 });
