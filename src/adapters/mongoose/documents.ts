@@ -2,6 +2,7 @@
 import type { Actor, RefundStatus } from '../../domain/entities.js';
 import type { BookingMode } from '../../domain/plan-policy.js';
 import type { BookingStatus, CancelReason, PaymentStatus, ScheduleStatus } from '../../domain/status.js';
+import type { OutboxStatus } from '../../ports/outbox.js';
 import type { HostId, ObjectId } from './ids.js';
 
 /** The models the store registers on the host's connection. */
@@ -13,7 +14,8 @@ export type MongooseStoreModelKey =
   | 'event'
   | 'customer'
   | 'patientLock'
-  | 'doctorLock';
+  | 'doctorLock'
+  | 'outbox';
 
 export const MODEL_KEYS: readonly MongooseStoreModelKey[] = [
   'schedule',
@@ -24,6 +26,7 @@ export const MODEL_KEYS: readonly MongooseStoreModelKey[] = [
   'customer',
   'patientLock',
   'doctorLock',
+  'outbox',
 ];
 
 /**
@@ -39,6 +42,15 @@ export const DEFAULT_MODEL_NAMES: Readonly<Record<MongooseStoreModelKey, string>
   customer: 'PaymentCustomer',
   patientLock: 'CareslotPatientLock',
   doctorLock: 'CareslotDoctorLock',
+  outbox: 'CareslotOutbox',
+});
+
+/**
+ * Collections whose default name is not mongoose's pluralized model name: the outbox is
+ * careslot's own (no original system's data to keep), so it gets a plain name.
+ */
+export const DEFAULT_COLLECTION_NAMES: Readonly<Partial<Record<MongooseStoreModelKey, string>>> = Object.freeze({
+  outbox: 'careslot_outbox',
 });
 
 export interface MoneyDocument {
@@ -203,6 +215,33 @@ export interface DoctorLockDocument {
   __v?: number;
 }
 
+/**
+ * `CareslotOutbox` (collection `careslot_outbox`): one delivery of one committed event to one
+ * consumer, with its lease and retries. Appended in the transaction of the change it describes.
+ */
+export interface OutboxDocument {
+  _id: ObjectId;
+  /** `<eventId>/<consumer>`: unique. */
+  key: string;
+  eventId: string;
+  consumer: string;
+  type: string;
+  bookingId: string | null;
+  scheduleId: string | null;
+  /** The event's JSON-safe payload, stored as a plain object (Dates in it are ISO strings). */
+  payload: Record<string, unknown>;
+  version: number;
+  createdAt: Date;
+  status: OutboxStatus;
+  attempts: number;
+  nextAttemptAt: Date;
+  leaseOwner: string | null;
+  leaseUntil: Date | null;
+  lastError: string | null;
+  deliveredAt: Date | null;
+  __v?: number;
+}
+
 export interface DocumentsByKey {
   schedule: ScheduleDocument;
   booking: BookingDocument;
@@ -212,4 +251,5 @@ export interface DocumentsByKey {
   customer: PaymentCustomerDocument;
   patientLock: PatientLockDocument;
   doctorLock: DoctorLockDocument;
+  outbox: OutboxDocument;
 }

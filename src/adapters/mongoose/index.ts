@@ -2,11 +2,13 @@
 export {
   type BookingDocument,
   type BookingHistoryDocument,
+  DEFAULT_COLLECTION_NAMES,
   DEFAULT_MODEL_NAMES,
   type DoctorLockDocument,
   type LedgerEntryDocument,
   type MoneyDocument,
   type MongooseStoreModelKey,
+  type OutboxDocument,
   type PatientLockDocument,
   type PaymentCustomerDocument,
   type PaymentTransactionDocument,

@@ -170,6 +170,40 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
       purpose: 'the doctor lock, for overlap checks under concurrency',
     },
   ],
+  // Sorted by (createdAt, key) like the port's listings; a listing without a status asks for
+  // every status as a list, so the claim and status indexes serve those too (SORT_MERGE).
+  outbox: [
+    {
+      fields: { key: 1 },
+      options: { name: 'careslot_outbox_key', unique: true },
+      purpose: 'each delivery (event and consumer) once',
+    },
+    {
+      fields: { consumer: 1, status: 1, createdAt: 1, key: 1, nextAttemptAt: 1, leaseUntil: 1 },
+      options: { name: 'careslot_outbox_claim' },
+      purpose: "the dispatcher's claims of due deliveries, listings of a consumer's deliveries",
+    },
+    {
+      fields: { status: 1, createdAt: 1, key: 1 },
+      options: { name: 'careslot_outbox_status_created' },
+      purpose: 'listings of deliveries by status (dead letters) and of the whole outbox',
+    },
+    {
+      fields: { eventId: 1, createdAt: 1, key: 1, consumer: 1, status: 1 },
+      options: { name: 'careslot_outbox_event' },
+      purpose: "an event's deliveries",
+    },
+    {
+      fields: { bookingId: 1, createdAt: 1, key: 1, consumer: 1, status: 1 },
+      options: { name: 'careslot_outbox_booking' },
+      purpose: "a booking's deliveries",
+    },
+    {
+      fields: { status: 1, deliveredAt: 1 },
+      options: { name: 'careslot_outbox_retention' },
+      purpose: 'the retention sweep of old delivered records',
+    },
+  ],
 };
 
 /**

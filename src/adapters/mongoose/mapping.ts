@@ -28,10 +28,12 @@ import type {
   NewSchedule,
   ScheduleChanges,
 } from '../../ports/booking-store.js';
+import type { NewOutboxRecord, OutboxRecord, OutboxStatus } from '../../ports/outbox.js';
 import type {
   BookingDocument,
   BookingHistoryDocument,
   LedgerEntryDocument,
+  OutboxDocument,
   PaymentCustomerDocument,
   PaymentTransactionDocument,
   PaymentTransactionStatus,
@@ -401,4 +403,89 @@ export function eventToDocument(event: { id: string; type: string; at: Date }): 
 
 export function documentToCustomer(doc: PaymentCustomerDocument): PaymentCustomer {
   return { patientId: idToString(doc.patientId), provider: doc.provider, customerId: doc.customerId };
+}
+
+// ---- the outbox (CareslotOutbox) ----
+
+export const OUTBOX_STATUSES: readonly OutboxStatus[] = Object.freeze(['pending', 'delivered', 'dead'] as const);
+
+export const outboxStatus = (value: unknown, field: string): OutboxStatus => member(OUTBOX_STATUSES, value, field);
+
+export function toNullableKey(value: unknown, field: string): string | null {
+  return value === null ? null : toKey(value, field);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * The payload as stored: a deep copy through JSON (the port's payloads are JSON-safe), so what
+ * comes back from the database is what went in, and nothing the caller keeps can change it.
+ */
+export function toPayload(value: unknown, field: string): Record<string, unknown> {
+  if (!isPlainObject(value)) throw invalid(field, 'a plain object (JSON-safe)');
+  let copy: unknown;
+  try {
+    copy = JSON.parse(JSON.stringify(value));
+  } catch {
+    throw invalid(field, 'a plain object (JSON-safe)');
+  }
+  return copy as Record<string, unknown>;
+}
+
+export function toWholeNumber(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalid(field, 'a whole number >= 0');
+  }
+  return value;
+}
+
+/** A new delivery: pending, no attempts, due at its creation, no lease. */
+export function outboxToDocument(record: NewOutboxRecord, field = 'record'): OutboxDocument {
+  if (record === null || typeof record !== 'object') throw invalid(field, 'an outbox record');
+  const createdAt = toDate(record.createdAt, `${field}.createdAt`);
+  return {
+    _id: newObjectId(),
+    key: toKey(record.key, `${field}.key`),
+    eventId: toKey(record.eventId, `${field}.eventId`),
+    consumer: toKey(record.consumer, `${field}.consumer`),
+    type: toKey(record.type, `${field}.type`),
+    bookingId: toNullableKey(record.bookingId, `${field}.bookingId`),
+    scheduleId: toNullableKey(record.scheduleId, `${field}.scheduleId`),
+    payload: toPayload(record.payload, `${field}.payload`),
+    version: toWholeNumber(record.version, `${field}.version`),
+    createdAt,
+    status: 'pending',
+    attempts: 0,
+    nextAttemptAt: copyDate(createdAt),
+    leaseOwner: null,
+    leaseUntil: null,
+    lastError: null,
+    deliveredAt: null,
+    __v: 0,
+  };
+}
+
+export function documentToOutbox(doc: OutboxDocument): OutboxRecord {
+  return {
+    key: doc.key,
+    eventId: doc.eventId,
+    consumer: doc.consumer,
+    type: doc.type,
+    bookingId: doc.bookingId ?? null,
+    scheduleId: doc.scheduleId ?? null,
+    payload: structuredClone(doc.payload ?? {}),
+    version: doc.version,
+    createdAt: copyDate(doc.createdAt),
+    status: doc.status,
+    attempts: doc.attempts ?? 0,
+    nextAttemptAt: copyDate(doc.nextAttemptAt),
+    leaseOwner: doc.leaseOwner ?? null,
+    leaseUntil: copyNullableDate(doc.leaseUntil),
+    lastError: doc.lastError ?? null,
+    deliveredAt: copyNullableDate(doc.deliveredAt),
+  };
 }

@@ -24,6 +24,7 @@ import type {
   StoreOperations,
   StoreReads,
 } from '../../ports/booking-store.js';
+import type { NewOutboxRecord, OutboxClaim, OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
 import type { DocumentsByKey, MongooseStoreModelKey } from './documents.js';
 import { isDuplicateKeyError, toStoreError, UniqueConflictError } from './errors.js';
 import { type HostIdMode, type ObjectId, toHostId, toKey, toObjectId } from './ids.js';
@@ -34,11 +35,13 @@ import {
   documentToBooking,
   documentToCustomer,
   documentToLedger,
+  documentToOutbox,
   documentToPayment,
   documentToSchedule,
   eventToDocument,
   historyToDocument,
   ledgerToDocument,
+  outboxToDocument,
   paymentStatuses,
   paymentStatusOf,
   paymentToDocument,
@@ -46,6 +49,8 @@ import {
   scheduleChangesToDocument,
   scheduleStatuses,
   scheduleToDocument,
+  toDate,
+  toWholeNumber,
   withRefund,
 } from './mapping.js';
 import {
@@ -57,6 +62,7 @@ import {
   CREATED_SORT,
   customerFilter,
   customerUpsertUpdate,
+  deleteOutboxFilter,
   deleteSchedulesFilter,
   doctorLockFilter,
   eventFilter,
@@ -66,6 +72,19 @@ import {
   ledgerKeyFilter,
   ledgerQueryFilter,
   lockUpdate,
+  OUTBOX_RETENTION_SORT,
+  OUTBOX_SORT,
+  outboxClaimFilter,
+  outboxCompleteUpdate,
+  outboxDeadFilter,
+  outboxFailUpdate,
+  outboxHeldFilter,
+  outboxKeyFilter,
+  outboxLeaseFilter,
+  outboxLeaseUpdate,
+  outboxQueryFilter,
+  outboxRedriveUpdate,
+  outboxRetentionFilter,
   patientLockFilter,
   paymentQueryFilter,
   paymentVersionFilter,
@@ -283,6 +302,15 @@ export class MongooseReads implements StoreReads {
     );
     const doc = await this.c.customer.findOne(filter, this.readOptions());
     return doc ? documentToCustomer(doc) : null;
+  }
+
+  async findOutbox(query: OutboxQuery): Promise<OutboxRecord[]> {
+    const { filter, limit } = outboxQueryFilter(query);
+    if (limit === 0) return [];
+    const docs = await this.c.outbox
+      .find(filter, { ...this.readOptions(), sort: OUTBOX_SORT, ...listOptions(limit) })
+      .toArray();
+    return docs.map(documentToOutbox);
   }
 }
 
@@ -520,10 +548,114 @@ export class MongooseOperations extends MongooseReads implements StoreOperations
     if (!doc) throw new BookingError('STORE_ERROR', 'MongooseStore: savePaymentCustomer stored nothing');
     return documentToCustomer(doc);
   }
+
+  // ---- the outbox ----
+
+  async appendOutbox(records: readonly NewOutboxRecord[]): Promise<number> {
+    if (!Array.isArray(records)) throw invalidArgument('appendOutbox', 'an array of outbox records');
+    // Every record is validated before anything is written: a bad one writes none.
+    const docs = records.map((record, i) => outboxToDocument(record, `records[${i}]`));
+    const seen = new Set<string>();
+    let added = 0;
+    for (const doc of docs) {
+      if (seen.has(doc.key)) continue;
+      seen.add(doc.key);
+      // Checked first: the unique index's refusal would abort the whole transaction.
+      if (await this.exists('outbox', outboxKeyFilter(doc.key))) continue;
+      await this.insertUnique('outbox', doc, 'appendOutbox');
+      added++;
+    }
+    return added;
+  }
+
+  /**
+   * Reads the due candidates on the transaction's snapshot, oldest (createdAt, key) first, then
+   * leases each with a write whose filter repeats the due condition. A concurrent claimer that
+   * leased one of them first makes that write conflict, and the transaction runs again on its
+   * result, so two claims never return the same record.
+   */
+  async claimOutbox(claim: OutboxClaim): Promise<OutboxRecord[]> {
+    if (claim === null || typeof claim !== 'object') throw invalidArgument('claimOutbox');
+    const consumer = toKey(claim.consumer, 'consumer');
+    const owner = toKey(claim.owner, 'owner');
+    const now = toDate(claim.now, 'now');
+    const leaseUntil = toDate(claim.leaseUntil, 'leaseUntil');
+    const limit = toWholeNumber(claim.limit, 'limit');
+    let keys: string[] | undefined;
+    if (claim.keys !== undefined) {
+      if (!Array.isArray(claim.keys)) throw invalidArgument('claimOutbox', 'an object whose keys are an array');
+      keys = claim.keys.map((key, i) => toKey(key, `keys[${i}]`));
+    }
+    if (limit === 0 || keys?.length === 0) return [];
+    const candidates = await this.c.outbox
+      .find(outboxClaimFilter(consumer, now, keys), {
+        ...this.readOptions({ projection: { _id: 1, key: 1 } }),
+        sort: OUTBOX_SORT,
+        ...listOptions(limit),
+      })
+      .toArray();
+    const leased: OutboxRecord[] = [];
+    for (const candidate of candidates) {
+      const doc = await this.c.outbox.findOneAndUpdate(
+        outboxLeaseFilter(candidate.key, consumer, now),
+        outboxLeaseUpdate(owner, leaseUntil),
+        { returnDocument: 'after', ...this.writeOptions() },
+      );
+      if (doc) leased.push(documentToOutbox(doc));
+    }
+    return leased;
+  }
+
+  async completeOutbox(args: { key: string; owner: string; at: Date }): Promise<boolean> {
+    if (args === null || typeof args !== 'object') throw invalidArgument('completeOutbox');
+    const filter = outboxHeldFilter(toKey(args.key, 'key'), toKey(args.owner, 'owner'));
+    const update = outboxCompleteUpdate(toDate(args.at, 'at'));
+    return (await this.c.outbox.findOneAndUpdate(filter, update, this.updateOptions())) !== null;
+  }
+
+  async failOutbox(args: { key: string; owner: string; error: string; retryAt: Date | null }): Promise<boolean> {
+    if (args === null || typeof args !== 'object') throw invalidArgument('failOutbox');
+    const filter = outboxHeldFilter(toKey(args.key, 'key'), toKey(args.owner, 'owner'));
+    if (typeof args.error !== 'string') {
+      throw new BookingError('INVALID_INPUT', 'error must be a string', { details: { field: 'error' } });
+    }
+    const retryAt = args.retryAt === null ? null : toDate(args.retryAt, 'retryAt');
+    const update = outboxFailUpdate(args.error, retryAt);
+    return (await this.c.outbox.findOneAndUpdate(filter, update, this.updateOptions())) !== null;
+  }
+
+  async redriveOutbox(args: { key: string; at: Date }): Promise<boolean> {
+    if (args === null || typeof args !== 'object') throw invalidArgument('redriveOutbox');
+    const filter = outboxDeadFilter(toKey(args.key, 'key'));
+    const update = outboxRedriveUpdate(toDate(args.at, 'at'));
+    return (await this.c.outbox.findOneAndUpdate(filter, update, this.updateOptions())) !== null;
+  }
+
+  /** Finds up to `limit` old deliveries (oldest delivery first, on the retention index), then deletes those by id. */
+  async deleteDeliveredOutbox(args: { deliveredBefore: Date; limit: number }): Promise<number> {
+    if (args === null || typeof args !== 'object') throw invalidArgument('deleteDeliveredOutbox');
+    const deliveredBefore = toDate(args.deliveredBefore, 'deliveredBefore');
+    const limit = toWholeNumber(args.limit, 'limit');
+    if (limit === 0) return 0;
+    const old = await this.c.outbox
+      .find(outboxRetentionFilter(deliveredBefore), {
+        ...this.readOptions({ projection: { _id: 1 } }),
+        sort: OUTBOX_RETENTION_SORT,
+        ...listOptions(limit),
+      })
+      .toArray();
+    if (old.length === 0) return 0;
+    const result = await this.c.outbox.deleteMany(deleteOutboxFilter(old.map((doc) => doc._id)), this.writeOptions());
+    return result.deletedCount;
+  }
+
+  private updateOptions(): { returnDocument: 'after'; session: ClientSession } {
+    return { returnDocument: 'after', ...this.writeOptions() };
+  }
 }
 
-function invalidArgument(operation: string): BookingError {
-  return new BookingError('INVALID_INPUT', `${operation}: pass an object argument`);
+function invalidArgument(operation: string, expected = 'an object argument'): BookingError {
+  return new BookingError('INVALID_INPUT', `${operation}: pass ${expected}`);
 }
 
 export type { ObjectId };

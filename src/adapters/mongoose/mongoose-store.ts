@@ -10,8 +10,15 @@ import type {
   StoreOperations,
 } from '../../ports/booking-store.js';
 import type { Clock } from '../../ports/clock.js';
+import type { OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
 import { resolveStoreClock } from '../store-clock.js';
-import { DEFAULT_MODEL_NAMES, type DocumentsByKey, MODEL_KEYS, type MongooseStoreModelKey } from './documents.js';
+import {
+  DEFAULT_COLLECTION_NAMES,
+  DEFAULT_MODEL_NAMES,
+  type DocumentsByKey,
+  MODEL_KEYS,
+  type MongooseStoreModelKey,
+} from './documents.js';
 import { retryUniqueConflicts, toStoreError } from './errors.js';
 import type { HostIdMode } from './ids.js';
 import {
@@ -64,7 +71,8 @@ export interface MongooseStoreOptions {
   /**
    * Model names to use instead of the defaults (`DoctorAppointmentSchedule`,
    * `DoctorPatientScheduleBooking`, `PaymentTransaction`, `DoctorWalletLedger`,
-   * `ProcessedPaymentEvent`, `PaymentCustomer`, `CareslotPatientLock`, `CareslotDoctorLock`), e.g. when the host
+   * `ProcessedPaymentEvent`, `PaymentCustomer`, `CareslotPatientLock`, `CareslotDoctorLock`,
+   * `CareslotOutbox`), e.g. when the host
    * already registered its own model under one of those names on this connection.
    * @defaultValue DEFAULT_MODEL_NAMES
    */
@@ -72,7 +80,8 @@ export interface MongooseStoreOptions {
   /**
    * Collection names per model. Point a renamed model at an existing collection to keep
    * using the original data (`{ schedule: 'doctorappointmentschedules' }`).
-   * @defaultValue mongoose's pluralized, lowercased model name (`doctorappointmentschedules`, ...)
+   * @defaultValue mongoose's pluralized, lowercased model name (`doctorappointmentschedules`, ...);
+   * the outbox's is `careslot_outbox` (`DEFAULT_COLLECTION_NAMES`)
    */
   collectionNames?: Partial<Record<MongooseStoreModelKey, string>>;
   /**
@@ -251,7 +260,10 @@ export class MongooseStore implements BookingStore {
       fail('options.transactionOptions must be an object (mongodb TransactionOptions)');
     }
     const modelNames = { ...DEFAULT_MODEL_NAMES, ...resolveNames(options.modelNames, 'modelNames') };
-    const collectionNames = resolveNames(options.collectionNames, 'collectionNames');
+    const collectionNames = {
+      ...DEFAULT_COLLECTION_NAMES,
+      ...resolveNames(options.collectionNames, 'collectionNames'),
+    };
     if (new Set(Object.values(modelNames)).size !== MODEL_KEYS.length) fail('options.modelNames must all differ');
 
     if (options.checkIndexes !== undefined && typeof options.checkIndexes !== 'boolean') {
@@ -609,4 +621,6 @@ export class MongooseStore implements BookingStore {
     'getPaymentCustomer',
     (r, a: { patientId: string; provider: string }): Promise<PaymentCustomer | null> => r.getPaymentCustomer(a),
   );
+  /** Outbox records (committed), sorted by (createdAt, key); claims and every other outbox write run in `transaction`. */
+  findOutbox = this.call('findOutbox', (r, q: OutboxQuery): Promise<OutboxRecord[]> => r.findOutbox(q));
 }

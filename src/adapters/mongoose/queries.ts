@@ -3,11 +3,14 @@ import type { RefundStatus } from '../../domain/entities.js';
 import { BookingError } from '../../domain/errors.js';
 import type { BookingStatus, PaymentStatus, ScheduleStatus } from '../../domain/status.js';
 import type { BookingQuery, LedgerQuery, PaymentQuery, ScheduleQuery } from '../../ports/booking-store.js';
+import type { OutboxStatus } from '../../ports/outbox.js';
 import type { BookingHistoryDocument, PaymentTransactionStatus, RefundDocument } from './documents.js';
 import { type HostId, type HostIdMode, type ObjectId, toHostId, toKey, toObjectId } from './ids.js';
 import {
   type BookingChangesDocument,
   bookingStatuses,
+  OUTBOX_STATUSES,
+  outboxStatus,
   paymentStatuses,
   type ScheduleChangesDocument,
   scheduleStatuses,
@@ -37,7 +40,7 @@ export interface ListFilter {
   limit: number | undefined;
 }
 
-function parseLimit(limit: unknown): number | undefined {
+export function parseLimit(limit: unknown): number | undefined {
   if (limit === undefined) return undefined;
   if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) {
     throw new BookingError('INVALID_INPUT', 'limit must be a whole number >= 0', { details: { field: 'limit' } });
@@ -45,7 +48,7 @@ function parseLimit(limit: unknown): number | undefined {
   return limit;
 }
 
-function queryObject(query: unknown, what: string): Record<string, unknown> {
+export function queryObject(query: unknown, what: string): Record<string, unknown> {
   if (query === null || typeof query !== 'object' || Array.isArray(query)) {
     throw new BookingError('INVALID_INPUT', `${what} must be an object`, { details: { field: what } });
   }
@@ -249,6 +252,112 @@ export const doctorLockFilter = (doctorId: HostId): Filter => ({ doctorId });
 /** A write to a lock document (created on first use): what makes concurrent lockers conflict. */
 export function lockUpdate(now: Date): Update {
   return { $inc: { locks: 1 }, $set: { lockedAt: now } };
+}
+
+// ---- the outbox ----
+
+/** The outbox's order: (createdAt, key), key being unique. */
+export const OUTBOX_SORT = { createdAt: 1, key: 1 } as const;
+/** The retention sweep's order: oldest delivery first, read from the retention index. */
+export const OUTBOX_RETENTION_SORT = { deliveredAt: 1 } as const;
+
+export const outboxKeyFilter = (key: string): Filter => ({ key });
+
+function outboxCursor(value: unknown, field: 'after' | 'before'): { createdAt: Date; key: string } {
+  const cursor = queryObject(value, field);
+  return { createdAt: toDate(cursor.createdAt, `${field}.createdAt`), key: toKey(cursor.key, `${field}.key`) };
+}
+
+/**
+ * A listing in (createdAt, key) order. Without a status every status is asked for as a list
+ * (merged equalities, SORT_MERGE), so a consumer's listing reads the claim index and the whole
+ * outbox the status index in order, instead of sorting in memory. `after` and `before` are
+ * keysets: a createdAt range bounds the scan and an `$or` on the index keys drops the ties.
+ */
+export function outboxQueryFilter(input: unknown): ListFilter {
+  const query = queryObject(input, 'query');
+  const filter: Filter = {};
+  if (query.consumer !== undefined) filter.consumer = toKey(query.consumer, 'consumer');
+  filter.status =
+    query.status === undefined ? { $in: [...OUTBOX_STATUSES] } : outboxStatus(query.status as OutboxStatus, 'status');
+  if (query.bookingId !== undefined) filter.bookingId = toKey(query.bookingId, 'bookingId');
+  if (query.eventId !== undefined) filter.eventId = toKey(query.eventId, 'eventId');
+  const createdAt: Record<string, Date> = {};
+  const keysets: Filter[] = [];
+  if (query.after !== undefined) {
+    const after = outboxCursor(query.after, 'after');
+    createdAt.$gte = after.createdAt;
+    keysets.push({ $or: [{ createdAt: { $gt: after.createdAt } }, { key: { $gt: after.key } }] });
+  }
+  if (query.before !== undefined) {
+    const before = outboxCursor(query.before, 'before');
+    createdAt.$lte = before.createdAt;
+    keysets.push({ $or: [{ createdAt: { $lt: before.createdAt } }, { key: { $lt: before.key } }] });
+  }
+  if (keysets.length > 0) filter.createdAt = createdAt;
+  if (keysets.length === 1) Object.assign(filter, keysets[0]);
+  if (keysets.length === 2) filter.$and = keysets;
+  return { filter, limit: parseLimit(query.limit) };
+}
+
+/**
+ * What a claim may take: pending, due, and no lease or one that ended at or before `now`
+ * (`$not: { $gt }` matches a null lease and an ended one, in one predicate an index can bound).
+ */
+function outboxDue(now: Date): Filter {
+  return { status: 'pending', nextAttemptAt: { $lte: now }, leaseUntil: { $not: { $gt: now } } };
+}
+
+/** A claim's candidates: one consumer's due records, optionally only some keys. */
+export function outboxClaimFilter(consumer: string, now: Date, keys?: readonly string[]): Filter {
+  const filter: Filter = { consumer, ...outboxDue(now) };
+  if (keys !== undefined) filter.key = { $in: [...keys] };
+  return filter;
+}
+
+/**
+ * Leases one candidate, only while it is still due: the filter repeats the claim's condition,
+ * so a concurrent claimer's lease either hides it or makes this write conflict (the transaction
+ * runs again on the other's result), and a record is never leased twice.
+ */
+export function outboxLeaseFilter(key: string, consumer: string, now: Date): Filter {
+  return { key, consumer, ...outboxDue(now) };
+}
+
+export function outboxLeaseUpdate(owner: string, leaseUntil: Date): Update {
+  return { $set: { leaseOwner: owner, leaseUntil } };
+}
+
+/** A record `owner` still holds: pending and leased to it. */
+export function outboxHeldFilter(key: string, owner: string): Filter {
+  return { key, status: 'pending', leaseOwner: owner };
+}
+
+export function outboxCompleteUpdate(at: Date): Update {
+  return { $set: { status: 'delivered', deliveredAt: at, leaseOwner: null, leaseUntil: null } };
+}
+
+/** A failed attempt: the next try at `retryAt`, or `dead` (due time unchanged) when it is null. */
+export function outboxFailUpdate(error: string, retryAt: Date | null): Update {
+  const set: Record<string, unknown> = { lastError: error, leaseOwner: null, leaseUntil: null };
+  if (retryAt === null) set.status = 'dead';
+  else Object.assign(set, { status: 'pending', nextAttemptAt: retryAt });
+  return { $set: set, $inc: { attempts: 1 } };
+}
+
+export const outboxDeadFilter = (key: string): Filter => ({ key, status: 'dead' });
+
+export function outboxRedriveUpdate(at: Date): Update {
+  return { $set: { status: 'pending', attempts: 0, nextAttemptAt: at } };
+}
+
+/** Delivered before the cutoff (a record not delivered has no deliveredAt, and `$lt` skips null). */
+export function outboxRetentionFilter(deliveredBefore: Date): Filter {
+  return { status: 'delivered', deliveredAt: { $lt: deliveredBefore } };
+}
+
+export function deleteOutboxFilter(ids: readonly ObjectId[]): Filter {
+  return { _id: { $in: [...ids] }, status: 'delivered' };
 }
 
 /** Brings `active` in line with the status, for documents written before careslot kept it. */

@@ -4,6 +4,7 @@ import { BOOKING_STATUSES, CANCEL_REASONS, PAYMENT_STATUSES, SCHEDULE_STATUSES }
 import type { DocumentsByKey, MongooseStoreModelKey } from './documents.js';
 import type { HostIdMode } from './ids.js';
 import { MONGOOSE_STORE_INDEXES } from './indexes.js';
+import { OUTBOX_STATUSES } from './mapping.js';
 
 const { Schema } = mongoose;
 
@@ -265,6 +266,33 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
     BASE_OPTIONS,
   );
 
+  const nonNegativeInteger = {
+    validator: (value: unknown) => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0,
+    message: '{PATH} must be a whole number >= 0',
+  };
+  const outbox = new Schema(
+    {
+      key: { type: String, required: true },
+      eventId: { type: String, required: true },
+      consumer: { type: String, required: true },
+      type: { type: String, required: true },
+      bookingId: nullableString,
+      scheduleId: nullableString,
+      // A plain object as the engine gave it (JSON-safe); mongoose neither casts nor minimizes it.
+      payload: { type: Schema.Types.Mixed, required: true },
+      version: { type: Number, required: true, validate: nonNegativeInteger },
+      createdAt: { type: Date, required: true },
+      status: { type: String, enum: OUTBOX_STATUSES, required: true, default: 'pending' },
+      attempts: { type: Number, required: true, default: 0, validate: nonNegativeInteger },
+      nextAttemptAt: { type: Date, required: true },
+      leaseOwner: nullableString,
+      leaseUntil: { type: Date, default: null },
+      lastError: nullableString,
+      deliveredAt: { type: Date, default: null },
+    },
+    { ...BASE_OPTIONS, minimize: false },
+  );
+
   const schemas = {
     schedule,
     booking,
@@ -274,6 +302,7 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
     customer,
     patientLock,
     doctorLock,
+    outbox,
   } as unknown as CareslotSchemas;
   for (const key of Object.keys(schemas) as MongooseStoreModelKey[]) {
     const schema = schemas[key];
