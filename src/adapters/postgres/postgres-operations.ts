@@ -320,7 +320,7 @@ export class PostgresReads implements StoreReads {
     const where = new Where();
     if (query.consumer !== undefined) where.add((p) => `consumer = ${p}`, toText(query.consumer, 'consumer', 128));
     if (query.status !== undefined)
-      where.add((p) => `status = ${p}`, oneOrMany(OUTBOX_STATUSES, query.status, 'status')[0]);
+      where.add((p) => `status = ANY(${p}::text[])`, oneOrMany(OUTBOX_STATUSES, query.status, 'status'));
     if (query.bookingId !== undefined) where.add((p) => `booking_id = ${p}`, toId(query.bookingId, 'bookingId'));
     if (query.eventId !== undefined)
       where.add((p) => `event_id = ${p}`, toText(query.eventId, 'eventId', MAX_OUTBOX_KEY));
