@@ -340,7 +340,7 @@ describe('indexes', () => {
     }
   });
 
-  it('makes event ids, ledger keys, provider payments, customers, patient locks and doctor locks unique', () => {
+  it('makes event ids, ledger keys, provider payments, customers, patient locks, doctor locks and outbox keys unique', () => {
     const unique = Object.fromEntries(
       Object.entries(MONGOOSE_STORE_INDEXES).map(([key, specs]) => [
         key,
@@ -356,6 +356,7 @@ describe('indexes', () => {
       customer: [{ patientId: 1, provider: 1 }],
       patientLock: [{ patientId: 1 }],
       doctorLock: [{ doctorId: 1 }],
+      outbox: [{ key: 1 }],
     });
   });
 

@@ -52,6 +52,19 @@ function orOverIndexKeys(branches: unknown, fields: readonly string[]): boolean 
   );
 }
 
+function andOfKeysets(clauses: unknown, fields: readonly string[]): boolean {
+  return (
+    Array.isArray(clauses) &&
+    clauses.every(
+      (clause) =>
+        clause !== null &&
+        typeof clause === 'object' &&
+        Object.keys(clause).length === 1 &&
+        orOverIndexKeys((clause as { $or?: unknown }).$or, fields),
+    )
+  );
+}
+
 /** Why an index cannot serve the query well, or null when it can. */
 export function whyNot(index: Pick<IndexSpec, 'fields' | 'options'>, query: RecordedQuery): string | null {
   const filter = query.filter;
@@ -68,6 +81,8 @@ export function whyNot(index: Pick<IndexSpec, 'fields' | 'options'>, query: Reco
     // A keyset page's `$or` over the index's own keys (createdAt, _id): the range beside it bounds
     // the scan, and the `$or` is checked on the index keys of what that range reads.
     if (field === '$or' && orOverIndexKeys(filter.$or, fields) && predicates.get('createdAt') === 'range') continue;
+    // Both ends of a keyset window (after and before): one such `$or` per end, under `$and`.
+    if (field === '$and' && andOfKeysets(filter.$and, fields) && predicates.get('createdAt') === 'range') continue;
     if (field.startsWith('$')) return `top-level ${field} is not modelled`;
     const fixedByPartial = partial !== undefined && field in partial;
     if (!fields.includes(field) && !fixedByPartial && !(field === '_id' && predicates.get(field) === 'other')) {
