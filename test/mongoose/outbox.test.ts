@@ -214,6 +214,10 @@ describe('the outbox filters and updates', () => {
     for (const status of ['pending', 'delivered', 'dead'] as const) {
       expect(matches(outboxQueryFilter({}).filter, { ...doc, status })).toBe(true);
     }
+    const several = outboxQueryFilter({ status: ['pending', 'dead'] as never }).filter;
+    expect(several).toEqual({ status: { $in: ['pending', 'dead'] } });
+    expect(matches(several, { ...doc, status: 'delivered' })).toBe(false);
+    expect(outboxQueryFilter({ status: 'dead' }).filter).toEqual({ status: 'dead' });
     const same = { createdAt: at(0), key: 'e1/notifier' };
     expect(matches(outboxQueryFilter({ after: same }).filter, doc)).toBe(false);
     expect(matches(outboxQueryFilter({ before: same }).filter, doc)).toBe(false);
@@ -304,6 +308,8 @@ describe('outbox queries and indexes', () => {
       { limit: 2 },
       { consumer: 'notifier' },
       { status: 'dead' },
+      { status: ['pending', 'dead'] as never },
+      { consumer: 'notifier', status: ['dead', 'delivered'] as never },
       { consumer: 'notifier', status: 'pending', limit: 10 },
       { eventId: 'e1' },
       { eventId: 'e1', consumer: 'notifier' },

@@ -409,8 +409,6 @@ export function documentToCustomer(doc: PaymentCustomerDocument): PaymentCustome
 
 export const OUTBOX_STATUSES: readonly OutboxStatus[] = Object.freeze(['pending', 'delivered', 'dead'] as const);
 
-export const outboxStatus = (value: unknown, field: string): OutboxStatus => member(OUTBOX_STATUSES, value, field);
-
 export function toNullableKey(value: unknown, field: string): string | null {
   return value === null ? null : toKey(value, field);
 }

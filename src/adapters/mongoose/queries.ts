@@ -10,7 +10,6 @@ import {
   type BookingChangesDocument,
   bookingStatuses,
   OUTBOX_STATUSES,
-  outboxStatus,
   paymentStatuses,
   type ScheduleChangesDocument,
   scheduleStatuses,
@@ -278,8 +277,12 @@ export function outboxQueryFilter(input: unknown): ListFilter {
   const query = queryObject(input, 'query');
   const filter: Filter = {};
   if (query.consumer !== undefined) filter.consumer = toKey(query.consumer, 'consumer');
-  filter.status =
-    query.status === undefined ? { $in: [...OUTBOX_STATUSES] } : outboxStatus(query.status as OutboxStatus, 'status');
+  // One status or a list (as the other stores accept); none given is every status.
+  const statuses =
+    query.status === undefined
+      ? [...OUTBOX_STATUSES]
+      : statusList(OUTBOX_STATUSES, query.status as OutboxStatus | OutboxStatus[], 'status');
+  filter.status = statuses.length === 1 ? statuses[0] : { $in: statuses };
   if (query.bookingId !== undefined) filter.bookingId = toKey(query.bookingId, 'bookingId');
   if (query.eventId !== undefined) filter.eventId = toKey(query.eventId, 'eventId');
   const createdAt: Record<string, Date> = {};
