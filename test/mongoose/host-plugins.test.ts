@@ -1,6 +1,7 @@
 // Host plugins (mongoose.plugin, connection.plugin) never reach careslot's schemas: a required path or a uniqueness validator of the host's changes nothing.
 import mongoose from 'mongoose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { outboxRecord } from '../conformance/outbox-conformance.js';
 import { autocommit } from '../support/autocommit.js';
 import { at, newBookingOf, newSchedule } from '../support/records.js';
 import { PAT2 } from './samples.js';
@@ -43,6 +44,9 @@ describe('host plugins stay off careslot schemas', () => {
     expect(bookings.every((b) => b !== null)).toBe(true);
     expect(fake.store.models.booking.schema.path('tenantId')).toBeUndefined();
     expect(fake.store.models.schedule.schema.path('fee.amount')).toBeDefined();
+    // The outbox too: its records are appended without the path.
+    expect(await autocommit(fake.store).appendOutbox([outboxRecord('e1')])).toBe(1);
+    expect(fake.store.models.outbox.schema.path('tenantId')).toBeUndefined();
     // The control: the same plugin does reach a host's own model on the same connection.
     const host = fake.connection.model('HostThing', new mongoose.Schema({ name: String }));
     await expect(new host({ name: 'x' }).validate()).rejects.toMatchObject({ errors: { tenantId: expect.anything() } });
