@@ -260,7 +260,15 @@ describe('faults at the wire', () => {
     const session = f.gateway.sessionForBooking(booking.id);
     const event = f.gateway.pay(session?.id ?? '');
     f.notifications.length = 0;
-    wire.inject({ match: (c) => c.name === 'commitTransaction', fault: { close: 'after' }, times: 10_000 });
+    // Only the confirmation's commit (one session and transaction number, retried) loses its
+    // replies: the transactions of the after-commit work (the outbox's claims) commit as usual.
+    let lost: string | null = null;
+    const confirmationCommit = (c: WireCommand) => {
+      if (c.name !== 'commitTransaction') return false;
+      lost ??= `${c.lsid}:${c.txnNumber}`;
+      return lost === `${c.lsid}:${c.txnNumber}`;
+    };
+    wire.inject({ match: confirmationCommit, fault: { close: 'after' }, times: 10_000 });
     expect(await f.engine.handlePaymentEvent(event)).toEqual({ outcome: 'confirmed', bookingId: booking.id });
     expect(f.notifications.map((n) => n.type)).toEqual(['appointmentBooking', 'newBooking']);
     expect(wire.named('commitTransaction').length).toBeGreaterThan(1);
