@@ -6,7 +6,7 @@ import { type BookingMode, decidePlan, type PlanRule } from '../domain/plan-poli
 import type { StoreOperations } from '../ports/booking-store.js';
 import type { Patient } from '../ports/patient-directory.js';
 import { confirmationEffects } from './confirm.js';
-import type { EngineContext } from './context.js';
+import type { Effect, EngineContext } from './context.js';
 import { scheduleHoldTimeout } from './jobs.js';
 import { cancelPending } from './release.js';
 import { bookSchema, parseInput } from './validation.js';
@@ -123,49 +123,52 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
   const actor: Actor = { role: 'patient', id: patient.id };
   let booking: Booking;
   try {
-    booking = await ctx.store.transaction(async (tx) => {
-      const mode = await decideInside(ctx, tx, patient, rule);
-      const free = mode === 'free';
-      const claimed = await ctx.moveSlot(
-        tx,
-        free
-          ? { id: schedule.id, from: 'available', to: 'booked', bookedBy: patient.id }
-          : { id: schedule.id, from: 'available', to: 'pending' },
-      );
-      if (!claimed) throw unavailable('This slot is not available');
-      if (claimed.startTime <= now) throw unavailable('This slot has already started');
-      const minNotice = ctx.options.minNoticeMinutes;
-      if (!free && claimed.startTime.getTime() - now.getTime() < minNotice * 60_000) {
-        throw new BookingError('SCHEDULE_UNAVAILABLE', 'This slot starts too soon to pay for it online', {
-          details: { minNoticeMinutes: minNotice },
+    booking = await ctx.commit(
+      async (tx) => {
+        const mode = await decideInside(ctx, tx, patient, rule);
+        const free = mode === 'free';
+        const claimed = await ctx.moveSlot(
+          tx,
+          free
+            ? { id: schedule.id, from: 'available', to: 'booked', bookedBy: patient.id }
+            : { id: schedule.id, from: 'available', to: 'pending' },
+        );
+        if (!claimed) throw unavailable('This slot is not available');
+        if (claimed.startTime <= now) throw unavailable('This slot has already started');
+        const minNotice = ctx.options.minNoticeMinutes;
+        if (!free && claimed.startTime.getTime() - now.getTime() < minNotice * 60_000) {
+          throw new BookingError('SCHEDULE_UNAVAILABLE', 'This slot starts too soon to pay for it online', {
+            details: { minNoticeMinutes: minNotice },
+          });
+        }
+        const status = free ? 'scheduled' : 'pending';
+        const inserted = await tx.insertBooking({
+          patientId: patient.id,
+          doctorId: claimed.doctorId,
+          scheduleId: claimed.id,
+          slotStart: claimed.startTime,
+          slotEnd: claimed.endTime,
+          timeZone: claimed.timeZone,
+          mode,
+          plan: patient.plan,
+          price: claimed.fee,
+          status,
+          paymentStatus: 'unpaid',
+          cancelReason: null,
+          paymentTransactionId: null,
+          checkoutSessionId: null,
+          paymentUrl: null,
+          holdExpiresAt: free ? null : holdEnd(now, ctx.options.holdMinutes, claimed.startTime),
+          idempotencyKey: args.idempotencyKey ?? null,
+          amountRefunded: 0,
+          history: [ctx.history(null, status, 'unpaid', actor, free ? `free_${patient.plan}` : 'checkout_started')],
         });
-      }
-      const status = free ? 'scheduled' : 'pending';
-      const inserted = await tx.insertBooking({
-        patientId: patient.id,
-        doctorId: claimed.doctorId,
-        scheduleId: claimed.id,
-        slotStart: claimed.startTime,
-        slotEnd: claimed.endTime,
-        timeZone: claimed.timeZone,
-        mode,
-        plan: patient.plan,
-        price: claimed.fee,
-        status,
-        paymentStatus: 'unpaid',
-        cancelReason: null,
-        paymentTransactionId: null,
-        checkoutSessionId: null,
-        paymentUrl: null,
-        holdExpiresAt: free ? null : holdEnd(now, ctx.options.holdMinutes, claimed.startTime),
-        idempotencyKey: args.idempotencyKey ?? null,
-        amountRefunded: 0,
-        history: [ctx.history(null, status, 'unpaid', actor, free ? `free_${patient.plan}` : 'checkout_started')],
-      });
-      // Throwing rolls the slot claim back: another active booking or this key won the race.
-      if (!inserted) throw unavailable('This slot is not available');
-      return inserted;
-    });
+        // Throwing rolls the slot claim back: another active booking or this key won the race.
+        if (!inserted) throw unavailable('This slot is not available');
+        return inserted;
+      },
+      bookedEffects(ctx, now),
+    );
   } catch (error) {
     if (isBookingError(error) && error.code === 'SCHEDULE_UNAVAILABLE') {
       const winner = await existingFor(ctx, args.patientId, args.scheduleId, args.idempotencyKey);
@@ -174,17 +177,22 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
     throw error;
   }
 
-  if (booking.mode === 'free') {
-    await ctx.runEffects([ctx.emitEffect('booking.created', { booking }), ...confirmationEffects(ctx, booking, null)]);
-    return { booking };
-  }
-
-  // The timer goes in before the provider call, so a crash in between still times the hold out.
-  await ctx.runEffects([
-    ctx.emitEffect('booking.created', { booking }),
-    scheduleHoldTimeout(ctx, booking, booking.holdExpiresAt ?? now),
-  ]);
+  if (booking.mode === 'free') return { booking };
   return startCheckout(ctx, booking, schedule, patient, args);
+}
+
+/**
+ * What follows a new booking, in its transaction's outbox: free, it is confirmed at once; paid,
+ * the hold timer goes in before the provider call, so a crash in between still times the hold out.
+ */
+function bookedEffects(ctx: EngineContext, now: Date): (booking: Booking) => Effect[] {
+  return (booking) =>
+    booking.mode === 'free'
+      ? [ctx.emitEffect('booking.created', { booking }), ...confirmationEffects(ctx, booking, null)]
+      : [
+          ctx.emitEffect('booking.created', { booking }),
+          scheduleHoldTimeout(ctx, booking, booking.holdExpiresAt ?? now),
+        ];
 }
 
 async function startCheckout(
@@ -237,7 +245,7 @@ async function startCheckout(
     {
       name: 'expire:orphan_checkout',
       bookingId: booking.id,
-      run: () => ctx.payments.expireCheckout({ sessionId: session.sessionId }),
+      spec: { kind: 'checkout.expire', sessionId: session.sessionId },
     },
   ]);
   throw unavailable('The hold on this slot ended before the payment page opened; please book again');

@@ -9,9 +9,12 @@ import type { PaymentEvent, PaymentGateway } from '../ports/payment-gateway.js';
 import { type BookInput, type BookResult, book } from './book.js';
 import { type CancelInput, type CancelOutcome, cancelBooking } from './cancel.js';
 import { EngineContext } from './context.js';
+import { runEffect } from './effects.js';
 import type { BookingEngineEvents } from './events.js';
 import { getWallet, type Wallet, type WalletPage } from './ledger.js';
 import { type BookingEngineCoreOptions, resolveOptions } from './options.js';
+import { OutboxDispatcher } from './outbox.js';
+import type { EngineOutbox } from './outbox-types.js';
 import { type HandlePaymentEventOptions, handlePaymentEvent, type PaymentEventResult } from './payment-events.js';
 import { type ReconcileReport, reconcile } from './reconcile.js';
 import { type RefundInput, type RefundOutcome, refund } from './refund.js';
@@ -54,6 +57,12 @@ export class BookingEngineCore<N extends Notifier = Notifier> {
   readonly payments: PaymentGateway;
   /** The store in use. */
   readonly store: BookingStore;
+  /**
+   * The transactional outbox: every effect of a committed change is delivered at least once from
+   * it. `subscribe` to receive careslot's events durably; `listDead` / `redrive` for deliveries
+   * that exhausted their retries.
+   */
+  readonly outbox: EngineOutbox;
   private readonly ctx: EngineContext;
 
   constructor(options: BookingEngineCoreOptions<N>) {
@@ -62,6 +71,10 @@ export class BookingEngineCore<N extends Notifier = Notifier> {
     this.payments = options.payments;
     this.store = options.store;
     this.ctx = new EngineContext(options, resolved);
+    const outbox = new OutboxDispatcher(this.ctx);
+    this.ctx.outbox = outbox;
+    this.ctx.runEffect = (effect, meta) => runEffect(this.ctx, effect, meta);
+    this.outbox = outbox;
     this.events = this.ctx.events;
     options.scheduler.bind?.((name, data) => this.runJob(name, data));
   }
@@ -80,6 +93,7 @@ export class BookingEngineCore<N extends Notifier = Notifier> {
     return [
       { name: JOB_NAMES.cleanup, everyMs: this.ctx.options.cleanupEveryMs },
       { name: JOB_NAMES.reconcile, everyMs: this.ctx.options.reconcileEveryMs },
+      { name: JOB_NAMES.outbox, everyMs: this.ctx.options.outboxEveryMs },
     ];
   }
 
@@ -150,10 +164,16 @@ export class BookingEngineCore<N extends Notifier = Notifier> {
       case JOB_NAMES.completeBooked:
       case JOB_NAMES.expireUnbooked:
         return finishSlot(this.ctx, data.scheduleId);
-      case JOB_NAMES.cleanup:
-        return cleanupExpiredSchedules(this.ctx);
+      case JOB_NAMES.cleanup: {
+        // Expired slots past their retention, then delivered outbox records past theirs.
+        const deleted = await cleanupExpiredSchedules(this.ctx);
+        await this.ctx.outbox.prune();
+        return deleted;
+      }
       case JOB_NAMES.reconcile:
         return reconcile(this.ctx);
+      case JOB_NAMES.outbox:
+        return this.ctx.outbox.drain();
     }
   }
 

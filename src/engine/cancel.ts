@@ -79,57 +79,63 @@ async function cancelScheduled(
   reason: CancelReason,
   note: string | null,
 ): Promise<CancelOutcome> {
-  const result = await ctx.store.transaction(async (tx) => {
-    const booking = await tx.getBooking(bookingId);
-    if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${bookingId}`);
-    if (booking.status !== 'scheduled') {
-      throw new BookingError('INVALID_TRANSITION', `A ${booking.status} booking cannot be cancelled`, {
-        details: { status: booking.status },
+  const result = await ctx.commit(
+    async (tx) => {
+      const booking = await tx.getBooking(bookingId);
+      if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${bookingId}`);
+      if (booking.status !== 'scheduled') {
+        throw new BookingError('INVALID_TRANSITION', `A ${booking.status} booking cannot be cancelled`, {
+          details: { status: booking.status },
+        });
+      }
+      const now = ctx.now();
+      const payment = booking.paymentTransactionId
+        ? await tx.getPaymentTransaction(booking.paymentTransactionId)
+        : null;
+      const amount = payment
+        ? refundForCancellation({
+            policy: ctx.options.cancellation,
+            actorRole: actor.role,
+            refundable: refundable(payment),
+            startTime: booking.slotStart,
+            now,
+          })
+        : 0;
+      const cancelled = await tx.updateBookingIf({
+        id: booking.id,
+        expectedStatus: 'scheduled',
+        set: { status: 'cancelled', cancelReason: reason },
+        history: ctx.history('scheduled', 'cancelled', booking.paymentStatus, actor, note ?? reason),
       });
-    }
-    const now = ctx.now();
-    const payment = booking.paymentTransactionId ? await tx.getPaymentTransaction(booking.paymentTransactionId) : null;
-    const amount = payment
-      ? refundForCancellation({
-          policy: ctx.options.cancellation,
-          actorRole: actor.role,
-          refundable: refundable(payment),
-          startTime: booking.slotStart,
-          now,
-        })
-      : 0;
-    const cancelled = await tx.updateBookingIf({
-      id: booking.id,
-      expectedStatus: 'scheduled',
-      set: { status: 'cancelled', cancelReason: reason },
-      history: ctx.history('scheduled', 'cancelled', booking.paymentStatus, actor, note ?? reason),
-    });
-    if (!cancelled) throw new BookingError('INVALID_TRANSITION', 'The booking changed while cancelling; try again');
-    const released =
-      booking.slotStart > now
-        ? await ctx.moveSlot(tx, { id: booking.scheduleId, from: 'booked', to: 'available', bookedBy: null })
-        : null;
-    const added =
-      amount > 0
-        ? await addPendingRefund(ctx, tx, { booking: cancelled, amount, refundId: `cancel-${booking.id}`, reason })
-        : null;
-    return { cancelled, released, added };
-  });
+      if (!cancelled) throw new BookingError('INVALID_TRANSITION', 'The booking changed while cancelling; try again');
+      const released =
+        booking.slotStart > now
+          ? await ctx.moveSlot(tx, { id: booking.scheduleId, from: 'booked', to: 'available', bookedBy: null })
+          : null;
+      const added =
+        amount > 0
+          ? await addPendingRefund(ctx, tx, { booking: cancelled, amount, refundId: `cancel-${booking.id}`, reason })
+          : null;
+      return { cancelled, released, added };
+    },
+    ({ cancelled, released }) => {
+      const ids = { bookingId: cancelled.id, scheduleId: cancelled.scheduleId };
+      const effects: Effect[] = [
+        cancelCompletion(ctx, cancelled.scheduleId, ids),
+        ctx.emitEffect('booking.cancelled', { booking: cancelled, reason }),
+        ...cancelledNotifications(ctx, cancelled, reason),
+      ];
+      if (released) {
+        effects.push(
+          scheduleExpiry(ctx, released, ids),
+          ctx.emitEffect('schedule.released', { schedule: released, bookingId: cancelled.id, reason }),
+        );
+      }
+      return effects;
+    },
+  );
 
-  const { cancelled, released, added } = result;
-  const ids = { bookingId: cancelled.id, scheduleId: cancelled.scheduleId };
-  const effects: Effect[] = [
-    cancelCompletion(ctx, cancelled.scheduleId, ids),
-    ctx.emitEffect('booking.cancelled', { booking: cancelled, reason }),
-    ...cancelledNotifications(ctx, cancelled, reason),
-  ];
-  if (released) {
-    effects.push(
-      scheduleExpiry(ctx, released, ids),
-      ctx.emitEffect('schedule.released', { schedule: released, bookingId: cancelled.id, reason }),
-    );
-  }
-  await ctx.runEffects(effects);
+  const { cancelled, added } = result;
   const refund = added ? await settleRefund(ctx, added.payment.id, added.refund.id) : null;
   return { booking: await requireBooking(ctx, cancelled.id), refund };
 }

@@ -32,107 +32,110 @@ export async function confirmPayment(
 ): Promise<ConfirmOutcome> {
   const { event, payment } = args;
   const provider = ctx.payments.provider;
-  const confirmed = ctx.store.transaction(async (tx): Promise<ConfirmResult> => {
-    const markEvent = async () => {
-      if (event) await tx.recordProcessedEvent({ id: event.id, type: event.type, at: ctx.now() });
-    };
-    if (event && (await tx.hasProcessedEvent(event.id))) return { kind: 'duplicate' };
-    const booking = await tx.getBooking(args.bookingId);
-    if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${args.bookingId}`);
-    if (await tx.findPaymentTransaction({ provider, providerPaymentId: payment.paymentId })) {
-      await markEvent();
-      return { kind: 'duplicate' };
-    }
-    const now = ctx.now();
-    const slot = await tx.getSchedule(booking.scheduleId);
-    const fits = paysPrice(payment, booking.price);
-    const decision = fits ? decideLatePayment(booking, slot, now) : ({ action: 'refund' } as const);
-    if (slot && decision.action === 'confirm') {
-      const paymentRecord = await insertPayment(tx, provider, booking, args.sessionId, payment, true);
-      const claimed = await ctx.moveSlot(tx, {
-        id: slot.id,
-        from: slot.status,
-        to: 'booked',
-        bookedBy: booking.patientId,
+  const confirmed = ctx.commit(
+    async (tx): Promise<ConfirmResult> => {
+      const markEvent = async () => {
+        if (event) await tx.recordProcessedEvent({ id: event.id, type: event.type, at: ctx.now() });
+      };
+      if (event && (await tx.hasProcessedEvent(event.id))) return { kind: 'duplicate' };
+      const booking = await tx.getBooking(args.bookingId);
+      if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${args.bookingId}`);
+      if (await tx.findPaymentTransaction({ provider, providerPaymentId: payment.paymentId })) {
+        await markEvent();
+        return { kind: 'duplicate' };
+      }
+      const now = ctx.now();
+      const slot = await tx.getSchedule(booking.scheduleId);
+      const fits = paysPrice(payment, booking.price);
+      const decision = fits ? decideLatePayment(booking, slot, now) : ({ action: 'refund' } as const);
+      if (slot && decision.action === 'confirm') {
+        const paymentRecord = await insertPayment(tx, provider, booking, args.sessionId, payment, true);
+        const claimed = await ctx.moveSlot(tx, {
+          id: slot.id,
+          from: slot.status,
+          to: 'booked',
+          bookedBy: booking.patientId,
+        });
+        const confirmed = claimed
+          ? await tx.updateBookingIf({
+              id: booking.id,
+              expectedStatus: booking.status,
+              set: {
+                status: 'scheduled',
+                paymentStatus: 'paid',
+                cancelReason: null,
+                holdExpiresAt: null,
+                paymentTransactionId: paymentRecord.id,
+              },
+              history: ctx.history(
+                booking.status,
+                'scheduled',
+                'paid',
+                SYSTEM_ACTOR,
+                decision.late ? 'late_payment_accepted' : 'payment_succeeded',
+              ),
+            })
+          : null;
+        // Both were checked in this transaction; failing here means the store broke isolation.
+        if (!confirmed)
+          throw new BookingError(
+            'STORE_ERROR',
+            `Could not confirm booking ${booking.id}: state changed inside a transaction`,
+          );
+        // The money paid the price exactly (checked above): credit the price.
+        await creditBooking(ctx, tx, booking, booking.price);
+        await markEvent();
+        return { kind: 'confirmed', booking: confirmed, payment: paymentRecord };
+      }
+      // Give the money back in full: recorded (never credited) with a pending refund the sweep retries.
+      const kind = fits ? 'late_refund' : 'mismatch';
+      const refundId = `${fits ? 'late' : 'mismatch'}-${booking.id}-${payment.paymentId}`.slice(0, 255);
+      // An amount the provider never reported is recorded as 0 and refunded as "everything".
+      const paymentRecord = await insertPayment(tx, provider, booking, args.sessionId, payment, false, {
+        id: refundId,
+        amount: payment.amount ?? 0,
+        status: 'pending',
+        providerRefundId: null,
+        reason: fits ? 'late_payment' : 'payment_mismatch',
+        failureMessage: null,
+        createdAt: now,
+        updatedAt: now,
       });
-      const confirmed = claimed
-        ? await tx.updateBookingIf({
+      let current = booking;
+      if (booking.paymentTransactionId === null) {
+        current =
+          (await tx.updateBookingIf({
             id: booking.id,
             expectedStatus: booking.status,
-            set: {
-              status: 'scheduled',
-              paymentStatus: 'paid',
-              cancelReason: null,
-              holdExpiresAt: null,
-              paymentTransactionId: paymentRecord.id,
-            },
-            history: ctx.history(
-              booking.status,
-              'scheduled',
-              'paid',
-              SYSTEM_ACTOR,
-              decision.late ? 'late_payment_accepted' : 'payment_succeeded',
-            ),
-          })
-        : null;
-      // Both were checked in this transaction; failing here means the store broke isolation.
-      if (!confirmed)
-        throw new BookingError(
-          'STORE_ERROR',
-          `Could not confirm booking ${booking.id}: state changed inside a transaction`,
-        );
-      // The money paid the price exactly (checked above): credit the price.
-      await creditBooking(ctx, tx, booking, booking.price);
+            set: { paymentTransactionId: paymentRecord.id, paymentStatus: 'paid' },
+          })) ?? booking;
+      }
       await markEvent();
-      return { kind: 'confirmed', booking: confirmed, payment: paymentRecord };
-    }
-    // Give the money back in full: recorded (never credited) with a pending refund the sweep retries.
-    const kind = fits ? 'late_refund' : 'mismatch';
-    const refundId = `${fits ? 'late' : 'mismatch'}-${booking.id}-${payment.paymentId}`.slice(0, 255);
-    // An amount the provider never reported is recorded as 0 and refunded as "everything".
-    const paymentRecord = await insertPayment(tx, provider, booking, args.sessionId, payment, false, {
-      id: refundId,
-      amount: payment.amount ?? 0,
-      status: 'pending',
-      providerRefundId: null,
-      reason: fits ? 'late_payment' : 'payment_mismatch',
-      failureMessage: null,
-      createdAt: now,
-      updatedAt: now,
-    });
-    let current = booking;
-    if (booking.paymentTransactionId === null) {
-      current =
-        (await tx.updateBookingIf({
-          id: booking.id,
-          expectedStatus: booking.status,
-          set: { paymentTransactionId: paymentRecord.id, paymentStatus: 'paid' },
-        })) ?? booking;
-    }
-    await markEvent();
-    return { kind, booking: current, payment: paymentRecord, refundId };
-  });
+      return { kind, booking: current, payment: paymentRecord, refundId };
+    },
+    (result) => confirmResultEffects(ctx, event, result),
+  );
   const result = await confirmed.catch((error: unknown) =>
     afterUnknownCommit(ctx, error, { provider, bookingId: args.bookingId, paymentId: payment.paymentId }),
   );
+  return result.kind;
+}
 
-  if (result.kind === 'duplicate') return 'duplicate';
-  if (result.kind === 'confirmed') {
-    await ctx.runEffects(confirmationEffects(ctx, result.booking, result.payment));
-    return 'confirmed';
-  }
+/** What follows each outcome, appended in the confirming transaction. */
+function confirmResultEffects(ctx: EngineContext, event: PaymentEvent | null, result: ConfirmResult): Effect[] {
+  if (result.kind === 'duplicate') return [];
+  if (result.kind === 'confirmed') return confirmationEffects(ctx, result.booking, result.payment);
   const { booking, payment: recorded, refundId } = result;
-  await ctx.runEffects([
+  return [
     result.kind === 'mismatch'
       ? ctx.emitEffect('payment.mismatch', { event, booking, payment: recorded })
       : ctx.emitEffect('payment.lateRefund', { booking, payment: recorded }),
     {
       name: `refund:${result.kind === 'mismatch' ? 'payment_mismatch' : 'late_payment'}`,
       bookingId: booking.id,
-      run: () => settleRefund(ctx, recorded.id, refundId),
+      spec: { kind: 'refund.settle', paymentId: recorded.id, refundId },
     },
-  ]);
-  return result.kind;
+  ];
 }
 
 /**
@@ -155,9 +158,11 @@ async function afterUnknownCommit(
   });
   const booking = recorded?.bookingId === args.bookingId ? await ctx.store.getBooking(args.bookingId) : null;
   if (!recorded || !booking) throw error;
-  if (recorded.credited) return { kind: 'confirmed', booking, payment: recorded };
   const refund = recorded.refunds[0];
-  if (!refund) throw error;
+  if (!recorded.credited && !refund) throw error;
+  // It committed, and with it the outbox records of its effects: deliver them now.
+  await ctx.outbox.deliverPendingOf(booking.id);
+  if (recorded.credited || !refund) return { kind: 'confirmed', booking, payment: recorded };
   const kind = refund.reason === 'late_payment' ? 'late_refund' : 'mismatch';
   return { kind, booking, payment: recorded, refundId: refund.id };
 }
@@ -198,6 +203,6 @@ export function confirmationEffects(
     scheduleCompletion(ctx, slot, ids),
     cancelExpiry(ctx, booking.scheduleId, ids),
     ctx.emitEffect('booking.confirmed', { booking, payment }),
-    bookedNotifications(ctx, booking),
+    ...bookedNotifications(ctx, booking),
   ];
 }

@@ -1,6 +1,14 @@
 // What every use case shares: the ports, the options, the events, and after-commit effects.
 import { EventEmitter } from 'eventemitter3';
-import type { Actor, BookingHistoryEntry, Schedule } from '../domain/entities.js';
+import type {
+  Actor,
+  Booking,
+  BookingHistoryEntry,
+  Notification,
+  PaymentTransaction,
+  RefundRecord,
+  Schedule,
+} from '../domain/entities.js';
 import { BookingError } from '../domain/errors.js';
 import {
   type BookingStatus,
@@ -17,13 +25,54 @@ import type { PatientDirectory } from '../ports/patient-directory.js';
 import type { PaymentGateway } from '../ports/payment-gateway.js';
 import type { BookingEngineEvents } from './events.js';
 import type { ResolvedOptions } from './options.js';
+import type { OutboxEventType } from './outbox-types.js';
 
-/** A side effect to run after a transaction committed; its failure is reported, never thrown. */
+/**
+ * What must follow a committed change, as data: appended to the outbox in the change's own
+ * transaction and delivered after commit (at least once, retried), or run directly when there
+ * is no transaction to ride on.
+ */
+export type EffectSpec =
+  | { kind: 'emit'; event: OutboxEventType; args: Record<string, unknown> }
+  | { kind: 'notify'; notification: Notification }
+  /** The doctor's or admin's "Patient X booked": the patient's name is looked up at delivery. */
+  | { kind: 'notify.booked'; booking: Booking; recipient: 'doctor' | 'admin' }
+  /** The patient's refund notice: the booking is read at delivery for its times. */
+  | { kind: 'notify.refunded'; payment: PaymentTransaction; refund: RefundRecord }
+  | { kind: 'job.schedule'; job: ScheduledJob }
+  | { kind: 'job.cancel'; name: JobName; id: string }
+  | { kind: 'refund.settle'; paymentId: string; refundId: string }
+  | { kind: 'checkout.expire'; sessionId: string };
+
+/** A side effect of a committed change; its failure is retried by the outbox, never thrown. */
 export interface Effect {
   name: string;
   bookingId?: string;
   scheduleId?: string;
-  run: () => Promise<unknown> | unknown;
+  spec: EffectSpec;
+}
+
+/** How the context reaches the outbox (set by the engine; see `outbox.ts`). */
+export interface OutboxWriter {
+  /** Appends the effects' deliveries inside `tx`; returns their keys for `deliver`. */
+  append(tx: StoreOperations, effects: readonly Effect[]): Promise<string[]>;
+  /** The fast path: delivers these keys now (what fails stays for the retries). */
+  deliver(keys: readonly string[]): Promise<void>;
+  /** Delivers whatever of this booking is still pending (after a commit whose outcome was unknown). */
+  deliverPendingOf(bookingId: string): Promise<void>;
+  /** Delivers everything due, for every consumer (the sweep). */
+  drain(): Promise<{ delivered: number; failed: number; dead: number }>;
+  /** Deletes delivered records past the retention (the clean-up). */
+  prune(): Promise<number>;
+}
+
+/** Runs one effect's spec against the ports (the outbox's consumers call it). Set by the engine. */
+export type EffectRunner = (effect: Effect, meta: DeliveryMeta) => Promise<void>;
+
+/** What a consumer learns about the delivery it is making. */
+export interface DeliveryMeta {
+  eventId: string;
+  attempt: number;
 }
 
 /** The ports a use case talks to, all required: the composition root fills the defaults. */
@@ -49,6 +98,9 @@ export class EngineContext {
   readonly notifier: Notifier;
   readonly patients: PatientDirectory;
   readonly clock: Clock;
+  /** Set by the engine's constructor, before any use case runs. */
+  outbox!: OutboxWriter;
+  runEffect!: EffectRunner;
 
   constructor(
     ports: EnginePorts,
@@ -95,18 +147,37 @@ export class EngineContext {
     });
   }
 
-  /** Runs effects one after another; a failing one is reported on `events` and the rest still run. */
+  /**
+   * Runs `work` in a store transaction and appends `effectsOf(result)` to the outbox in that same
+   * transaction; after commit delivers them at once (the fast path). A change that rolled back
+   * has no effects; one that committed has all of them, delivered at least once.
+   */
+  async commit<T>(work: (tx: StoreOperations) => Promise<T>, effectsOf: (result: T) => readonly Effect[]): Promise<T> {
+    let keys: string[] = [];
+    const result = await this.store.transaction(async (tx) => {
+      const value = await work(tx);
+      keys = await this.outbox.append(tx, effectsOf(value));
+      return value;
+    });
+    await this.outbox.deliver(keys);
+    return result;
+  }
+
+  /**
+   * Runs effects that follow no transaction of their own (provider clean-up after a failed call)
+   * one after another, now; a failing one is reported on `events` and the rest still run.
+   */
   async runEffects(effects: readonly Effect[]): Promise<void> {
     for (const effect of effects) {
       try {
-        await effect.run();
+        await this.runEffect(effect, { eventId: `direct-${effect.name}`, attempt: 1 });
       } catch (error) {
         this.reportFailure(effect, error);
       }
     }
   }
 
-  reportFailure(effect: Omit<Effect, 'run'>, error: unknown): void {
+  reportFailure(effect: Pick<Effect, 'name' | 'bookingId' | 'scheduleId'>, error: unknown): void {
     try {
       this.events.emit('effect.failed', {
         effect: effect.name,
@@ -129,14 +200,29 @@ export class EngineContext {
   }
 
   scheduleJob(job: ScheduledJob, ids: { bookingId?: string; scheduleId?: string }): Effect {
-    return { name: `schedule:${job.name}`, ...ids, run: () => this.scheduler.schedule(job) };
+    return { name: `schedule:${job.name}`, ...ids, spec: { kind: 'job.schedule', job } };
   }
 
   cancelJob(name: JobName, id: string, ids: { bookingId?: string; scheduleId?: string }): Effect {
-    return { name: `cancel:${name}`, ...ids, run: () => this.scheduler.cancel({ name, id }) };
+    return { name: `cancel:${name}`, ...ids, spec: { kind: 'job.cancel', name, id } };
   }
 
-  emitEffect<E extends keyof BookingEngineEvents>(event: E, ...args: Parameters<BookingEngineEvents[E]>): Effect {
-    return { name: `emit:${event}`, run: () => this.emit(event, ...args) };
+  emitEffect<E extends OutboxEventType>(event: E, ...args: Parameters<BookingEngineEvents[E]>): Effect {
+    const [payload] = args as unknown as [Record<string, unknown>];
+    const ids = effectIds(payload);
+    return { name: `emit:${event}`, ...ids, spec: { kind: 'emit', event, args: payload } };
   }
+}
+
+/** The booking and slot an event is about, for the outbox record (and ordering per booking). */
+function effectIds(payload: Record<string, unknown>): { bookingId?: string; scheduleId?: string } {
+  const booking = payload.booking as { id?: string; scheduleId?: string } | undefined;
+  const schedule = (payload.schedule ?? payload.from) as { id?: string } | undefined;
+  const payment = payload.payment as { bookingId?: string } | undefined;
+  const bookingId = booking?.id ?? (payload.bookingId as string | undefined) ?? payment?.bookingId;
+  const scheduleId = booking?.scheduleId ?? schedule?.id;
+  return {
+    ...(typeof bookingId === 'string' ? { bookingId } : {}),
+    ...(typeof scheduleId === 'string' ? { scheduleId } : {}),
+  };
 }

@@ -1,5 +1,6 @@
 // The typed domain events on `engine.events`.
 import type { Booking, PaymentTransaction, RefundRecord, Schedule } from '../domain/entities.js';
+import type { OutboxRecord } from '../ports/outbox.js';
 import type { PaymentEvent } from '../ports/payment-gateway.js';
 
 export interface BookingEngineEvents {
@@ -34,6 +35,8 @@ export interface BookingEngineEvents {
    * The booking stands; the sweep repairs timing.
    */
   'effect.failed': (e: { effect: string; error: unknown; bookingId?: string; scheduleId?: string }) => void;
+  /** A delivery exhausted its retries (or was given up at once): listed by `engine.outbox.listDead()`. */
+  'outbox.dead': (e: { record: OutboxRecord; error: unknown }) => void;
 }
 
 /** Every event name on `engine.events`, e.g. to forward them all to a log. */
@@ -53,6 +56,7 @@ export const BOOKING_ENGINE_EVENTS = [
   'payment.mismatch',
   'payment.ignored',
   'effect.failed',
+  'outbox.dead',
 ] as const satisfies readonly (keyof BookingEngineEvents)[];
 
 // Fails to compile when an event is added to the interface but not to the list.

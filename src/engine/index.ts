@@ -6,6 +6,16 @@ export type { ConfirmOutcome } from './confirm.js';
 export { BOOKING_ENGINE_EVENTS, type BookingEngineEvents } from './events.js';
 export type { Wallet, WalletPage } from './ledger.js';
 export type { BookingEngineCoreOptions, BookingEngineOptions, NotificationTypes } from './options.js';
+export {
+  type DrainReport,
+  type EngineOutbox,
+  OUTBOX_EVENT_TYPES,
+  type OutboxEvent,
+  type OutboxEventType,
+  type OutboxHandler,
+  PermanentDeliveryError,
+  type SubscribeOptions,
+} from './outbox-types.js';
 export type { HandlePaymentEventOptions, PaymentEventOutcome, PaymentEventResult } from './payment-events.js';
 export type { ReconcileReport } from './reconcile.js';
 export type { RefundEventResult, RefundInput, RefundOutcome } from './refund.js';

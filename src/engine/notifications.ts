@@ -16,8 +16,8 @@ export function describeBooking(booking: Booking): Record<string, string> {
   };
 }
 
-function notify(ctx: EngineContext, notification: Notification, bookingId: string): Effect {
-  return { name: `notify:${notification.type}`, bookingId, run: () => ctx.notifier.notify(notification) };
+function notify(notification: Notification, bookingId: string): Effect {
+  return { name: `notify:${notification.type}`, bookingId, spec: { kind: 'notify', notification } };
 }
 
 const words = (reason: string) => reason.replaceAll('_', ' ');
@@ -25,44 +25,43 @@ const PARTIES = ['patient', 'doctor'] as const;
 const partyId = (booking: Booking, role: (typeof PARTIES)[number]) =>
   role === 'patient' ? booking.patientId : booking.doctorId;
 
-/** A booking became scheduled: the doctor ("Patient X booked …") and the admin hear of it. */
-export function bookedNotifications(ctx: EngineContext, booking: Booking): Effect {
-  const { notificationTypes, adminId } = ctx.options;
-  return {
-    name: 'notify:booking',
+/** A booking became scheduled: the doctor ("Patient X booked …") and the admin hear of it, one delivery each. */
+export function bookedNotifications(ctx: EngineContext, booking: Booking): Effect[] {
+  const { doctorBooking, adminBooking } = ctx.options.notificationTypes;
+  return (['doctor', 'admin'] as const).map((recipient) => ({
+    name: `notify:${recipient === 'doctor' ? doctorBooking : adminBooking}`,
     bookingId: booking.id,
     scheduleId: booking.scheduleId,
-    run: async () => {
-      const patient = await ctx.patients.getPatient(booking.patientId);
-      const who = patient?.name ?? booking.patientId;
-      const when = formatLocal(booking.slotStart, booking.timeZone);
-      const data = describeBooking(booking);
-      await ctx.runEffects([
-        notify(
-          ctx,
-          {
-            type: notificationTypes.doctorBooking,
-            recipient: { role: 'doctor', id: booking.doctorId },
-            title: 'New appointment',
-            message: `Patient ${who} booked ${when}`,
-            data,
-          },
-          booking.id,
-        ),
-        notify(
-          ctx,
-          {
-            type: notificationTypes.adminBooking,
-            recipient: { role: 'admin', id: adminId },
-            title: 'New booking',
-            message: `New booking: patient ${who} with doctor ${booking.doctorId} at ${when}`,
-            data,
-          },
-          booking.id,
-        ),
-      ]);
-    },
-  };
+    spec: { kind: 'notify.booked', booking, recipient },
+  }));
+}
+
+/** The doctor's or the admin's "new booking" notification, with the patient's name looked up now. */
+export async function renderBooked(
+  ctx: EngineContext,
+  booking: Booking,
+  recipient: 'doctor' | 'admin',
+): Promise<Notification> {
+  const { notificationTypes, adminId } = ctx.options;
+  const patient = await ctx.patients.getPatient(booking.patientId);
+  const who = patient?.name ?? booking.patientId;
+  const when = formatLocal(booking.slotStart, booking.timeZone);
+  const data = describeBooking(booking);
+  return recipient === 'doctor'
+    ? {
+        type: notificationTypes.doctorBooking,
+        recipient: { role: 'doctor', id: booking.doctorId },
+        title: 'New appointment',
+        message: `Patient ${who} booked ${when}`,
+        data,
+      }
+    : {
+        type: notificationTypes.adminBooking,
+        recipient: { role: 'admin', id: adminId },
+        title: 'New booking',
+        message: `New booking: patient ${who} with doctor ${booking.doctorId} at ${when}`,
+        data,
+      };
 }
 
 /** A pending booking ended: the patient hears it was not booked (no payment) or was cancelled. */
@@ -70,7 +69,6 @@ export function pendingEndedNotification(ctx: EngineContext, booking: Booking, r
   const when = formatLocal(booking.slotStart, booking.timeZone);
   const unpaid = isPaymentRelease(reason);
   return notify(
-    ctx,
     {
       type: ctx.options.notificationTypes.cancelled,
       recipient: { role: 'patient', id: booking.patientId },
@@ -90,7 +88,6 @@ export function cancelledNotifications(ctx: EngineContext, booking: Booking, rea
   const data = { ...describeBooking(booking), reason };
   return PARTIES.map((role) =>
     notify(
-      ctx,
       {
         type: ctx.options.notificationTypes.cancelled,
         recipient: { role, id: partyId(booking, role) },
@@ -103,27 +100,30 @@ export function cancelledNotifications(ctx: EngineContext, booking: Booking, rea
   );
 }
 
-/** Money went back: the patient hears how much. Reads the booking after commit for its times. */
-export function refundedNotification(ctx: EngineContext, payment: PaymentTransaction, refund: RefundRecord): Effect {
+/** Money went back: the patient hears how much. The booking is read at delivery for its times. */
+export function refundedNotification(payment: PaymentTransaction, refund: RefundRecord): Effect {
+  return { name: 'notify:refund', bookingId: payment.bookingId, spec: { kind: 'notify.refunded', payment, refund } };
+}
+
+/** The patient's refund notice; null when the booking is gone. */
+export async function renderRefunded(
+  ctx: EngineContext,
+  payment: PaymentTransaction,
+  refund: RefundRecord,
+): Promise<Notification | null> {
+  const booking = await ctx.store.getBooking(payment.bookingId);
+  if (!booking) return null;
+  const amount = formatMoney({ amount: refund.amount, currency: payment.currency });
   return {
-    name: 'notify:refund',
-    bookingId: payment.bookingId,
-    run: async () => {
-      const booking = await ctx.store.getBooking(payment.bookingId);
-      if (!booking) return;
-      const amount = formatMoney({ amount: refund.amount, currency: payment.currency });
-      await ctx.notifier.notify({
-        type: ctx.options.notificationTypes.refunded,
-        recipient: { role: 'patient', id: booking.patientId },
-        title: 'Payment refunded',
-        message: `${amount} was refunded for your appointment at ${formatLocal(booking.slotStart, booking.timeZone)}`,
-        data: {
-          ...describeBooking(booking),
-          refundId: refund.id,
-          amount: String(refund.amount),
-          currency: payment.currency,
-        },
-      });
+    type: ctx.options.notificationTypes.refunded,
+    recipient: { role: 'patient', id: booking.patientId },
+    title: 'Payment refunded',
+    message: `${amount} was refunded for your appointment at ${formatLocal(booking.slotStart, booking.timeZone)}`,
+    data: {
+      ...describeBooking(booking),
+      refundId: refund.id,
+      amount: String(refund.amount),
+      currency: payment.currency,
     },
   };
 }
@@ -134,7 +134,6 @@ export function rescheduledNotifications(ctx: EngineContext, booking: Booking, f
   const data = { ...describeBooking(booking), fromScheduleId: from.id };
   return PARTIES.map((role) =>
     notify(
-      ctx,
       {
         type: ctx.options.notificationTypes.rescheduled,
         recipient: { role, id: partyId(booking, role) },

@@ -130,6 +130,37 @@ export interface BookingEngineOptions<N extends Notifier = Notifier> {
    * @defaultValue 3
    */
   maxPendingPerPatient?: number;
+  /**
+   * Failed attempts before a built-in delivery (notification, job, `engine.events`, provider
+   * clean-up) is dead: reported on `effect.failed` and `outbox.dead`, listed by
+   * `engine.outbox.listDead()`, re-driven by `engine.outbox.redrive(key)`. With the default
+   * delays, 20 attempts span about nine hours (1 s doubling to an hour).
+   * @defaultValue 20
+   */
+  outboxMaxAttempts?: number;
+  /**
+   * The first retry's delay of a failed delivery; each further one doubles, up to `outboxMaxDelayMs`.
+   * @defaultValue 1_000
+   */
+  outboxRetryDelayMs?: number;
+  /** @defaultValue 3_600_000 (an hour) */
+  outboxMaxDelayMs?: number;
+  /**
+   * How long a dispatcher holds the deliveries it claimed; a crashed one's are taken over after it.
+   * @defaultValue 60_000
+   */
+  outboxLeaseMs?: number;
+  /**
+   * Delivered outbox records older than this many days are deleted by the daily clean-up.
+   * @defaultValue 7
+   */
+  outboxRetentionDays?: number;
+  /**
+   * How often the outbox is drained once `engine.start()` registered it (deliveries that failed,
+   * and every subscriber that delivers off the request path, like the webhook sender).
+   * @defaultValue 5_000
+   */
+  outboxEveryMs?: number;
 }
 
 /**
@@ -151,6 +182,12 @@ export interface ResolvedOptions {
   reconcileEveryMs: number;
   reconcileGraceMs: number;
   batchSize: number;
+  outboxMaxAttempts: number;
+  outboxRetryDelayMs: number;
+  outboxMaxDelayMs: number;
+  outboxLeaseMs: number;
+  outboxRetentionDays: number;
+  outboxEveryMs: number;
   adminId: string;
   notificationTypes: Required<NotificationTypes>;
   successUrl: string | undefined;
@@ -274,6 +311,12 @@ export function resolveOptions(options: BookingEngineCoreOptions): ResolvedOptio
     reconcileEveryMs: positive('reconcileEveryMs', options.reconcileEveryMs, 60_000, true),
     reconcileGraceMs: positive('reconcileGraceMs', options.reconcileGraceMs, 60_000, true),
     batchSize: positive('batchSize', options.batchSize, 500, true),
+    outboxMaxAttempts: positive('outboxMaxAttempts', options.outboxMaxAttempts, 20, true),
+    outboxRetryDelayMs: positive('outboxRetryDelayMs', options.outboxRetryDelayMs, 1_000, true),
+    outboxMaxDelayMs: positive('outboxMaxDelayMs', options.outboxMaxDelayMs, 3_600_000, true),
+    outboxLeaseMs: positive('outboxLeaseMs', options.outboxLeaseMs, 60_000, true),
+    outboxRetentionDays: positive('outboxRetentionDays', options.outboxRetentionDays, 7),
+    outboxEveryMs: positive('outboxEveryMs', options.outboxEveryMs, 5_000, true),
     adminId: options.adminId ?? 'admin',
     notificationTypes: {
       doctorBooking: options.notificationTypes?.doctorBooking ?? 'appointmentBooking',

@@ -50,6 +50,13 @@ export interface SubscribeOptions {
   baseDelayMs?: number;
   /** @defaultValue 3_600_000 (an hour) */
   maxDelayMs?: number;
+  /**
+   * Deliver right after the commit, in the process that made the change (`true`), or only from
+   * the outbox job (`engine.start()` registers it every `outboxEveryMs`), so queue workers deliver
+   * and a slow receiver never delays a request (`false`; the webhook sender's choice).
+   * @defaultValue true
+   */
+  fastPath?: boolean;
 }
 
 /** Thrown by a handler to give up at once: the delivery goes dead without further retries. */

@@ -18,6 +18,8 @@ export interface ReconcileReport {
   refundsRetried: number;
   /** Items that failed this time (reported on `effect.failed`); the next sweep tries again. */
   errors: number;
+  /** Outbox deliveries made by this sweep (retries of failed ones, and any left behind). */
+  outboxDelivered: number;
 }
 
 export async function reconcile(ctx: EngineContext): Promise<ReconcileReport> {
@@ -27,6 +29,7 @@ export async function reconcile(ctx: EngineContext): Promise<ReconcileReport> {
     slotsFinished: 0,
     refundsRetried: 0,
     errors: 0,
+    outboxDelivered: 0,
   };
   const now = ctx.now();
   const limit = ctx.options.batchSize;
@@ -97,5 +100,8 @@ export async function reconcile(ctx: EngineContext): Promise<ReconcileReport> {
       after = { createdAt: last.createdAt, id: last.id };
     }
   }
+  await attempt('outbox', {}, async () => {
+    report.outboxDelivered += (await ctx.outbox.drain()).delivered;
+  });
   return report;
 }

@@ -178,7 +178,7 @@ async function recordRefundOutcome(
 }
 
 function refundEffects(ctx: EngineContext, payment: PaymentTransaction, refund: RefundRecord): Effect[] {
-  return [ctx.emitEffect('refund.succeeded', { payment, refund }), refundedNotification(ctx, payment, refund)];
+  return [ctx.emitEffect('refund.succeeded', { payment, refund }), refundedNotification(payment, refund)];
 }
 
 /**
@@ -223,9 +223,11 @@ export async function settleRefund(
     failureMessage: answer.status === 'failed' ? 'refused by the payment provider' : null,
     updatedAt: ctx.now(),
   };
-  const saved = await ctx.store.transaction((tx) => recordRefundOutcome(ctx, tx, payment.id, next));
+  const saved = await ctx.commit(
+    (tx) => recordRefundOutcome(ctx, tx, payment.id, next),
+    (outcome) => (outcome?.succeededNow ? refundEffects(ctx, outcome.payment, outcome.refund) : []),
+  );
   if (!saved) return null;
-  if (saved.succeededNow) await ctx.runEffects(refundEffects(ctx, saved.payment, saved.refund));
   if (saved.refund.status === 'failed') {
     ctx.emit('refund.failed', {
       payment: saved.payment,
@@ -244,45 +246,50 @@ export async function applyRefundEvent(
   ctx: EngineContext,
   event: Extract<PaymentEvent, { type: 'refund.updated' }>,
 ): Promise<RefundEventResult> {
-  const result = await ctx.store.transaction(async (tx) => {
-    if (await tx.hasProcessedEvent(event.id)) return { kind: 'duplicate' as const };
-    await tx.recordProcessedEvent({ id: event.id, type: event.type, at: ctx.now() });
-    const payment = await tx.findPaymentTransaction({
-      provider: ctx.payments.provider,
-      providerPaymentId: event.paymentId,
-    });
-    if (!payment) return { kind: 'ignored' as const, bookingId: null, reason: 'unknown payment' };
-    if (event.currency !== payment.currency) {
-      return {
-        kind: 'ignored' as const,
-        bookingId: payment.bookingId,
-        reason: 'refund currency differs from the payment',
-      };
-    }
-    const existing = payment.refunds.find(
-      (r) => (event.refundId !== null && r.id === event.refundId) || r.providerRefundId === event.providerRefundId,
-    );
-    const now = ctx.now();
-    const refund: RefundRecord = existing
-      ? { ...existing, status: event.status, providerRefundId: event.providerRefundId, updatedAt: now }
-      : {
-          id: `ext-${event.providerRefundId}`,
-          amount: event.amount,
-          status: event.status,
-          providerRefundId: event.providerRefundId,
-          reason: 'provider_refund',
-          failureMessage: null,
-          createdAt: now,
-          updatedAt: now,
+  const result = await ctx.commit(
+    async (tx) => {
+      if (await tx.hasProcessedEvent(event.id)) return { kind: 'duplicate' as const };
+      await tx.recordProcessedEvent({ id: event.id, type: event.type, at: ctx.now() });
+      const payment = await tx.findPaymentTransaction({
+        provider: ctx.payments.provider,
+        providerPaymentId: event.paymentId,
+      });
+      if (!payment) return { kind: 'ignored' as const, bookingId: null, reason: 'unknown payment' };
+      if (event.currency !== payment.currency) {
+        return {
+          kind: 'ignored' as const,
+          bookingId: payment.bookingId,
+          reason: 'refund currency differs from the payment',
         };
-    const saved = await recordRefundOutcome(ctx, tx, payment.id, refund);
-    return { kind: 'applied' as const, saved, bookingId: payment.bookingId };
-  });
+      }
+      const existing = payment.refunds.find(
+        (r) => (event.refundId !== null && r.id === event.refundId) || r.providerRefundId === event.providerRefundId,
+      );
+      const now = ctx.now();
+      const refund: RefundRecord = existing
+        ? { ...existing, status: event.status, providerRefundId: event.providerRefundId, updatedAt: now }
+        : {
+            id: `ext-${event.providerRefundId}`,
+            amount: event.amount,
+            status: event.status,
+            providerRefundId: event.providerRefundId,
+            reason: 'provider_refund',
+            failureMessage: null,
+            createdAt: now,
+            updatedAt: now,
+          };
+      const saved = await recordRefundOutcome(ctx, tx, payment.id, refund);
+      return { kind: 'applied' as const, saved, bookingId: payment.bookingId };
+    },
+    (outcome) =>
+      outcome.kind === 'applied' && outcome.saved?.succeededNow
+        ? refundEffects(ctx, outcome.saved.payment, outcome.saved.refund)
+        : [],
+  );
   if (result.kind === 'duplicate') return { outcome: 'duplicate', bookingId: null };
   if (result.kind === 'ignored') {
     ctx.emit('payment.ignored', { event, reason: result.reason });
     return { outcome: 'ignored', bookingId: result.bookingId };
   }
-  if (result.saved?.succeededNow) await ctx.runEffects(refundEffects(ctx, result.saved.payment, result.saved.refund));
   return { outcome: 'refund_updated', bookingId: result.bookingId };
 }

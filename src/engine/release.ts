@@ -27,53 +27,62 @@ export async function cancelPending(
 ): Promise<'cancelled' | 'duplicate' | 'ignored'> {
   const { event, reason } = args;
   const actor = args.actor ?? SYSTEM_ACTOR;
-  const result = await ctx.store.transaction(async (tx) => {
-    if (event && (await tx.hasProcessedEvent(event.id))) return { kind: 'duplicate' as const };
-    const markEvent = async () => {
-      if (event) await tx.recordProcessedEvent({ id: event.id, type: event.type, at: ctx.now() });
-    };
-    const booking = await tx.getBooking(args.bookingId);
-    const staleSession =
-      args.sessionId !== null && booking?.checkoutSessionId != null && booking.checkoutSessionId !== args.sessionId;
-    if (booking?.status !== 'pending' || staleSession) {
+  const result = await ctx.commit(
+    async (tx) => {
+      if (event && (await tx.hasProcessedEvent(event.id))) return { kind: 'duplicate' as const };
+      const markEvent = async () => {
+        if (event) await tx.recordProcessedEvent({ id: event.id, type: event.type, at: ctx.now() });
+      };
+      const booking = await tx.getBooking(args.bookingId);
+      const staleSession =
+        args.sessionId !== null && booking?.checkoutSessionId != null && booking.checkoutSessionId !== args.sessionId;
+      if (booking?.status !== 'pending' || staleSession) {
+        await markEvent();
+        return { kind: 'ignored' as const, reason: staleSession ? 'stale checkout session' : 'booking is not pending' };
+      }
+      // Money already recorded (a mismatch or late payment being refunded) keeps its payment status.
+      const paymentStatus =
+        booking.paymentTransactionId !== null
+          ? booking.paymentStatus
+          : reason === 'payment_failed'
+            ? 'failed'
+            : 'unpaid';
+      const cancelled = await tx.updateBookingIf({
+        id: booking.id,
+        expectedStatus: 'pending',
+        set: { status: 'cancelled', paymentStatus, cancelReason: reason, holdExpiresAt: null },
+        history: ctx.history('pending', 'cancelled', paymentStatus, actor, args.note ?? reason),
+      });
+      if (!cancelled) return { kind: 'ignored' as const, reason: 'booking is not pending' };
+      const released = await ctx.moveSlot(tx, {
+        id: booking.scheduleId,
+        from: 'pending',
+        to: 'available',
+        bookedBy: null,
+      });
       await markEvent();
-      return { kind: 'ignored' as const, reason: staleSession ? 'stale checkout session' : 'booking is not pending' };
-    }
-    // Money already recorded (a mismatch or late payment being refunded) keeps its payment status.
-    const paymentStatus =
-      booking.paymentTransactionId !== null ? booking.paymentStatus : reason === 'payment_failed' ? 'failed' : 'unpaid';
-    const cancelled = await tx.updateBookingIf({
-      id: booking.id,
-      expectedStatus: 'pending',
-      set: { status: 'cancelled', paymentStatus, cancelReason: reason, holdExpiresAt: null },
-      history: ctx.history('pending', 'cancelled', paymentStatus, actor, args.note ?? reason),
-    });
-    if (!cancelled) return { kind: 'ignored' as const, reason: 'booking is not pending' };
-    const released = await ctx.moveSlot(tx, {
-      id: booking.scheduleId,
-      from: 'pending',
-      to: 'available',
-      bookedBy: null,
-    });
-    await markEvent();
-    return { kind: 'cancelled' as const, booking: cancelled, released };
-  });
+      return { kind: 'cancelled' as const, booking: cancelled, released };
+    },
+    (outcome) => {
+      if (outcome.kind !== 'cancelled') return [];
+      const { booking, released } = outcome;
+      const ids = { bookingId: booking.id, scheduleId: booking.scheduleId };
+      const effects: Effect[] = [
+        ...(args.inHoldJob ? [] : [cancelHoldTimeout(ctx, booking.id, ids)]),
+        ctx.emitEffect('booking.cancelled', { booking, reason }),
+        pendingEndedNotification(ctx, booking, reason),
+      ];
+      if (released)
+        effects.push(ctx.emitEffect('schedule.released', { schedule: released, bookingId: booking.id, reason }));
+      return effects;
+    },
+  );
 
   if (result.kind === 'duplicate') return 'duplicate';
   if (result.kind === 'ignored') {
     if (event) ctx.emit('payment.ignored', { event, reason: result.reason });
     return 'ignored';
   }
-  const { booking, released } = result;
-  const ids = { bookingId: booking.id, scheduleId: booking.scheduleId };
-  const effects: Effect[] = [
-    ...(args.inHoldJob ? [] : [cancelHoldTimeout(ctx, booking.id, ids)]),
-    ctx.emitEffect('booking.cancelled', { booking, reason }),
-    pendingEndedNotification(ctx, booking, reason),
-  ];
-  if (released)
-    effects.push(ctx.emitEffect('schedule.released', { schedule: released, bookingId: booking.id, reason }));
-  await ctx.runEffects(effects);
   return 'cancelled';
 }
 

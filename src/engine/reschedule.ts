@@ -78,64 +78,68 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
   }
   assertMayMove(ctx, seen, await ctx.store.getSchedule(args.newScheduleId), ctx.now());
 
-  const result = await ctx.store.transaction(async (tx) => {
-    const now = ctx.now();
-    const booking = await tx.getBooking(args.bookingId);
-    if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${args.bookingId}`);
-    if (booking.status === 'scheduled' && booking.scheduleId !== seen.scheduleId) {
-      throw new BookingError('INVALID_TRANSITION', 'The booking was moved meanwhile; nothing was moved', {
-        details: { scheduleId: booking.scheduleId },
+  const result = await ctx.commit(
+    async (tx) => {
+      const now = ctx.now();
+      const booking = await tx.getBooking(args.bookingId);
+      if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${args.bookingId}`);
+      if (booking.status === 'scheduled' && booking.scheduleId !== seen.scheduleId) {
+        throw new BookingError('INVALID_TRANSITION', 'The booking was moved meanwhile; nothing was moved', {
+          details: { scheduleId: booking.scheduleId },
+        });
+      }
+      const target = assertMayMove(ctx, booking, await tx.getSchedule(args.newScheduleId), now);
+      const claimed = await ctx.moveSlot(tx, {
+        id: target.id,
+        from: 'available',
+        to: 'booked',
+        bookedBy: booking.patientId,
       });
-    }
-    const target = assertMayMove(ctx, booking, await tx.getSchedule(args.newScheduleId), now);
-    const claimed = await ctx.moveSlot(tx, {
-      id: target.id,
-      from: 'available',
-      to: 'booked',
-      bookedBy: booking.patientId,
-    });
-    if (!claimed) throw new BookingError('SCHEDULE_UNAVAILABLE', 'That slot is not available');
-    const moved = await tx.updateBookingIf({
-      id: booking.id,
-      expectedStatus: 'scheduled',
-      expectedScheduleId: seen.scheduleId,
-      set: {
-        scheduleId: claimed.id,
-        slotStart: claimed.startTime,
-        slotEnd: claimed.endTime,
-        timeZone: claimed.timeZone,
-      },
-      history: ctx.history(
-        'scheduled',
-        'scheduled',
-        booking.paymentStatus,
-        args.actor,
-        `rescheduled_from:${booking.scheduleId}`,
-      ),
-    });
-    // Throwing rolls back the claim: the booking changed (cancelled, completed, moved) meanwhile.
-    if (!moved)
-      throw new BookingError('INVALID_TRANSITION', 'The booking changed while rescheduling; nothing was moved');
-    const freed = await ctx.moveSlot(tx, { id: booking.scheduleId, from: 'booked', to: 'available', bookedBy: null });
-    const from = freed ?? (await tx.getSchedule(booking.scheduleId));
-    if (!from) throw new BookingError('STORE_ERROR', `Slot ${booking.scheduleId} disappeared while rescheduling`);
-    return { moved, from, to: claimed, freed: freed !== null };
-  });
+      if (!claimed) throw new BookingError('SCHEDULE_UNAVAILABLE', 'That slot is not available');
+      const moved = await tx.updateBookingIf({
+        id: booking.id,
+        expectedStatus: 'scheduled',
+        expectedScheduleId: seen.scheduleId,
+        set: {
+          scheduleId: claimed.id,
+          slotStart: claimed.startTime,
+          slotEnd: claimed.endTime,
+          timeZone: claimed.timeZone,
+        },
+        history: ctx.history(
+          'scheduled',
+          'scheduled',
+          booking.paymentStatus,
+          args.actor,
+          `rescheduled_from:${booking.scheduleId}`,
+        ),
+      });
+      // Throwing rolls back the claim: the booking changed (cancelled, completed, moved) meanwhile.
+      if (!moved)
+        throw new BookingError('INVALID_TRANSITION', 'The booking changed while rescheduling; nothing was moved');
+      const freed = await ctx.moveSlot(tx, { id: booking.scheduleId, from: 'booked', to: 'available', bookedBy: null });
+      const from = freed ?? (await tx.getSchedule(booking.scheduleId));
+      if (!from) throw new BookingError('STORE_ERROR', `Slot ${booking.scheduleId} disappeared while rescheduling`);
+      return { moved, from, to: claimed, freed: freed !== null };
+    },
+    ({ moved, from, to, freed }) => {
+      const ids = { bookingId: moved.id, scheduleId: to.id };
+      return [
+        cancelCompletion(ctx, from.id, ids),
+        scheduleCompletion(ctx, to, ids),
+        cancelExpiry(ctx, to.id, ids),
+        ...(freed
+          ? [
+              scheduleExpiry(ctx, from, ids),
+              ctx.emitEffect('schedule.released', { schedule: from, bookingId: moved.id, reason: 'rescheduled' }),
+            ]
+          : []),
+        ctx.emitEffect('booking.rescheduled', { booking: moved, from, to }),
+        ...rescheduledNotifications(ctx, moved, from, to),
+      ];
+    },
+  );
 
   const { moved, from, to } = result;
-  const ids = { bookingId: moved.id, scheduleId: to.id };
-  await ctx.runEffects([
-    cancelCompletion(ctx, from.id, ids),
-    scheduleCompletion(ctx, to, ids),
-    cancelExpiry(ctx, to.id, ids),
-    ...(result.freed
-      ? [
-          scheduleExpiry(ctx, from, ids),
-          ctx.emitEffect('schedule.released', { schedule: from, bookingId: moved.id, reason: 'rescheduled' }),
-        ]
-      : []),
-    ctx.emitEffect('booking.rescheduled', { booking: moved, from, to }),
-    ...rescheduledNotifications(ctx, moved, from, to),
-  ]);
   return { booking: moved, from, to };
 }

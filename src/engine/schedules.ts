@@ -63,29 +63,30 @@ export async function createSchedule(ctx: EngineContext, input: CreateScheduleIn
       details: { issues: [{ path: 'startTime', message: 'must be in the future' }] },
     });
   }
-  const schedule = await ctx.store.transaction(async (tx) => {
-    // The overlap check reads slots this transaction does not write: the doctor's lock makes a
-    // concurrent creation (or rollover) for the same doctor conflict instead of skewing it.
-    await tx.lockDoctor(args.doctorId);
-    const clash = await overlapping(tx, args.doctorId, args.startTime, args.endTime);
-    if (clash) {
-      throw new BookingError('SCHEDULE_UNAVAILABLE', 'The doctor already has a slot overlapping this time', {
-        details: { scheduleId: clash.id },
+  return ctx.commit(
+    async (tx) => {
+      // The overlap check reads slots this transaction does not write: the doctor's lock makes a
+      // concurrent creation (or rollover) for the same doctor conflict instead of skewing it.
+      await tx.lockDoctor(args.doctorId);
+      const clash = await overlapping(tx, args.doctorId, args.startTime, args.endTime);
+      if (clash) {
+        throw new BookingError('SCHEDULE_UNAVAILABLE', 'The doctor already has a slot overlapping this time', {
+          details: { scheduleId: clash.id },
+        });
+      }
+      return tx.insertSchedule({
+        doctorId: args.doctorId,
+        startTime: args.startTime,
+        endTime: args.endTime,
+        timeZone: args.timeZone,
+        fee: args.fee,
+        status: 'available',
+        bookedBy: null,
+        rolledOverFrom: null,
       });
-    }
-    return tx.insertSchedule({
-      doctorId: args.doctorId,
-      startTime: args.startTime,
-      endTime: args.endTime,
-      timeZone: args.timeZone,
-      fee: args.fee,
-      status: 'available',
-      bookedBy: null,
-      rolledOverFrom: null,
-    });
-  });
-  await ctx.runEffects([endOfSlotJob(ctx, schedule), ctx.emitEffect('schedule.created', { schedule })]);
-  return schedule;
+    },
+    (schedule) => [endOfSlotJob(ctx, schedule), ctx.emitEffect('schedule.created', { schedule })],
+  );
 }
 
 export async function listSchedules(ctx: EngineContext, query: ListSchedulesQuery = {}): Promise<Schedule[]> {
@@ -144,39 +145,44 @@ export async function finishSlot(ctx: EngineContext, scheduleIdInput: unknown): 
     }
   }
 
-  const result = await ctx.store.transaction(async (tx) => {
-    const slot = await tx.getSchedule(scheduleId);
-    if (!slot || slot.status === 'expired') return null;
-    if (slot.status === 'pending') return { kind: 'hold_open' as const };
-    const expired = await ctx.moveSlot(tx, { id: slot.id, from: slot.status, to: 'expired' });
-    if (!expired) return null;
-    let completed: Booking | null = null;
-    if (slot.status === 'booked') {
-      const active = await tx.findActiveBooking(slot.id);
-      if (active?.status === 'scheduled') {
-        completed = await tx.updateBookingIf({
-          id: active.id,
-          expectedStatus: 'scheduled',
-          set: { status: 'completed' },
-          history: ctx.history('scheduled', 'completed', active.paymentStatus, SYSTEM_ACTOR, 'slot_ended'),
-        });
+  const result = await ctx.commit(
+    async (tx) => {
+      const slot = await tx.getSchedule(scheduleId);
+      if (!slot || slot.status === 'expired') return null;
+      if (slot.status === 'pending') return { kind: 'hold_open' as const };
+      const expired = await ctx.moveSlot(tx, { id: slot.id, from: slot.status, to: 'expired' });
+      if (!expired) return null;
+      let completed: Booking | null = null;
+      if (slot.status === 'booked') {
+        const active = await tx.findActiveBooking(slot.id);
+        if (active?.status === 'scheduled') {
+          completed = await tx.updateBookingIf({
+            id: active.id,
+            expectedStatus: 'scheduled',
+            set: { status: 'completed' },
+            history: ctx.history('scheduled', 'completed', active.paymentStatus, SYSTEM_ACTOR, 'slot_ended'),
+          });
+        }
       }
-    }
-    const policy = ctx.options.rollover;
-    const rolls = policy === 'all' || (policy === 'booked' && slot.status === 'booked');
-    const next = rolls ? await rollOver(ctx, tx, slot) : null;
-    return { kind: 'done' as const, expired, completed, next, wasBooked: slot.status === 'booked' };
-  });
+      const policy = ctx.options.rollover;
+      const rolls = policy === 'all' || (policy === 'booked' && slot.status === 'booked');
+      const next = rolls ? await rollOver(ctx, tx, slot) : null;
+      return { kind: 'done' as const, expired, completed, next, wasBooked: slot.status === 'booked' };
+    },
+    (done) => {
+      if (done?.kind !== 'done') return [];
+      const effects: Effect[] = [ctx.emitEffect('schedule.expired', { schedule: done.expired })];
+      if (done.completed) effects.push(ctx.emitEffect('booking.completed', { booking: done.completed }));
+      if (done.next) {
+        effects.push(endOfSlotJob(ctx, done.next));
+        effects.push(ctx.emitEffect('schedule.rolledOver', { from: done.expired, to: done.next }));
+      }
+      return effects;
+    },
+  );
 
   if (!result) return 'already_expired';
   if (result.kind === 'hold_open') return 'hold_open';
-  const effects: Effect[] = [ctx.emitEffect('schedule.expired', { schedule: result.expired })];
-  if (result.completed) effects.push(ctx.emitEffect('booking.completed', { booking: result.completed }));
-  if (result.next) {
-    effects.push(endOfSlotJob(ctx, result.next));
-    effects.push(ctx.emitEffect('schedule.rolledOver', { from: result.expired, to: result.next }));
-  }
-  await ctx.runEffects(effects);
   return result.wasBooked ? 'completed' : 'expired';
 }
 

@@ -250,6 +250,8 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     options.engine.outbox.subscribe(state.view.consumer, (event) => deliver(state, event), {
       ...(state.view.events === undefined ? {} : { events: state.view.events }),
       ...WEBHOOK_RETRY_POLICY,
+      // Off the request path: the outbox job (a BullMQ worker, with BullMQScheduler) delivers.
+      fastPath: false,
     }),
   );
 

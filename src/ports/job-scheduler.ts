@@ -11,6 +11,8 @@ export const JOB_NAMES = {
   cleanup: 'cleanupExpiredSchedules',
   /** Periodic: finish whatever a lost job, a lost webhook or a crash left behind. */
   reconcile: 'reconcileBookings',
+  /** Periodic: deliver the outbox (retries, and subscribers that deliver off the request path). */
+  outbox: 'deliverCareslotOutbox',
 } as const;
 
 export type JobName = (typeof JOB_NAMES)[keyof typeof JOB_NAMES];

@@ -131,10 +131,11 @@ describeWithRedis('BullMQScheduler on a real Redis', () => {
     const schedulers = await scheduler.queue.getJobSchedulers();
     expect(schedulers.map((s) => [s.key, s.every]).sort()).toEqual([
       [JOB_NAMES.cleanup, 86_400_000],
+      [JOB_NAMES.outbox, 5_000],
       [JOB_NAMES.reconcile, 60_000],
     ]);
     // One pending iteration each (the first runs at once), not one per start.
-    expect(await scheduler.queue.getJobCountByTypes('waiting', 'delayed')).toBe(2);
+    expect(await scheduler.queue.getJobCountByTypes('waiting', 'delayed')).toBe(3);
 
     const faster = await createEnv(redis.server(), { scheduler: { queueName }, engine: { reconcileEveryMs: 30_000 } });
     redis.env().track(() => faster.close());
@@ -142,9 +143,10 @@ describeWithRedis('BullMQScheduler on a real Redis', () => {
     const updated = await scheduler.queue.getJobSchedulers();
     expect(updated.map((s) => [s.key, s.every]).sort()).toEqual([
       [JOB_NAMES.cleanup, 86_400_000],
+      [JOB_NAMES.outbox, 5_000],
       [JOB_NAMES.reconcile, 30_000],
     ]);
-    expect(await scheduler.queue.getJobCountByTypes('waiting', 'delayed')).toBe(2);
+    expect(await scheduler.queue.getJobCountByTypes('waiting', 'delayed')).toBe(3);
   });
 
   it('runs the recurring jobs on a worker: the clean-up deletes expired slots older than 7 days, the sweep repeats every interval', async () => {
@@ -180,6 +182,7 @@ describeWithRedis('BullMQScheduler on a real Redis', () => {
       slotsFinished: 0,
       refundsRetried: 0,
       errors: 0,
+      outboxDelivered: 0,
     });
   });
 

@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { BookingStore, NewOutboxRecord, StoreOperations } from '../../src/index.js';
 import { autocommit } from '../support/autocommit.js';
-import { at as minutes, BOOKING_ID, T0 } from '../support/records.js';
+import { BOOKING_ID, at as minutes, T0 } from '../support/records.js';
 import type { StoreHarness } from './store-conformance.js';
 
 /** A `booking.confirmed` delivery of event `eventId` to `consumer`, created `offset` minutes after T0. */

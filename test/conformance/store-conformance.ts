@@ -2,7 +2,6 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Booking, BookingStore, NewBooking, Schedule, StoreOperations } from '../../src/index.js';
 import { autocommit } from '../support/autocommit.js';
-import { describeOutboxConformance } from './outbox-conformance.js';
 import {
   BOOKING_ID,
   DOCTOR_ID,
@@ -15,6 +14,7 @@ import {
   refundRecord,
   T0,
 } from '../support/records.js';
+import { describeOutboxConformance } from './outbox-conformance.js';
 
 export interface StoreHarness {
   /** A store with no records (called before each test). */

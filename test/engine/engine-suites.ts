@@ -9,6 +9,8 @@ export const ENGINE_SUITES = {
   'bad-input': () => import('../reliability/bad-input.test.js'),
   load: () => import('../reliability/load.test.js'),
   'money-edges': () => import('./money-edges.test.js'),
+  outbox: () => import('./outbox.test.js'),
+  wallet: () => import('./wallet.test.js'),
 } as const;
 
 export type EngineSuite = keyof typeof ENGINE_SUITES;

@@ -381,9 +381,9 @@ describe('the end of a booked slot', () => {
   });
 });
 
-describe('failures after commit', () => {
+describe('failures after commit, once the retries are exhausted (outboxMaxAttempts: 1)', () => {
   it('reports a failing notifier per notification, with the booking and slot ids, and keeps the booking', async () => {
-    const f = createFixture();
+    const f = createFixture({ outboxMaxAttempts: 1 });
     const slot = await f.slot();
     f.notifier.notify = async () => {
       throw new Error('smtp down');
@@ -391,14 +391,19 @@ describe('failures after commit', () => {
     const { booking } = await f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id });
     const failed = f.events.filter((e) => e.name === 'effect.failed').map((e) => e.payload);
     expect(failed).toEqual([
-      { effect: 'notify:appointmentBooking', error: new Error('smtp down'), bookingId: booking.id },
-      { effect: 'notify:newBooking', error: new Error('smtp down'), bookingId: booking.id },
+      {
+        effect: 'notify:appointmentBooking',
+        error: new Error('smtp down'),
+        bookingId: booking.id,
+        scheduleId: slot.id,
+      },
+      { effect: 'notify:newBooking', error: new Error('smtp down'), bookingId: booking.id, scheduleId: slot.id },
     ]);
     expect((await f.engine.getBooking(booking.id)).status).toBe('scheduled');
   });
 
   it('reports a failing scheduler by job, naming the booking and the slot', async () => {
-    const f = createFixture();
+    const f = createFixture({ outboxMaxAttempts: 1 });
     const slot = await f.slot();
     f.scheduler.schedule = async () => {
       throw new Error('redis down');
@@ -450,7 +455,7 @@ describe('failures after commit', () => {
   });
 
   it('names the booking and the slot in every failure report of a paid booking’s life', async () => {
-    const f = createFixture();
+    const f = createFixture({ outboxMaxAttempts: 1 });
     const slot = await f.slot();
     const ids = { scheduleId: slot.id };
     f.scheduler.schedule = async () => {
@@ -476,7 +481,7 @@ describe('failures after commit', () => {
   });
 
   it('names the booking and the target slot in failure reports of a reschedule and a scheduled cancellation', async () => {
-    const f = createFixture();
+    const f = createFixture({ outboxMaxAttempts: 1 });
     const from = await f.slot(24 * 60);
     const to = await f.slot(48 * 60);
     const { booking } = await f.engine.book({ patientId: PATIENTS.vise, scheduleId: from.id });
@@ -503,8 +508,8 @@ describe('failures after commit', () => {
     ]);
   });
 
-  it('reports a directory that fails while composing the booking notification as notify:booking, and a failing refund notice as notify:refund', async () => {
-    const f = createFixture();
+  it('reports a directory that fails while composing the booking notifications under each notification, and a failing refund notice as notify:refund', async () => {
+    const f = createFixture({ outboxMaxAttempts: 1 });
     const slot = await f.slot();
     const getPatient = f.patients.getPatient.bind(f.patients);
     let calls = 0;
@@ -513,11 +518,18 @@ describe('failures after commit', () => {
       throw new Error('directory down');
     };
     const { booking } = await f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id });
+    // One delivery per recipient, each naming its notification: the directory failed for both.
     expect(f.events.filter((e) => e.name === 'effect.failed').map((e) => e.payload)).toEqual([
-      { effect: 'notify:booking', error: new Error('directory down'), bookingId: booking.id, scheduleId: slot.id },
+      {
+        effect: 'notify:appointmentBooking',
+        error: new Error('directory down'),
+        bookingId: booking.id,
+        scheduleId: slot.id,
+      },
+      { effect: 'notify:newBooking', error: new Error('directory down'), bookingId: booking.id, scheduleId: slot.id },
     ]);
 
-    const g = createFixture();
+    const g = createFixture({ outboxMaxAttempts: 1 });
     const paid = await paidBooking(g);
     await g.engine.handlePaymentEvent(g.gateway.pay(paid.sessionId));
     g.notifier.notify = async () => {

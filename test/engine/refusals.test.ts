@@ -189,6 +189,7 @@ describe('runJob refuses', () => {
         JOB_NAMES.expireUnbooked,
         JOB_NAMES.cleanup,
         JOB_NAMES.reconcile,
+        JOB_NAMES.outbox,
       ].join(', ')}`,
     );
     for (const data of [null, 'x', 7]) {

@@ -6,22 +6,33 @@ import { ManualClock, MemoryPatientDirectory, TestPaymentGateway } from '../../s
 import { createFixture, DOCTOR, PATIENTS } from '../support/engine-fixture.js';
 
 describe('side effects after commit', () => {
-  it('keeps a confirmed booking when the notifier throws, and reports the failure', async () => {
-    const throwing: Notifier = {
-      notify: () => {
-        throw new Error('smtp down');
+  it('keeps a confirmed booking when the notifier throws, and delivers each notification once after it recovers', async () => {
+    let down = true;
+    const sent: string[] = [];
+    const flaky: Notifier = {
+      notify: (n) => {
+        if (down) throw new Error('smtp down');
+        sent.push(n.type);
       },
     };
-    const f = createFixture({ notifier: throwing });
+    const f = createFixture({ notifier: flaky });
     const slot = await f.slot();
     const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
     const result = await f.engine.handlePaymentEvent(f.gateway.pay(f.gateway.sessionForBooking(booking.id)?.id ?? ''));
     expect(result.outcome).toBe('confirmed');
     expect((await f.engine.getBooking(booking.id)).status).toBe('scheduled');
-    const failures = f.events
-      .filter((e) => e.name === 'effect.failed')
-      .map((e) => (e.payload as { effect: string }).effect);
-    expect(failures).toEqual(['notify:appointmentBooking', 'notify:newBooking']);
+    // Not given up: no effect.failed, the deliveries wait for their retry.
+    expect(f.events.filter((e) => e.name === 'effect.failed')).toEqual([]);
+    const waiting = await f.store.findOutbox({ consumer: 'careslot:notifier', status: 'pending' });
+    // The doctor's failed once; the admin's waits behind it (in order per booking) without an attempt.
+    expect(waiting.map((r) => r.attempts)).toEqual([1, 0]);
+    down = false;
+    f.clock.advanceMinutes(2);
+    await f.engine.reconcile();
+    expect(sent).toEqual(['appointmentBooking', 'newBooking']);
+    await f.engine.reconcile();
+    expect(sent).toHaveLength(2);
+    expect(await f.store.findOutbox({ consumer: 'careslot:notifier', status: 'pending' })).toEqual([]);
   });
 
   it('keeps a booking when an event listener throws', async () => {
@@ -35,7 +46,7 @@ describe('side effects after commit', () => {
     expect(f.events.some((e) => e.name === 'effect.failed')).toBe(true);
   });
 
-  it('commits a booking when the scheduler is down, reports it, and the sweep releases the hold later', async () => {
+  it('commits a booking when the scheduler is down, keeps its jobs in the outbox, and the sweep releases the hold later', async () => {
     const clock = new ManualClock('2030-03-01T08:00:00Z');
     const inner = new InProcessScheduler({ clock, timers: false });
     let down = true;
@@ -57,7 +68,9 @@ describe('side effects after commit', () => {
     });
     const { booking, paymentUrl } = await engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
     expect(paymentUrl).toBeDefined();
-    expect(failures).toEqual([`schedule:${JOB_NAMES.expireUnbooked}`, `schedule:${JOB_NAMES.holdTimeout}`]);
+    // Nothing given up yet: the two jobs wait in the outbox for their retry.
+    expect(failures).toEqual([]);
+    expect((await engine.store.findOutbox({ consumer: 'careslot:scheduler', status: 'pending' })).length).toBe(2);
     expect(inner.pending()).toEqual([]);
 
     down = false;
@@ -67,6 +80,8 @@ describe('side effects after commit', () => {
     expect((await engine.getBooking(booking.id)).status).toBe('cancelled');
     expect((await engine.getSchedule(slot.id)).status).toBe('available');
     expect(gateway.sessionForBooking(booking.id)?.status).toBe('expired');
+    // The jobs lost to the outage were scheduled once the scheduler was back.
+    expect(inner.pending().map((j) => j.name)).toContain(JOB_NAMES.expireUnbooked);
   });
 });
 
@@ -176,6 +191,7 @@ describe('runJob', () => {
     expect(registered).toEqual([
       { name: JOB_NAMES.cleanup, everyMs: 86_400_000 },
       { name: JOB_NAMES.reconcile, everyMs: 30_000 },
+      { name: JOB_NAMES.outbox, everyMs: 5_000 },
     ]);
     expect(f.engine.recurringJobs()).toEqual(registered);
   });

@@ -115,8 +115,12 @@ describe('createWebhookSender', () => {
       ],
     });
     expect(subscriptions.map((s) => s.name)).toEqual(['webhook:crm', 'webhook:https://ops.example/hooks']);
-    expect(subscriptions[0]?.options).toEqual({ events: ['booking.confirmed'], ...WEBHOOK_RETRY_POLICY });
-    expect(subscriptions[1]?.options).toEqual(WEBHOOK_RETRY_POLICY);
+    expect(subscriptions[0]?.options).toEqual({
+      events: ['booking.confirmed'],
+      ...WEBHOOK_RETRY_POLICY,
+      fastPath: false,
+    });
+    expect(subscriptions[1]?.options).toEqual({ ...WEBHOOK_RETRY_POLICY, fastPath: false });
     expect(WEBHOOK_RETRY_POLICY).toEqual({
       maxAgeMs: 259_200_000,
       baseDelayMs: 30_000,

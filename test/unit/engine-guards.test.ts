@@ -53,11 +53,18 @@ describe('the transition guard', () => {
     const failures: unknown[] = [];
     ctx.events.on('effect.failed', (e) => failures.push(e));
     const error = new Error('x');
+    const ran: string[] = [];
+    ctx.runEffect = async (effect) => {
+      ran.push(effect.name);
+      if (effect.name !== 'c') throw error;
+    };
+    const spec = { kind: 'checkout.expire', sessionId: 'cs_1' } as const;
     await ctx.runEffects([
-      { name: 'a', run: () => Promise.reject(error) },
-      { name: 'b', scheduleId: 's1', run: () => Promise.reject(error) },
-      { name: 'c', run: () => undefined },
+      { name: 'a', spec },
+      { name: 'b', scheduleId: 's1', spec },
+      { name: 'c', spec },
     ]);
+    expect(ran).toEqual(['a', 'b', 'c']);
     expect(failures).toEqual([
       { effect: 'a', error },
       { effect: 'b', error, scheduleId: 's1' },

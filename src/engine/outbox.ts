@@ -1,0 +1,340 @@
+// The outbox dispatcher: appends each change's effects in its transaction, delivers them after commit, retries with backoff, dead-letters.
+import { randomBytes } from 'node:crypto';
+import type { StoreOperations } from '../ports/booking-store.js';
+import type { NewOutboxRecord, OutboxRecord } from '../ports/outbox.js';
+import type { Effect, EngineContext, OutboxWriter } from './context.js';
+import { BUILT_IN_CONSUMERS, consumerOf, EVENTS_CONSUMER, runEffect } from './effects.js';
+import {
+  type DrainReport,
+  type EngineOutbox,
+  OUTBOX_EVENT_TYPES,
+  type OutboxEvent,
+  type OutboxEventType,
+  type OutboxHandler,
+  PermanentDeliveryError,
+  type SubscribeOptions,
+} from './outbox-types.js';
+
+/** The version of the payload careslot writes. */
+const PAYLOAD_VERSION = 1;
+
+interface RetryPolicy {
+  maxAttempts: number;
+  maxAgeMs: number | null;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+interface Subscriber {
+  name: string;
+  handler: OutboxHandler;
+  events: ReadonlySet<string>;
+  policy: RetryPolicy;
+  fastPath: boolean;
+}
+
+// ---- payload encoding: JSON-safe, with Dates kept as { $date } so effects come back as they were ----
+
+function encode(value: unknown): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify(value, function (this: Record<string, unknown>, key, v) {
+      const raw = this[key];
+      if (raw instanceof Date) return { $date: raw.toISOString() };
+      if (raw instanceof Error) return { name: raw.name, message: raw.message };
+      return v;
+    }),
+  ) as Record<string, unknown>;
+}
+
+function revive(value: unknown, asDate: (iso: string) => unknown): unknown {
+  if (Array.isArray(value)) return value.map((v) => revive(v, asDate));
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 1 && entries[0]?.[0] === '$date' && typeof entries[0][1] === 'string') {
+    return asDate(entries[0][1]);
+  }
+  return Object.fromEntries(entries.map(([k, v]) => [k, revive(v, asDate)]));
+}
+
+const decodeEffect = (payload: Record<string, unknown>): Effect =>
+  revive(payload.effect, (iso) => new Date(iso)) as Effect;
+
+/** Remembers the last `size` ids: `engine.events` emits each event id once per process. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+  constructor(private readonly size: number) {}
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+  add(id: string): void {
+    this.ids.add(id);
+    if (this.ids.size > this.size) this.ids.delete(this.ids.values().next().value as string);
+  }
+}
+
+const describeError = (error: unknown): string =>
+  (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 2000);
+
+export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
+  /** This dispatcher's lease owner id: unique per engine instance. */
+  readonly owner = `careslot-${randomBytes(6).toString('hex')}`;
+  private readonly subscribers = new Map<string, Subscriber>();
+  private readonly emitted = new RecentIds(10_000);
+  private seq = 0;
+
+  constructor(private readonly ctx: EngineContext) {}
+
+  private get builtInPolicy(): RetryPolicy {
+    const o = this.ctx.options;
+    return {
+      maxAttempts: o.outboxMaxAttempts,
+      maxAgeMs: null,
+      baseDelayMs: o.outboxRetryDelayMs,
+      maxDelayMs: o.outboxMaxDelayMs,
+    };
+  }
+
+  subscribe(name: string, handler: OutboxHandler, options: SubscribeOptions = {}): () => void {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 200 || name.startsWith('careslot:')) {
+      throw new TypeError(
+        'engine.outbox.subscribe: name must be a non-empty string (up to 200) not starting with "careslot:"',
+      );
+    }
+    if (typeof handler !== 'function') throw new TypeError('engine.outbox.subscribe: handler must be a function');
+    if (this.subscribers.has(name)) throw new TypeError(`engine.outbox.subscribe: "${name}" is already subscribed`);
+    const events = options.events ?? OUTBOX_EVENT_TYPES;
+    for (const type of events) {
+      if (!(OUTBOX_EVENT_TYPES as readonly string[]).includes(type)) {
+        throw new TypeError(`engine.outbox.subscribe: unknown event type ${JSON.stringify(type)}`);
+      }
+    }
+    const count = (key: string, value: number | undefined, fallback: number): number => {
+      if (value === undefined) return fallback;
+      if (!Number.isFinite(value) || value <= 0)
+        throw new TypeError(`engine.outbox.subscribe: ${key} must be positive`);
+      return value;
+    };
+    if (options.fastPath !== undefined && typeof options.fastPath !== 'boolean') {
+      throw new TypeError('engine.outbox.subscribe: fastPath must be a boolean');
+    }
+    this.subscribers.set(name, {
+      name,
+      handler,
+      fastPath: options.fastPath ?? true,
+      events: new Set(events),
+      policy: {
+        maxAttempts: count('maxAttempts', options.maxAttempts, 10),
+        maxAgeMs: options.maxAgeMs === undefined ? null : count('maxAgeMs', options.maxAgeMs, 0),
+        baseDelayMs: count('baseDelayMs', options.baseDelayMs, 1_000),
+        maxDelayMs: count('maxDelayMs', options.maxDelayMs, 3_600_000),
+      },
+    });
+    return () => {
+      this.subscribers.delete(name);
+    };
+  }
+
+  /** A stable, unique id that sorts in append order within this process. */
+  private nextEventId(now: Date): string {
+    const time = now.getTime().toString(36).padStart(9, '0');
+    const seq = (this.seq++ % 36 ** 6).toString(36).padStart(6, '0');
+    return `evt_${time}${seq}${this.owner.slice(-8)}`;
+  }
+
+  async append(tx: StoreOperations, effects: readonly Effect[]): Promise<string[]> {
+    if (effects.length === 0) return [];
+    const now = this.ctx.now();
+    const records: NewOutboxRecord[] = [];
+    for (const effect of effects) {
+      const eventId = this.nextEventId(now);
+      const type = effect.spec.kind === 'emit' ? effect.spec.event : effect.spec.kind;
+      const base = {
+        eventId,
+        type,
+        bookingId: effect.bookingId ?? null,
+        scheduleId: effect.scheduleId ?? null,
+        payload: encode({ effect }),
+        version: PAYLOAD_VERSION,
+        createdAt: now,
+      };
+      const consumers = [consumerOf(effect)];
+      if (effect.spec.kind === 'emit') {
+        for (const sub of this.subscribers.values()) if (sub.events.has(type)) consumers.push(sub.name);
+      }
+      for (const consumer of consumers) records.push({ ...base, key: `${eventId}/${consumer}`, consumer });
+    }
+    await tx.appendOutbox(records);
+    return records.filter((r) => this.subscribers.get(r.consumer)?.fastPath !== false).map((r) => r.key);
+  }
+
+  async deliver(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const byConsumer = new Map<string, string[]>();
+    for (const key of keys) {
+      const consumer = key.slice(key.indexOf('/') + 1);
+      byConsumer.set(consumer, [...(byConsumer.get(consumer) ?? []), key]);
+    }
+    for (const [consumer, own] of byConsumer) {
+      if (!this.knows(consumer)) continue;
+      try {
+        const claimed = await this.claim(consumer, own.length, own);
+        await this.process(claimed);
+      } catch (error) {
+        // The store failed: the records stay pending and the next drain delivers them.
+        this.ctx.reportFailure({ name: `outbox:${consumer}` }, error);
+      }
+    }
+  }
+
+  async deliverPendingOf(bookingId: string): Promise<void> {
+    const pending = await this.ctx.store.findOutbox({
+      bookingId,
+      status: 'pending',
+      limit: this.ctx.options.batchSize,
+    });
+    await this.deliver(pending.map((r) => r.key));
+  }
+
+  async drain(): Promise<DrainReport> {
+    const report: DrainReport = { delivered: 0, failed: 0, dead: 0 };
+    const limit = this.ctx.options.batchSize;
+    for (const consumer of [...BUILT_IN_CONSUMERS, ...this.subscribers.keys()]) {
+      // Bounded: each pass leases what it takes, so a record is not claimed twice in one drain.
+      for (let pass = 0; pass < 1000; pass++) {
+        const claimed = await this.claim(consumer, limit);
+        const done = await this.process(claimed);
+        report.delivered += done.delivered;
+        report.failed += done.failed;
+        report.dead += done.dead;
+        if (claimed.length < limit) break;
+      }
+    }
+    return report;
+  }
+
+  listDead(query: { consumer?: string; limit?: number } = {}): Promise<OutboxRecord[]> {
+    return this.ctx.store.findOutbox({
+      status: 'dead',
+      ...(query.consumer === undefined ? {} : { consumer: query.consumer }),
+      limit: query.limit ?? 100,
+    });
+  }
+
+  async redrive(key: string): Promise<boolean> {
+    if (typeof key !== 'string' || key.length === 0) throw new TypeError('engine.outbox.redrive: pass a record key');
+    const at = this.ctx.now();
+    const done = await this.ctx.store.transaction((tx) => tx.redriveOutbox({ key, at }));
+    if (done) await this.deliver([key]);
+    return done;
+  }
+
+  /** Deletes delivered records past the retention; returns how many went. */
+  async prune(): Promise<number> {
+    const deliveredBefore = new Date(this.ctx.now().getTime() - this.ctx.options.outboxRetentionDays * 86_400_000);
+    const limit = this.ctx.options.batchSize;
+    let deleted = 0;
+    for (;;) {
+      const removed = await this.ctx.store.transaction((tx) => tx.deleteDeliveredOutbox({ deliveredBefore, limit }));
+      deleted += removed;
+      if (removed < limit) return deleted;
+    }
+  }
+
+  private knows(consumer: string): boolean {
+    return (BUILT_IN_CONSUMERS as readonly string[]).includes(consumer) || this.subscribers.has(consumer);
+  }
+
+  private claim(consumer: string, limit: number, keys?: readonly string[]): Promise<OutboxRecord[]> {
+    const now = this.ctx.now();
+    const leaseUntil = new Date(now.getTime() + this.ctx.options.outboxLeaseMs);
+    return this.ctx.store.transaction((tx) =>
+      tx.claimOutbox({ consumer, owner: this.owner, now, leaseUntil, limit, ...(keys ? { keys } : {}) }),
+    );
+  }
+
+  private async process(records: readonly OutboxRecord[]): Promise<DrainReport> {
+    const report: DrainReport = { delivered: 0, failed: 0, dead: 0 };
+    for (const record of records) {
+      // In order per booking: wait while an earlier delivery of the same booking is still pending.
+      if (record.bookingId !== null && (await this.hasEarlierPending(record))) continue;
+      try {
+        await this.handle(record);
+      } catch (error) {
+        const dead = await this.fail(record, error);
+        if (dead) report.dead++;
+        else report.failed++;
+        continue;
+      }
+      const at = this.ctx.now();
+      await this.ctx.store.transaction((tx) => tx.completeOutbox({ key: record.key, owner: this.owner, at }));
+      report.delivered++;
+    }
+    return report;
+  }
+
+  private async hasEarlierPending(record: OutboxRecord): Promise<boolean> {
+    const earlier = await this.ctx.store.findOutbox({
+      consumer: record.consumer,
+      bookingId: record.bookingId as string,
+      status: 'pending',
+      before: { createdAt: record.createdAt, key: record.key },
+      limit: 1,
+    });
+    return earlier.length > 0;
+  }
+
+  private async handle(record: OutboxRecord): Promise<void> {
+    const subscriber = this.subscribers.get(record.consumer);
+    if (subscriber) {
+      await subscriber.handler(toOutboxEvent(record));
+      return;
+    }
+    const effect = decodeEffect(record.payload);
+    if (record.consumer === EVENTS_CONSUMER) {
+      if (this.emitted.has(record.eventId)) return;
+      this.emitted.add(record.eventId);
+    }
+    await runEffect(this.ctx, effect, { eventId: record.eventId, attempt: record.attempts + 1 });
+  }
+
+  /** Records the failed attempt; true when the delivery is now dead. */
+  private async fail(record: OutboxRecord, error: unknown): Promise<boolean> {
+    const policy = this.subscribers.get(record.consumer)?.policy ?? this.builtInPolicy;
+    const now = this.ctx.now();
+    const attempts = record.attempts + 1;
+    const tooOld = policy.maxAgeMs !== null && now.getTime() - record.createdAt.getTime() >= policy.maxAgeMs;
+    const dead = error instanceof PermanentDeliveryError || attempts >= policy.maxAttempts || tooOld;
+    const delay = Math.min(policy.baseDelayMs * 2 ** (attempts - 1), policy.maxDelayMs);
+    const retryAt = dead ? null : new Date(now.getTime() + delay);
+    const recorded = await this.ctx.store.transaction((tx) =>
+      tx.failOutbox({ key: record.key, owner: this.owner, error: describeError(error), retryAt }),
+    );
+    if (!recorded || !dead) return false;
+    const effect = this.subscribers.has(record.consumer) ? null : decodeEffect(record.payload);
+    this.ctx.reportFailure(
+      {
+        name: effect?.name ?? `subscriber:${record.consumer}`,
+        ...(record.bookingId === null ? {} : { bookingId: record.bookingId }),
+        ...(record.scheduleId === null ? {} : { scheduleId: record.scheduleId }),
+      },
+      error,
+    );
+    this.ctx.emit('outbox.dead', { record: { ...record, status: 'dead', attempts }, error });
+    return true;
+  }
+}
+
+/** A record as a subscriber sees it: the event's data as plain JSON (Dates as ISO strings). */
+function toOutboxEvent(record: OutboxRecord): OutboxEvent {
+  const effect = record.payload.effect as { spec?: { args?: unknown } } | undefined;
+  return {
+    id: record.eventId,
+    type: record.type as OutboxEventType,
+    bookingId: record.bookingId,
+    scheduleId: record.scheduleId,
+    createdAt: record.createdAt,
+    version: record.version,
+    payload: revive(effect?.spec?.args ?? {}, (iso) => iso) as Record<string, unknown>,
+    attempt: record.attempts + 1,
+  };
+}
