@@ -1,7 +1,11 @@
 // What hosts see of the outbox: the events they subscribe to, the subscription options, and the delivery report.
 import type { OutboxRecord } from '../ports/outbox.js';
 
-/** The domain events careslot appends to the outbox, in the transaction of the change they describe. */
+/**
+ * The domain events careslot appends to the outbox, in the transaction of the change they
+ * describe. `payment.ignored` is not among them: an ignored event changes nothing, so it is only
+ * emitted on `engine.events` in the process that saw it.
+ */
 export const OUTBOX_EVENT_TYPES = [
   'schedule.created',
   'schedule.expired',
@@ -16,7 +20,6 @@ export const OUTBOX_EVENT_TYPES = [
   'refund.failed',
   'payment.lateRefund',
   'payment.mismatch',
-  'payment.ignored',
 ] as const;
 
 export type OutboxEventType = (typeof OUTBOX_EVENT_TYPES)[number];

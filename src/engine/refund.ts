@@ -212,8 +212,12 @@ export async function settleRefund(
       failureMessage: error instanceof Error ? error.message : String(error),
       updatedAt: ctx.now(),
     };
-    const saved = await ctx.store.transaction((tx) => recordRefundOutcome(ctx, tx, payment.id, failed));
-    ctx.emit('refund.failed', { payment: saved?.payment ?? payment, refund: saved?.refund ?? failed, error });
+    const saved = await ctx.commit(
+      (tx) => recordRefundOutcome(ctx, tx, payment.id, failed),
+      (outcome) => [
+        ctx.emitEffect('refund.failed', { payment: outcome?.payment ?? payment, refund: outcome?.refund ?? failed, error }),
+      ],
+    );
     return saved?.refund ?? failed;
   }
   const next: RefundRecord = {
@@ -225,16 +229,15 @@ export async function settleRefund(
   };
   const saved = await ctx.commit(
     (tx) => recordRefundOutcome(ctx, tx, payment.id, next),
-    (outcome) => (outcome?.succeededNow ? refundEffects(ctx, outcome.payment, outcome.refund) : []),
+    (outcome): Effect[] => {
+      if (!outcome) return [];
+      if (outcome.succeededNow) return refundEffects(ctx, outcome.payment, outcome.refund);
+      if (outcome.refund.status !== 'failed') return [];
+      const error = new Error('refused by the payment provider');
+      return [ctx.emitEffect('refund.failed', { payment: outcome.payment, refund: outcome.refund, error })];
+    },
   );
   if (!saved) return null;
-  if (saved.refund.status === 'failed') {
-    ctx.emit('refund.failed', {
-      payment: saved.payment,
-      refund: saved.refund,
-      error: new Error('refused by the payment provider'),
-    });
-  }
   return saved.refund;
 }
 
