@@ -215,7 +215,11 @@ export async function settleRefund(
     const saved = await ctx.commit(
       (tx) => recordRefundOutcome(ctx, tx, payment.id, failed),
       (outcome) => [
-        ctx.emitEffect('refund.failed', { payment: outcome?.payment ?? payment, refund: outcome?.refund ?? failed, error }),
+        ctx.emitEffect('refund.failed', {
+          payment: outcome?.payment ?? payment,
+          refund: outcome?.refund ?? failed,
+          error,
+        }),
       ],
     );
     return saved?.refund ?? failed;
