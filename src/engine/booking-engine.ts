@@ -41,8 +41,9 @@ export interface ListBookingsQuery {
 
 /**
  * Runs paid doctor-appointment booking inside the host's backend. Every state change is a
- * compare-and-set inside a store transaction; provider, queue and notifier calls happen
- * after commit, and their failures are reported on `events` ('effect.failed').
+ * compare-and-set inside a store transaction that also appends its effects to the outbox;
+ * provider, queue and notifier calls happen after commit, at least once, retried until
+ * delivered (a delivery that exhausts its retries is reported on `events` 'effect.failed').
  *
  * This class takes every port explicitly. Hosts normally use `BookingEngine` from 'careslot',
  * which is this class with the embedded defaults (in-process scheduler, event-emitter notifier,

@@ -31,8 +31,9 @@ export interface BookingEngineEvents {
   /** A verified payment event careslot did not act on (unknown booking, stale session). */
   'payment.ignored': (e: { event: PaymentEvent; reason: string }) => void;
   /**
-   * A side effect after commit failed (notification, job scheduling, provider clean-up).
-   * The booking stands; the sweep repairs timing.
+   * A side effect after commit (notification, job scheduling, provider clean-up) exhausted its
+   * outbox retries (`outboxMaxAttempts`), or a host listener threw (`listener:<event>`). The
+   * booking stands; the delivery is listed by `engine.outbox.listDead()` and can be re-driven.
    */
   'effect.failed': (e: { effect: string; error: unknown; bookingId?: string; scheduleId?: string }) => void;
   /** A delivery exhausted its retries (or was given up at once): listed by `engine.outbox.listDead()`. */

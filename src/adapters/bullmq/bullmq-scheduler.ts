@@ -63,8 +63,8 @@ export interface BullMQSchedulerOptions {
   removeOnFail?: KeepJobsOption;
   /**
    * How long `schedule`, `cancel` and `scheduleRecurring` wait for Redis before failing. The
-   * engine reports the failure on `engine.events` ('effect.failed') and the booking stands;
-   * the reconciliation sweep does the job's work later.
+   * booking stands; the job stays in the engine's outbox and is scheduled again with backoff
+   * (and the reconciliation sweep does the job's work anyway).
    * @defaultValue 2000
    */
   timeoutMs?: number;
