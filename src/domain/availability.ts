@@ -83,12 +83,15 @@ const WALL = /^([01]\d|2[0-3]):([0-5]\d)$/;
  * - Local dates: every date of `rules.timeZone` that can overlap `range` (one day either side of
  *   it) is visited, nothing else, so the cost follows the range, not the doctor's history.
  * - Windows: on each date, every weekly window for that weekday covers the instants from the
- *   **first** moment the wall clock shows `from` to the **last** moment it shows `to`.
+ *   **first** moment the wall clock shows a time in `[from, to)` to the **last** such moment:
+ *   from the first occurrence of `from` to the last occurrence of `to`.
  *   In a spring-forward gap the missing local times do not exist: a window starting or ending in
  *   the gap starts or ends where the gap ends, so the window is shorter in real time (09:00–17:00
  *   is 7 hours, 02:30–04:00 across a 02:00–03:00 gap starts at 03:00). In a fall-back overlap the
- *   repeated hour is worked twice: 00:00–04:00 across a repeated 02:00–03:00 is 5 hours, and a
- *   window ending at 02:30 ends at the second 02:30.
+ *   repeated hour is worked twice: 00:00–04:00 across a repeated 02:00–03:00 is 5 hours, a window
+ *   ending at 02:30 ends at the second 02:30 and one starting at 02:30 starts at the first; a
+ *   window ending at 02:00, where the repeat begins, ends at the first 02:00 (the clock shows
+ *   nothing before 02:00 again that day).
  * - Candidates: starts step by `stepMinutes` of real elapsed time from the window's start; a slot
  *   `[start, start + slotMinutes)` must end at or before the window's end.
  * - Busy: a slot is dropped when `[start - bufferBefore, end + bufferAfter)` overlaps a busy
@@ -132,8 +135,7 @@ export function expandAvailability(input: AvailabilityInput): AvailableSlot[] {
     const windows = rules.byWeekday[weekdayIndex(day)] ?? [];
     for (const window of windows) {
       const windowStart = firstAtOrAfter(date, window.from, zone);
-      const windowEnd =
-        window.to === 1440 ? lastOccurrence(civil(day + 1), 0, zone) : lastOccurrence(date, window.to, zone);
+      const windowEnd = window.to === 1440 ? endBefore(civil(day + 1), 0, zone) : endBefore(date, window.to, zone);
       // Skip the candidates before `earliest` arithmetically: the cost follows the range.
       let start = windowStart + Math.max(0, Math.ceil((earliest - windowStart) / stepMs)) * stepMs;
       for (; start + slotMs <= windowEnd && start < to && start <= latest; start += stepMs) {
@@ -349,10 +351,17 @@ function firstAtOrAfter(date: Civil, minutes: number, zone: IANAZone): number {
   return hits.length > 0 ? hits[0]! : gapEnd(naive, zone);
 }
 
-/** The last instant at which the wall clock shows `minutes` on `date`; the gap's end when it never does. */
-function lastOccurrence(date: Civil, minutes: number, zone: IANAZone): number {
+/**
+ * The end of the instants on `date` whose wall clock is before `minutes`: the last occurrence of
+ * `minutes` when it happens twice, unless it is where the repeated span begins (then the clock
+ * never shows an earlier time after its first occurrence); the gap's end when it never happens.
+ */
+function endBefore(date: Civil, minutes: number, zone: IANAZone): number {
   const { hits, naive } = occurrences(date, minutes, zone);
-  return hits.length > 0 ? hits[hits.length - 1]! : gapEnd(naive, zone);
+  if (hits.length === 0) return gapEnd(naive, zone);
+  const last = hits[hits.length - 1]!;
+  // A transition at `last` itself means the clock jumped back to `minutes` from a later time.
+  return zone.offset(last - 1) === zone.offset(last) ? last : hits[0]!;
 }
 
 /**
