@@ -174,15 +174,25 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
       const consumer = key.slice(key.indexOf('/') + 1);
       byConsumer.set(consumer, [...(byConsumer.get(consumer) ?? []), key]);
     }
-    for (const [consumer, own] of byConsumer) {
-      if (!this.knows(consumer)) continue;
-      try {
-        const claimed = await this.claim(consumer, own.length, own);
-        await this.process(claimed);
-      } catch (error) {
-        // The store failed: the records stay pending and the next drain delivers them.
-        this.ctx.reportFailure({ name: `outbox:${consumer}` }, error);
-      }
+    const groups = [...byConsumer].filter(([consumer]) => this.knows(consumer));
+    if (groups.length === 0) return;
+    try {
+      // One transaction leases this change's records for every consumer.
+      const now = this.ctx.now();
+      const leaseUntil = new Date(now.getTime() + this.ctx.options.outboxLeaseMs);
+      const claimed = await this.ctx.store.transaction(async (tx) => {
+        const all: OutboxRecord[] = [];
+        for (const [consumer, own] of groups) {
+          all.push(
+            ...(await tx.claimOutbox({ consumer, owner: this.owner, now, leaseUntil, limit: own.length, keys: own })),
+          );
+        }
+        return all;
+      });
+      await this.process(claimed);
+    } catch (error) {
+      // The store failed: the records stay pending and the next drain delivers them.
+      this.ctx.reportFailure({ name: 'outbox:deliver' }, error);
     }
   }
 
@@ -252,35 +262,56 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
     );
   }
 
+  /**
+   * Delivers leased records in their order. In order per booking and consumer: a record waits
+   * while an earlier one of its booking for the same consumer is pending outside this batch, or
+   * failed and waits for its retry. Each delivery is marked right after it went through (a crash
+   * in between delivers it again: at least once).
+   */
   private async process(records: readonly OutboxRecord[]): Promise<DrainReport> {
     const report: DrainReport = { delivered: 0, failed: 0, dead: 0 };
+    if (records.length === 0) return report;
+    const inBatch = new Set(records.map((r) => r.key));
+    const pendingOf = new Map<string, OutboxRecord[]>();
+    for (const bookingId of new Set(records.map((r) => r.bookingId))) {
+      if (bookingId === null) continue;
+      const pending = await this.ctx.store.findOutbox({ bookingId, status: 'pending' });
+      pendingOf.set(
+        bookingId,
+        pending.filter((r) => !inBatch.has(r.key)),
+      );
+    }
+    const stalled = new Set<string>();
     for (const record of records) {
-      // In order per booking: wait while an earlier delivery of the same booking is still pending.
-      if (record.bookingId !== null && (await this.hasEarlierPending(record))) continue;
+      const chain = record.bookingId === null ? null : `${record.consumer}\u0000${record.bookingId}`;
+      if (chain !== null) {
+        if (stalled.has(chain)) continue;
+        const earlier = (pendingOf.get(record.bookingId as string) ?? []).some(
+          (r) => r.consumer === record.consumer && isBefore(r, record),
+        );
+        if (earlier) {
+          stalled.add(chain);
+          continue;
+        }
+      }
       try {
         await this.handle(record);
       } catch (error) {
-        const dead = await this.fail(record, error);
-        if (dead) report.dead++;
-        else report.failed++;
+        // A dead delivery no longer holds its booking's later ones back; one waiting for its retry does.
+        if (await this.fail(record, error)) report.dead++;
+        else {
+          report.failed++;
+          if (chain !== null) stalled.add(chain);
+        }
         continue;
       }
+      // Marked at once: an effect may commit a change of its own (a refund) whose deliveries
+      // must not find this one still pending ahead of them.
       const at = this.ctx.now();
       await this.ctx.store.transaction((tx) => tx.completeOutbox({ key: record.key, owner: this.owner, at }));
       report.delivered++;
     }
     return report;
-  }
-
-  private async hasEarlierPending(record: OutboxRecord): Promise<boolean> {
-    const earlier = await this.ctx.store.findOutbox({
-      consumer: record.consumer,
-      bookingId: record.bookingId as string,
-      status: 'pending',
-      before: { createdAt: record.createdAt, key: record.key },
-      limit: 1,
-    });
-    return earlier.length > 0;
   }
 
   private async handle(record: OutboxRecord): Promise<void> {
@@ -323,6 +354,9 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
     return true;
   }
 }
+
+const isBefore = (a: OutboxRecord, b: OutboxRecord): boolean =>
+  a.createdAt.getTime() < b.createdAt.getTime() || (a.createdAt.getTime() === b.createdAt.getTime() && a.key < b.key);
 
 /** A record as a subscriber sees it: the event's data as plain JSON (Dates as ISO strings). */
 function toOutboxEvent(record: OutboxRecord): OutboxEvent {

@@ -47,6 +47,8 @@ interface TableMaps {
   schedulesByDoctor: Map<string, Set<string>>;
   /** Keys of each consumer's pending outbox records, so a claim does not scan delivered ones. */
   outboxPending: Map<string, Set<string>>;
+  /** Keys of each booking's outbox records: the order-per-booking check reads only those. */
+  outboxByBooking: Map<string, Set<string>>;
   paymentByProviderId: Map<string, string>;
   // Lock rows (snapshot mode): a write per patient or doctor, so transactions taking one conflict.
   locks: Map<string, number>;
@@ -56,7 +58,12 @@ interface TableMaps {
 type Tables = { [N in keyof TableMaps]: TableMaps[N] extends Map<infer K, infer V> ? Table<K, V> : never };
 
 /** Lookup indexes whose values are Sets of ids: merged at commit, never a conflict. */
-const SET_INDEXES: ReadonlySet<keyof TableMaps> = new Set(['bookingsByPatient', 'schedulesByDoctor', 'outboxPending']);
+const SET_INDEXES: ReadonlySet<keyof TableMaps> = new Set([
+  'bookingsByPatient',
+  'schedulesByDoctor',
+  'outboxPending',
+  'outboxByBooking',
+]);
 
 /** How often a snapshot transaction is run again after losing a write conflict before giving up. */
 const MAX_SNAPSHOT_ATTEMPTS = 500;
@@ -401,7 +408,13 @@ class MemoryOperations implements StoreOperations {
   }
 
   async findOutbox(query: OutboxQuery): Promise<OutboxRecord[]> {
-    const rows = [...this.t.outbox.values()]
+    const source =
+      query.bookingId !== undefined
+        ? this.candidates(this.t.outbox, this.t.outboxByBooking, query.bookingId)
+        : query.status === 'pending' && query.consumer !== undefined
+          ? this.candidates(this.t.outbox, this.t.outboxPending, query.consumer)
+          : this.t.outbox.values();
+    const rows = [...source]
       .filter((r) => matchesOutbox(r, query))
       .sort(byOutboxOrder)
       .map(copy);
@@ -423,6 +436,7 @@ class MemoryOperations implements StoreOperations {
         deliveredAt: null,
       });
       this.addToIndex(this.t.outboxPending, record.consumer, record.key);
+      if (record.bookingId !== null) this.addToIndex(this.t.outboxByBooking, record.bookingId, record.key);
       added++;
     }
     return added;
@@ -496,7 +510,10 @@ class MemoryOperations implements StoreOperations {
       .filter((r) => r.status === 'delivered' && r.deliveredAt !== null && r.deliveredAt < args.deliveredBefore)
       .sort(byOutboxOrder)
       .slice(0, args.limit);
-    for (const r of old) this.deleteRow(this.t.outbox, r.key);
+    for (const r of old) {
+      this.deleteRow(this.t.outbox, r.key);
+      if (r.bookingId !== null) this.removeFromIndex(this.t.outboxByBooking, r.bookingId, r.key);
+    }
     return old.length;
   }
 }
@@ -563,6 +580,7 @@ export class MemoryStore implements BookingStore {
     bookingsByPatient: new Map(),
     schedulesByDoctor: new Map(),
     outboxPending: new Map(),
+    outboxByBooking: new Map(),
     paymentByProviderId: new Map(),
     locks: new Map(),
   };
