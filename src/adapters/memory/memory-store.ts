@@ -444,7 +444,12 @@ class MemoryOperations implements StoreOperations {
 
   async claimOutbox(claim: OutboxClaim): Promise<OutboxRecord[]> {
     const keys = claim.keys === undefined ? null : new Set(claim.keys);
-    const due = [...this.candidates(this.t.outbox, this.t.outboxPending, claim.consumer)]
+    // The fast path names its keys: look those up rather than scan every pending record.
+    const source =
+      keys === null
+        ? this.candidates(this.t.outbox, this.t.outboxPending, claim.consumer)
+        : [...keys].flatMap((key) => this.t.outbox.get(key) ?? []);
+    const due = [...source]
       .filter(
         (r) =>
           r.consumer === claim.consumer &&
@@ -464,7 +469,7 @@ class MemoryOperations implements StoreOperations {
 
   async completeOutbox(args: { key: string; owner: string; at: Date }): Promise<boolean> {
     const row = this.t.outbox.get(args.key);
-    if (!row || row.status !== 'pending' || row.leaseOwner !== args.owner) return false;
+    if (row?.status !== 'pending' || row.leaseOwner !== args.owner) return false;
     this.setRow(this.t.outbox, args.key, {
       ...row,
       status: 'delivered',
@@ -478,7 +483,7 @@ class MemoryOperations implements StoreOperations {
 
   async failOutbox(args: { key: string; owner: string; error: string; retryAt: Date | null }): Promise<boolean> {
     const row = this.t.outbox.get(args.key);
-    if (!row || row.status !== 'pending' || row.leaseOwner !== args.owner) return false;
+    if (row?.status !== 'pending' || row.leaseOwner !== args.owner) return false;
     this.setRow(this.t.outbox, args.key, {
       ...row,
       status: args.retryAt === null ? 'dead' : 'pending',
@@ -494,7 +499,7 @@ class MemoryOperations implements StoreOperations {
 
   async redriveOutbox(args: { key: string; at: Date }): Promise<boolean> {
     const row = this.t.outbox.get(args.key);
-    if (!row || row.status !== 'dead') return false;
+    if (row?.status !== 'dead') return false;
     this.setRow(this.t.outbox, args.key, {
       ...row,
       status: 'pending',
