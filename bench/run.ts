@@ -10,11 +10,12 @@ import { contention } from './contention.js';
 import { type BenchContext, type Benchmark, createStores } from './fixtures.js';
 import { jobs } from './jobs.js';
 import { memory } from './memory.js';
+import { outbox } from './outbox.js';
 import { type BenchReport, failedChecks, renderTable } from './table.js';
 import { throughput } from './throughput.js';
 import { webhooks } from './webhooks.js';
 
-const BENCHMARKS: readonly Benchmark[] = [contention, throughput, webhooks, jobs, memory];
+const BENCHMARKS: readonly Benchmark[] = [contention, throughput, webhooks, jobs, memory, outbox];
 const RESULTS = new URL('./results.json', import.meta.url);
 
 const USAGE = `Usage: npm run bench -- [--quick] [--only <name>[,<name>...]]
