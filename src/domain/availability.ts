@@ -83,15 +83,16 @@ const WALL = /^([01]\d|2[0-3]):([0-5]\d)$/;
  * - Local dates: every date of `rules.timeZone` that can overlap `range` (one day either side of
  *   it) is visited, nothing else, so the cost follows the range, not the doctor's history.
  * - Windows: on each date, every weekly window for that weekday covers the instants from the
- *   **first** moment the wall clock shows a time in `[from, to)` to the **last** such moment:
- *   from the first occurrence of `from` to the last occurrence of `to`.
+ *   **first** moment the wall clock shows a time in `[from, to)` to the **last** such moment
+ *   (in short: from the first occurrence of `from` to the last occurrence of `to`).
  *   In a spring-forward gap the missing local times do not exist: a window starting or ending in
- *   the gap starts or ends where the gap ends, so the window is shorter in real time (09:00–17:00
- *   is 7 hours, 02:30–04:00 across a 02:00–03:00 gap starts at 03:00). In a fall-back overlap the
+ *   the gap starts or ends where the gap ends, so the window is shorter in real time (00:00–06:00
+ *   is 5 hours, 02:30–04:00 across a 02:00–03:00 gap starts at 03:00). In a fall-back overlap the
  *   repeated hour is worked twice: 00:00–04:00 across a repeated 02:00–03:00 is 5 hours, a window
  *   ending at 02:30 ends at the second 02:30 and one starting at 02:30 starts at the first; a
  *   window ending at 02:00, where the repeat begins, ends at the first 02:00 (the clock shows
- *   nothing before 02:00 again that day).
+ *   nothing before 02:00 again that day). Two windows that meet inside a repeated hour share
+ *   part of it; a start they both offer is returned once.
  * - Candidates: starts step by `stepMinutes` of real elapsed time from the window's start; a slot
  *   `[start, start + slotMinutes)` must end at or before the window's end.
  * - Busy: a slot is dropped when `[start - bufferBefore, end + bufferAfter)` overlaps a busy

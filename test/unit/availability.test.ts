@@ -295,6 +295,34 @@ describe('expandAvailability on daylight-saving days', () => {
     ]);
   });
 
+  it('returns a start once when two windows meeting inside the repeated hour both offer it', () => {
+    const local = DateTime.fromISO('2030-10-27', { zone: 'Europe/Berlin' });
+    const got = starts(
+      input({
+        rules: rules({
+          timeZone: 'Europe/Berlin',
+          weekly: [
+            { days: ['sun'], from: '01:00', to: '02:30' },
+            { days: ['sun'], from: '02:30', to: '04:00' },
+          ],
+        }),
+        range: { from: local.toJSDate(), to: local.plus({ days: 1 }).toJSDate() },
+      }),
+    );
+    expect(got).toEqual(
+      iso(
+        '2030-10-27T01:00+02:00',
+        '2030-10-27T01:30+02:00',
+        '2030-10-27T02:00+02:00',
+        '2030-10-27T02:30+02:00',
+        '2030-10-27T02:00+01:00',
+        '2030-10-27T02:30+01:00',
+        '2030-10-27T03:00+01:00',
+        '2030-10-27T03:30+01:00',
+      ),
+    );
+  });
+
   it('ends a 24:00 window at the next local midnight, also on a 25-hour day', () => {
     const slots = onDay('Europe/Berlin', '2030-10-27', '00:00', '24:00', 60);
     expect(slots).toHaveLength(25);
