@@ -1,6 +1,7 @@
 // Pure domain code: no I/O.
 
 export * from './authorization.js';
+export * from './availability.js';
 export * from './cancellation-policy.js';
 export * from './entities.js';
 export * from './errors.js';
