@@ -210,13 +210,18 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
     const limit = this.ctx.options.batchSize;
     for (const consumer of [...BUILT_IN_CONSUMERS, ...this.subscribers.keys()]) {
       // Bounded: each pass leases what it takes, so a record is not claimed twice in one drain.
-      for (let pass = 0; pass < 1000; pass++) {
-        const claimed = await this.claim(consumer, limit);
-        const done = await this.process(claimed);
-        report.delivered += done.delivered;
-        report.failed += done.failed;
-        report.dead += done.dead;
-        if (claimed.length < limit) break;
+      const held: OutboxRecord[] = [];
+      try {
+        for (let pass = 0; pass < 1000; pass++) {
+          const claimed = await this.claim(consumer, limit);
+          const done = await this.process(claimed, held);
+          report.delivered += done.delivered;
+          report.failed += done.failed;
+          report.dead += done.dead;
+          if (claimed.length < limit) break;
+        }
+      } finally {
+        await this.release(held);
       }
     }
     return report;
@@ -265,10 +270,10 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
   /**
    * Delivers leased records in their order. In order per booking and consumer: a record waits
    * while an earlier one of its booking for the same consumer is pending outside this batch, or
-   * failed and waits for its retry. Each delivery is marked right after it went through (a crash
+   * failed and waits for its retry; its lease is released so the next drain takes it at once. Each delivery is marked right after it went through (a crash
    * in between delivers it again: at least once).
    */
-  private async process(records: readonly OutboxRecord[]): Promise<DrainReport> {
+  private async process(records: readonly OutboxRecord[], held?: OutboxRecord[]): Promise<DrainReport> {
     const report: DrainReport = { delivered: 0, failed: 0, dead: 0 };
     if (records.length === 0) return report;
     const inBatch = new Set(records.map((r) => r.key));
@@ -282,15 +287,20 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
       );
     }
     const stalled = new Set<string>();
+    const waiting: OutboxRecord[] = [];
     for (const record of records) {
       const chain = record.bookingId === null ? null : `${record.consumer}\u0000${record.bookingId}`;
       if (chain !== null) {
-        if (stalled.has(chain)) continue;
+        if (stalled.has(chain)) {
+          waiting.push(record);
+          continue;
+        }
         const earlier = (pendingOf.get(record.bookingId as string) ?? []).some(
           (r) => r.consumer === record.consumer && isBefore(r, record),
         );
         if (earlier) {
           stalled.add(chain);
+          waiting.push(record);
           continue;
         }
       }
@@ -311,7 +321,18 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
       await this.ctx.store.transaction((tx) => tx.completeOutbox({ key: record.key, owner: this.owner, at }));
       report.delivered++;
     }
+    // What waited behind an earlier delivery goes back in line now, not after its lease (a drain
+    // keeps holding them until it ends, so its next pass takes other records instead).
+    if (held) held.push(...waiting);
+    else await this.release(waiting);
     return report;
+  }
+
+  private async release(records: readonly OutboxRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.ctx.store.transaction(async (tx) => {
+      for (const record of records) await tx.releaseOutbox({ key: record.key, owner: this.owner });
+    });
   }
 
   private async handle(record: OutboxRecord): Promise<void> {

@@ -227,6 +227,12 @@ export interface StoreOperations extends StoreReads {
    * next attempt time or, with `retryAt: null`, the `dead` status. False when `owner` no longer holds it.
    */
   failOutbox(args: { key: string; owner: string; error: string; retryAt: Date | null }): Promise<boolean>;
+  /**
+   * Ends the lease `owner` holds on a pending record without counting an attempt (the record
+   * waited behind an earlier one of its booking), so the next claim takes it. False when `owner`
+   * no longer holds it.
+   */
+  releaseOutbox(args: { key: string; owner: string }): Promise<boolean>;
   /** A dead record back to pending, attempts 0, due at `at`. False unless it was dead. */
   redriveOutbox(args: { key: string; at: Date }): Promise<boolean>;
   /** Deletes up to `limit` delivered records delivered before `deliveredBefore`; returns how many went. */

@@ -135,6 +135,24 @@ export function describeOutboxConformance(name: string, harness: StoreHarness): 
       expect(await ops.completeOutbox({ key: 'missing/notifier', owner: 'B', at: minutes(1) })).toBe(false);
     });
 
+    it('ends a lease without an attempt on release, so the next claim takes the record at once', async () => {
+      await ops.appendOutbox([outboxRecord('e1')]);
+      await ops.claimOutbox(lease('A', minutes(0)));
+      expect(await ops.releaseOutbox({ key: 'e1/notifier', owner: 'B' })).toBe(false);
+      expect(await ops.releaseOutbox({ key: 'e1/notifier', owner: 'A' })).toBe(true);
+      expect((await store.findOutbox({}))[0]).toMatchObject({
+        status: 'pending',
+        attempts: 0,
+        leaseOwner: null,
+        leaseUntil: null,
+      });
+      expect((await ops.claimOutbox(lease('B', minutes(0)))).map((r) => r.leaseOwner)).toEqual(['B']);
+      expect(await ops.releaseOutbox({ key: 'e1/notifier', owner: 'A' })).toBe(false);
+      await ops.completeOutbox({ key: 'e1/notifier', owner: 'B', at: minutes(1) });
+      expect(await ops.releaseOutbox({ key: 'e1/notifier', owner: 'B' })).toBe(false);
+      expect(await ops.releaseOutbox({ key: 'missing/notifier', owner: 'B' })).toBe(false);
+    });
+
     it('marks a delivery done: delivered at, lease ended, never claimed again', async () => {
       await ops.appendOutbox([outboxRecord('e1')]);
       await ops.claimOutbox(lease('A', minutes(0)));

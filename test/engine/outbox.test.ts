@@ -260,6 +260,26 @@ describe('engine.outbox.subscribe', () => {
     expect(got).toEqual(['booking.created#2', 'booking.confirmed#1']);
   });
 
+  it('takes what waited behind a retried delivery right after it, not after the lease', async () => {
+    const f = createFixture({ outboxLeaseMs: 600_000 });
+    let failing = true;
+    const got: string[] = [];
+    f.engine.outbox.subscribe(
+      'ehr',
+      (event) => {
+        if (event.bookingId === null) return;
+        if (failing && event.type === 'booking.created') throw new Error('ehr down');
+        got.push(event.type);
+      },
+      { baseDelayMs: 1_000 },
+    );
+    await paidBooking(f);
+    failing = false;
+    f.clock.advanceMinutes(2 / 60); // past the 1 s backoff, far inside the 10-minute lease
+    await f.engine.outbox.drain();
+    expect(got).toEqual(['booking.created', 'booking.confirmed']);
+  });
+
   it('gives up at once on a PermanentDeliveryError, and refuses bad subscriptions', async () => {
     const f = createFixture();
     f.engine.outbox.subscribe(

@@ -19,6 +19,7 @@ export const STORE_WRITES = [
   'claimOutbox',
   'completeOutbox',
   'failOutbox',
+  'releaseOutbox',
   'redriveOutbox',
   'deleteDeliveredOutbox',
 ] as const satisfies readonly (keyof StoreOperations)[];

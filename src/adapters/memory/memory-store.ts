@@ -497,6 +497,13 @@ class MemoryOperations implements StoreOperations {
     return true;
   }
 
+  async releaseOutbox(args: { key: string; owner: string }): Promise<boolean> {
+    const row = this.t.outbox.get(args.key);
+    if (row?.status !== 'pending' || row.leaseOwner !== args.owner) return false;
+    this.setRow(this.t.outbox, args.key, { ...row, leaseOwner: null, leaseUntil: null });
+    return true;
+  }
+
   async redriveOutbox(args: { key: string; at: Date }): Promise<boolean> {
     const row = this.t.outbox.get(args.key);
     if (row?.status !== 'dead') return false;

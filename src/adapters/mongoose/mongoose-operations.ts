@@ -72,6 +72,7 @@ import {
   ledgerKeyFilter,
   ledgerQueryFilter,
   lockUpdate,
+  OUTBOX_RELEASE_UPDATE,
   OUTBOX_RETENTION_SORT,
   OUTBOX_SORT,
   outboxClaimFilter,
@@ -622,6 +623,12 @@ export class MongooseOperations extends MongooseReads implements StoreOperations
     const retryAt = args.retryAt === null ? null : toDate(args.retryAt, 'retryAt');
     const update = outboxFailUpdate(args.error, retryAt);
     return (await this.c.outbox.findOneAndUpdate(filter, update, this.updateOptions())) !== null;
+  }
+
+  async releaseOutbox(args: { key: string; owner: string }): Promise<boolean> {
+    if (args === null || typeof args !== 'object') throw invalidArgument('releaseOutbox');
+    const filter = outboxHeldFilter(toKey(args.key, 'key'), toKey(args.owner, 'owner'));
+    return (await this.c.outbox.findOneAndUpdate(filter, OUTBOX_RELEASE_UPDATE, this.updateOptions())) !== null;
   }
 
   async redriveOutbox(args: { key: string; at: Date }): Promise<boolean> {

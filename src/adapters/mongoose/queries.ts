@@ -350,6 +350,9 @@ export function outboxFailUpdate(error: string, retryAt: Date | null): Update {
 
 export const outboxDeadFilter = (key: string): Filter => ({ key, status: 'dead' });
 
+/** Ends a lease without an attempt. */
+export const OUTBOX_RELEASE_UPDATE: Update = { $set: { leaseOwner: null, leaseUntil: null } };
+
 export function outboxRedriveUpdate(at: Date): Update {
   return { $set: { status: 'pending', attempts: 0, nextAttemptAt: at } };
 }

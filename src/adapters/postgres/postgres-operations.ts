@@ -619,6 +619,16 @@ export class PostgresOperations extends PostgresReads implements StoreOperations
     return rows.length > 0;
   }
 
+  async releaseOutbox(input: { key: string; owner: string }): Promise<boolean> {
+    const args = objectArgument(input, 'releaseOutbox');
+    const rows = await this.db.query(
+      `UPDATE ${this.t.outbox} SET lease_owner = NULL, lease_until = NULL
+        WHERE key = $1 AND status = 'pending' AND lease_owner = $2 RETURNING key`,
+      [toText(args.key, 'key', MAX_OUTBOX_KEY), toText(args.owner, 'owner', 255)],
+    );
+    return rows.length > 0;
+  }
+
   async failOutbox(input: { key: string; owner: string; error: string; retryAt: Date | null }): Promise<boolean> {
     const args = objectArgument(input, 'failOutbox');
     const retryAt = toNullableDate(args.retryAt, 'retryAt');
