@@ -10,6 +10,7 @@ export const ENGINE_SUITES = {
   load: () => import('../reliability/load.test.js'),
   'money-edges': () => import('./money-edges.test.js'),
   outbox: () => import('./outbox.test.js'),
+  'outbox-edges': () => import('./outbox-edges.test.js'),
   wallet: () => import('./wallet.test.js'),
 } as const;
 
