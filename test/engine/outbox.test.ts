@@ -161,7 +161,7 @@ describe('the outbox: effects at least once', () => {
     f.engine.events.on('booking.confirmed', (e) => seen.push(e.booking.id));
     // The first completion of an events delivery is lost (the store fails): the record stays leased.
     const transaction = f.store.transaction.bind(f.store);
-    let lose = true;
+    let lose = false;
     f.store.transaction = ((work) =>
       transaction((tx) =>
         work(
@@ -182,7 +182,11 @@ describe('the outbox: effects at least once', () => {
           }),
         ),
       )) as BookingStore['transaction'];
-    const { booking } = await paidBooking(f);
+    const slot = await f.slot();
+    const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    // Armed now: the next events delivery to complete is booking.confirmed's.
+    lose = true;
+    await f.engine.handlePaymentEvent(f.gateway.pay(f.gateway.sessionForBooking(booking.id)?.id ?? ''));
     expect(lose).toBe(false);
     expect(seen).toEqual([booking.id]);
     // After the lease, the sweep takes the record again: completed without a second emit.
