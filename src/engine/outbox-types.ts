@@ -1,28 +1,21 @@
 // What hosts see of the outbox: the events they subscribe to, the subscription options, and the delivery report.
 import type { OutboxRecord } from '../ports/outbox.js';
+import { BOOKING_ENGINE_EVENTS, type BookingEngineEvents } from './events.js';
+
+/** The `engine.events` names that are not outbox events: reports about deliveries, and ignored input. */
+const NOT_OUTBOX_EVENTS = ['effect.failed', 'outbox.dead', 'payment.ignored'] as const;
 
 /**
  * The domain events careslot appends to the outbox, in the transaction of the change they
- * describe. `payment.ignored` is not among them: an ignored event changes nothing, so it is only
- * emitted on `engine.events` in the process that saw it.
+ * describe: every `engine.events` name except the delivery reports (`effect.failed`,
+ * `outbox.dead`) and `payment.ignored` (an ignored event changes nothing, so it is only emitted
+ * on `engine.events` in the process that saw it).
  */
-export const OUTBOX_EVENT_TYPES = [
-  'schedule.created',
-  'schedule.expired',
-  'schedule.released',
-  'schedule.rolledOver',
-  'booking.created',
-  'booking.confirmed',
-  'booking.cancelled',
-  'booking.completed',
-  'booking.rescheduled',
-  'refund.succeeded',
-  'refund.failed',
-  'payment.lateRefund',
-  'payment.mismatch',
-] as const;
+export type OutboxEventType = Exclude<keyof BookingEngineEvents, (typeof NOT_OUTBOX_EVENTS)[number]>;
 
-export type OutboxEventType = (typeof OUTBOX_EVENT_TYPES)[number];
+export const OUTBOX_EVENT_TYPES: readonly OutboxEventType[] = BOOKING_ENGINE_EVENTS.filter(
+  (name): name is OutboxEventType => !(NOT_OUTBOX_EVENTS as readonly string[]).includes(name),
+);
 
 /** One committed event, as a subscriber receives it. */
 export interface OutboxEvent {
