@@ -1,7 +1,8 @@
 // The outbox's edges: subscription options and their refusals, age limits, reports, retention, dead-letter queries, store failures on the fast path.
 import { describe, expect, it } from 'vitest';
-import { BookingError, type BookingStore, type Notification, type OutboxEvent } from '../../src/index.js';
+import { BookingError, type Notification, type OutboxEvent } from '../../src/index.js';
 import { createFixture, type Fixture, PATIENTS } from '../support/engine-fixture.js';
+import { interceptOperation } from '../support/intercept.js';
 
 async function paidBooking(f: Fixture, startInMinutes = 24 * 60) {
   const slot = await f.slot(startInMinutes);
@@ -21,7 +22,7 @@ describe('engine.outbox.subscribe options', () => {
     expect(sub('x'.repeat(201))).toThrow(TypeError);
     expect(sub('careslot:mine')).toThrow(TypeError);
     expect(sub(42)).toThrow(TypeError);
-    expect(sub('ok-200-' + 'x'.repeat(193))).not.toThrow();
+    expect(sub(`ok-200-${'x'.repeat(193)}`)).not.toThrow();
     expect(sub('h', {}, 'nope')).toThrow('engine.outbox.subscribe: handler must be a function');
     for (const key of ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxAgeMs']) {
       for (const value of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
@@ -202,24 +203,11 @@ describe('the built-in deliveries', () => {
 
   it('reports a store failure on the fast path as outbox:deliver, and the sweep delivers what stayed pending', async () => {
     const f = createFixture();
-    const transaction = f.store.transaction.bind(f.store);
     let failClaims = true;
-    f.store.transaction = ((work) =>
-      transaction((tx) =>
-        work(
-          new Proxy(tx, {
-            get(target, key) {
-              const value = Reflect.get(target, key);
-              if (key === 'claimOutbox' && failClaims) {
-                return async () => {
-                  throw new BookingError('STORE_ERROR', 'primary stepped down');
-                };
-              }
-              return typeof value === 'function' ? value.bind(target) : value;
-            },
-          }),
-        ),
-      )) as BookingStore['transaction'];
+    interceptOperation(f.store, 'claimOutbox', async (original, claim) => {
+      if (failClaims) throw new BookingError('STORE_ERROR', 'primary stepped down');
+      return original(claim);
+    });
     const slot = await f.slot();
     const { booking } = await f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id });
     expect(booking.status).toBe('scheduled');

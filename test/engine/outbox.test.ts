@@ -9,6 +9,7 @@ import {
   PermanentDeliveryError,
 } from '../../src/index.js';
 import { createFixture, type Fixture, PATIENTS } from '../support/engine-fixture.js';
+import { interceptOperation } from '../support/intercept.js';
 
 async function paidBooking(f: Fixture, startInMinutes = 24 * 60) {
   const slot = await f.slot(startInMinutes);
@@ -160,28 +161,14 @@ describe('the outbox: effects at least once', () => {
     const seen: string[] = [];
     f.engine.events.on('booking.confirmed', (e) => seen.push(e.booking.id));
     // The first completion of an events delivery is lost (the store fails): the record stays leased.
-    const transaction = f.store.transaction.bind(f.store);
     let lose = false;
-    f.store.transaction = ((work) =>
-      transaction((tx) =>
-        work(
-          new Proxy(tx, {
-            get(target, key) {
-              const value = Reflect.get(target, key);
-              if (key === 'completeOutbox') {
-                return async (args: { key: string }) => {
-                  if (args.key.endsWith('/careslot:events') && lose) {
-                    lose = false;
-                    throw new BookingError('STORE_ERROR', 'connection reset');
-                  }
-                  return (value as (a: unknown) => Promise<boolean>).call(target, args);
-                };
-              }
-              return typeof value === 'function' ? value.bind(target) : value;
-            },
-          }),
-        ),
-      )) as BookingStore['transaction'];
+    interceptOperation(f.store, 'completeOutbox', async (original, args) => {
+      if (args.key.endsWith('/careslot:events') && lose) {
+        lose = false;
+        throw new BookingError('STORE_ERROR', 'connection reset');
+      }
+      return original(args);
+    });
     const slot = await f.slot();
     const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
     // Armed now: the next events delivery to complete is booking.confirmed's.

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BookingError, type BookingStore, type LedgerEntry, MemoryStore } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { createFixture, DOCTOR, type Fixture, PATIENTS, rejectionOf } from '../support/engine-fixture.js';
+import { interceptOperation } from '../support/intercept.js';
 
 /** `count` paid bookings of the standard patient, one slot an hour apart. */
 async function paidBookings(f: Fixture, count: number): Promise<string[]> {
@@ -107,41 +108,30 @@ describe('getWallet', () => {
     await paidBookings(f, 1);
     const balances = store.ledgerBalances.bind(store);
     let interleaved = false;
-    const originalTransaction = store.transaction.bind(store);
-    store.transaction = ((work: Parameters<BookingStore['transaction']>[0]) =>
-      originalTransaction((tx) =>
-        work(
-          new Proxy(tx, {
-            get(obj, key) {
-              const value = Reflect.get(obj, key);
-              if (key !== 'ledgerBalances' || typeof value !== 'function') return value.bind?.(obj) ?? value;
-              return async (args: { doctorId: string }) => {
-                const read = await value.call(obj, args);
-                if (!interleaved) {
-                  interleaved = true;
-                  await originalTransaction((other) =>
-                    other.appendLedgerEntry({
-                      key: 'credit:between',
-                      doctorId: DOCTOR,
-                      bookingId: '64b0000000000000000000b9',
-                      kind: 'credit',
-                      amount: 700,
-                      currency: 'eur',
-                      createdAt: clock.now(),
-                    }),
-                  );
-                }
-                return read;
-              };
-            },
+    const transaction = store.transaction.bind(store);
+    const restore = interceptOperation(store, 'ledgerBalances', async (original, args) => {
+      const read = await original(args);
+      if (!interleaved) {
+        interleaved = true;
+        await transaction((other) =>
+          other.appendLedgerEntry({
+            key: 'credit:between',
+            doctorId: DOCTOR,
+            bookingId: '64b0000000000000000000b9',
+            kind: 'credit',
+            amount: 700,
+            currency: 'eur',
+            createdAt: clock.now(),
           }),
-        ),
-      )) as BookingStore['transaction'];
+        );
+      }
+      return read;
+    });
     const wallet = await f.engine.getWallet(DOCTOR);
     expect(interleaved).toBe(true);
     expect(wallet.balances).toEqual({ eur: 5000 });
     expect(wallet.entries.map((e) => e.key)).not.toContain('credit:between');
-    store.transaction = originalTransaction;
+    restore();
     expect((await f.engine.getWallet(DOCTOR)).balances).toEqual(await balances({ doctorId: DOCTOR }));
     expect((await f.engine.getWallet(DOCTOR)).balances).toEqual({ eur: 5700 });
   });
