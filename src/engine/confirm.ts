@@ -8,7 +8,6 @@ import type { Effect, EngineContext } from './context.js';
 import { cancelExpiry, cancelHoldTimeout, scheduleCompletion } from './jobs.js';
 import { creditBooking } from './ledger.js';
 import { bookedNotifications } from './notifications.js';
-import { settleRefund } from './refund.js';
 
 /** What `confirmPayment` did with the money. */
 export type ConfirmOutcome = 'confirmed' | 'duplicate' | 'mismatch' | 'late_refund';
