@@ -1,4 +1,5 @@
 // The records careslot keeps: slots, bookings, payments, the doctor's ledger.
+import type { AvailabilityRules } from './availability.js';
 import type { Money } from './money.js';
 import type { BookingMode } from './plan-policy.js';
 import type { BookingStatus, CancelReason, PaymentStatus, ScheduleStatus } from './status.js';
@@ -32,8 +33,41 @@ export interface Schedule {
    * after it returns to that time. Null or absent: the start's own local time.
    */
   localStartTime?: string | null;
+  /**
+   * The availability version this slot was computed from, set when a patient booked a computed
+   * slot (`book({ doctorId, startTime })` materializes the row). Null or absent: published by hand
+   * (`createSchedule`) or rolled over. A free row that came from rules is not offered again as
+   * itself: the rules decide whether its time is bookable, so a rule change or time off wins.
+   */
+  availabilityId?: string | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/**
+ * One version of a doctor's availability rules, in force for slots starting in
+ * `[effectiveFrom, effectiveUntil)`. A newer version ends the ones before it at its own
+ * `effectiveFrom`; versions that never came into force end where they began (empty).
+ */
+export interface AvailabilityRecord {
+  id: string;
+  doctorId: string;
+  /** As validated: currency lowercase, every default filled in. */
+  rules: Required<AvailabilityRules>;
+  effectiveFrom: Date;
+  /** Null while open-ended. */
+  effectiveUntil: Date | null;
+  createdAt: Date;
+}
+
+/** A period the doctor cannot be booked (holiday, conference), half-open `[start, end)`. */
+export interface TimeOff {
+  id: string;
+  doctorId: string;
+  start: Date;
+  end: Date;
+  reason: string | null;
+  createdAt: Date;
 }
 
 /** One transition in a booking's life. */

@@ -1,5 +1,6 @@
 // The persistence port: every read and compare-and-set write the engine needs, plus transactions.
 import type {
+  AvailabilityRecord,
   Booking,
   BookingHistoryEntry,
   LedgerEntry,
@@ -7,6 +8,7 @@ import type {
   PaymentTransaction,
   RefundRecord,
   Schedule,
+  TimeOff,
 } from '../domain/entities.js';
 import type { BookingMode } from '../domain/plan-policy.js';
 import type { BookingStatus, PaymentStatus, ScheduleStatus } from '../domain/status.js';
@@ -16,6 +18,25 @@ export type NewSchedule = Omit<Schedule, 'id' | 'createdAt' | 'updatedAt'>;
 export type NewBooking = Omit<Booking, 'id' | 'createdAt' | 'updatedAt'>;
 export type NewPaymentTransaction = Omit<PaymentTransaction, 'id' | 'createdAt' | 'updatedAt'>;
 export type NewLedgerEntry = Omit<LedgerEntry, 'id'>;
+export type NewAvailabilityRecord = Omit<AvailabilityRecord, 'id' | 'createdAt'>;
+export type NewTimeOff = Omit<TimeOff, 'id' | 'createdAt'>;
+
+/** A doctor's availability versions in force at some instant of `[from, to)`. */
+export interface AvailabilityQuery {
+  doctorId: string;
+  from: Date;
+  to: Date;
+}
+
+export interface TimeOffQuery {
+  doctorId: string;
+  /** start < startBefore */
+  startBefore?: Date;
+  /** end > endAfter (with startBefore: time off overlapping a range) */
+  endAfter?: Date;
+  /** Results are sorted by start ascending, then id. */
+  limit?: number;
+}
 
 type OneOrMany<T> = T | readonly T[];
 
@@ -148,6 +169,15 @@ export interface StoreReads {
   getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null>;
   /** Outbox records, sorted by (createdAt, key). */
   findOutbox(query: OutboxQuery): Promise<OutboxRecord[]>;
+  /**
+   * The doctor's availability versions in force at some instant of `[from, to)`:
+   * `effectiveFrom < to`, `effectiveUntil` null or after `from`, and not empty (`effectiveUntil`
+   * null or after `effectiveFrom`). Sorted by effectiveFrom, then id; they do not overlap.
+   */
+  findAvailability(query: AvailabilityQuery): Promise<AvailabilityRecord[]>;
+  getTimeOff(id: string): Promise<TimeOff | null>;
+  /** The doctor's time off, sorted by start, then id. */
+  findTimeOff(query: TimeOffQuery): Promise<TimeOff[]>;
 }
 
 /**
@@ -237,6 +267,18 @@ export interface StoreOperations extends StoreReads {
   redriveOutbox(args: { key: string; at: Date }): Promise<boolean>;
   /** Deletes up to `limit` delivered records delivered before `deliveredBefore`; returns how many went. */
   deleteDeliveredOutbox(args: { deliveredBefore: Date; limit: number }): Promise<number>;
+
+  /** Stores a new availability version (callers end the earlier ones first, with `endAvailability`). */
+  insertAvailability(record: NewAvailabilityRecord): Promise<AvailabilityRecord>;
+  /**
+   * Ends the doctor's versions at `at`: every non-empty one whose `effectiveUntil` is null or
+   * after `at` gets `effectiveUntil = max(effectiveFrom, at)` (a version not yet in force becomes
+   * empty). Returns how many changed.
+   */
+  endAvailability(args: { doctorId: string; at: Date }): Promise<number>;
+  insertTimeOff(timeOff: NewTimeOff): Promise<TimeOff>;
+  /** Deletes one time off; false when it does not exist. */
+  deleteTimeOff(id: string): Promise<boolean>;
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   refundRecord,
   T0,
 } from '../support/records.js';
+import { describeAvailabilityConformance } from './availability-conformance.js';
 import { describeOutboxConformance } from './outbox-conformance.js';
 
 export interface StoreHarness {
@@ -614,5 +615,6 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
     });
 
     describeOutboxConformance(name, harness);
+    describeAvailabilityConformance(name, harness);
   });
 }

@@ -22,6 +22,10 @@ export const STORE_WRITES = [
   'releaseOutbox',
   'redriveOutbox',
   'deleteDeliveredOutbox',
+  'insertAvailability',
+  'endAvailability',
+  'insertTimeOff',
+  'deleteTimeOff',
 ] as const satisfies readonly (keyof StoreOperations)[];
 
 /**

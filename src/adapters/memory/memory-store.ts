@@ -1,28 +1,34 @@
 // The embedded default store: serializable (or, for tests, snapshot-isolated) transactions over in-process maps.
 import type {
+  AvailabilityRecord,
   Booking,
   LedgerEntry,
   PaymentCustomer,
   PaymentTransaction,
   RefundRecord,
   Schedule,
+  TimeOff,
 } from '../../domain/entities.js';
 import { BookingError } from '../../domain/errors.js';
 import { isActiveBookingStatus } from '../../domain/status.js';
 import type {
+  AvailabilityQuery,
   BookingQuery,
   BookingStore,
   BookingUpdate,
   KeysetCursor,
   LedgerQuery,
+  NewAvailabilityRecord,
   NewBooking,
   NewLedgerEntry,
   NewPaymentTransaction,
   NewSchedule,
+  NewTimeOff,
   PaymentQuery,
   ScheduleQuery,
   ScheduleUpdate,
   StoreOperations,
+  TimeOffQuery,
 } from '../../ports/booking-store.js';
 import type { Clock } from '../../ports/clock.js';
 import type { NewOutboxRecord, OutboxClaim, OutboxCursor, OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
@@ -39,12 +45,16 @@ interface TableMaps {
   events: Map<string, { id: string; type: string; at: Date }>;
   customers: Map<string, PaymentCustomer>;
   outbox: Map<string, OutboxRecord>;
+  availability: Map<string, AvailabilityRecord>;
+  timeOff: Map<string, TimeOff>;
   // Secondary indexes: the memory equivalent of MongoDB's unique indexes.
   activeBySchedule: Map<string, string>;
   bookingByIdempotencyKey: Map<string, string>;
   // Lookup indexes, so per-patient counts and per-doctor overlap checks do not scan everything.
   bookingsByPatient: Map<string, Set<string>>;
   schedulesByDoctor: Map<string, Set<string>>;
+  availabilityByDoctor: Map<string, Set<string>>;
+  timeOffByDoctor: Map<string, Set<string>>;
   /** Keys of each consumer's pending outbox records, so a claim does not scan delivered ones. */
   outboxPending: Map<string, Set<string>>;
   /** Keys of each booking's outbox records: the order-per-booking check reads only those. */
@@ -61,6 +71,8 @@ type Tables = { [N in keyof TableMaps]: TableMaps[N] extends Map<infer K, infer 
 const SET_INDEXES: ReadonlySet<keyof TableMaps> = new Set([
   'bookingsByPatient',
   'schedulesByDoctor',
+  'availabilityByDoctor',
+  'timeOffByDoctor',
   'outboxPending',
   'outboxByBooking',
 ]);
@@ -528,7 +540,71 @@ class MemoryOperations implements StoreOperations {
     }
     return old.length;
   }
+
+  async insertAvailability(record: NewAvailabilityRecord): Promise<AvailabilityRecord> {
+    const row: AvailabilityRecord = { ...copy(record), id: newObjectId(), createdAt: this.now() };
+    this.setRow(this.t.availability, row.id, row);
+    this.addToIndex(this.t.availabilityByDoctor, row.doctorId, row.id);
+    return copy(row);
+  }
+
+  async endAvailability(args: { doctorId: string; at: Date }): Promise<number> {
+    let changed = 0;
+    for (const row of this.candidates(this.t.availability, this.t.availabilityByDoctor, args.doctorId)) {
+      const until = row.effectiveUntil;
+      if (until !== null && (until <= args.at || until <= row.effectiveFrom)) continue;
+      const end = Math.max(row.effectiveFrom.getTime(), args.at.getTime());
+      this.setRow(this.t.availability, row.id, { ...row, effectiveUntil: new Date(end) });
+      changed++;
+    }
+    return changed;
+  }
+
+  async findAvailability(query: AvailabilityQuery): Promise<AvailabilityRecord[]> {
+    return [...this.candidates(this.t.availability, this.t.availabilityByDoctor, query.doctorId)]
+      .filter(
+        (r) => inForce(r) && r.effectiveFrom < query.to && (r.effectiveUntil === null || r.effectiveUntil > query.from),
+      )
+      .sort((a, b) => a.effectiveFrom.getTime() - b.effectiveFrom.getTime() || compareIds(a.id, b.id))
+      .map(copy);
+  }
+
+  async insertTimeOff(timeOff: NewTimeOff): Promise<TimeOff> {
+    const row: TimeOff = { ...copy(timeOff), id: newObjectId(), createdAt: this.now() };
+    this.setRow(this.t.timeOff, row.id, row);
+    this.addToIndex(this.t.timeOffByDoctor, row.doctorId, row.id);
+    return copy(row);
+  }
+
+  async getTimeOff(id: string): Promise<TimeOff | null> {
+    const row = this.t.timeOff.get(id);
+    return row ? copy(row) : null;
+  }
+
+  async findTimeOff(query: TimeOffQuery): Promise<TimeOff[]> {
+    const rows = [...this.candidates(this.t.timeOff, this.t.timeOffByDoctor, query.doctorId)]
+      .filter(
+        (t) =>
+          (query.startBefore === undefined || t.start < query.startBefore) &&
+          (query.endAfter === undefined || t.end > query.endAfter),
+      )
+      .sort((a, b) => a.start.getTime() - b.start.getTime() || compareIds(a.id, b.id));
+    return (query.limit === undefined ? rows : rows.slice(0, query.limit)).map(copy);
+  }
+
+  async deleteTimeOff(id: string): Promise<boolean> {
+    const row = this.t.timeOff.get(id);
+    if (!row) return false;
+    this.deleteRow(this.t.timeOff, id);
+    this.removeFromIndex(this.t.timeOffByDoctor, row.doctorId, id);
+    return true;
+  }
 }
+
+const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A version that ended where it began never applied to any instant. */
+const inForce = (r: AvailabilityRecord): boolean => r.effectiveUntil === null || r.effectiveUntil > r.effectiveFrom;
 
 const byOutboxOrder = (a: OutboxCursor, b: OutboxCursor): number =>
   a.createdAt.getTime() - b.createdAt.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
@@ -587,10 +663,14 @@ export class MemoryStore implements BookingStore {
     events: new Map(),
     customers: new Map(),
     outbox: new Map(),
+    availability: new Map(),
+    timeOff: new Map(),
     activeBySchedule: new Map(),
     bookingByIdempotencyKey: new Map(),
     bookingsByPatient: new Map(),
     schedulesByDoctor: new Map(),
+    availabilityByDoctor: new Map(),
+    timeOffByDoctor: new Map(),
     outboxPending: new Map(),
     outboxByBooking: new Map(),
     paymentByProviderId: new Map(),
@@ -684,4 +764,7 @@ export class MemoryStore implements BookingStore {
   hasProcessedEvent = this.read((o, id: string) => o.hasProcessedEvent(id));
   getPaymentCustomer = this.read((o, a: { patientId: string; provider: string }) => o.getPaymentCustomer(a));
   findOutbox = this.read((o, q: OutboxQuery) => o.findOutbox(q));
+  findAvailability = this.read((o, q: AvailabilityQuery) => o.findAvailability(q));
+  getTimeOff = this.read((o, id: string) => o.getTimeOff(id));
+  findTimeOff = this.read((o, q: TimeOffQuery) => o.findTimeOff(q));
 }
