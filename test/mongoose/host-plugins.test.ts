@@ -1,10 +1,11 @@
 // Host plugins (mongoose.plugin, connection.plugin) never reach careslot's schemas: a required path or a uniqueness validator of the host's changes nothing.
 import mongoose from 'mongoose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { availabilityRecord } from '../conformance/availability-conformance.js';
 import { outboxRecord } from '../conformance/outbox-conformance.js';
 import { autocommit } from '../support/autocommit.js';
 import { at, newBookingOf, newSchedule } from '../support/records.js';
-import { PAT2 } from './samples.js';
+import { DOC, PAT2 } from './samples.js';
 import { createFakeMongo } from './support/fake-mongo.js';
 import { type PluginRead, requiredTenantPlugin, uniqueValidatorPlugin } from './support/host-plugins.js';
 
@@ -47,6 +48,14 @@ describe('host plugins stay off careslot schemas', () => {
     // The outbox too: its records are appended without the path.
     expect(await autocommit(fake.store).appendOutbox([outboxRecord('e1')])).toBe(1);
     expect(fake.store.models.outbox.schema.path('tenantId')).toBeUndefined();
+    // And availability versions and time off, nested rules included.
+    const ops = autocommit(fake.store);
+    expect(await ops.insertAvailability(availabilityRecord())).toMatchObject({ effectiveUntil: null });
+    expect(await ops.insertTimeOff({ doctorId: DOC, start: at(0), end: at(60), reason: null })).toMatchObject({
+      reason: null,
+    });
+    expect(fake.store.models.availability.schema.path('tenantId')).toBeUndefined();
+    expect(fake.store.models.timeOff.schema.path('tenantId')).toBeUndefined();
     // The control: the same plugin does reach a host's own model on the same connection.
     const host = fake.connection.model('HostThing', new mongoose.Schema({ name: String }));
     await expect(new host({ name: 'x' }).validate()).rejects.toMatchObject({ errors: { tenantId: expect.anything() } });

@@ -35,6 +35,8 @@ describe.skipIf(!mongod.available)('query plans on a real server', () => {
         expect.stringMatching(/^booking\.find:holdExpiresAt,status$/),
         expect.stringMatching(/^payment\.find:refunds\.status$/),
         expect.stringMatching(/^ledger\.aggregate:doctorId$/),
+        expect.stringMatching(/^availability\.find:doctorId,effectiveFrom,effectiveUntil$/),
+        expect.stringMatching(/^timeOff\.find:doctorId,end,start$/),
       ]),
     );
   });

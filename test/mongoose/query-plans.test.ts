@@ -71,6 +71,10 @@ describe("every query the engine sends is served by one of careslot's indexes", 
     expect(seen('payment', 'find', 'refunds.status')).toBe(true); // the refund sweep
     expect(seen('booking', 'find', 'checkoutSessionId') || seen('booking', 'findOne', 'idempotencyKey')).toBe(true);
     expect(seen('ledger', 'aggregate', 'doctorId')).toBe(true); // balances
+    expect(seen('availability', 'find', 'effectiveFrom')).toBe(true); // computed slots, the version in force
+    expect(seen('availability', 'findOneAndUpdate', 'effectiveUntil')).toBe(true); // a new version ends the old
+    expect(seen('timeOff', 'find', 'end')).toBe(true); // time off around computed slots
+    expect(fake.rows('schedule').some((row) => row.availabilityId !== undefined)).toBe(true); // a computed slot booked
   });
 
   it('sends partial-index equalities as { $eq, $type } (idempotency key, checkout session, provider payment)', async () => {

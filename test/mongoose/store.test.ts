@@ -357,6 +357,8 @@ describe('indexes', () => {
       patientLock: [{ patientId: 1 }],
       doctorLock: [{ doctorId: 1 }],
       outbox: [{ key: 1 }],
+      availability: [],
+      timeOff: [],
     });
   });
 

@@ -1,4 +1,5 @@
 // The shapes careslot stores in MongoDB: the original system's models, plus the ledger, events and customers.
+import type { Weekday } from '../../domain/availability.js';
 import type { Actor, RefundStatus } from '../../domain/entities.js';
 import type { BookingMode } from '../../domain/plan-policy.js';
 import type { BookingStatus, CancelReason, PaymentStatus, ScheduleStatus } from '../../domain/status.js';
@@ -15,7 +16,9 @@ export type MongooseStoreModelKey =
   | 'customer'
   | 'patientLock'
   | 'doctorLock'
-  | 'outbox';
+  | 'outbox'
+  | 'availability'
+  | 'timeOff';
 
 export const MODEL_KEYS: readonly MongooseStoreModelKey[] = [
   'schedule',
@@ -27,6 +30,8 @@ export const MODEL_KEYS: readonly MongooseStoreModelKey[] = [
   'patientLock',
   'doctorLock',
   'outbox',
+  'availability',
+  'timeOff',
 ];
 
 /**
@@ -43,14 +48,19 @@ export const DEFAULT_MODEL_NAMES: Readonly<Record<MongooseStoreModelKey, string>
   patientLock: 'CareslotPatientLock',
   doctorLock: 'CareslotDoctorLock',
   outbox: 'CareslotOutbox',
+  availability: 'CareslotAvailability',
+  timeOff: 'CareslotTimeOff',
 });
 
 /**
- * Collections whose default name is not mongoose's pluralized model name: the outbox is
- * careslot's own (no original system's data to keep), so it gets a plain name.
+ * Collections whose default name is not mongoose's pluralized model name: the outbox and the
+ * availability rules and time off are careslot's own (no original system's data to keep), so
+ * they get plain names.
  */
 export const DEFAULT_COLLECTION_NAMES: Readonly<Partial<Record<MongooseStoreModelKey, string>>> = Object.freeze({
   outbox: 'careslot_outbox',
+  availability: 'careslot_availability',
+  timeOff: 'careslot_time_off',
 });
 
 export interface MoneyDocument {
@@ -73,6 +83,8 @@ export interface ScheduleDocument {
   rolledOverFrom: ObjectId | null;
   /** The published wall-clock start (`HH:mm`) a rolled-over copy keeps; absent unless set. */
   localStartTime?: string;
+  /** The `CareslotAvailability` version a slot materialized from rules came from; absent unless set. */
+  availabilityId?: ObjectId;
   createdAt: Date;
   updatedAt: Date;
   __v?: number;
@@ -242,6 +254,53 @@ export interface OutboxDocument {
   __v?: number;
 }
 
+export interface WeeklyWindowDocument {
+  days: Weekday[];
+  /** `HH:mm`. */
+  from: string;
+  /** `HH:mm`, or `24:00` for the end of the local day. */
+  to: string;
+}
+
+/** Availability rules as validated (every default filled in), as a nested plain object. */
+export interface AvailabilityRulesDocument {
+  timeZone: string;
+  weekly: WeeklyWindowDocument[];
+  slotMinutes: number;
+  stepMinutes: number;
+  bufferBeforeMinutes: number;
+  bufferAfterMinutes: number;
+  minNoticeMinutes: number;
+  horizonDays: number;
+  fee: MoneyDocument;
+}
+
+/**
+ * `CareslotAvailability` (collection `careslot_availability`): one version of a doctor's rules,
+ * in force for slots starting in `[effectiveFrom, effectiveUntil)`.
+ */
+export interface AvailabilityDocument {
+  _id: ObjectId;
+  doctorId: HostId;
+  rules: AvailabilityRulesDocument;
+  effectiveFrom: Date;
+  /** Null while open-ended; equal to effectiveFrom for a version that never came into force. */
+  effectiveUntil: Date | null;
+  createdAt: Date;
+  __v?: number;
+}
+
+/** `CareslotTimeOff` (collection `careslot_time_off`): a period the doctor cannot be booked, `[start, end)`. */
+export interface TimeOffDocument {
+  _id: ObjectId;
+  doctorId: HostId;
+  start: Date;
+  end: Date;
+  reason: string | null;
+  createdAt: Date;
+  __v?: number;
+}
+
 export interface DocumentsByKey {
   schedule: ScheduleDocument;
   booking: BookingDocument;
@@ -252,4 +311,6 @@ export interface DocumentsByKey {
   patientLock: PatientLockDocument;
   doctorLock: DoctorLockDocument;
   outbox: OutboxDocument;
+  availability: AvailabilityDocument;
+  timeOff: TimeOffDocument;
 }

@@ -1,5 +1,7 @@
 // 'careslot/mongoose': the BookingStore on the host's mongoose Connection.
 export {
+  type AvailabilityDocument,
+  type AvailabilityRulesDocument,
   type BookingDocument,
   type BookingHistoryDocument,
   DEFAULT_COLLECTION_NAMES,
@@ -16,6 +18,8 @@ export {
   type ProcessedEventDocument,
   type RefundDocument,
   type ScheduleDocument,
+  type TimeOffDocument,
+  type WeeklyWindowDocument,
 } from './documents.js';
 export type { HostId, HostIdMode } from './ids.js';
 export { ACTIVE_BOOKING_INDEX, type IndexSpec, MONGOOSE_STORE_INDEXES, SUPERSEDED_INDEXES } from './indexes.js';

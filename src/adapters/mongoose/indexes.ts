@@ -204,6 +204,22 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
       purpose: 'the retention sweep of old delivered records',
     },
   ],
+  // A range read ends in the field the sort does not cover (effectiveUntil, end), filtered on
+  // the index keys: a doctor's versions and time off in force around a range, by start.
+  availability: [
+    {
+      fields: { doctorId: 1, effectiveFrom: 1, _id: 1, effectiveUntil: 1 },
+      options: { name: 'careslot_availability_doctor_from' },
+      purpose: "a doctor's availability versions in force in a range, and ending them",
+    },
+  ],
+  timeOff: [
+    {
+      fields: { doctorId: 1, start: 1, _id: 1, end: 1 },
+      options: { name: 'careslot_time_off_doctor_start' },
+      purpose: "a doctor's time off overlapping a range",
+    },
+  ],
 };
 
 /**

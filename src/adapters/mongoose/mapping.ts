@@ -1,6 +1,8 @@
 // Domain records ↔ MongoDB documents: camelCase domain, the original field names in the database.
 import mongoose from 'mongoose';
+import type { AvailabilityRules } from '../../domain/availability.js';
 import type {
+  AvailabilityRecord,
   Booking,
   BookingHistoryEntry,
   LedgerEntry,
@@ -8,6 +10,7 @@ import type {
   PaymentTransaction,
   RefundRecord,
   Schedule,
+  TimeOff,
 } from '../../domain/entities.js';
 import { BookingError } from '../../domain/errors.js';
 import {
@@ -22,14 +25,18 @@ import {
 } from '../../domain/status.js';
 import type {
   BookingChanges,
+  NewAvailabilityRecord,
   NewBooking,
   NewLedgerEntry,
   NewPaymentTransaction,
   NewSchedule,
+  NewTimeOff,
   ScheduleChanges,
 } from '../../ports/booking-store.js';
 import type { NewOutboxRecord, OutboxRecord, OutboxStatus } from '../../ports/outbox.js';
 import type {
+  AvailabilityDocument,
+  AvailabilityRulesDocument,
   BookingDocument,
   BookingHistoryDocument,
   LedgerEntryDocument,
@@ -40,6 +47,7 @@ import type {
   ProcessedEventDocument,
   RefundDocument,
   ScheduleDocument,
+  TimeOffDocument,
 } from './documents.js';
 import { type HostIdMode, idToString, type ObjectId, toHostId, toKey, toObjectId } from './ids.js';
 
@@ -113,6 +121,7 @@ export function scheduleToDocument(schedule: NewSchedule, hostIds: HostIdMode, n
   };
   // Stored only when set (the schema validates HH:mm), so slots without it look as they always did.
   if (schedule.localStartTime != null) doc.localStartTime = schedule.localStartTime;
+  if (schedule.availabilityId != null) doc.availabilityId = toObjectId(schedule.availabilityId, 'availabilityId');
   return doc;
 }
 
@@ -132,6 +141,7 @@ export function documentToSchedule(doc: ScheduleDocument): Schedule {
   };
   // Absent unless set, as the other stores return it.
   if (typeof doc.localStartTime === 'string') schedule.localStartTime = doc.localStartTime;
+  if (doc.availabilityId != null) schedule.availabilityId = idToString(doc.availabilityId);
   return schedule;
 }
 
@@ -485,5 +495,95 @@ export function documentToOutbox(doc: OutboxDocument): OutboxRecord {
     leaseUntil: copyNullableDate(doc.leaseUntil),
     lastError: doc.lastError ?? null,
     deliveredAt: copyNullableDate(doc.deliveredAt),
+  };
+}
+
+// ---- availability rules (CareslotAvailability) and time off (CareslotTimeOff) ----
+
+/** The rules as stored: a fresh plain object (the caller's arrays are not kept); the schema validates the values. */
+function rulesToDocument(rules: unknown, field: string): AvailabilityRulesDocument {
+  if (!isPlainObject(rules)) throw invalid(field, 'validated availability rules');
+  const r = rules as unknown as Required<AvailabilityRules>;
+  if (!Array.isArray(r.weekly)) throw invalid(`${field}.weekly`, 'an array of weekly windows');
+  return {
+    timeZone: r.timeZone,
+    weekly: r.weekly.map((window, i) => {
+      if (window === null || typeof window !== 'object') throw invalid(`${field}.weekly[${i}]`, 'a weekly window');
+      if (!Array.isArray(window.days)) throw invalid(`${field}.weekly[${i}].days`, 'an array of weekdays');
+      return { days: [...window.days], from: window.from, to: window.to };
+    }),
+    slotMinutes: r.slotMinutes,
+    stepMinutes: r.stepMinutes,
+    bufferBeforeMinutes: r.bufferBeforeMinutes,
+    bufferAfterMinutes: r.bufferAfterMinutes,
+    minNoticeMinutes: r.minNoticeMinutes,
+    horizonDays: r.horizonDays,
+    fee: { amount: r.fee?.amount, currency: r.fee?.currency },
+  };
+}
+
+function documentToRules(doc: AvailabilityRulesDocument): Required<AvailabilityRules> {
+  return {
+    timeZone: doc.timeZone,
+    weekly: doc.weekly.map((window) => ({ days: [...window.days], from: window.from, to: window.to })),
+    slotMinutes: doc.slotMinutes,
+    stepMinutes: doc.stepMinutes,
+    bufferBeforeMinutes: doc.bufferBeforeMinutes,
+    bufferAfterMinutes: doc.bufferAfterMinutes,
+    minNoticeMinutes: doc.minNoticeMinutes,
+    horizonDays: doc.horizonDays,
+    fee: { amount: doc.fee.amount, currency: doc.fee.currency },
+  };
+}
+
+export function availabilityToDocument(
+  record: NewAvailabilityRecord,
+  hostIds: HostIdMode,
+  now: Date,
+): AvailabilityDocument {
+  if (record === null || typeof record !== 'object') throw invalid('record', 'an availability record');
+  return {
+    _id: newObjectId(),
+    doctorId: toHostId(record.doctorId, 'doctorId', hostIds),
+    rules: rulesToDocument(record.rules, 'rules'),
+    effectiveFrom: toDate(record.effectiveFrom, 'effectiveFrom'),
+    effectiveUntil: toNullableDate(record.effectiveUntil, 'effectiveUntil'),
+    createdAt: now,
+    __v: 0,
+  };
+}
+
+export function documentToAvailability(doc: AvailabilityDocument): AvailabilityRecord {
+  return {
+    id: idToString(doc._id),
+    doctorId: idToString(doc.doctorId),
+    rules: documentToRules(doc.rules),
+    effectiveFrom: copyDate(doc.effectiveFrom),
+    effectiveUntil: copyNullableDate(doc.effectiveUntil),
+    createdAt: copyDate(doc.createdAt),
+  };
+}
+
+export function timeOffToDocument(timeOff: NewTimeOff, hostIds: HostIdMode, now: Date): TimeOffDocument {
+  if (timeOff === null || typeof timeOff !== 'object') throw invalid('timeOff', 'a time off record');
+  return {
+    _id: newObjectId(),
+    doctorId: toHostId(timeOff.doctorId, 'doctorId', hostIds),
+    start: toDate(timeOff.start, 'start'),
+    end: toDate(timeOff.end, 'end'),
+    reason: toNullableString(timeOff.reason, 'reason'),
+    createdAt: now,
+    __v: 0,
+  };
+}
+
+export function documentToTimeOff(doc: TimeOffDocument): TimeOff {
+  return {
+    id: idToString(doc._id),
+    doctorId: idToString(doc.doctorId),
+    start: copyDate(doc.start),
+    end: copyDate(doc.end),
+    reason: doc.reason ?? null,
+    createdAt: copyDate(doc.createdAt),
   };
 }

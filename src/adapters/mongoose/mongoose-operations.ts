@@ -1,43 +1,52 @@
 // The store's reads over careslot's collections (alone or in a transaction), and the operations of one MongoDB transaction.
 import type mongoose from 'mongoose';
 import type {
+  AvailabilityRecord,
   Booking,
   LedgerEntry,
   PaymentCustomer,
   PaymentTransaction,
   RefundRecord,
   Schedule,
+  TimeOff,
 } from '../../domain/entities.js';
 import { BookingError } from '../../domain/errors.js';
 import { isActiveBookingStatus, type ScheduleStatus } from '../../domain/status.js';
 import type {
+  AvailabilityQuery,
   BookingQuery,
   BookingUpdate,
   LedgerQuery,
+  NewAvailabilityRecord,
   NewBooking,
   NewLedgerEntry,
   NewPaymentTransaction,
   NewSchedule,
+  NewTimeOff,
   PaymentQuery,
   ScheduleQuery,
   ScheduleUpdate,
   StoreOperations,
   StoreReads,
+  TimeOffQuery,
 } from '../../ports/booking-store.js';
 import type { NewOutboxRecord, OutboxClaim, OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
 import type { DocumentsByKey, MongooseStoreModelKey } from './documents.js';
 import { isDuplicateKeyError, toStoreError, UniqueConflictError } from './errors.js';
 import { type HostIdMode, type ObjectId, toHostId, toKey, toObjectId } from './ids.js';
 import {
+  availabilityToDocument,
   bookingChangesToDocument,
   bookingStatuses,
   bookingToDocument,
+  documentToAvailability,
   documentToBooking,
   documentToCustomer,
   documentToLedger,
   documentToOutbox,
   documentToPayment,
   documentToSchedule,
+  documentToTimeOff,
   eventToDocument,
   historyToDocument,
   ledgerToDocument,
@@ -49,12 +58,17 @@ import {
   scheduleChangesToDocument,
   scheduleStatuses,
   scheduleToDocument,
+  timeOffToDocument,
   toDate,
   toWholeNumber,
   withRefund,
 } from './mapping.js';
 import {
+  AVAILABILITY_SORT,
   activeBookingFilter,
+  availabilityEndFilter,
+  availabilityEndWrite,
+  availabilityQueryFilter,
   bookingCasFilter,
   bookingQueryFilter,
   bookingUpdate,
@@ -68,6 +82,7 @@ import {
   eventFilter,
   type Filter,
   idempotencyFilter,
+  isInForce,
   ledgerBalancesPipeline,
   ledgerKeyFilter,
   ledgerQueryFilter,
@@ -95,6 +110,8 @@ import {
   scheduleCasFilter,
   scheduleQueryFilter,
   scheduleSetUpdate,
+  TIME_OFF_SORT,
+  timeOffQueryFilter,
   type Update,
 } from './queries.js';
 
@@ -312,6 +329,28 @@ export class MongooseReads implements StoreReads {
       .find(filter, { ...this.readOptions(), sort: OUTBOX_SORT, ...listOptions(limit) })
       .toArray();
     return docs.map(documentToOutbox);
+  }
+
+  async findAvailability(query: AvailabilityQuery): Promise<AvailabilityRecord[]> {
+    const filter = availabilityQueryFilter(query, this.deps.hostIds);
+    const docs = await this.c.availability
+      .find(filter, { ...this.readOptions(), sort: AVAILABILITY_SORT, ...listOptions(undefined) })
+      .toArray();
+    return docs.filter(isInForce).map(documentToAvailability);
+  }
+
+  async getTimeOff(id: string): Promise<TimeOff | null> {
+    const doc = await this.c.timeOff.findOne(byId(toObjectId(id, 'timeOffId')), this.readOptions());
+    return doc ? documentToTimeOff(doc) : null;
+  }
+
+  async findTimeOff(query: TimeOffQuery): Promise<TimeOff[]> {
+    const { filter, limit } = timeOffQueryFilter(query, this.deps.hostIds);
+    if (limit === 0) return [];
+    const docs = await this.c.timeOff
+      .find(filter, { ...this.readOptions(), sort: TIME_OFF_SORT, ...listOptions(limit) })
+      .toArray();
+    return docs.map(documentToTimeOff);
   }
 }
 
@@ -654,6 +693,50 @@ export class MongooseOperations extends MongooseReads implements StoreOperations
     if (old.length === 0) return 0;
     const result = await this.c.outbox.deleteMany(deleteOutboxFilter(old.map((doc) => doc._id)), this.writeOptions());
     return result.deletedCount;
+  }
+
+  // ---- availability versions and time off ----
+
+  async insertAvailability(record: NewAvailabilityRecord): Promise<AvailabilityRecord> {
+    const doc = await this.cast('availability', availabilityToDocument(record, this.deps.hostIds, this.deps.now()));
+    await this.c.availability.insertOne(doc, this.writeOptions());
+    return documentToAvailability(doc);
+  }
+
+  /**
+   * Reads the doctor's versions that end after `at` on the transaction's snapshot, then ends
+   * each with a write whose filter repeats the end it read: a concurrent change to one of them
+   * makes that write conflict, and the transaction runs again on the other's result. (One
+   * pipeline `updateMany` with `$max` would do it in a round trip, but a doctor has few versions.)
+   */
+  async endAvailability(args: { doctorId: string; at: Date }): Promise<number> {
+    if (args === null || typeof args !== 'object') throw invalidArgument('endAvailability');
+    const doctorId = toHostId(args.doctorId, 'doctorId', this.deps.hostIds);
+    const at = toDate(args.at, 'at');
+    const versions = await this.c.availability
+      .find(availabilityEndFilter(doctorId, at), {
+        ...this.readOptions({ projection: { _id: 1, effectiveFrom: 1, effectiveUntil: 1 } }),
+        sort: AVAILABILITY_SORT,
+        ...listOptions(undefined),
+      })
+      .toArray();
+    let changed = 0;
+    for (const version of versions.filter(isInForce)) {
+      const { filter, update } = availabilityEndWrite(version, at);
+      if (await this.c.availability.findOneAndUpdate(filter, update, this.updateOptions())) changed++;
+    }
+    return changed;
+  }
+
+  async insertTimeOff(timeOff: NewTimeOff): Promise<TimeOff> {
+    const doc = await this.cast('timeOff', timeOffToDocument(timeOff, this.deps.hostIds, this.deps.now()));
+    await this.c.timeOff.insertOne(doc, this.writeOptions());
+    return documentToTimeOff(doc);
+  }
+
+  async deleteTimeOff(id: string): Promise<boolean> {
+    const result = await this.c.timeOff.deleteMany(byId(toObjectId(id, 'timeOffId')), this.writeOptions());
+    return result.deletedCount > 0;
   }
 
   private updateOptions(): { returnDocument: 'after'; session: ClientSession } {

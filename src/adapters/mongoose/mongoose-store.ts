@@ -1,13 +1,15 @@
 // MongooseStore: the BookingStore on the host's own mongoose Connection, with MongoDB transactions.
 import mongoose from 'mongoose';
-import type { LedgerEntry, PaymentCustomer } from '../../domain/entities.js';
+import type { AvailabilityRecord, LedgerEntry, PaymentCustomer, TimeOff } from '../../domain/entities.js';
 import type {
+  AvailabilityQuery,
   BookingQuery,
   BookingStore,
   LedgerQuery,
   PaymentQuery,
   ScheduleQuery,
   StoreOperations,
+  TimeOffQuery,
 } from '../../ports/booking-store.js';
 import type { Clock } from '../../ports/clock.js';
 import type { OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
@@ -72,7 +74,7 @@ export interface MongooseStoreOptions {
    * Model names to use instead of the defaults (`DoctorAppointmentSchedule`,
    * `DoctorPatientScheduleBooking`, `PaymentTransaction`, `DoctorWalletLedger`,
    * `ProcessedPaymentEvent`, `PaymentCustomer`, `CareslotPatientLock`, `CareslotDoctorLock`,
-   * `CareslotOutbox`), e.g. when the host
+   * `CareslotOutbox`, `CareslotAvailability`, `CareslotTimeOff`), e.g. when the host
    * already registered its own model under one of those names on this connection.
    * @defaultValue DEFAULT_MODEL_NAMES
    */
@@ -81,7 +83,8 @@ export interface MongooseStoreOptions {
    * Collection names per model. Point a renamed model at an existing collection to keep
    * using the original data (`{ schedule: 'doctorappointmentschedules' }`).
    * @defaultValue mongoose's pluralized, lowercased model name (`doctorappointmentschedules`, ...);
-   * the outbox's is `careslot_outbox` (`DEFAULT_COLLECTION_NAMES`)
+   * the outbox's is `careslot_outbox`, the availability versions' `careslot_availability` and the
+   * time off's `careslot_time_off` (`DEFAULT_COLLECTION_NAMES`)
    */
   collectionNames?: Partial<Record<MongooseStoreModelKey, string>>;
   /**
@@ -202,8 +205,9 @@ function assertConnection(connection: unknown): asserts connection is mongoose.C
 }
 
 /**
- * The production store: slots, bookings, payments, the doctors' ledger, processed events and
- * payment customers in MongoDB, on the host's mongoose Connection.
+ * The production store: slots, bookings, payments, the doctors' ledger, processed events,
+ * payment customers, the outbox, and doctors' availability rules and time off in MongoDB, on
+ * the host's mongoose Connection.
  *
  * - Reads run on the store directly (committed data, from the primary); every write runs in
  *   `transaction`, through `connection.transaction` (the driver's `withTransaction`, which runs
@@ -623,4 +627,11 @@ export class MongooseStore implements BookingStore {
   );
   /** Outbox records (committed), sorted by (createdAt, key); claims and every other outbox write run in `transaction`. */
   findOutbox = this.call('findOutbox', (r, q: OutboxQuery): Promise<OutboxRecord[]> => r.findOutbox(q));
+  /** A doctor's availability versions in force in `[from, to)` (committed), by effectiveFrom; changes run in `transaction`. */
+  findAvailability = this.call(
+    'findAvailability',
+    (r, q: AvailabilityQuery): Promise<AvailabilityRecord[]> => r.findAvailability(q),
+  );
+  getTimeOff = this.call('getTimeOff', (r, id: string): Promise<TimeOff | null> => r.getTimeOff(id));
+  findTimeOff = this.call('findTimeOff', (r, q: TimeOffQuery): Promise<TimeOff[]> => r.findTimeOff(q));
 }

@@ -2,9 +2,21 @@
 import type { RefundStatus } from '../../domain/entities.js';
 import { BookingError } from '../../domain/errors.js';
 import type { BookingStatus, PaymentStatus, ScheduleStatus } from '../../domain/status.js';
-import type { BookingQuery, LedgerQuery, PaymentQuery, ScheduleQuery } from '../../ports/booking-store.js';
+import type {
+  AvailabilityQuery,
+  BookingQuery,
+  LedgerQuery,
+  PaymentQuery,
+  ScheduleQuery,
+  TimeOffQuery,
+} from '../../ports/booking-store.js';
 import type { OutboxStatus } from '../../ports/outbox.js';
-import type { BookingHistoryDocument, PaymentTransactionStatus, RefundDocument } from './documents.js';
+import type {
+  AvailabilityDocument,
+  BookingHistoryDocument,
+  PaymentTransactionStatus,
+  RefundDocument,
+} from './documents.js';
 import { type HostId, type HostIdMode, type ObjectId, toHostId, toKey, toObjectId } from './ids.js';
 import {
   type BookingChangesDocument,
@@ -364,6 +376,66 @@ export function outboxRetentionFilter(deliveredBefore: Date): Filter {
 
 export function deleteOutboxFilter(ids: readonly ObjectId[]): Filter {
   return { _id: { $in: [...ids] }, status: 'delivered' };
+}
+
+// ---- availability versions and time off ----
+
+/** Versions in effectiveFrom order; _id breaks ties (as the port's id order). */
+export const AVAILABILITY_SORT = { effectiveFrom: 1, _id: 1 } as const;
+export const TIME_OFF_SORT = { start: 1, _id: 1 } as const;
+
+/**
+ * Null (open-ended) or after `instant`: `$not: { $lte }` matches a null or missing end and a
+ * later one in one predicate on the index key, where an `$or` would not be served in order.
+ */
+const endsAfter = (instant: Date) => ({ $not: { $lte: instant } });
+
+/**
+ * A doctor's versions that start before `to` and end after `from`. Whether a version is empty
+ * (ended where it began) compares two fields, which no index bound can say: `isInForce` drops
+ * those from what comes back (there are few, and only among one doctor's versions).
+ */
+export function availabilityQueryFilter(input: AvailabilityQuery, hostIds: HostIdMode): Filter {
+  const query = queryObject(input, 'query');
+  return {
+    doctorId: toHostId(query.doctorId, 'doctorId', hostIds),
+    effectiveFrom: { $lt: toDate(query.to, 'to') },
+    effectiveUntil: endsAfter(toDate(query.from, 'from')),
+  };
+}
+
+/** Not empty: open-ended, or ending after it began. */
+export function isInForce(doc: Pick<AvailabilityDocument, 'effectiveFrom' | 'effectiveUntil'>): boolean {
+  return doc.effectiveUntil == null || doc.effectiveUntil.getTime() > doc.effectiveFrom.getTime();
+}
+
+/** The versions `endAvailability` may change: the doctor's that end after `at` (empty ones dropped by `isInForce`). */
+export function availabilityEndFilter(doctorId: HostId, at: Date): Filter {
+  return { doctorId, effectiveUntil: endsAfter(at) };
+}
+
+/**
+ * Ends one version read on the transaction's snapshot, only while its end is still what was
+ * read: a concurrent change makes the write conflict (the transaction runs again), never overwrites.
+ */
+export function availabilityEndWrite(
+  doc: Pick<AvailabilityDocument, '_id' | 'effectiveFrom' | 'effectiveUntil'>,
+  at: Date,
+): { filter: Filter; update: Update } {
+  const until = doc.effectiveFrom.getTime() > at.getTime() ? doc.effectiveFrom : at;
+  return {
+    filter: { _id: doc._id, effectiveUntil: doc.effectiveUntil ?? null },
+    update: { $set: { effectiveUntil: new Date(until.getTime()) } },
+  };
+}
+
+/** A doctor's time off, `start < startBefore` and `end > endAfter` when given (both: overlapping a range). */
+export function timeOffQueryFilter(input: TimeOffQuery, hostIds: HostIdMode): ListFilter {
+  const query = queryObject(input, 'query');
+  const filter: Filter = { doctorId: toHostId(query.doctorId, 'doctorId', hostIds) };
+  if (query.startBefore !== undefined) filter.start = { $lt: toDate(query.startBefore, 'startBefore') };
+  if (query.endAfter !== undefined) filter.end = { $gt: toDate(query.endAfter, 'endAfter') };
+  return { filter, limit: parseLimit(query.limit) };
 }
 
 /** Brings `active` in line with the status, for documents written before careslot kept it. */

@@ -1,5 +1,6 @@
 // The mongoose schemas: field types, casting and validation of every document careslot writes.
 import mongoose from 'mongoose';
+import { WEEKDAYS } from '../../domain/availability.js';
 import { BOOKING_STATUSES, CANCEL_REASONS, PAYMENT_STATUSES, SCHEDULE_STATUSES } from '../../domain/status.js';
 import type { DocumentsByKey, MongooseStoreModelKey } from './documents.js';
 import type { HostIdMode } from './ids.js';
@@ -126,6 +127,8 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
           '{PATH} must be a wall-clock time HH:mm or HH:mm:ss.SSS',
         ],
       },
+      // No default either: only slots materialized from rules carry it.
+      availabilityId: { type: Schema.Types.ObjectId, ref: names.availability },
       createdAt: Date,
       updatedAt: Date,
     },
@@ -293,6 +296,57 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
     { ...BASE_OPTIONS, minimize: false },
   );
 
+  const wallClock = (pattern: RegExp, message: string) => ({
+    type: String,
+    required: true,
+    match: [pattern, message] as [RegExp, string],
+  });
+  const minutes = { type: Number, required: true, validate: nonNegativeInteger };
+  const weeklyWindow = new Schema(
+    {
+      days: { type: [{ type: String, enum: WEEKDAYS }], required: true },
+      from: wallClock(/^([01]\d|2[0-3]):[0-5]\d$/, '{PATH} must be a wall-clock time HH:mm'),
+      to: wallClock(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, '{PATH} must be a wall-clock time HH:mm or 24:00'),
+    },
+    { _id: false, id: false },
+  );
+  // The rules as the engine validated them (every default filled in); nested, never queried.
+  const rules = new Schema(
+    {
+      timeZone: { type: String, required: true },
+      weekly: { type: [weeklyWindow], required: true },
+      slotMinutes: minutes,
+      stepMinutes: minutes,
+      bufferBeforeMinutes: minutes,
+      bufferAfterMinutes: minutes,
+      minNoticeMinutes: minutes,
+      horizonDays: minutes,
+      fee: { type: money(), required: true },
+    },
+    { _id: false, id: false },
+  );
+  const availability = new Schema(
+    {
+      doctorId: hostId(true),
+      rules: { type: rules, required: true },
+      effectiveFrom: { type: Date, required: true },
+      effectiveUntil: { type: Date, default: null },
+      createdAt: { type: Date, required: true },
+    },
+    BASE_OPTIONS,
+  );
+
+  const timeOff = new Schema(
+    {
+      doctorId: hostId(true),
+      start: { type: Date, required: true },
+      end: { type: Date, required: true },
+      reason: nullableString,
+      createdAt: { type: Date, required: true },
+    },
+    BASE_OPTIONS,
+  );
+
   const schemas = {
     schedule,
     booking,
@@ -303,6 +357,8 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
     patientLock,
     doctorLock,
     outbox,
+    availability,
+    timeOff,
   } as unknown as CareslotSchemas;
   for (const key of Object.keys(schemas) as MongooseStoreModelKey[]) {
     const schema = schemas[key];

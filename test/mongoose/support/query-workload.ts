@@ -17,7 +17,8 @@ export function workloadFixture(store: MongooseStore): Fixture {
  * idempotency key and its retry, a free-quota booking, a VISE booking, confirmation by webhook
  * (session lookup, provider payment, processed event), a lost webhook found by the sweep, a
  * refund with its ledger debit, the wallet (and its second page), the hold timeout, the end of slots with rollover,
- * the reconciliation sweep and the clean-up.
+ * the reconciliation sweep and the clean-up; then availability rules (set, read, computed slots, a booking of one
+ * that materializes it, time off added, listed and removed, the rules cleared).
  */
 export async function runQueryWorkload(f: Fixture, store: MongooseStore): Promise<void> {
   const { engine, gateway } = f;
@@ -77,4 +78,28 @@ export async function runQueryWorkload(f: Fixture, store: MongooseStore): Promis
   await f.advance(9 * 24 * 60); // past the clean-up retention
   await engine.runJob(JOB_NAMES.cleanup, {});
   await engine.reconcile();
+
+  await engine.setAvailability({
+    doctorId: DOCTOR,
+    timeZone: 'UTC',
+    weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '08:00', to: '18:00' }],
+    slotMinutes: 30,
+    fee: { amount: 5000, currency: 'eur' },
+  });
+  await engine.getAvailability({ doctorId: DOCTOR });
+  const day = 86_400_000;
+  const from = new Date(f.clock.now().getTime() + day);
+  const page = await engine.findSlots({ doctorId: DOCTOR, from, to: new Date(from.getTime() + day), limit: 3 });
+  const computed = page.slots[0];
+  if (computed) await engine.book({ patientId: PATIENTS.standard, doctorId: DOCTOR, startTime: computed.start });
+  const off = await engine.addTimeOff({
+    doctorId: DOCTOR,
+    start: new Date(from.getTime() + 2 * day),
+    end: new Date(from.getTime() + 3 * day),
+    reason: 'conference',
+  });
+  await engine.listTimeOff({ doctorId: DOCTOR });
+  await engine.listTimeOff({ doctorId: DOCTOR, from, to: new Date(from.getTime() + 5 * day), limit: 5 });
+  await engine.removeTimeOff({ timeOffId: off.timeOff.id });
+  await engine.clearAvailability({ doctorId: DOCTOR });
 }
