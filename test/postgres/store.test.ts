@@ -8,8 +8,9 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { POSTGRES_MIGRATIONS, PostgresStore } from '../../src/adapters/postgres/index.js';
 import { checksumOf, MIGRATIONS } from '../../src/adapters/postgres/migrations.js';
 import { fillTemplate, tableNames } from '../../src/adapters/postgres/tables.js';
-import { type Clock, isBookingError, type StoreOperations } from '../../src/index.js';
+import { type Clock, isBookingError, type NewAvailabilityRecord, type StoreOperations } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
+import { availabilityRecord } from '../conformance/availability-conformance.js';
 import { outboxRecord } from '../conformance/outbox-conformance.js';
 import { autocommit } from '../support/autocommit.js';
 import { rejectionOf } from '../support/engine-fixture.js';
@@ -107,8 +108,8 @@ describe('migrations and ready()', () => {
   it('applies the shipped migrations once: a second migrate() applies nothing, and the checksums are recorded', async () => {
     const schema = unusedSchema();
     const store = new PostgresStore({ pglite: db, schema });
-    expect(await store.migrate()).toEqual({ applied: [1, 2], version: 2 });
-    expect(await store.migrate()).toEqual({ applied: [], version: 2 });
+    expect(await store.migrate()).toEqual({ applied: [1, 2, 3], version: 3 });
+    expect(await store.migrate()).toEqual({ applied: [], version: 3 });
     await expect(store.ready()).resolves.toBeUndefined();
     // A second store on the same schema (another process starting) finds it ready.
     await expect(new PostgresStore({ pglite: db, schema }).ready()).resolves.toBeUndefined();
@@ -119,11 +120,12 @@ describe('migrations and ready()', () => {
     expect(POSTGRES_MIGRATIONS.map((m) => [m.version, m.name])).toEqual([
       [1, 'initial schema'],
       [2, 'outbox'],
+      [3, 'availability'],
     ]);
     for (const m of POSTGRES_MIGRATIONS) expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('upgrades a schema at version 1 (an earlier careslot) to 2: the outbox table and its indexes, data kept', async () => {
+  it('upgrades a schema at version 1 (an earlier careslot) to 3: the outbox table and its indexes, data kept', async () => {
     const schema = unusedSchema();
     const names = tableNames(schema, '');
     // The database an earlier careslot left: migration 1 only.
@@ -141,9 +143,9 @@ describe('migrations and ready()', () => {
     );
     const store = new PostgresStore({ pglite: db, schema });
     expect((await rejectionOf(store.ready())).message).toMatch(
-      /schema is at version 1, this careslot needs 2 \(missing 2 outbox\): run `await store.migrate\(\)`/,
+      /schema is at version 1, this careslot needs 3 \(missing 2 outbox, 3 availability\): run `await store.migrate\(\)`/,
     );
-    expect(await store.migrate()).toEqual({ applied: [2], version: 2 });
+    expect(await store.migrate()).toEqual({ applied: [2, 3], version: 3 });
     await expect(store.ready()).resolves.toBeUndefined();
     expect(await store.hasProcessedEvent('evt_old')).toBe(true);
     expect(await autocommit(store).appendOutbox([outboxRecord('e1')])).toBe(1);
@@ -160,6 +162,51 @@ describe('migrations and ready()', () => {
     ]);
   });
 
+  it('upgrades a schema at version 2 to 3: availability and time-off tables, slots kept without a version', async () => {
+    const schema = unusedSchema();
+    const names = tableNames(schema, '');
+    // The database the outbox release left: migrations 1 and 2.
+    await db.exec(`CREATE SCHEMA "${schema}";
+      CREATE TABLE ${names.qualified.migrations} (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());`);
+    for (const migration of MIGRATIONS.slice(0, 2)) {
+      await db.exec(fillTemplate(migration.sql, names));
+      await db.query(`INSERT INTO ${names.qualified.migrations} (version, name, checksum) VALUES ($1, $2, $3)`, [
+        migration.version,
+        migration.name,
+        checksumOf(migration),
+      ]);
+    }
+    await db.query(
+      `INSERT INTO ${names.qualified.schedules} (id, created_by, start_time, end_time, time_zone, fee_amount, fee_currency, status, created_at, updated_at)
+       VALUES ('s_old', 'd1', now(), now() + interval '30 minutes', 'UTC', 100, 'usd', 'available', now(), now())`,
+    );
+    const store = new PostgresStore({ pglite: db, schema });
+    expect((await rejectionOf(store.ready())).message).toMatch(
+      /schema is at version 2, this careslot needs 3 \(missing 3 availability\): run `await store.migrate\(\)`/,
+    );
+    expect(await store.migrate()).toEqual({ applied: [3], version: 3 });
+    const old = await store.getSchedule('s_old');
+    expect(old?.doctorId).toBe('d1');
+    expect(old?.availabilityId).toBeNull();
+    const version = await autocommit(store).insertAvailability(availabilityRecord({ doctorId: 'd1' }));
+    const computed = await autocommit(store).insertSchedule(
+      newSchedule({ doctorId: 'd1', availabilityId: version.id }),
+    );
+    expect((await store.getSchedule(computed.id))?.availabilityId).toBe(version.id);
+    const { rows } = await db.query<{ tablename: string; indexname: string }>(
+      `SELECT tablename, indexname FROM pg_indexes WHERE schemaname = $1 AND tablename IN ('availability', 'time_off')
+        ORDER BY tablename, indexname`,
+      [schema],
+    );
+    expect(rows.map((r) => `${r.tablename}.${r.indexname}`)).toEqual([
+      'availability.availability_doctor_from',
+      'availability.availability_pkey',
+      'time_off.time_off_doctor_end',
+      'time_off.time_off_doctor_start',
+      'time_off.time_off_pkey',
+    ]);
+  });
+
   it('refuses a schema whose applied migration was changed, in ready() and migrate(), touching nothing', async () => {
     const store = new PostgresStore({ pglite: db, schema: unusedSchema() });
     await store.migrate();
@@ -172,10 +219,10 @@ describe('migrations and ready()', () => {
   it('refuses a schema with a migration newer than this careslot, saying to upgrade', async () => {
     const store = new PostgresStore({ pglite: db, schema: unusedSchema() });
     await store.migrate();
-    await db.query(`INSERT INTO ${store.tables.migrations} (version, name, checksum) VALUES (3, 'future', 'abc')`);
+    await db.query(`INSERT INTO ${store.tables.migrations} (version, name, checksum) VALUES (4, 'future', 'abc')`);
     const fresh = new PostgresStore({ pglite: db, schema: store.schema });
     expect((await rejectionOf(fresh.ready())).message).toMatch(
-      /has careslot migration 3, newer than this careslot knows \(up to 2\): upgrade careslot/,
+      /has careslot migration 4, newer than this careslot knows \(up to 3\): upgrade careslot/,
     );
     expect((await rejectionOf(fresh.migrate())).message).toMatch(/newer than this careslot knows/);
   });
@@ -186,7 +233,7 @@ describe('migrations and ready()', () => {
     await db.query(`DELETE FROM ${store.tables.migrations}`);
     const fresh = new PostgresStore({ pglite: db, schema: store.schema });
     expect((await rejectionOf(fresh.ready())).message).toMatch(
-      /schema is at version 0, this careslot needs 2 \(missing 1 initial schema, 2 outbox\): run `await store.migrate\(\)`/,
+      /schema is at version 0, this careslot needs 3 \(missing 1 initial schema, 2 outbox, 3 availability\): run `await store.migrate\(\)`/,
     );
   });
 });
@@ -289,7 +336,7 @@ describe('PostgresStore.embedded', () => {
 
     const second = await PostgresStore.embedded({ dataDir: dir });
     expect(await second.getSchedule(slot.id)).toEqual(slot);
-    expect(await second.migrate()).toEqual({ applied: [], version: 2 });
+    expect(await second.migrate()).toEqual({ applied: [], version: 3 });
     await second.close();
     expect(existsSync(join(dir, 'PG_VERSION'))).toBe(true);
   });
@@ -373,5 +420,96 @@ describe('outbox', () => {
     const [found] = await store.findOutbox({ bookingId: 'auth0|b 🩺' });
     expect(found).toMatchObject({ ...record, status: 'pending' });
     expect(found?.payload).toEqual(record.payload);
+  });
+});
+
+describe('availability and time off', () => {
+  let store: PostgresStore;
+  beforeEach(async () => {
+    store = await target.store();
+  });
+
+  /** A version of the doctor these tests look at. */
+  const version = (overrides: Partial<NewAvailabilityRecord> = {}) =>
+    availabilityRecord({ doctorId: 'd1', ...overrides });
+  const timeOff = { doctorId: 'd1', start: T0, end: new Date(T0.getTime() + 3_600_000), reason: null };
+
+  it.each([
+    ['rules that are not an object', (tx: StoreOperations) => tx.insertAvailability(version({ rules: 'x' as never }))],
+    [
+      'a NUL in the rules',
+      (tx: StoreOperations) =>
+        tx.insertAvailability(version({ rules: { ...availabilityRecord().rules, timeZone: 'Europe/\u0000Berlin' } })),
+    ],
+    [
+      'an invalid effectiveFrom',
+      (tx: StoreOperations) => tx.insertAvailability(version({ effectiveFrom: new Date('x') })),
+    ],
+    [
+      'an effectiveUntil that is not a Date',
+      (tx: StoreOperations) => tx.insertAvailability(version({ effectiveUntil: 'soon' as never })),
+    ],
+    [
+      'ending without an instant',
+      (tx: StoreOperations) => tx.endAvailability({ doctorId: 'd1', at: undefined as never }),
+    ],
+    ['time off ending at its start', (tx: StoreOperations) => tx.insertTimeOff({ ...timeOff, end: T0 })],
+    [
+      'time off ending before its start',
+      (tx: StoreOperations) => tx.insertTimeOff({ ...timeOff, end: new Date(T0.getTime() - 1) }),
+    ],
+    ['time off without a doctor', (tx: StoreOperations) => tx.insertTimeOff({ ...timeOff, doctorId: '' })],
+    ['a NUL in the reason', (tx: StoreOperations) => tx.insertTimeOff({ ...timeOff, reason: 'a\u0000b' })],
+    ['deleting an id that is not text', (tx: StoreOperations) => tx.deleteTimeOff(42 as never)],
+  ])('answers %s with INVALID_INPUT, writing nothing', async (_name, write) => {
+    expect((await rejectionOf(store.transaction(write as (tx: StoreOperations) => Promise<unknown>))).code).toBe(
+      'INVALID_INPUT',
+    );
+    expect(
+      await store.findAvailability({ doctorId: 'd1', from: new Date(0), to: new Date('2200-01-01T00:00:00Z') }),
+    ).toEqual([]);
+    expect(await store.findTimeOff({ doctorId: 'd1' })).toEqual([]);
+  });
+
+  it('answers a bad read with INVALID_INPUT, and an unknown time-off id with null', async () => {
+    expect((await rejectionOf(store.getTimeOff({ $gt: '' } as never))).code).toBe('INVALID_INPUT');
+    expect((await rejectionOf(store.getTimeOff('x'.repeat(201)))).code).toBe('INVALID_INPUT');
+    expect((await rejectionOf(store.findTimeOff({ doctorId: 'd1', limit: -1 }))).code).toBe('INVALID_INPUT');
+    expect((await rejectionOf(store.findTimeOff({} as never))).code).toBe('INVALID_INPUT');
+    expect((await rejectionOf(store.findAvailability({ doctorId: 'd1', from: T0 } as never))).code).toBe(
+      'INVALID_INPUT',
+    );
+    expect(await store.getTimeOff('64b0000000000000000000f1')).toBeNull();
+    expect(await autocommit(store).deleteTimeOff('64b0000000000000000000f1')).toBe(false);
+  });
+
+  it('answers ranges reaching the ends of JavaScript time, which PostgreSQL cannot read, as open ranges', async () => {
+    const [first, last] = [new Date(-8.64e15), new Date(8.64e15)];
+    const created = await autocommit(store).insertAvailability(version());
+    const off = await autocommit(store).insertTimeOff(timeOff);
+    const slot = await autocommit(store).insertSchedule(newSchedule({ doctorId: 'd1' }));
+    expect(await store.findAvailability({ doctorId: 'd1', from: first, to: last })).toEqual([created]);
+    expect(await store.findAvailability({ doctorId: 'd1', from: last, to: last })).toEqual([created]);
+    expect(await store.findAvailability({ doctorId: 'd1', from: first, to: first })).toEqual([]);
+    expect(await store.findTimeOff({ doctorId: 'd1', startBefore: last, endAfter: first })).toEqual([off]);
+    expect(await store.findTimeOff({ doctorId: 'd1', endAfter: last })).toEqual([]);
+    expect(await store.findSchedules({ doctorId: 'd1', startFrom: first, startBefore: last })).toEqual([slot]);
+    expect(await store.findSchedules({ doctorId: 'd1', endBefore: first })).toEqual([]);
+    expect(await store.countBookings({ createdBefore: last })).toBe(0);
+  });
+
+  it('keeps the rules exactly as JSON (numbers, lists, fee) and host ids as given', async () => {
+    const doctorId = "auth0|doctor'); DROP TABLE availability; --";
+    const record = availabilityRecord({ doctorId, effectiveUntil: new Date(T0.getTime() + 1) });
+    const created = await autocommit(store).insertAvailability(record);
+    const [read] = await store.findAvailability({ doctorId, from: T0, to: new Date(T0.getTime() + 1) });
+    expect(read).toEqual(created);
+    expect(read?.rules).toStrictEqual(record.rules);
+    expect(typeof read?.rules.fee.amount).toBe('number');
+    const { rows } = await target.db.query<{ t: string }>(
+      `SELECT jsonb_typeof(rules->'weekly') AS t FROM ${store.tables.availability} WHERE id = $1`,
+      [created.id],
+    );
+    expect(rows).toEqual([{ t: 'array' }]);
   });
 });

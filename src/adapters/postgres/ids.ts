@@ -60,6 +60,22 @@ export function toDate(value: unknown, field: string): Date {
   return value;
 }
 
+// The instants PostgreSQL reads in the ISO form JavaScript writes: years 0001 to 9999.
+const FIRST_INSTANT = Date.parse('0001-01-01T00:00:00.000Z');
+const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * A query bound (a filter, never a stored value): any valid Date, the ones PostgreSQL cannot read
+ * (e.g. `new Date(-8.64e15)`, "since ever") as `-infinity` or `infinity`. No stored time lies
+ * beyond them, so every comparison answers as it would with the Date itself.
+ */
+export function toBound(value: unknown, field: string): Date | '-infinity' | 'infinity' {
+  const d = toDate(value, field);
+  if (d.getTime() < FIRST_INSTANT) return '-infinity';
+  if (d.getTime() > LAST_INSTANT) return 'infinity';
+  return d;
+}
+
 export function toNullableDate(value: unknown, field: string): Date | null {
   return value === null ? null : toDate(value, field);
 }

@@ -1,5 +1,6 @@
 // Rows to domain records and back: column names, bigint and timestamptz values, and the JSON kept in jsonb columns.
 import type {
+  AvailabilityRecord,
   Booking,
   BookingHistoryEntry,
   LedgerEntry,
@@ -7,6 +8,7 @@ import type {
   PaymentTransaction,
   RefundRecord,
   Schedule,
+  TimeOff,
 } from '../../domain/entities.js';
 import { BookingError } from '../../domain/errors.js';
 import { BOOKING_STATUSES, CANCEL_REASONS, PAYMENT_STATUSES, SCHEDULE_STATUSES } from '../../domain/status.js';
@@ -61,7 +63,7 @@ export function jsonParam(value: unknown, field: string): string {
 // ---- schedules ----
 
 export const SCHEDULE_COLUMNS =
-  'id, created_by, start_time, end_time, time_zone, fee_amount, fee_currency, status, booked_by, rolled_over_from, local_start_time, created_at, updated_at';
+  'id, created_by, start_time, end_time, time_zone, fee_amount, fee_currency, status, booked_by, rolled_over_from, local_start_time, created_at, updated_at, availability_id';
 
 export function rowToSchedule(row: Row): Schedule {
   const schedule: Schedule = {
@@ -74,6 +76,7 @@ export function rowToSchedule(row: Row): Schedule {
     status: str(row.status) as Schedule['status'],
     bookedBy: nullableStr(row.booked_by),
     rolledOverFrom: nullableStr(row.rolled_over_from),
+    availabilityId: nullableStr(row.availability_id),
     createdAt: date(row.created_at),
     updatedAt: date(row.updated_at),
   };
@@ -108,6 +111,7 @@ export function scheduleValues(input: unknown, id: string, now: Date): unknown[]
     s.localStartTime === undefined ? null : toNullableText(s.localStartTime, 'localStartTime', 16),
     now,
     now,
+    s.availabilityId === undefined ? null : toNullableText(s.availabilityId, 'availabilityId', 128),
   ];
 }
 
@@ -475,4 +479,69 @@ export function outboxValues(input: unknown, field: string): OutboxValues {
     version: r.version,
     createdAt: toDate(r.createdAt, `${field}.createdAt`).toISOString(),
   };
+}
+
+// ---- availability and time off ----
+
+export const AVAILABILITY_COLUMNS = 'id, doctor_id, rules, effective_from, effective_until, created_at';
+
+export function rowToAvailability(row: Row): AvailabilityRecord {
+  return {
+    id: str(row.id),
+    doctorId: str(row.doctor_id),
+    // Parsed afresh from the row: every record returned is a copy of its own.
+    rules: json(row.rules) as AvailabilityRecord['rules'],
+    effectiveFrom: date(row.effective_from),
+    effectiveUntil: nullableDate(row.effective_until),
+    createdAt: date(row.created_at),
+  };
+}
+
+/** The column values of a new availability version, in AVAILABILITY_COLUMNS order. */
+export function availabilityValues(input: unknown, id: string, now: Date): unknown[] {
+  const a = objectArgument(input, 'insertAvailability');
+  // The engine validated the rules; the store keeps them as JSON, exactly as given.
+  const rules = objectArgument(a.rules, 'rules');
+  return [
+    id,
+    toId(a.doctorId, 'doctorId'),
+    jsonParam(rules, 'rules'),
+    toDate(a.effectiveFrom, 'effectiveFrom'),
+    toNullableDate(a.effectiveUntil, 'effectiveUntil'),
+    now,
+  ];
+}
+
+export const TIME_OFF_COLUMNS = 'id, doctor_id, start_time, end_time, reason, created_at';
+
+export function rowToTimeOff(row: Row): TimeOff {
+  return {
+    id: str(row.id),
+    doctorId: str(row.doctor_id),
+    start: date(row.start_time),
+    end: date(row.end_time),
+    reason: nullableStr(row.reason),
+    createdAt: date(row.created_at),
+  };
+}
+
+/** The column values of a new time off, in TIME_OFF_COLUMNS order. */
+export function timeOffValues(input: unknown, id: string, now: Date): unknown[] {
+  const t = objectArgument(input, 'insertTimeOff');
+  const start = toDate(t.start, 'start');
+  const end = toDate(t.end, 'end');
+  // The table's CHECK would refuse it too, but as a database error rather than bad input.
+  if (end <= start) {
+    throw new BookingError('INVALID_INPUT', 'end must be after start (time off is half-open [start, end))', {
+      details: { field: 'end' },
+    });
+  }
+  return [
+    id,
+    toId(t.doctorId, 'doctorId'),
+    start,
+    end,
+    t.reason === undefined ? null : toNullableText(t.reason, 'reason', 2048),
+    now,
+  ];
 }

@@ -167,10 +167,41 @@ CREATE INDEX "{prefix}outbox_delivered" ON {table:outbox} (delivered_at) WHERE s
 CREATE INDEX "{prefix}outbox_booking" ON {table:outbox} (booking_id, created_at, key);
 `;
 
+// A doctor's availability rules, one row per version (the rules as validated, in jsonb), in force
+// for slots starting in [effective_from, effective_until); a newer version ends the earlier ones.
+// Time off is half-open [start_time, end_time). A slot booked from rules remembers its version.
+const AVAILABILITY = `
+CREATE TABLE {table:availability} (
+  id text COLLATE "C" PRIMARY KEY,
+  doctor_id text NOT NULL,
+  rules jsonb NOT NULL,
+  effective_from timestamptz NOT NULL,
+  effective_until timestamptz,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX "{prefix}availability_doctor_from" ON {table:availability} (doctor_id, effective_from);
+
+CREATE TABLE {table:timeOff} (
+  id text COLLATE "C" PRIMARY KEY,
+  doctor_id text NOT NULL,
+  start_time timestamptz NOT NULL,
+  end_time timestamptz NOT NULL,
+  reason text,
+  created_at timestamptz NOT NULL,
+  CONSTRAINT "{prefix}time_off_end_after_start" CHECK (end_time > start_time)
+);
+-- Listings (by start, then id) and overlap queries (start before a range's end, end after its start).
+CREATE INDEX "{prefix}time_off_doctor_start" ON {table:timeOff} (doctor_id, start_time, id);
+CREATE INDEX "{prefix}time_off_doctor_end" ON {table:timeOff} (doctor_id, end_time);
+
+ALTER TABLE {table:schedules} ADD COLUMN availability_id text;
+`;
+
 /** Every migration this version of careslot knows, in order. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
   { version: 2, name: 'outbox', sql: OUTBOX },
+  { version: 3, name: 'availability', sql: AVAILABILITY },
 ];
 
 export function checksumOf(migration: Migration): string {

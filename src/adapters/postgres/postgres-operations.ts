@@ -1,11 +1,13 @@
 // The store's SQL: every read of the port (alone or in a transaction) and the writes and locks of one transaction.
 import type {
+  AvailabilityRecord,
   Booking,
   LedgerEntry,
   PaymentCustomer,
   PaymentTransaction,
   RefundRecord,
   Schedule,
+  TimeOff,
 } from '../../domain/entities.js';
 import { BookingError } from '../../domain/errors.js';
 import {
@@ -16,18 +18,22 @@ import {
   type ScheduleStatus,
 } from '../../domain/status.js';
 import type {
+  AvailabilityQuery,
   BookingQuery,
   BookingUpdate,
   LedgerQuery,
+  NewAvailabilityRecord,
   NewBooking,
   NewLedgerEntry,
   NewPaymentTransaction,
   NewSchedule,
+  NewTimeOff,
   PaymentQuery,
   ScheduleQuery,
   ScheduleUpdate,
   StoreOperations,
   StoreReads,
+  TimeOffQuery,
 } from '../../ports/booking-store.js';
 import type { NewOutboxRecord, OutboxClaim, OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
 import {
@@ -35,6 +41,7 @@ import {
   newRecordId,
   objectArgument,
   oneOrMany,
+  toBound,
   toDate,
   toId,
   toLimit,
@@ -42,6 +49,8 @@ import {
   toText,
 } from './ids.js';
 import {
+  AVAILABILITY_COLUMNS,
+  availabilityValues,
   BOOKING_COLUMNS,
   bookingChanges,
   bookingValues,
@@ -59,15 +68,19 @@ import {
   REFUND_STATUSES,
   refundToJson,
   rowsToBalances,
+  rowToAvailability,
   rowToBooking,
   rowToCustomer,
   rowToLedger,
   rowToOutbox,
   rowToPayment,
   rowToSchedule,
+  rowToTimeOff,
   SCHEDULE_COLUMNS,
   scheduleChanges,
   scheduleValues,
+  TIME_OFF_COLUMNS,
+  timeOffValues,
 } from './mapping.js';
 import { DatabaseFailure, type Row, type SqlSession } from './sql-client.js';
 import type { TableNames } from './tables.js';
@@ -109,6 +122,12 @@ class Where {
 const ACTIVE = `status IN ('pending', 'scheduled')`;
 
 /**
+ * A version that may still be in force after `$2`: open-ended, or ending after `$2` and not empty
+ * (a version ended where it began never applied to any instant).
+ */
+const IN_FORCE_AFTER = '(effective_until IS NULL OR (effective_until > $2 AND effective_until > effective_from))';
+
+/**
  * Every read of the port. On the store each runs alone (the committed data at that moment);
  * inside a transaction it reads the transaction's snapshot plus its own writes (REPEATABLE READ:
  * one snapshot for the whole transaction), never taking a lock: a write to a row someone else
@@ -143,11 +162,11 @@ export class PostgresReads implements StoreReads {
     if (query.doctorId !== undefined) where.add((p) => `created_by = ${p}`, toId(query.doctorId, 'doctorId'));
     if (query.status !== undefined)
       where.add((p) => `status = ANY(${p}::text[])`, oneOrMany(SCHEDULE_STATUSES, query.status, 'status'));
-    if (query.startFrom !== undefined) where.add((p) => `start_time >= ${p}`, toDate(query.startFrom, 'startFrom'));
+    if (query.startFrom !== undefined) where.add((p) => `start_time >= ${p}`, toBound(query.startFrom, 'startFrom'));
     if (query.startBefore !== undefined)
-      where.add((p) => `start_time < ${p}`, toDate(query.startBefore, 'startBefore'));
-    if (query.endBefore !== undefined) where.add((p) => `end_time <= ${p}`, toDate(query.endBefore, 'endBefore'));
-    if (query.endAfter !== undefined) where.add((p) => `end_time > ${p}`, toDate(query.endAfter, 'endAfter'));
+      where.add((p) => `start_time < ${p}`, toBound(query.startBefore, 'startBefore'));
+    if (query.endBefore !== undefined) where.add((p) => `end_time <= ${p}`, toBound(query.endBefore, 'endBefore'));
+    if (query.endAfter !== undefined) where.add((p) => `end_time > ${p}`, toBound(query.endAfter, 'endAfter'));
     const limit = toLimit(query.limit);
     if (limit === 0) return [];
     const tail = limit === undefined ? '' : ` LIMIT ${where.param(limit)}`;
@@ -185,9 +204,9 @@ export class PostgresReads implements StoreReads {
     if (query.mode !== undefined) where.add((p) => `mode = ${p}`, oneOrMany(['paid', 'free'], query.mode, 'mode')[0]);
     // A comparison with NULL is never true: bookings without a hold are left out.
     if (query.holdExpiresBefore !== undefined)
-      where.add((p) => `hold_expires_at <= ${p}`, toDate(query.holdExpiresBefore, 'holdExpiresBefore'));
+      where.add((p) => `hold_expires_at <= ${p}`, toBound(query.holdExpiresBefore, 'holdExpiresBefore'));
     if (query.createdBefore !== undefined)
-      where.add((p) => `created_at <= ${p}`, toDate(query.createdBefore, 'createdBefore'));
+      where.add((p) => `created_at <= ${p}`, toBound(query.createdBefore, 'createdBefore'));
     return { where, limit: toLimit(query.limit) };
   }
 
@@ -341,6 +360,42 @@ export class PostgresReads implements StoreReads {
       where.params,
     );
     return rows.map(rowToOutbox);
+  }
+
+  async findAvailability(input: AvailabilityQuery): Promise<AvailabilityRecord[]> {
+    const query = objectArgument(input, 'query');
+    const rows = await this.db.query(
+      `SELECT ${AVAILABILITY_COLUMNS} FROM ${this.t.availability}
+        WHERE doctor_id = $1 AND ${IN_FORCE_AFTER} AND effective_from < $3
+        ORDER BY effective_from, id`,
+      [toId(query.doctorId, 'doctorId'), toBound(query.from, 'from'), toBound(query.to, 'to')],
+    );
+    return rows.map(rowToAvailability);
+  }
+
+  async getTimeOff(id: string): Promise<TimeOff | null> {
+    return this.one(
+      `SELECT ${TIME_OFF_COLUMNS} FROM ${this.t.timeOff} WHERE id = $1`,
+      [toId(id, 'timeOffId')],
+      rowToTimeOff,
+    );
+  }
+
+  async findTimeOff(input: TimeOffQuery): Promise<TimeOff[]> {
+    const query = objectArgument(input, 'query');
+    const where = new Where();
+    where.add((p) => `doctor_id = ${p}`, toId(query.doctorId, 'doctorId'));
+    if (query.startBefore !== undefined)
+      where.add((p) => `start_time < ${p}`, toBound(query.startBefore, 'startBefore'));
+    if (query.endAfter !== undefined) where.add((p) => `end_time > ${p}`, toBound(query.endAfter, 'endAfter'));
+    const limit = toLimit(query.limit);
+    if (limit === 0) return [];
+    const tail = limit === undefined ? '' : ` LIMIT ${where.param(limit)}`;
+    const rows = await this.db.query(
+      `SELECT ${TIME_OFF_COLUMNS} FROM ${this.t.timeOff}${where} ORDER BY start_time, id${tail}`,
+      where.params,
+    );
+    return rows.map(rowToTimeOff);
   }
 }
 
@@ -672,6 +727,42 @@ export class PostgresOperations extends PostgresReads implements StoreOperations
       [deliveredBefore, limit],
     );
     return rows.length;
+  }
+
+  async insertAvailability(record: NewAvailabilityRecord): Promise<AvailabilityRecord> {
+    const values = availabilityValues(record, newRecordId(), this.deps.now());
+    const [row] = await this.db.query(
+      `INSERT INTO ${this.t.availability} (${AVAILABILITY_COLUMNS}) VALUES (${placeholders(values.length)}) RETURNING ${AVAILABILITY_COLUMNS}`,
+      values,
+    );
+    return rowToAvailability(row as Record<string, unknown>);
+  }
+
+  async endAvailability(input: { doctorId: string; at: Date }): Promise<number> {
+    const args = objectArgument(input, 'endAvailability');
+    // One statement: a version not yet in force at `at` ends where it began (empty).
+    const rows = await this.db.query(
+      `UPDATE ${this.t.availability} SET effective_until = GREATEST(effective_from, $2)
+        WHERE doctor_id = $1 AND ${IN_FORCE_AFTER} RETURNING id`,
+      [toId(args.doctorId, 'doctorId'), toDate(args.at, 'at')],
+    );
+    return rows.length;
+  }
+
+  async insertTimeOff(timeOff: NewTimeOff): Promise<TimeOff> {
+    const values = timeOffValues(timeOff, newRecordId(), this.deps.now());
+    const [row] = await this.db.query(
+      `INSERT INTO ${this.t.timeOff} (${TIME_OFF_COLUMNS}) VALUES (${placeholders(values.length)}) RETURNING ${TIME_OFF_COLUMNS}`,
+      values,
+    );
+    return rowToTimeOff(row as Record<string, unknown>);
+  }
+
+  async deleteTimeOff(id: string): Promise<boolean> {
+    const rows = await this.db.query(`DELETE FROM ${this.t.timeOff} WHERE id = $1 RETURNING id`, [
+      toId(id, 'timeOffId'),
+    ]);
+    return rows.length > 0;
   }
 }
 

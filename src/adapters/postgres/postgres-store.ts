@@ -1,14 +1,16 @@
 // PostgresStore: the BookingStore on the host's pg.Pool (or a PGlite database), with PostgreSQL doing the concurrency.
 
-import type { LedgerEntry, PaymentCustomer } from '../../domain/entities.js';
+import type { AvailabilityRecord, LedgerEntry, PaymentCustomer, TimeOff } from '../../domain/entities.js';
 import { BookingError } from '../../domain/errors.js';
 import type {
+  AvailabilityQuery,
   BookingQuery,
   BookingStore,
   LedgerQuery,
   PaymentQuery,
   ScheduleQuery,
   StoreOperations,
+  TimeOffQuery,
 } from '../../ports/booking-store.js';
 import type { Clock } from '../../ports/clock.js';
 import type { OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
@@ -195,8 +197,9 @@ function resolveTransactionOptions(input: unknown): ResolvedTransactionOptions {
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The PostgreSQL store: slots, bookings, payments, the doctors' ledger, processed events and
- * payment customers in tables of one schema, on the host's `pg.Pool` or a PGlite database.
+ * The PostgreSQL store: slots, bookings, payments, the doctors' ledger, processed events,
+ * payment customers, the outbox, and the doctors' availability versions and time off in tables
+ * of one schema, on the host's `pg.Pool` or a PGlite database.
  *
  * - Concurrency is PostgreSQL's, so it holds across processes and connections: transactions run
  *   at REPEATABLE READ (snapshot isolation; set on every BEGIN, whatever the server default),
@@ -444,4 +447,10 @@ export class PostgresStore implements BookingStore {
     (r, a: { patientId: string; provider: string }): Promise<PaymentCustomer | null> => r.getPaymentCustomer(a),
   );
   findOutbox = this.call('findOutbox', (r, q: OutboxQuery): Promise<OutboxRecord[]> => r.findOutbox(q));
+  findAvailability = this.call(
+    'findAvailability',
+    (r, q: AvailabilityQuery): Promise<AvailabilityRecord[]> => r.findAvailability(q),
+  );
+  getTimeOff = this.call('getTimeOff', (r, id: string): Promise<TimeOff | null> => r.getTimeOff(id));
+  findTimeOff = this.call('findTimeOff', (r, q: TimeOffQuery): Promise<TimeOff[]> => r.findTimeOff(q));
 }

@@ -11,6 +11,8 @@ export const TABLE_KEYS = [
   'patientLocks',
   'doctorLocks',
   'outbox',
+  'availability',
+  'timeOff',
   'migrations',
 ] as const;
 export type PostgresTableKey = (typeof TABLE_KEYS)[number];
@@ -26,6 +28,8 @@ export const BASE_TABLE_NAMES: Readonly<Record<PostgresTableKey, string>> = {
   patientLocks: 'patient_locks',
   doctorLocks: 'doctor_locks',
   outbox: 'outbox',
+  availability: 'availability',
+  timeOff: 'time_off',
   migrations: 'schema_migrations',
 };
 
