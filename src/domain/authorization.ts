@@ -23,3 +23,10 @@ export function assertMayAct(actor: Actor, booking: Pick<Booking, 'patientId' | 
     throw new BookingError('NOT_ALLOWED', `Only the booking's patient, its doctor or an admin may ${what} it`);
   }
 }
+
+/** Throws NOT_ALLOWED unless `actor` is the slot's doctor, an admin or careslot (a patient never is). */
+export function assertMayManageSlot(actor: Actor, slot: { doctorId: string }, what: string): void {
+  const allowed =
+    actor.role === 'admin' || actor.role === 'system' || (actor.role === 'doctor' && actor.id === slot.doctorId);
+  if (!allowed) throw new BookingError('NOT_ALLOWED', `Only the slot's doctor or an admin may ${what} it`);
+}

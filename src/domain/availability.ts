@@ -72,6 +72,8 @@ export interface AvailableSlot {
 export const MAX_AVAILABILITY_RANGE_DAYS = 62;
 /** The furthest booking horizon rules may ask for. */
 export const MAX_HORIZON_DAYS = 365;
+/** The longest buffer before or after a slot (a day). */
+export const MAX_BUFFER_MINUTES = 1440;
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -95,8 +97,12 @@ const WALL = /^([01]\d|2[0-3]):([0-5]\d)$/;
  *   part of it; a start they both offer is returned once.
  * - Candidates: starts step by `stepMinutes` of real elapsed time from the window's start; a slot
  *   `[start, start + slotMinutes)` must end at or before the window's end.
- * - Busy: a slot is dropped when `[start - bufferBefore, end + bufferAfter)` overlaps a busy
- *   interval (all intervals are half-open, so touching is not overlapping).
+ * - Busy: every visit occupies its slot widened by the buffers, `[start - bufferBefore, end +
+ *   bufferAfter)`, busy intervals too (published slots and other visits need the same time around
+ *   them). A slot is dropped when its occupied interval overlaps a busy one's, that is when
+ *   `[start - before - after, end + after + before)` overlaps a busy interval: consecutive visits
+ *   are at least `bufferAfter + bufferBefore` apart (all intervals are half-open, so touching is
+ *   not overlapping).
  * - Time off: a slot is dropped when the slot itself overlaps time off. Buffers do not apply
  *   against time off: like the end of working hours, a slot may end exactly when time off begins.
  * - Notice and horizon: a slot is dropped when `start < now + minNoticeMinutes` or
@@ -141,7 +147,8 @@ export function expandAvailability(input: AvailabilityInput): AvailableSlot[] {
       let start = windowStart + Math.max(0, Math.ceil((earliest - windowStart) / stepMs)) * stepMs;
       for (; start + slotMs <= windowEnd && start < to && start <= latest; start += stepMs) {
         if (overlapsAny(timeOff, start, start + slotMs)) continue;
-        if (overlapsAny(busy, start - before, start + slotMs + after)) continue;
+        // Both occupied intervals carry both buffers: widen by their sum on each side.
+        if (overlapsAny(busy, start - before - after, start + slotMs + after + before)) continue;
         starts.add(start);
       }
     }
@@ -154,6 +161,36 @@ export function expandAvailability(input: AvailabilityInput): AvailableSlot[] {
       timeZone: rules.timeZone,
       fee: { amount: rules.fee.amount, currency: rules.fee.currency },
     }));
+}
+
+/**
+ * Validates rules and returns them complete: every default filled in, days listed once, fresh
+ * arrays and objects. Fields are named `${prefix}timeZone` etc. in errors (`prefix: ''` names
+ * them as top-level input fields).
+ *
+ * @param options.maxHorizonDays the largest `horizonDays` accepted, and the default (at most 365).
+ * @throws BookingError `INVALID_INPUT` naming the field, as `expandAvailability` does.
+ */
+export function parseAvailabilityRules(
+  rules: AvailabilityRules,
+  options: { prefix?: string; maxHorizonDays?: number } = {},
+): Required<AvailabilityRules> {
+  const valid = validateRules(
+    rules,
+    options.prefix ?? 'rules.',
+    Math.min(options.maxHorizonDays ?? MAX_HORIZON_DAYS, MAX_HORIZON_DAYS),
+  );
+  return {
+    timeZone: valid.timeZone,
+    weekly: rules.weekly.map((w) => ({ days: [...new Set(w.days)], from: w.from, to: w.to })),
+    slotMinutes: valid.slotMinutes,
+    stepMinutes: valid.stepMinutes,
+    bufferBeforeMinutes: valid.bufferBeforeMinutes,
+    bufferAfterMinutes: valid.bufferAfterMinutes,
+    minNoticeMinutes: valid.minNoticeMinutes,
+    horizonDays: valid.horizonDays,
+    fee: { amount: valid.fee.amount, currency: valid.fee.currency },
+  };
 }
 
 interface Window {
@@ -179,39 +216,47 @@ function invalid(field: string, message: string): never {
   throw new BookingError('INVALID_INPUT', message, { details: { field } });
 }
 
-function validateRules(rules: AvailabilityRules): ValidRules {
-  if (typeof rules !== 'object' || rules === null) invalid('rules', 'rules must be an object');
+function validateRules(rules: AvailabilityRules, p = 'rules.', maxHorizonDays = MAX_HORIZON_DAYS): ValidRules {
+  const rulesField = p === '' ? 'input' : p.slice(0, -1);
+  if (typeof rules !== 'object' || rules === null) invalid(rulesField, `${rulesField} must be an object`);
   if (!isValidTimeZone(rules.timeZone))
     invalid(
-      'rules.timeZone',
-      `rules.timeZone must be an IANA time zone such as Europe/Berlin, got ${String(rules.timeZone)}`,
+      `${p}timeZone`,
+      `${p}timeZone must be an IANA time zone such as Europe/Berlin, got ${String(rules.timeZone)}`,
     );
-  const slotMinutes = wholeMinutes(rules.slotMinutes, 'rules.slotMinutes', 1);
+  const slotMinutes = wholeMinutes(rules.slotMinutes, `${p}slotMinutes`, 1);
   const stepMinutes =
-    rules.stepMinutes === undefined ? slotMinutes : wholeMinutes(rules.stepMinutes, 'rules.stepMinutes', 1);
-  const bufferBeforeMinutes = wholeMinutes(rules.bufferBeforeMinutes ?? 0, 'rules.bufferBeforeMinutes', 0);
-  const bufferAfterMinutes = wholeMinutes(rules.bufferAfterMinutes ?? 0, 'rules.bufferAfterMinutes', 0);
-  const minNoticeMinutes = wholeMinutes(rules.minNoticeMinutes ?? 0, 'rules.minNoticeMinutes', 0);
-  const horizonDays = wholeMinutes(rules.horizonDays ?? MAX_HORIZON_DAYS, 'rules.horizonDays', 0);
-  if (horizonDays > MAX_HORIZON_DAYS)
-    invalid('rules.horizonDays', `rules.horizonDays must be at most ${MAX_HORIZON_DAYS}, got ${horizonDays}`);
+    rules.stepMinutes === undefined ? slotMinutes : wholeMinutes(rules.stepMinutes, `${p}stepMinutes`, 1);
+  const bufferBeforeMinutes = wholeMinutes(rules.bufferBeforeMinutes ?? 0, `${p}bufferBeforeMinutes`, 0);
+  const bufferAfterMinutes = wholeMinutes(rules.bufferAfterMinutes ?? 0, `${p}bufferAfterMinutes`, 0);
+  for (const [value, name] of [
+    [bufferBeforeMinutes, 'bufferBeforeMinutes'],
+    [bufferAfterMinutes, 'bufferAfterMinutes'],
+  ] as const) {
+    if (value > MAX_BUFFER_MINUTES)
+      invalid(`${p}${name}`, `${p}${name} must be at most ${MAX_BUFFER_MINUTES} minutes, got ${value}`);
+  }
+  const minNoticeMinutes = wholeMinutes(rules.minNoticeMinutes ?? 0, `${p}minNoticeMinutes`, 0);
+  const horizonDays = wholeMinutes(rules.horizonDays ?? maxHorizonDays, `${p}horizonDays`, 0);
+  if (horizonDays > maxHorizonDays)
+    invalid(`${p}horizonDays`, `${p}horizonDays must be at most ${maxHorizonDays}, got ${horizonDays}`);
   const fee = rules.fee;
-  if (typeof fee !== 'object' || fee === null) invalid('rules.fee', 'rules.fee must be { amount, currency }');
+  if (typeof fee !== 'object' || fee === null) invalid(`${p}fee`, `${p}fee must be { amount, currency }`);
   if (!Number.isInteger(fee.amount) || fee.amount < 0 || fee.amount > MAX_AMOUNT)
-    invalid('rules.fee.amount', `rules.fee.amount must be an integer in minor units from 0 to ${MAX_AMOUNT}`);
+    invalid(`${p}fee.amount`, `${p}fee.amount must be an integer in minor units from 0 to ${MAX_AMOUNT}`);
   if (typeof fee.currency !== 'string' || !/^[a-z]{3}$/.test(fee.currency))
-    invalid('rules.fee.currency', 'rules.fee.currency must be a lowercase ISO 4217 code such as eur');
+    invalid(`${p}fee.currency`, `${p}fee.currency must be a lowercase ISO 4217 code such as eur`);
 
   if (!Array.isArray(rules.weekly) || rules.weekly.length === 0)
     invalid(
-      'rules.weekly',
-      'rules.weekly must list at least one window, e.g. { days: ["mon"], from: "09:00", to: "17:00" }',
+      `${p}weekly`,
+      `${p}weekly must list at least one window, e.g. { days: ["mon"], from: "09:00", to: "17:00" }`,
     );
   const byWeekday: Window[][] = WEEKDAYS.map(() => []);
   const labels: string[][] = WEEKDAYS.map(() => []);
   let longest = 0;
   rules.weekly.forEach((entry, i) => {
-    const field = `rules.weekly[${i}]`;
+    const field = `${p}weekly[${i}]`;
     const from = wallMinutes(entry?.from, `${field}.from`, false);
     const to = wallMinutes(entry?.to, `${field}.to`, true);
     if (to <= from) invalid(`${field}.to`, `${field}.to (${entry.to}) must be after ${field}.from (${entry.from})`);
@@ -234,8 +279,8 @@ function validateRules(rules: AvailabilityRules): ValidRules {
   });
   if (slotMinutes > longest)
     invalid(
-      'rules.slotMinutes',
-      `rules.slotMinutes (${slotMinutes}) is longer than every weekly window (the longest is ${longest} minutes)`,
+      `${p}slotMinutes`,
+      `${p}slotMinutes (${slotMinutes}) is longer than every weekly window (the longest is ${longest} minutes)`,
     );
   return {
     timeZone: rules.timeZone,

@@ -2,8 +2,17 @@
 import { DateTime, IANAZone } from 'luxon';
 
 export function isValidTimeZone(zone: unknown): zone is string {
-  return typeof zone === 'string' && zone.length > 0 && IANAZone.isValidZone(zone);
+  if (typeof zone !== 'string' || zone.length === 0) return false;
+  // Luxon asks Intl each time (~0.2 ms); the zone database does not change while a process runs.
+  let valid = validZones.get(zone);
+  if (valid === undefined) {
+    valid = IANAZone.isValidZone(zone);
+    if (validZones.size < 1000) validZones.set(zone, valid);
+  }
+  return valid;
 }
+
+const validZones = new Map<string, boolean>();
 
 /**
  * The instant one calendar day later at the same local wall-clock time in `timeZone`.

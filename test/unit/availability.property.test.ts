@@ -136,7 +136,9 @@ function bruteForce(input: AvailabilityInput): number[] {
     if (s < now + (r.minNoticeMinutes ?? 0) * MINUTE) continue;
     if (s > now + (r.horizonDays ?? 365) * DAY) continue;
     if (input.timeOff.some((o) => overlaps(s, e, o.start.getTime(), o.end.getTime()))) continue;
-    if (input.busy.some((b) => overlaps(s - before, e + after, b.start.getTime(), b.end.getTime()))) continue;
+    // Occupied intervals (slot widened by both buffers) must not overlap.
+    if (input.busy.some((b) => overlaps(s - before, e + after, b.start.getTime() - before, b.end.getTime() + after)))
+      continue;
     result.push(s);
   }
   return result;
@@ -289,8 +291,9 @@ describe('expandAvailability properties', () => {
         const s = slot.start.getTime();
         const e = slot.end.getTime();
         return (
-          input.busy.some((b) => overlaps(s - before, e + after, b.start.getTime(), b.end.getTime())) ||
-          input.timeOff.some((o) => overlaps(s, e, o.start.getTime(), o.end.getTime()))
+          input.busy.some((b) =>
+            overlaps(s - before, e + after, b.start.getTime() - before, b.end.getTime() + after),
+          ) || input.timeOff.some((o) => overlaps(s, e, o.start.getTime(), o.end.getTime()))
         );
       });
       expect(clashing).toEqual([]);
@@ -341,8 +344,8 @@ describe('expandAvailability properties', () => {
           overlaps(
             slot.start.getTime() - before,
             slot.end.getTime() + after,
-            booked.start.getTime(),
-            booked.end.getTime(),
+            booked.start.getTime() - before,
+            booked.end.getTime() + after,
           );
         expect(again.some(clashes)).toBe(false);
         expect(again.map((s) => s.start.getTime())).toEqual(

@@ -29,6 +29,7 @@ describe('engine option defaults', () => {
     expect(resolve()).toEqual({
       holdMinutes: 15,
       minNoticeMinutes: 15,
+      maxHorizonDays: 365,
       plans: DEFAULT_PLANS,
       rollover: 'booked',
       cleanupAfterDays: 7,
@@ -88,6 +89,7 @@ describe('engine option defaults', () => {
       rescheduleDeadlineHours: 0,
       rescheduleFee: 'lowerOrEqual',
       maxPendingPerPatient: 1,
+      maxHorizonDays: 30,
     };
     expect(resolve(given)).toEqual({ ...given, minNoticeMinutes: 30, plans: DEFAULT_PLANS });
     expect(resolve({ holdMinutes: 30, minNoticeMinutes: 0 }).minNoticeMinutes).toBe(0);
@@ -120,6 +122,8 @@ describe('engine option validation', () => {
     ['batchSize', Number.POSITIVE_INFINITY, 'BookingEngine: batchSize must be a positive whole number (got Infinity)'],
     ['maxPendingPerPatient', 0, 'BookingEngine: maxPendingPerPatient must be a positive whole number (got 0)'],
     ['maxPendingPerPatient', 1.5, 'BookingEngine: maxPendingPerPatient must be a positive whole number (got 1.5)'],
+    ['maxHorizonDays', 0, 'BookingEngine: maxHorizonDays must be a positive whole number (got 0)'],
+    ['maxHorizonDays', 366, 'BookingEngine: maxHorizonDays must be at most 365 (got 366)'],
     [
       'minNoticeMinutes',
       525_601,
