@@ -7,13 +7,27 @@ import type { StoreOperations } from '../ports/booking-store.js';
 import type { Patient } from '../ports/patient-directory.js';
 import { confirmationEffects } from './confirm.js';
 import type { Effect, EngineContext } from './context.js';
-import { scheduleHoldTimeout } from './jobs.js';
+import { cancelExpiry, scheduleExpiry, scheduleHoldTimeout } from './jobs.js';
+import { assertNotAway, type ComputedSlot, computedSlotAt, isFreedComputedSlot } from './offered-slots.js';
 import { cancelPending } from './release.js';
 import { bookSchema, parseInput } from './validation.js';
 
-export interface BookInput {
+/** Book a published slot (`scheduleId`) or a computed one (`doctorId` and `startTime`, from `findSlots`). */
+export type BookInput = BookSlotInput | BookComputedInput;
+
+export interface BookSlotInput extends BookOptions {
   patientId: string;
   scheduleId: string;
+}
+
+export interface BookComputedInput extends BookOptions {
+  patientId: string;
+  doctorId: string;
+  /** A `start` that `findSlots` lists: a Date or an ISO-8601 string with offset. */
+  startTime: Date | string;
+}
+
+export interface BookOptions {
   /**
    * Makes retries safe: the same patient and key return the first call's booking instead of
    * making another. Reusing a key for a different slot is INVALID_INPUT.
@@ -38,13 +52,13 @@ function present(booking: Booking): BookResult {
 const unavailable = (reason: string) => new BookingError('SCHEDULE_UNAVAILABLE', reason);
 
 /** Checks outside the transaction: the plan may book at all, and the relation when the plan needs one. */
-async function checkPlan(ctx: EngineContext, patient: Patient, schedule: Schedule): Promise<PlanRule> {
+async function checkPlan(ctx: EngineContext, patient: Patient, doctorId: string): Promise<PlanRule> {
   const rule = Object.hasOwn(ctx.options.plans, patient.plan) ? ctx.options.plans[patient.plan] : undefined;
   if (rule === undefined || rule.mode === 'reject') {
     throw new BookingError('SUBSCRIPTION_REQUIRED', 'Subscribe to book', { details: { plan: patient.plan } });
   }
   if (rule.relationRequired) {
-    const related = await ctx.patients.hasRelation({ doctorId: schedule.doctorId, patientId: patient.id });
+    const related = await ctx.patients.hasRelation({ doctorId, patientId: patient.id });
     if (!related) {
       throw new BookingError('RELATION_REQUIRED', 'Free booking needs an existing doctor–patient relation', {
         details: { plan: patient.plan },
@@ -103,75 +117,46 @@ async function existingFor(ctx: EngineContext, patientId: string, scheduleId: st
 
 export async function book(ctx: EngineContext, input: BookInput): Promise<BookResult> {
   const args = parseInput(bookSchema, input, 'book');
-  const earlier = await existingFor(ctx, args.patientId, args.scheduleId, args.idempotencyKey);
+  if (args.scheduleId === undefined) {
+    return bookComputed(ctx, { ...args, doctorId: args.doctorId as string, startTime: args.startTime as Date });
+  }
+  const scheduleId = args.scheduleId;
+  const earlier = await existingFor(ctx, args.patientId, scheduleId, args.idempotencyKey);
   if (earlier) return present(earlier);
 
   const patient = await ctx.patients.getPatient(args.patientId);
   if (!patient) throw new BookingError('PATIENT_NOT_FOUND', `No patient ${args.patientId}`);
-  const schedule = await ctx.store.getSchedule(args.scheduleId);
+  const schedule = await ctx.store.getSchedule(scheduleId);
   if (!schedule) throw new BookingError('SCHEDULE_NOT_FOUND', 'Schedule not found');
   if (schedule.startTime <= ctx.now()) throw unavailable('This slot has already started');
+  // A freed computed slot is the rules' to offer: book its time as a computed slot.
+  if (isFreedComputedSlot(schedule)) {
+    return bookComputed(ctx, { ...args, doctorId: schedule.doctorId, startTime: schedule.startTime });
+  }
   if (schedule.status !== 'available') {
     // Taken, maybe by this very patient's first call committing since we looked: a retry gets its booking.
-    const winner = await existingFor(ctx, args.patientId, args.scheduleId, args.idempotencyKey);
+    const winner = await existingFor(ctx, args.patientId, scheduleId, args.idempotencyKey);
     if (winner) return present(winner);
     throw unavailable('This slot is not available');
   }
-  const rule = await checkPlan(ctx, patient, schedule);
+  const rule = await checkPlan(ctx, patient, schedule.doctorId);
 
   const now = ctx.now();
-  const actor: Actor = { role: 'patient', id: patient.id };
   let booking: Booking;
   try {
     booking = await ctx.commit(
       async (tx) => {
         const mode = await decideInside(ctx, tx, patient, rule);
-        const free = mode === 'free';
-        const claimed = await ctx.moveSlot(
-          tx,
-          free
-            ? { id: schedule.id, from: 'available', to: 'booked', bookedBy: patient.id }
-            : { id: schedule.id, from: 'available', to: 'pending' },
-        );
-        if (!claimed) throw unavailable('This slot is not available');
-        if (claimed.startTime <= now) throw unavailable('This slot has already started');
-        const minNotice = ctx.options.minNoticeMinutes;
-        if (!free && claimed.startTime.getTime() - now.getTime() < minNotice * 60_000) {
-          throw new BookingError('SCHEDULE_UNAVAILABLE', 'This slot starts too soon to pay for it online', {
-            details: { minNoticeMinutes: minNotice },
-          });
-        }
-        const status = free ? 'scheduled' : 'pending';
-        const inserted = await tx.insertBooking({
-          patientId: patient.id,
-          doctorId: claimed.doctorId,
-          scheduleId: claimed.id,
-          slotStart: claimed.startTime,
-          slotEnd: claimed.endTime,
-          timeZone: claimed.timeZone,
-          mode,
-          plan: patient.plan,
-          price: claimed.fee,
-          status,
-          paymentStatus: 'unpaid',
-          cancelReason: null,
-          paymentTransactionId: null,
-          checkoutSessionId: null,
-          paymentUrl: null,
-          holdExpiresAt: free ? null : holdEnd(now, ctx.options.holdMinutes, claimed.startTime),
-          idempotencyKey: args.idempotencyKey ?? null,
-          amountRefunded: 0,
-          history: [ctx.history(null, status, 'unpaid', actor, free ? `free_${patient.plan}` : 'checkout_started')],
-        });
-        // Throwing rolls the slot claim back: another active booking or this key won the race.
-        if (!inserted) throw unavailable('This slot is not available');
-        return inserted;
+        // Time off is read, not written, here; no doctor lock is needed: addTimeOff deletes the free
+        // slots it covers, so it and this claim write the same slot row and cannot both commit.
+        await assertNotAway(tx, schedule);
+        return claimSlot(ctx, tx, { scheduleId: schedule.id, patient, mode, now, idempotencyKey: args.idempotencyKey });
       },
       bookedEffects(ctx, now),
     );
   } catch (error) {
     if (isBookingError(error) && error.code === 'SCHEDULE_UNAVAILABLE') {
-      const winner = await existingFor(ctx, args.patientId, args.scheduleId, args.idempotencyKey);
+      const winner = await existingFor(ctx, args.patientId, scheduleId, args.idempotencyKey);
       if (winner) return present(winner);
     }
     throw error;
@@ -179,6 +164,168 @@ export async function book(ctx: EngineContext, input: BookInput): Promise<BookRe
 
   if (booking.mode === 'free') return { booking };
   return startCheckout(ctx, booking, schedule, patient, args);
+}
+
+/**
+ * Claims a free slot for the patient inside the booking transaction and inserts the booking:
+ * pending (paid) or scheduled (free). Throws SCHEDULE_UNAVAILABLE when the slot is taken,
+ * started, or (paid) starts too soon to pay for it.
+ */
+async function claimSlot(
+  ctx: EngineContext,
+  tx: StoreOperations,
+  args: { scheduleId: string; patient: Patient; mode: BookingMode; now: Date; idempotencyKey: string | undefined },
+): Promise<Booking> {
+  const { patient, now } = args;
+  const free = args.mode === 'free';
+  const actor: Actor = { role: 'patient', id: patient.id };
+  const claimed = await ctx.moveSlot(
+    tx,
+    free
+      ? { id: args.scheduleId, from: 'available', to: 'booked', bookedBy: patient.id }
+      : { id: args.scheduleId, from: 'available', to: 'pending' },
+  );
+  if (!claimed) throw unavailable('This slot is not available');
+  if (claimed.startTime <= now) throw unavailable('This slot has already started');
+  const minNotice = ctx.options.minNoticeMinutes;
+  if (!free && claimed.startTime.getTime() - now.getTime() < minNotice * 60_000) {
+    throw new BookingError('SCHEDULE_UNAVAILABLE', 'This slot starts too soon to pay for it online', {
+      details: { minNoticeMinutes: minNotice },
+    });
+  }
+  const status = free ? 'scheduled' : 'pending';
+  const inserted = await tx.insertBooking({
+    patientId: patient.id,
+    doctorId: claimed.doctorId,
+    scheduleId: claimed.id,
+    slotStart: claimed.startTime,
+    slotEnd: claimed.endTime,
+    timeZone: claimed.timeZone,
+    mode: args.mode,
+    plan: patient.plan,
+    price: claimed.fee,
+    status,
+    paymentStatus: 'unpaid',
+    cancelReason: null,
+    paymentTransactionId: null,
+    checkoutSessionId: null,
+    paymentUrl: null,
+    holdExpiresAt: free ? null : holdEnd(now, ctx.options.holdMinutes, claimed.startTime),
+    idempotencyKey: args.idempotencyKey ?? null,
+    amountRefunded: 0,
+    history: [ctx.history(null, status, 'unpaid', actor, free ? `free_${patient.plan}` : 'checkout_started')],
+  });
+  // Throwing rolls the slot claim back: another active booking or this key won the race.
+  if (!inserted) throw unavailable('This slot is not available');
+  return inserted;
+}
+
+/** The booking this patient already holds at this doctor and start, or for this idempotency key. */
+async function existingAt(
+  ctx: EngineContext,
+  args: { patientId: string; doctorId: string; startTime: Date; idempotencyKey?: string | undefined },
+): Promise<Booking | null> {
+  if (args.idempotencyKey !== undefined) {
+    const byKey = await ctx.store.findBookingByIdempotencyKey({
+      patientId: args.patientId,
+      idempotencyKey: args.idempotencyKey,
+    });
+    if (byKey) {
+      if (byKey.doctorId !== args.doctorId || byKey.slotStart.getTime() !== args.startTime.getTime()) {
+        throw new BookingError('INVALID_INPUT', 'idempotencyKey was already used for a different slot', {
+          details: { bookingId: byKey.id },
+        });
+      }
+      return byKey;
+    }
+  }
+  const held = await ctx.store.findSchedules({
+    doctorId: args.doctorId,
+    status: ['pending', 'booked'],
+    startFrom: args.startTime,
+    startBefore: new Date(args.startTime.getTime() + 1),
+  });
+  for (const slot of held) {
+    const active = await ctx.store.findActiveBooking(slot.id);
+    if (active?.patientId === args.patientId) return active;
+  }
+  return null;
+}
+
+/**
+ * Books a slot computed from the doctor's rules. Inside the transaction, under the patient's and
+ * the doctor's locks, the same computation `findSlots` runs decides whether `startTime` is
+ * offered; then the slot row is materialized (replacing freed computed rows it overlaps) and
+ * claimed as a published one is, so every later use case sees an ordinary slot.
+ */
+async function bookComputed(
+  ctx: EngineContext,
+  args: BookOptions & { patientId: string; doctorId: string; startTime: Date },
+): Promise<BookResult> {
+  const earlier = await existingAt(ctx, args);
+  if (earlier) return present(earlier);
+  const patient = await ctx.patients.getPatient(args.patientId);
+  if (!patient) throw new BookingError('PATIENT_NOT_FOUND', `No patient ${args.patientId}`);
+  if (args.startTime <= ctx.now()) throw unavailable('This time has already started');
+  const rule = await checkPlan(ctx, patient, args.doctorId);
+
+  const now = ctx.now();
+  let made: { booking: Booking; slot: Schedule; replaced: Schedule[] };
+  try {
+    made = await ctx.commit(
+      async (tx) => {
+        const mode = await decideInside(ctx, tx, patient, rule);
+        await tx.lockDoctor(args.doctorId);
+        const offered: ComputedSlot = await computedSlotAt(tx, args.doctorId, args.startTime, now);
+        const replaced = (
+          await tx.findSchedules({
+            doctorId: args.doctorId,
+            status: 'available',
+            startFrom: new Date(offered.start.getTime() - 86_400_000),
+            startBefore: offered.end,
+            endAfter: offered.start,
+          })
+        ).filter(isFreedComputedSlot);
+        if (replaced.length > 0) {
+          const deleted = await tx.deleteSchedulesIf({ ids: replaced.map((s) => s.id), expectedStatus: 'available' });
+          if (deleted !== replaced.length) throw unavailable('This slot is not available');
+        }
+        const slot = await tx.insertSchedule({
+          doctorId: args.doctorId,
+          startTime: offered.start,
+          endTime: offered.end,
+          timeZone: offered.timeZone,
+          fee: offered.fee,
+          status: 'available',
+          bookedBy: null,
+          rolledOverFrom: null,
+          availabilityId: offered.availabilityId,
+        });
+        const booking = await claimSlot(ctx, tx, {
+          scheduleId: slot.id,
+          patient,
+          mode,
+          now,
+          idempotencyKey: args.idempotencyKey,
+        });
+        return { booking, slot, replaced };
+      },
+      ({ booking, slot, replaced }) => [
+        // The materialized row ends like a published one: expired (and its booking completed) after its end.
+        scheduleExpiry(ctx, slot, { bookingId: booking.id, scheduleId: slot.id }),
+        ...replaced.map((s) => cancelExpiry(ctx, s.id, { scheduleId: s.id })),
+        ...bookedEffects(ctx, now)(booking),
+      ],
+    );
+  } catch (error) {
+    if (isBookingError(error) && error.code === 'SCHEDULE_UNAVAILABLE') {
+      const winner = await existingAt(ctx, args);
+      if (winner) return present(winner);
+    }
+    throw error;
+  }
+  if (made.booking.mode === 'free') return { booking: made.booking };
+  return startCheckout(ctx, made.booking, made.slot, patient, args);
 }
 
 /**

@@ -1,11 +1,26 @@
 // BookingEngineCore: the public face of the use cases, over ports only (the composition root adds defaults).
 import type { EventEmitter } from 'eventemitter3';
-import type { Booking, Schedule } from '../domain/entities.js';
+import type { AvailabilityRecord, Booking, Schedule, TimeOff } from '../domain/entities.js';
 import { BookingError } from '../domain/errors.js';
 import type { BookingStore } from '../ports/booking-store.js';
 import { ALL_JOB_NAMES, JOB_NAMES, type JobData, type JobName, type RecurringJob } from '../ports/job-scheduler.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { PaymentEvent, PaymentGateway } from '../ports/payment-gateway.js';
+import {
+  type AddTimeOffInput,
+  type AddTimeOffOutcome,
+  addTimeOff,
+  clearAvailability,
+  type FindSlotsQuery,
+  findSlots,
+  getAvailability,
+  listTimeOff,
+  removeTimeOff,
+  type SetAvailabilityInput,
+  type SlotPage,
+  setAvailability,
+  withdrawSchedule,
+} from './availability.js';
 import { type BookInput, type BookResult, book } from './book.js';
 import { type CancelInput, type CancelOutcome, cancelBooking } from './cancel.js';
 import { EngineContext } from './context.js';
@@ -104,8 +119,72 @@ export class BookingEngineCore<N extends Notifier = Notifier> {
   }
 
   /**
-   * Books a slot for a patient. Free plans get a scheduled booking at once; paying plans get
-   * a pending booking that holds the slot for `holdMinutes` and a `paymentUrl`.
+   * Takes a free slot off offer (deletes it): the slot's doctor or an admin; SCHEDULE_UNAVAILABLE
+   * when it is held or booked (cancel the booking first).
+   */
+  withdrawSchedule(input: {
+    scheduleId: string;
+    actor: { role: 'patient' | 'doctor' | 'admin' | 'system'; id: string };
+  }): Promise<Schedule> {
+    return withdrawSchedule(this.ctx, input);
+  }
+
+  /**
+   * States the doctor's availability as rules (weekly hours in their zone, slot length and step,
+   * buffers, notice, horizon, fee), in force from `effectiveFrom` (default now) for times not yet
+   * booked. A new version; earlier ones end there. Existing bookings never move.
+   */
+  setAvailability(input: SetAvailabilityInput): Promise<AvailabilityRecord> {
+    return setAvailability(this.ctx, input);
+  }
+
+  /** Ends the doctor's rules from `effectiveFrom` (default now) on; published slots are untouched. */
+  clearAvailability(input: { doctorId: string; effectiveFrom?: Date | string }): Promise<{ ended: number }> {
+    return clearAvailability(this.ctx, input);
+  }
+
+  /** The rules in force for the doctor at `at` (default now), or null. */
+  getAvailability(input: { doctorId: string; at?: Date | string }): Promise<AvailabilityRecord | null> {
+    return getAvailability(this.ctx, input);
+  }
+
+  /**
+   * The bookable slots computed from the doctor's rules in `[from, to)` (at most 62 days), minus
+   * time off, live slots and their buffers, notice and horizon; a page at a time.
+   */
+  findSlots(query: FindSlotsQuery): Promise<SlotPage> {
+    return findSlots(this.ctx, query);
+  }
+
+  /**
+   * Blocks a period for the doctor: free slots in it are withdrawn, computed slots are not
+   * offered, and its bookings are refused (`onConflict: 'reject'`, the default) or cancelled by
+   * the doctor with a full refund (`'cancelAndRefund'`). Safe to call again with the same period.
+   */
+  addTimeOff(input: AddTimeOffInput): Promise<AddTimeOffOutcome> {
+    return addTimeOff(this.ctx, input);
+  }
+
+  /** Deletes a time off; TIME_OFF_NOT_FOUND when there is none with that id. */
+  removeTimeOff(input: { timeOffId: string }): Promise<TimeOff> {
+    return removeTimeOff(this.ctx, input);
+  }
+
+  /** The doctor's time off overlapping `[from, to)` (default: not yet ended), by start. */
+  listTimeOff(query: {
+    doctorId: string;
+    from?: Date | string;
+    to?: Date | string;
+    limit?: number;
+  }): Promise<TimeOff[]> {
+    return listTimeOff(this.ctx, query);
+  }
+
+  /**
+   * Books a slot for a patient: a published one (`scheduleId`) or one computed from the
+   * doctor's rules (`doctorId` and `startTime`, as `findSlots` lists it). Free plans get a
+   * scheduled booking at once; paying plans get a pending booking that holds the slot for
+   * `holdMinutes` and a `paymentUrl`.
    */
   book(input: BookInput): Promise<BookResult> {
     return book(this.ctx, input);

@@ -8,6 +8,7 @@ import type { Effect, EngineContext } from './context.js';
 import { cancelExpiry, cancelHoldTimeout, scheduleCompletion } from './jobs.js';
 import { creditBooking } from './ledger.js';
 import { bookedNotifications } from './notifications.js';
+import { stillOffered } from './offered-slots.js';
 
 /** What `confirmPayment` did with the money. */
 export type ConfirmOutcome = 'confirmed' | 'duplicate' | 'mismatch' | 'late_refund';
@@ -46,7 +47,11 @@ export async function confirmPayment(
       const now = ctx.now();
       const slot = await tx.getSchedule(booking.scheduleId);
       const fits = paysPrice(payment, booking.price);
-      const decision = fits ? decideLatePayment(booking, slot, now) : ({ action: 'refund' } as const);
+      let decision = fits ? decideLatePayment(booking, slot, now) : ({ action: 'refund' } as const);
+      // A freed slot is confirmed late only if it is still on offer: not in time off, and (computed) still in the rules.
+      if (slot && decision.action === 'confirm' && decision.late && !(await stillOffered(tx, slot, now))) {
+        decision = { action: 'refund' };
+      }
       if (slot && decision.action === 'confirm') {
         const paymentRecord = await insertPayment(tx, provider, booking, args.sessionId, payment, true);
         const claimed = await ctx.moveSlot(tx, {

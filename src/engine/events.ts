@@ -1,5 +1,12 @@
 // The typed domain events on `engine.events`.
-import type { Booking, PaymentTransaction, RefundRecord, Schedule } from '../domain/entities.js';
+import type {
+  AvailabilityRecord,
+  Booking,
+  PaymentTransaction,
+  RefundRecord,
+  Schedule,
+  TimeOff,
+} from '../domain/entities.js';
 import type { OutboxRecord } from '../ports/outbox.js';
 import type { PaymentEvent } from '../ports/payment-gateway.js';
 
@@ -10,6 +17,12 @@ export interface BookingEngineEvents {
   /** A held or booked slot is bookable again. */
   'schedule.released': (e: { schedule: Schedule; bookingId: string; reason: string }) => void;
   'schedule.rolledOver': (e: { from: Schedule; to: Schedule }) => void;
+  /** A free slot was taken off offer (`withdrawSchedule`, or time off covering it). */
+  'schedule.withdrawn': (e: { schedule: Schedule; reason: string }) => void;
+  /** A doctor's availability changed from `record.effectiveFrom` on (`record` null: cleared). */
+  'availability.changed': (e: { doctorId: string; effectiveFrom: Date; record: AvailabilityRecord | null }) => void;
+  'timeOff.added': (e: { timeOff: TimeOff }) => void;
+  'timeOff.removed': (e: { timeOff: TimeOff }) => void;
   /** A booking was made: pending (paid path) or scheduled (free path). */
   'booking.created': (e: { booking: Booking }) => void;
   /** A booking became scheduled: paid, or free. */
@@ -46,6 +59,10 @@ export const BOOKING_ENGINE_EVENTS = [
   'schedule.expired',
   'schedule.released',
   'schedule.rolledOver',
+  'schedule.withdrawn',
+  'availability.changed',
+  'timeOff.added',
+  'timeOff.removed',
   'booking.created',
   'booking.confirmed',
   'booking.cancelled',

@@ -1,5 +1,13 @@
 // The use cases behind BookingEngine.
-export type { BookInput, BookResult } from './book.js';
+export type {
+  AddTimeOffInput,
+  AddTimeOffOutcome,
+  ComputedSlot,
+  FindSlotsQuery,
+  SetAvailabilityInput,
+  SlotPage,
+} from './availability.js';
+export type { BookComputedInput, BookInput, BookOptions, BookResult, BookSlotInput } from './book.js';
 export { BookingEngineCore, type ListBookingsQuery } from './booking-engine.js';
 export type { CancelInput, CancelOutcome } from './cancel.js';
 export type { ConfirmOutcome } from './confirm.js';

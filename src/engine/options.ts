@@ -59,6 +59,12 @@ export interface BookingEngineOptions<N extends Notifier = Notifier> {
    */
   minNoticeMinutes?: number;
   /**
+   * The furthest ahead availability rules may let patients book (`setAvailability`'s
+   * `horizonDays` is refused above it, and is this when not given). Whole days, 1 to 365.
+   * @defaultValue 365
+   */
+  maxHorizonDays?: number;
+  /**
    * Plan name → how that plan books. Replaces the default table entirely when given.
    * @defaultValue DEFAULT_PLANS (none rejected; freeTrial, standard, standardPlus pay; vise free with a relation)
    */
@@ -175,6 +181,7 @@ export type BookingEngineCoreOptions<N extends Notifier = Notifier> = Omit<
 export interface ResolvedOptions {
   holdMinutes: number;
   minNoticeMinutes: number;
+  maxHorizonDays: number;
   plans: PlanTable;
   rollover: 'booked' | 'all' | 'none';
   cleanupAfterDays: number;
@@ -304,6 +311,7 @@ export function resolveOptions(options: BookingEngineCoreOptions): ResolvedOptio
     maxPendingPerPatient: positive('maxPendingPerPatient', options.maxPendingPerPatient, 3, true),
     holdMinutes,
     minNoticeMinutes: minNotice(options.minNoticeMinutes, holdMinutes),
+    maxHorizonDays: atMost('maxHorizonDays', positive('maxHorizonDays', options.maxHorizonDays, 365, true), 365),
     plans,
     rollover,
     cleanupAfterDays: positive('cleanupAfterDays', options.cleanupAfterDays, 7),

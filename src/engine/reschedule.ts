@@ -6,6 +6,7 @@ import { BookingError } from '../domain/errors.js';
 import type { EngineContext } from './context.js';
 import { cancelCompletion, cancelExpiry, scheduleCompletion, scheduleExpiry } from './jobs.js';
 import { rescheduledNotifications } from './notifications.js';
+import { assertNotAway } from './offered-slots.js';
 import { parseInput, rescheduleSchema } from './validation.js';
 
 export interface RescheduleInput {
@@ -89,6 +90,8 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
         });
       }
       const target = assertMayMove(ctx, booking, await tx.getSchedule(args.newScheduleId), now);
+      // Time off is read, not written: addTimeOff deletes the free target, so the two conflict on its row.
+      await assertNotAway(tx, target);
       const claimed = await ctx.moveSlot(tx, {
         id: target.id,
         from: 'available',

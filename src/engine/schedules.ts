@@ -5,6 +5,7 @@ import { addDays, nextDayCopy, wallClockOf } from '../domain/time.js';
 import type { StoreOperations } from '../ports/booking-store.js';
 import type { Effect, EngineContext } from './context.js';
 import { scheduleExpiry } from './jobs.js';
+import { assertNotAway } from './offered-slots.js';
 import { releaseHold } from './release.js';
 import { createScheduleSchema, listSchedulesSchema, parseId, parseInput } from './validation.js';
 
@@ -74,6 +75,7 @@ export async function createSchedule(ctx: EngineContext, input: CreateScheduleIn
           details: { scheduleId: clash.id },
         });
       }
+      await assertNotAway(tx, { doctorId: args.doctorId, startTime: args.startTime, endTime: args.endTime });
       return tx.insertSchedule({
         doctorId: args.doctorId,
         startTime: args.startTime,
@@ -165,7 +167,9 @@ export async function finishSlot(ctx: EngineContext, scheduleIdInput: unknown): 
         }
       }
       const policy = ctx.options.rollover;
-      const rolls = policy === 'all' || (policy === 'booked' && slot.status === 'booked');
+      // Computed slots come back from the rules, not as copies.
+      const rolls =
+        slot.availabilityId == null && (policy === 'all' || (policy === 'booked' && slot.status === 'booked'));
       const next = rolls ? await rollOver(ctx, tx, slot) : null;
       return { kind: 'done' as const, expired, completed, next, wasBooked: slot.status === 'booked' };
     },

@@ -45,12 +45,68 @@ export const createScheduleSchema = z
     path: ['endTime'],
   });
 
-export const bookSchema = z.object({
-  patientId: idSchema,
-  scheduleId: idSchema,
-  idempotencyKey: z.string().min(1).max(255).optional(),
-  successUrl: urlSchema.optional(),
-  cancelUrl: urlSchema.optional(),
+export const bookSchema = z
+  .object({
+    patientId: idSchema,
+    scheduleId: idSchema.optional(),
+    doctorId: idSchema.optional(),
+    startTime: instantSchema.optional(),
+    idempotencyKey: z.string().min(1).max(255).optional(),
+    successUrl: urlSchema.optional(),
+    cancelUrl: urlSchema.optional(),
+  })
+  .superRefine((input, ctx) => {
+    const published = input.scheduleId !== undefined;
+    const computed = input.doctorId !== undefined || input.startTime !== undefined;
+    if (published && computed) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['scheduleId'],
+        message: 'give scheduleId, or doctorId and startTime, not both',
+      });
+    } else if (!published && !computed) {
+      ctx.addIssue({ code: 'custom', path: ['scheduleId'], message: 'is required (or doctorId and startTime)' });
+    } else if (computed) {
+      if (input.doctorId === undefined)
+        ctx.addIssue({ code: 'custom', path: ['doctorId'], message: 'is required with startTime' });
+      if (input.startTime === undefined)
+        ctx.addIssue({ code: 'custom', path: ['startTime'], message: 'is required with doctorId' });
+    }
+  });
+
+export const setAvailabilitySchema = z.object({
+  doctorId: idSchema,
+  fee: moneySchema,
+  effectiveFrom: instantSchema.optional(),
+});
+
+export const clearAvailabilitySchema = z.object({ doctorId: idSchema, effectiveFrom: instantSchema.optional() });
+
+export const getAvailabilitySchema = z.object({ doctorId: idSchema, at: instantSchema.optional() });
+
+export const findSlotsSchema = z.object({
+  doctorId: idSchema,
+  from: instantSchema,
+  to: instantSchema,
+  limit: z.int().min(1).max(1000).optional(),
+  cursor: z.string().min(1).max(200).optional(),
+});
+
+export const addTimeOffSchema = z.object({
+  doctorId: idSchema,
+  start: instantSchema,
+  end: instantSchema,
+  reason: z.string().min(1).max(500).optional(),
+  onConflict: z.enum(['reject', 'cancelAndRefund']).optional(),
+});
+
+export const removeTimeOffSchema = z.object({ timeOffId: idSchema });
+
+export const listTimeOffSchema = z.object({
+  doctorId: idSchema,
+  from: instantSchema.optional(),
+  to: instantSchema.optional(),
+  limit: z.int().min(1).max(1000).optional(),
 });
 
 export const listSchedulesSchema = z.object({
@@ -103,6 +159,8 @@ export const cancelSchema = z.object({
   actor: actorSchema,
   reason: z.string().min(1).max(500).optional(),
 });
+
+export const withdrawScheduleSchema = z.object({ scheduleId: idSchema, actor: actorSchema });
 
 export const rescheduleSchema = z.object({
   bookingId: idSchema,

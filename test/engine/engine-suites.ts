@@ -12,6 +12,8 @@ export const ENGINE_SUITES = {
   outbox: () => import('./outbox.test.js'),
   'outbox-edges': () => import('./outbox-edges.test.js'),
   wallet: () => import('./wallet.test.js'),
+  availability: () => import('./availability.test.js'),
+  'availability-properties': () => import('./availability.property.test.js'),
 } as const;
 
 export type EngineSuite = keyof typeof ENGINE_SUITES;

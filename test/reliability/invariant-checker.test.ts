@@ -1,6 +1,13 @@
 // The invariant checker catches each kind of violation on hand-corrupted records, and fails an engine test that leaves one.
 import { describe, expect, it } from 'vitest';
-import type { Booking, LedgerEntry, PaymentTransaction, Schedule } from '../../src/index.js';
+import type {
+  AvailabilityRecord,
+  Booking,
+  LedgerEntry,
+  PaymentTransaction,
+  Schedule,
+  TimeOff,
+} from '../../src/index.js';
 import { autocommit } from '../support/autocommit.js';
 import { createFixture, DOCTOR, PATIENTS } from '../support/engine-fixture.js';
 import { findViolations, type InvariantReads } from '../support/invariants.js';
@@ -11,6 +18,8 @@ interface Records {
   bookings: Booking[];
   payments: PaymentTransaction[];
   ledger: LedgerEntry[];
+  timeOff: TimeOff[];
+  availability: AvailabilityRecord[];
 }
 
 /** A read-only store over plain records, so a test can corrupt them in ways no store would accept. */
@@ -22,6 +31,8 @@ function storeOf(records: Records): InvariantReads {
       structuredClone(records.payments.filter((p) => q.bookingId === undefined || p.bookingId === q.bookingId)),
     findLedgerEntries: async (q) =>
       structuredClone(records.ledger.filter((e) => q.doctorId === undefined || e.doctorId === q.doctorId)),
+    findTimeOff: async (q) => structuredClone(records.timeOff.filter((t) => t.doctorId === q.doctorId)),
+    findAvailability: async (q) => structuredClone(records.availability.filter((a) => a.doctorId === q.doctorId)),
   };
 }
 
@@ -53,6 +64,8 @@ async function world() {
     bookings: await f.store.findBookings({}),
     payments: await f.store.findPaymentTransactions({}),
     ledger: await f.store.findLedgerEntries({}),
+    timeOff: [],
+    availability: [],
   };
   const slot = (id: string) => records.schedules.find((s) => s.id === id) as Schedule;
   const booking = (id: string) => records.bookings.find((b) => b.id === id) as Booking;
@@ -332,5 +345,71 @@ describe('the check after every engine-suite test', () => {
     });
     expect(() => f.skipInvariantCheck('  ')).toThrow(/needs a reason/);
     f.skipInvariantCheck('this test leaves a pending slot without a booking on purpose');
+  });
+  describe('availability', () => {
+    const timeOff = (start: Date, end: Date): TimeOff => ({
+      id: '64b0000000000000000000f1',
+      doctorId: DOCTOR,
+      start,
+      end,
+      reason: null,
+      createdAt: new Date(0),
+    });
+
+    it('reports an active booking and a free slot during time off', async () => {
+      const w = await world();
+      w.records.timeOff.push(timeOff(w.held.slot.startTime, w.open.endTime));
+      const found = await w.violations();
+      expect(found).toEqual(oneOf(new RegExp(`booking ${w.held.booking.id} is pending during time off`)));
+      expect(found).toEqual(oneOf(new RegExp(`booking ${w.free.booking.id} is scheduled during time off`)));
+      expect(found).toEqual(oneOf(new RegExp(`slot ${w.open.id} is available during time off`)));
+    });
+
+    it('reports a computed slot made within its buffers of a slot that existed before it', async () => {
+      const w = await world();
+      const rules = {
+        timeZone: 'Europe/Berlin',
+        weekly: [{ days: ['mon' as const], from: '09:00', to: '17:00' }],
+        slotMinutes: 30,
+        stepMinutes: 30,
+        bufferBeforeMinutes: 0,
+        bufferAfterMinutes: 60,
+        minNoticeMinutes: 0,
+        horizonDays: 365,
+        fee: { amount: 5000, currency: 'eur' },
+      };
+      w.records.availability.push({
+        id: '64b0000000000000000000f2',
+        doctorId: DOCTOR,
+        rules,
+        effectiveFrom: new Date(0),
+        effectiveUntil: null,
+        createdAt: new Date(0),
+      });
+      // The free slot ends 24 h before the open one starts; made from rules 30 minutes before it, later.
+      const made = structuredClone(w.open);
+      made.id = '64b0000000000000000000f3';
+      made.availabilityId = '64b0000000000000000000f2';
+      made.startTime = new Date(w.open.startTime.getTime() - 60 * 60_000);
+      made.endTime = new Date(w.open.startTime.getTime() - 30 * 60_000);
+      made.createdAt = new Date(w.open.createdAt.getTime() + 1);
+      made.status = 'expired';
+      w.records.schedules.push(made);
+      expect(await w.violations()).toEqual([]); // expired: not live
+      made.status = 'pending';
+      w.records.bookings.push({
+        ...structuredClone(w.held.booking),
+        id: '64b0000000000000000000f4',
+        scheduleId: made.id,
+        slotStart: made.startTime,
+        slotEnd: made.endTime,
+      });
+      expect(await w.violations()).toEqual([
+        `computed slot ${made.id} is within its buffers of slot ${w.open.id} that existed before it`,
+      ]);
+      // Made before the open slot, the open one (published) owes it nothing.
+      made.createdAt = new Date(w.open.createdAt.getTime() - 1);
+      expect(await w.violations()).toEqual([]);
+    });
   });
 });

@@ -159,6 +159,8 @@ describe('outbox load', () => {
       findSchedules: (q) => f.store.findSchedules(q),
       findBookings: (q) => f.store.findBookings(q),
       findLedgerEntries: (q) => f.store.findLedgerEntries(q),
+      findTimeOff: (q) => f.store.findTimeOff(q),
+      findAvailability: (q) => f.store.findAvailability(q),
       findPaymentTransactions: async (q) =>
         q.bookingId !== undefined && Object.keys(q).length === 1
           ? (paymentsOf.get(q.bookingId) ?? [])

@@ -12,7 +12,12 @@ import {
 /** The reads the checker needs; any store (or a hand-built stand-in over records) has them. */
 export type InvariantReads = Pick<
   StoreReads,
-  'findSchedules' | 'findBookings' | 'findPaymentTransactions' | 'findLedgerEntries'
+  | 'findSchedules'
+  | 'findBookings'
+  | 'findPaymentTransactions'
+  | 'findLedgerEntries'
+  | 'findTimeOff'
+  | 'findAvailability'
 >;
 
 const LIVE: readonly Schedule['status'][] = ['available', 'pending', 'booked'];
@@ -31,7 +36,11 @@ const LIVE: readonly Schedule['status'][] = ['available', 'pending', 'booked'];
  *   and pending plus succeeded refunds stay ≤ the amount paid; a booking's `amountRefunded` is
  *   its payment's succeeded refunds; a paid-mode booking is never scheduled while unpaid;
  * - every booking's history is a chain from null to its current status, each step one the
- *   domain's state machine allows (`canTransitionBooking`).
+ *   domain's state machine allows (`canTransitionBooking`);
+ * - availability: no active booking and no free slot overlaps its doctor's time off; a slot
+ *   materialized from rules keeps its version's buffers to every live slot that existed when it
+ *   was made (its `createdAt`), and slots made after it keep theirs to it when they came from
+ *   rules too.
  */
 export async function findViolations(store: InvariantReads, options: { now: Date }): Promise<string[]> {
   const violations: string[] = [];
@@ -50,7 +59,61 @@ export async function findViolations(store: InvariantReads, options: { now: Date
   }
   checkMoney(bookings, payments, ledger, violations);
   for (const booking of bookings) checkHistory(booking, violations);
+  await checkAvailability(store, schedules, bookings, violations);
   return violations;
+}
+
+const FOREVER = { from: new Date(-8.64e15), to: new Date(8.64e15) };
+
+async function checkAvailability(
+  store: InvariantReads,
+  schedules: readonly Schedule[],
+  bookings: readonly Booking[],
+  violations: string[],
+): Promise<void> {
+  const doctors = new Set(schedules.map((s) => s.doctorId));
+  for (const b of bookings) doctors.add(b.doctorId);
+  for (const doctorId of doctors) {
+    const timeOff = await store.findTimeOff({ doctorId });
+    for (const off of timeOff) {
+      for (const b of bookings) {
+        if (
+          b.doctorId === doctorId &&
+          isActiveBookingStatus(b.status) &&
+          b.slotStart < off.end &&
+          off.start < b.slotEnd
+        )
+          violations.push(`booking ${b.id} is ${b.status} during time off ${off.id}`);
+      }
+      for (const s of schedules) {
+        if (s.doctorId === doctorId && s.status === 'available' && s.startTime < off.end && off.start < s.endTime)
+          violations.push(`slot ${s.id} is available during time off ${off.id}`);
+      }
+    }
+    const versions = new Map(
+      (await store.findAvailability({ doctorId, ...FOREVER })).map((v) => [v.id, v.rules] as const),
+    );
+    // Freed computed slots are not busy for the rules (they are offered again), so they are no partner.
+    const live = schedules.filter(
+      (s) =>
+        s.doctorId === doctorId && LIVE.includes(s.status) && !(s.status === 'available' && s.availabilityId != null),
+    );
+    for (const made of live) {
+      const rules = made.availabilityId == null ? undefined : versions.get(made.availabilityId);
+      if (!rules) continue;
+      for (const other of live) {
+        if (other.id === made.id || other.createdAt > made.createdAt) continue;
+        const gapBefore = made.startTime.getTime() - other.endTime.getTime();
+        const gapAfter = other.startTime.getTime() - made.endTime.getTime();
+        const tooClose =
+          other.startTime < made.startTime
+            ? gapBefore < rules.bufferBeforeMinutes * 60_000
+            : gapAfter < rules.bufferAfterMinutes * 60_000;
+        if (tooClose)
+          violations.push(`computed slot ${made.id} is within its buffers of slot ${other.id} that existed before it`);
+      }
+    }
+  }
 }
 
 function checkSlots(schedules: readonly Schedule[], violations: string[]): void {
