@@ -2,8 +2,18 @@
 import { type Actor, type Booking, isBookingError, type Notification, type Schedule } from 'careslot';
 import { expressWebhook } from 'careslot/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { FormError, formFieldOf, parseHoursForm, parseTimeOffForm } from './availability-form.js';
 import type { CareslotSetup } from './careslot.js';
-import { checkoutPage, homePage } from './pages.js';
+import { DEMO_DOCTORS, DEMO_PATIENTS } from './demo-users.js';
+import {
+  checkoutPage,
+  chooseUserPage,
+  doctorPage,
+  homePage,
+  type PageDoctor,
+  type PageNotice,
+  patientPage,
+} from './pages.js';
 
 export interface AppOptions {
   careslot: CareslotSetup;
@@ -45,6 +55,30 @@ function requireRole(actor: Actor, ...roles: Actor['role'][]): void {
 function mayRead(actor: Actor, booking: Booking): boolean {
   return actor.role === 'admin' || actor.id === booking.patientId || actor.id === booking.doctorId;
 }
+
+/** The doctor a page is for: a demo doctor's name and zone, or the id alone on the demo doctor's zone. */
+function pageDoctor(id: string): PageDoctor {
+  const known = DEMO_DOCTORS.find((d) => d.id === id);
+  return known ? { ...known } : { id, name: id, timeZone: DEMO_DOCTORS[0].timeZone };
+}
+
+/** What a form page shows for a failed submission, with its status; null for errors the JSON handler answers. */
+function noticeOf(error: unknown): { status: number; notice: PageNotice } | null {
+  if (error instanceof FormError) return { status: 400, notice: { field: error.field, message: error.message } };
+  if (!isBookingError(error)) return null;
+  const details = error.details as { field?: unknown; issues?: { path?: unknown }[] } | undefined;
+  const field = details?.field ?? details?.issues?.[0]?.path;
+  return {
+    status: error.status,
+    notice: { ...(typeof field === 'string' && field ? { field: formFieldOf(field) } : {}), message: error.message },
+  };
+}
+
+const wantsHtml = (req: Request) => req.accepts(['html', 'json']) === 'html';
+
+/** Days of computed slots the patient page lists. */
+const PATIENT_PAGE_DAYS = 7;
+const DAY_MS = 86_400_000;
 
 const money = (amount: number, currency: string) => `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
 
@@ -124,13 +158,22 @@ export function createApp(options: AppOptions): express.Express {
     route(async (req, res) => {
       const actor = actorOf(req);
       requireRole(actor, 'patient');
-      const body = req.body as { scheduleId?: unknown; idempotencyKey?: unknown };
-      const result = await engine.book({
-        patientId: actor.id,
-        scheduleId: body.scheduleId as string,
+      const body = req.body as {
+        scheduleId?: unknown;
+        doctorId?: unknown;
+        startTime?: unknown;
+        idempotencyKey?: unknown;
+      };
+      const options = {
         ...(typeof body.idempotencyKey === 'string' ? { idempotencyKey: body.idempotencyKey } : {}),
         ...(req.get('idempotency-key') ? { idempotencyKey: req.get('idempotency-key') as string } : {}),
-      });
+      };
+      // A computed slot is named by its doctor and start (as findSlots lists it), a published one by its id.
+      const result = await engine.book(
+        body.scheduleId === undefined && body.startTime !== undefined
+          ? { patientId: actor.id, doctorId: body.doctorId as string, startTime: body.startTime as string, ...options }
+          : { patientId: actor.id, scheduleId: body.scheduleId as string, ...options },
+      );
       res.status(201).json(result);
     }),
   );
@@ -195,6 +238,220 @@ export function createApp(options: AppOptions): express.Express {
         ...(typeof body.reason === 'string' ? { reason: body.reason } : {}),
       });
       res.json(result);
+    }),
+  );
+
+  // Weekly hours: doctors set rules, anyone reads them and the slots computed from them.
+  app.put(
+    '/doctors/me/availability',
+    route(async (req, res) => {
+      const actor = actorOf(req);
+      requireRole(actor, 'doctor');
+      const body = req.body as Record<string, unknown>;
+      const availability = await engine.setAvailability({ ...(body as object), doctorId: actor.id } as Parameters<
+        typeof engine.setAvailability
+      >[0]);
+      res.json({ availability });
+    }),
+  );
+
+  app.delete(
+    '/doctors/me/availability',
+    route(async (req, res) => {
+      const actor = actorOf(req);
+      requireRole(actor, 'doctor');
+      res.json(await engine.clearAvailability({ doctorId: actor.id }));
+    }),
+  );
+
+  app.get(
+    '/doctors/:id/availability',
+    route(async (req, res) => {
+      res.json({ availability: await engine.getAvailability({ doctorId: String(req.params.id) }) });
+    }),
+  );
+
+  app.get(
+    '/doctors/:id/computed-slots',
+    route(async (req, res) => {
+      const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+      const now = options.careslot.clock.now();
+      const limit = str(req.query.limit);
+      const cursor = str(req.query.cursor);
+      res.json(
+        await engine.findSlots({
+          doctorId: String(req.params.id),
+          from: str(req.query.from) ?? now,
+          to: str(req.query.to) ?? new Date(now.getTime() + PATIENT_PAGE_DAYS * DAY_MS),
+          ...(limit !== undefined ? { limit: Number(limit) } : {}),
+          ...(cursor !== undefined ? { cursor } : {}),
+        }),
+      );
+    }),
+  );
+
+  app.post(
+    '/doctors/me/time-off',
+    route(async (req, res) => {
+      const actor = actorOf(req);
+      requireRole(actor, 'doctor');
+      const body = req.body as Record<string, unknown>;
+      const outcome = await engine.addTimeOff({ ...(body as object), doctorId: actor.id } as Parameters<
+        typeof engine.addTimeOff
+      >[0]);
+      res.status(201).json(outcome);
+    }),
+  );
+
+  app.get(
+    '/doctors/:id/time-off',
+    route(async (req, res) => {
+      res.json({ timeOff: await engine.listTimeOff({ doctorId: String(req.params.id) }) });
+    }),
+  );
+
+  /** Removes one of the doctor's own time off periods; someone else's is a 404, as if absent. */
+  const removeOwnTimeOff = async (doctorId: string, timeOffId: string) => {
+    const own = await engine.listTimeOff({ doctorId, from: new Date(0), limit: 1000 });
+    if (!own.some((t) => t.id === timeOffId)) throw new HttpError(404, 'TIME_OFF_NOT_FOUND', 'No such time off');
+    return engine.removeTimeOff({ timeOffId });
+  };
+
+  app.delete(
+    '/doctors/me/time-off/:id',
+    route(async (req, res) => {
+      const actor = actorOf(req);
+      requireRole(actor, 'doctor');
+      res.json({ timeOff: await removeOwnTimeOff(actor.id, String(req.params.id)) });
+    }),
+  );
+
+  // The doctor's page: HTML forms posting as `?user=doctor:id` (demo authentication), Post/Redirect/Get.
+  const renderDoctorPage = async (
+    user: string,
+    doctorId: string,
+    notice?: PageNotice,
+    form?: Record<string, unknown>,
+  ) =>
+    doctorPage({
+      doctor: pageDoctor(doctorId),
+      user,
+      availability: await engine.getAvailability({ doctorId }),
+      timeOff: await engine.listTimeOff({ doctorId }),
+      ...(notice ? { notice } : {}),
+      ...(form ? { form } : {}),
+    });
+
+  /** A doctor-page form: on success back to the page; a bad field re-renders it with the field named (400). */
+  const doctorForm = (work: (doctor: PageDoctor, form: Record<string, unknown>, req: Request) => Promise<unknown>) =>
+    route(async (req, res) => {
+      const actor = actorOf(req);
+      requireRole(actor, 'doctor');
+      const user = `doctor:${actor.id}`;
+      const form = (req.body ?? {}) as Record<string, unknown>;
+      try {
+        await work(pageDoctor(actor.id), form, req);
+      } catch (error) {
+        const failed = noticeOf(error);
+        if (!failed) throw error;
+        if (!wantsHtml(req)) {
+          const field = failed.notice.field;
+          res.status(failed.status).json({
+            error: {
+              code: isBookingError(error) ? error.code : 'INVALID_INPUT',
+              message: failed.notice.message,
+              ...(field ? { details: { field } } : {}),
+            },
+          });
+          return;
+        }
+        res
+          .status(failed.status)
+          .type('html')
+          .send(await renderDoctorPage(user, actor.id, failed.notice, form));
+        return;
+      }
+      res.redirect(303, `/doctor?user=${encodeURIComponent(user)}`);
+    });
+
+  app.get(
+    '/doctor',
+    route(async (req, res) => {
+      if (req.query.user === undefined && !req.get('x-demo-user')) {
+        const users = DEMO_DOCTORS.map((d) => ({ value: `doctor:${d.id}`, label: d.name }));
+        res.type('html').send(chooseUserPage('/doctor', 'Weekly hours', users));
+        return;
+      }
+      const actor = actorOf(req);
+      requireRole(actor, 'doctor');
+      res.type('html').send(await renderDoctorPage(`doctor:${actor.id}`, actor.id));
+    }),
+  );
+  app.post(
+    '/doctor/hours',
+    doctorForm((doctor, form) => engine.setAvailability(parseHoursForm(form, doctor.id, doctor.timeZone))),
+  );
+  app.post(
+    '/doctor/time-off',
+    doctorForm((doctor, form) => engine.addTimeOff(parseTimeOffForm(form, doctor.id, doctor.timeZone))),
+  );
+  app.post(
+    '/doctor/time-off/:id/remove',
+    doctorForm((doctor, _form, req) => removeOwnTimeOff(doctor.id, String(req.params.id))),
+  );
+
+  // The patient's page: the computed slots of the next days, a book button each, into the same checkout.
+  const renderPatientPage = async (user: string, doctorId: string, notice?: PageNotice) => {
+    const now = options.careslot.clock.now();
+    const { slots } = await engine.findSlots({
+      doctorId,
+      from: now,
+      to: new Date(now.getTime() + PATIENT_PAGE_DAYS * DAY_MS),
+      limit: 1000,
+    });
+    return patientPage({
+      doctor: pageDoctor(doctorId),
+      user,
+      slots,
+      days: PATIENT_PAGE_DAYS,
+      ...(notice ? { notice } : {}),
+    });
+  };
+  const doctorOf = (req: Request) => (typeof req.query.doctorId === 'string' ? req.query.doctorId : DEMO_DOCTORS[0].id);
+
+  app.get(
+    '/patient',
+    route(async (req, res) => {
+      if (req.query.user === undefined && !req.get('x-demo-user')) {
+        const users = DEMO_PATIENTS.map((p) => ({ value: `patient:${p.id}`, label: `${p.name} (${p.plan})` }));
+        res.type('html').send(chooseUserPage('/patient', 'Book a computed slot', users));
+        return;
+      }
+      const actor = actorOf(req);
+      requireRole(actor, 'patient');
+      res.type('html').send(await renderPatientPage(`patient:${actor.id}`, doctorOf(req)));
+    }),
+  );
+
+  app.post(
+    '/patient/book',
+    route(async (req, res) => {
+      const actor = actorOf(req);
+      requireRole(actor, 'patient');
+      const form = (req.body ?? {}) as Record<string, unknown>;
+      const doctorId = typeof form.doctorId === 'string' ? form.doctorId : DEMO_DOCTORS[0].id;
+      try {
+        const result = await engine.book({ patientId: actor.id, doctorId, startTime: form.startTime as string });
+        // Paid: on to the provider's hosted checkout, as the published-slot booking goes; free: booked already.
+        res.redirect(303, result.paymentUrl ?? '/booked');
+      } catch (error) {
+        const failed = noticeOf(error);
+        if (!failed || !wantsHtml(req)) throw error;
+        res
+          .status(failed.status)
+          .type('html')
+          .send(await renderPatientPage(`patient:${actor.id}`, doctorId, failed.notice));
+      }
     }),
   );
 

@@ -8,6 +8,7 @@ import {
   InProcessScheduler,
   MemoryStore,
   type PaymentGateway,
+  systemClock,
 } from 'careslot';
 import type { BullMQScheduler } from 'careslot/bullmq';
 import { MemoryPatientDirectory, TestPaymentGateway } from 'careslot/testing';
@@ -33,6 +34,8 @@ export interface CareslotSetup {
   /** Present in embedded mode: the simulated provider behind the local checkout page. */
   testGateway: TestPaymentGateway | null;
   notifier: EventEmitterNotifier;
+  /** The engine's clock: pages ask for "the next 7 days" from its now. */
+  clock: Clock;
   /** What each part runs on, for the startup banner. */
   parts: Record<'store' | 'scheduler' | 'payments', string>;
   /** Connection settings a separate worker process needs (real mode). */
@@ -150,6 +153,7 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
       gateway: testGateway,
       testGateway,
       notifier,
+      clock: overrides.clock ?? systemClock,
       parts: {
         store: postgres?.describe ?? 'MemoryStore (in this process)',
         scheduler: 'InProcessScheduler (timers in this process)',
@@ -193,6 +197,7 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
     gateway,
     testGateway: null,
     notifier,
+    clock: overrides.clock ?? systemClock,
     parts: {
       store: opened.describe,
       scheduler: `BullMQScheduler (${redact(redisUrl)}; run the worker: npm run example:worker)`,

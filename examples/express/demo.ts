@@ -1,6 +1,7 @@
 // `npm run demo`: starts the example on embedded defaults and walks the whole flow over HTTP, printing a timeline.
 import { DateTime } from 'luxon';
 import { DEMO_ADMIN, DEMO_DOCTORS, DEMO_PATIENTS } from './demo-users.js';
+import { localTime } from './pages.js';
 import { startExample } from './start.js';
 
 const HOLD_SECONDS = 3;
@@ -233,6 +234,49 @@ try {
     const error = response.body.error as Json;
     say(`${what.padEnd(22)} → ${response.status} ${error?.code}: ${error?.message}`);
   }
+
+  section('10. The doctor sets weekly hours; Paula books a computed slot and pays');
+  const hours = {
+    timeZone: doctor.timeZone,
+    weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '15:00', to: '17:00' }],
+    slotMinutes: 30,
+    fee: { amount: 4000, currency: 'eur' },
+    // Set, not inherited: the default is the engine's notice, here the demo's fractional 3 s hold, which rules refuse.
+    minNoticeMinutes: 60,
+  };
+  const setHours = await call('PUT', '/doctors/me/availability', as.doctor, hours);
+  say(
+    `PUT /doctors/me/availability → ${setHours.status}  every day 15:00–17:00 ${doctor.timeZone}, 30-minute slots, 40.00 EUR, 1 h notice`,
+  );
+  // Three days ahead: a day with no published slots, far enough for any notice.
+  const hoursDay = day.plus({ days: 1 });
+  const computedPath = `/doctors/${doctor.id}/computed-slots?from=${encodeURIComponent(hoursDay.toISO() as string)}&to=${encodeURIComponent(hoursDay.plus({ days: 1 }).toISO() as string)}`;
+  type Offered = { start: string; timeZone: string };
+  const offered = async () => (await call('GET', computedPath, null)).body.slots as Offered[];
+  const listed = (list: Offered[]) =>
+    list.map((s) => localTime(new Date(s.start), s.timeZone).split(', ')[1]).join(', ');
+  const before = await offered();
+  say(
+    `GET /doctors/:id/computed-slots → ${before.length} slots on ${hoursDay.toFormat('yyyy-MM-dd')}: ${listed(before)}`,
+  );
+  const first = before[0] as Offered;
+  const computed = await call('POST', '/bookings', as.paula, { doctorId: doctor.id, startTime: first.start });
+  const computedBooking = computed.body.booking as Json;
+  say(
+    `POST /bookings {doctorId, startTime} → ${computed.status}  booking ${computedBooking.status}; pay at ${computed.body.paymentUrl}`,
+  );
+  const computedPay = await call('POST', `${new URL(computed.body.paymentUrl as string).pathname}/pay`, null);
+  say(`POST …/pay → webhook → ${computedPay.body.outcome}`);
+  const afterComputed = await booking(computedBooking.id as string);
+  expectThat(
+    afterComputed.status === 'scheduled' && afterComputed.paymentStatus === 'paid',
+    `Paula's computed-slot booking is ${afterComputed.status}/${afterComputed.paymentStatus}`,
+  );
+  const remaining = await offered();
+  expectThat(
+    before.length === 4 && remaining.length === 3 && !remaining.some((s) => s.start === first.start),
+    `the booked time left the computed list: ${listed(remaining)}`,
+  );
 
   await new Promise((r) => setTimeout(r, 200)); // let the last notifications arrive
   section('Timeline summary');

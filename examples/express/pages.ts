@@ -1,4 +1,5 @@
-// The example's two small HTML pages: the booking page and the simulated hosted checkout.
+// The example's small HTML pages: the booking page, the doctor's hours, the patient's computed slots, the simulated checkout.
+import { type AvailabilityRecord, type ComputedSlot, type TimeOff, WEEKDAYS } from 'careslot';
 import { DEMO_ADMIN, DEMO_DOCTORS, DEMO_PATIENTS } from './demo-users.js';
 
 const escapeHtml = (text: string) =>
@@ -21,6 +22,7 @@ export function homePage(): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>careslot example</title><style>${style}</style></head>
 <body><h1>careslot example clinic</h1>
 <p>Acting as <select id="user">${options}</select> <small>(demo authentication: the part a host replaces)</small></p>
+<p>Weekly hours instead of single slots: <a href="/doctor?user=doctor:${escapeHtml(doctor.id)}">the doctor's hours</a> · <a href="/patient">book a computed slot</a></p>
 <h2>${escapeHtml(doctor.name)}'s slots</h2>
 <p><button id="publish">Publish a slot tomorrow</button> <small>(as the doctor)</small></p>
 <table><thead><tr><th>Starts</th><th>Fee</th><th>Status</th><th></th></tr></thead><tbody id="slots"></tbody></table>
@@ -84,4 +86,156 @@ export function checkoutPage(sessionId: string, amount: string, status: string, 
 <body><h1>Test checkout</h1><p>A simulated hosted payment page (careslot's TestPaymentGateway).</p>
 <p>Amount due: <b id="amount">${escapeHtml(amount)}</b></p>${declined > 0 ? `<p id="declined">Card declined ${declined}×; you may try again.</p>` : ''}
 ${actions}<p><a href="/">Back to the clinic</a></p></body></html>`;
+}
+
+/** Who a doctor page is for: a demo doctor, or any doctor id with a default zone. */
+export interface PageDoctor {
+  id: string;
+  name: string;
+  timeZone: string;
+}
+
+/** What a form page reports back: which field to fix (its message names it too), or what went wrong. */
+export interface PageNotice {
+  field?: string;
+  message: string;
+}
+
+/**
+ * Local wall-clock time in the slot's own zone, so DST shifts show as the doctor's hours do
+ * (09:00 CET before the change, 09:00 CEST after), not in the server's or the browser's zone.
+ */
+export function localTime(at: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  }).format(at);
+}
+
+const money = (fee: { amount: number; currency: string }) =>
+  `${(fee.amount / 100).toFixed(2)} ${fee.currency.toUpperCase()}`;
+
+const head = (title: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${style}</style></head>`;
+
+const noticeHtml = (notice: PageNotice | undefined) =>
+  notice
+    ? `<p id="error" role="alert"${notice.field ? ` data-field="${escapeHtml(notice.field)}"` : ''} style="color:#a4161a">${escapeHtml(notice.message)}</p>`
+    : '';
+
+/** Picks a demo user when a form page is opened without `?user=` (demo authentication). */
+export function chooseUserPage(path: string, title: string, users: { value: string; label: string }[]): string {
+  const options = users.map((u) => `<option value="${escapeHtml(u.value)}">${escapeHtml(u.label)}</option>`).join('');
+  return `${head(title)}<body><h1>${escapeHtml(title)}</h1>
+<form method="get" action="${escapeHtml(path)}"><label>Acting as <select name="user">${options}</select></label> <button>Continue</button></form>
+<p><small>(demo authentication: the part a host replaces)</small></p><p><a href="/">Back to the clinic</a></p></body></html>`;
+}
+
+export interface DoctorPageInput {
+  doctor: PageDoctor;
+  /** The `role:id` the page's forms post as. */
+  user: string;
+  availability: AvailabilityRecord | null;
+  timeOff: readonly TimeOff[];
+  notice?: PageNotice;
+  /** The submitted form, shown again after an error. */
+  form?: Record<string, unknown>;
+}
+
+/** The doctor's weekly hours (a form and the rules in force) and time off. */
+export function doctorPage(input: DoctorPageInput): string {
+  const { doctor, availability, timeOff } = input;
+  const q = `?user=${encodeURIComponent(input.user)}`;
+  const rules = availability?.rules;
+  const window = rules?.weekly[0];
+  const sent = (field: string) => {
+    const value = input.form?.[field];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const sentDays = input.form ? ([] as unknown[]).concat(input.form.days ?? []) : undefined;
+  const days = WEEKDAYS.map((day) => {
+    const checked = sentDays
+      ? sentDays.includes(day)
+      : window
+        ? window.days.includes(day)
+        : !['sat', 'sun'].includes(day);
+    return `<label><input type="checkbox" name="days" value="${day}"${checked ? ' checked' : ''}> ${day}</label>`;
+  }).join(' ');
+  const value = (field: string, fallback: string) => escapeHtml(sent(field) ?? fallback);
+  const current = rules
+    ? `<table id="rules"><tbody>${rules.weekly
+        .map(
+          (w) =>
+            `<tr class="rule"><td class="days">${w.days.join(', ')}</td><td class="hours">${escapeHtml(w.from)}–${escapeHtml(w.to)}</td></tr>`,
+        )
+        .join('')}</tbody></table>
+<p id="rule-details">${rules.slotMinutes}-minute slots, ${escapeHtml(money(rules.fee))} each, in ${escapeHtml(rules.timeZone)}; in force since ${escapeHtml(
+        localTime(availability.effectiveFrom, rules.timeZone),
+      )}</p>`
+    : '<p id="no-rules">No weekly hours yet: patients see no computed slots.</p>';
+  const offRows = timeOff
+    .map(
+      (t) =>
+        `<tr class="time-off"><td>${escapeHtml(localTime(t.start, doctor.timeZone))} – ${escapeHtml(localTime(t.end, doctor.timeZone))}</td><td>${escapeHtml(t.reason ?? '')}</td>
+<td><form method="post" action="/doctor/time-off/${encodeURIComponent(t.id)}/remove${q}"><button>Remove</button></form></td></tr>`,
+    )
+    .join('');
+  return `${head(`${doctor.name}: weekly hours`)}<body><h1>${escapeHtml(doctor.name)}: weekly hours</h1>
+${noticeHtml(input.notice)}
+<h2>Current rules</h2>${current}
+<h2>Set weekly hours</h2>
+<form id="hours" method="post" action="/doctor/hours${q}">
+<p>${days}</p>
+<p><label>From <input name="from" type="time" value="${value('from', window?.from ?? '09:00')}"></label>
+<label>to <input name="to" type="time" value="${value('to', window?.to ?? '17:00')}"></label>
+<small>(${escapeHtml(doctor.timeZone)})</small></p>
+<p><label>Slot length <input name="slotMinutes" type="number" min="5" max="480" value="${value('slotMinutes', String(rules?.slotMinutes ?? 30))}"> minutes</label>
+<label>Fee <input name="fee" inputmode="decimal" value="${value('fee', rules ? (rules.fee.amount / 100).toFixed(2) : '50.00')}"></label>
+<input name="currency" type="hidden" value="${escapeHtml(rules?.fee.currency ?? 'eur')}">
+<input name="timeZone" type="hidden" value="${escapeHtml(doctor.timeZone)}"></p>
+<p><button id="save-hours">Save weekly hours</button></p></form>
+<h2>Time off</h2>
+<table><tbody id="time-off">${offRows || '<tr><td>None planned.</td></tr>'}</tbody></table>
+<form id="time-off-form" method="post" action="/doctor/time-off${q}">
+<p><label>From <input name="start" type="datetime-local" value="${value('start', '')}"></label>
+<label>until <input name="end" type="datetime-local" value="${value('end', '')}"></label>
+<label>Reason <input name="reason" value="${value('reason', '')}"></label></p>
+<p><label><input type="checkbox" name="cancelBookings"> cancel and refund bookings in the period</label> <button id="add-time-off">Add time off</button></p></form>
+<p><a href="/patient">What patients see</a> · <a href="/">Back to the clinic</a></p></body></html>`;
+}
+
+export interface PatientPageInput {
+  doctor: PageDoctor;
+  user: string;
+  slots: readonly ComputedSlot[];
+  /** Days ahead the list covers. */
+  days: number;
+  notice?: PageNotice;
+}
+
+/** The computed slots of the next days, in the slot's own zone, with a book button each. */
+export function patientPage(input: PatientPageInput): string {
+  const { doctor, slots } = input;
+  const q = `?user=${encodeURIComponent(input.user)}`;
+  const rows = slots
+    .map((s) => {
+      const iso = s.start.toISOString();
+      return `<tr class="slot" data-start="${iso}"><td><time datetime="${iso}">${escapeHtml(localTime(s.start, s.timeZone))}</time></td>
+<td>${escapeHtml(money(s.fee))}</td><td><form method="post" action="/patient/book${q}">
+<input type="hidden" name="doctorId" value="${escapeHtml(s.doctorId)}"><input type="hidden" name="startTime" value="${iso}"><button class="book-slot">Book</button></form></td></tr>`;
+    })
+    .join('');
+  return `${head(`Book ${doctor.name}`)}<body><h1>Book ${escapeHtml(doctor.name)}</h1>
+<p>Acting as <b id="acting">${escapeHtml(input.user)}</b> · <a href="/patient">switch</a></p>
+${noticeHtml(input.notice)}
+<h2>Open slots, next ${input.days} days</h2>
+<table><thead><tr><th>Starts (doctor's local time)</th><th>Fee</th><th></th></tr></thead>
+<tbody id="computed-slots">${rows || '<tr id="no-slots"><td colspan="3">No open slots in the next days.</td></tr>'}</tbody></table>
+<p><a href="/">Back to the clinic</a></p></body></html>`;
 }

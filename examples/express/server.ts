@@ -12,6 +12,8 @@ for (const [part, what] of Object.entries(careslot.parts)) console.log(`  ${part
 console.log(`
   ${url}/                      booking page (pick a demo user, book, pay on the local checkout)
   ${url}/slots                 GET slots        POST ${url}/doctors/me/slots (doctor)
+  ${url}/doctor                weekly hours and time off (doctor)   PUT /doctors/me/availability
+  ${url}/patient               computed slots of the next 7 days, book one   GET /doctors/:id/computed-slots
   ${url}/bookings              POST book (patient), GET yours; /bookings/:id/cancel, /reschedule, /refund (admin)
   ${url}/events?user=role:id   live notifications (Server-Sent Events)
   ${url}/webhooks/payments     the payment provider's webhook (raw body)

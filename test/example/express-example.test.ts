@@ -242,5 +242,14 @@ describe('npm run demo', () => {
     });
     expect(stdout).toContain('demo finished: every step behaved as expected.');
     expect(stdout).not.toContain('✗');
+    // The weekly-hours step: rules set over HTTP, four computed slots, one booked and paid, three left.
+    expect(stdout).toContain('── 10. The doctor sets weekly hours; Paula books a computed slot and pays');
+    expect(stdout).toContain('PUT /doctors/me/availability → 200');
+    expect(stdout).toMatch(
+      /computed-slots → 4 slots on \d{4}-\d{2}-\d{2}: 15:00 CES?T, 15:30 CES?T, 16:00 CES?T, 16:30 CES?T/,
+    );
+    expect(stdout).toContain("✓ Paula's computed-slot booking is scheduled/paid");
+    expect(stdout).toMatch(/✓ the booked time left the computed list: 15:30 CES?T, 16:00 CES?T, 16:30 CES?T/);
+    expect(stdout).toContain("doctor's wallet: 40.00 EUR");
   }, 90_000);
 });
