@@ -6,6 +6,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { redisAvailability } from '../test/support/services.js';
+import { availability } from './availability.js';
 import { contention } from './contention.js';
 import { type BenchContext, type Benchmark, createStores } from './fixtures.js';
 import { jobs } from './jobs.js';
@@ -15,7 +16,7 @@ import { type BenchReport, failedChecks, renderTable } from './table.js';
 import { throughput } from './throughput.js';
 import { webhooks } from './webhooks.js';
 
-const BENCHMARKS: readonly Benchmark[] = [contention, throughput, webhooks, jobs, memory, outbox];
+const BENCHMARKS: readonly Benchmark[] = [contention, throughput, webhooks, jobs, memory, outbox, availability];
 const RESULTS = new URL('./results.json', import.meta.url);
 
 const USAGE = `Usage: npm run bench -- [--quick] [--only <name>[,<name>...]]
