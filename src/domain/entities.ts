@@ -70,6 +70,30 @@ export interface TimeOff {
   createdAt: Date;
 }
 
+/** A refund tier: cancelling at least `hoursBefore` hours before the start gives back `refundPercent`. */
+export interface CancellationTier {
+  hoursBefore: number;
+  refundPercent: number;
+}
+
+/** The policy snapshot a booking keeps (see `Booking.policy`). */
+export interface BookingPolicy {
+  cancellation: {
+    /** Sorted by `hoursBefore`, largest first. */
+    tiers: CancellationTier[];
+    /** Patients may not cancel inside this many hours of the start; null: no cutoff. */
+    patientCutoffHours: number | null;
+    afterStart: 'none';
+  };
+  reschedule: {
+    patientDeadlineHours: number;
+    staffDeadlineHours: number;
+    /** Null: no limit. */
+    maxPerBooking: number | null;
+    fee: 'same' | 'lowerOrEqual' | 'any';
+  };
+}
+
 /** One transition in a booking's life. */
 export interface BookingHistoryEntry {
   at: Date;
@@ -107,6 +131,18 @@ export interface Booking {
   idempotencyKey: string | null;
   /** Sum of successful refunds, in `price.currency` minor units. */
   amountRefunded: number;
+  /**
+   * The rules in force when the booking was confirmed (cancellation tiers, reschedule rules), so
+   * a later configuration change never alters what the patient agreed to. Null or absent: made
+   * before careslot kept them; the engine's current options apply.
+   */
+  policy?: BookingPolicy | null;
+  /**
+   * Keys of the reminders sent for this booking (`<beforeMinutes>:<channel>@<slotStart ISO>`),
+   * each added once by a compare-and-set (`markReminderSent`). A reschedule changes the slot start
+   * and so the keys: the new time gets its own reminders.
+   */
+  remindersSent?: string[];
   history: BookingHistoryEntry[];
   createdAt: Date;
   updatedAt: Date;

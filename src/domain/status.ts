@@ -3,7 +3,7 @@
 export const SCHEDULE_STATUSES = ['available', 'pending', 'booked', 'expired'] as const;
 export type ScheduleStatus = (typeof SCHEDULE_STATUSES)[number];
 
-export const BOOKING_STATUSES = ['pending', 'scheduled', 'completed', 'cancelled'] as const;
+export const BOOKING_STATUSES = ['pending', 'scheduled', 'completed', 'cancelled', 'no_show'] as const;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
 export const PAYMENT_STATUSES = ['unpaid', 'paid', 'failed', 'partially_refunded', 'refunded'] as const;
@@ -25,8 +25,10 @@ const scheduleTransitions: Record<ScheduleStatus, readonly ScheduleStatus[]> = {
 // reschedule (scheduled → scheduled on another slot).
 const bookingTransitions: Record<BookingStatus, readonly BookingStatus[]> = {
   pending: ['pending', 'scheduled', 'cancelled'],
-  scheduled: ['scheduled', 'completed', 'cancelled'],
+  scheduled: ['scheduled', 'completed', 'cancelled', 'no_show'],
   completed: ['completed'],
+  // Marked by the doctor or an admin; undone (back to scheduled) within the grace period.
+  no_show: ['no_show', 'scheduled'],
   // A late payment may revive a booking released for want of payment while its slot is still free.
   cancelled: ['cancelled', 'scheduled'],
 };

@@ -67,6 +67,12 @@ export interface BookingQuery {
   holdExpiresBefore?: Date;
   /** createdAt <= createdBefore */
   createdBefore?: Date;
+  /** slotStart >= slotStartFrom */
+  slotStartFrom?: Date;
+  /** slotStart < slotStartBefore */
+  slotStartBefore?: Date;
+  /** Only bookings after this position in (createdAt, id) order (keyset paging). */
+  after?: KeysetCursor;
   /** Results are sorted by createdAt ascending, then id. */
   limit?: number;
 }
@@ -113,6 +119,7 @@ export type BookingChanges = Partial<
     | 'slotStart'
     | 'slotEnd'
     | 'timeZone'
+    | 'policy'
   >
 >;
 
@@ -208,6 +215,14 @@ export interface StoreOperations extends StoreReads {
    * make a second active booking for a slot also returns null.
    */
   updateBookingIf(update: BookingUpdate): Promise<Booking | null>;
+
+  /**
+   * Adds `key` to the booking's `remindersSent` once: only while the booking is `scheduled` on a
+   * slot starting at `slotStart` and the key is not there yet. Returns the updated booking, or null
+   * (never throws for that) when the key was added before, the booking moved, or it is not
+   * scheduled, so of two concurrent senders exactly one gets the booking back.
+   */
+  markReminderSent(args: { bookingId: string; key: string; slotStart: Date }): Promise<Booking | null>;
 
   /** Returns null when a transaction with the same (provider, providerPaymentId) exists. */
   insertPaymentTransaction(transaction: NewPaymentTransaction): Promise<PaymentTransaction | null>;

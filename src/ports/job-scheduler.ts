@@ -13,6 +13,8 @@ export const JOB_NAMES = {
   reconcile: 'reconcileBookings',
   /** Periodic: deliver the outbox (retries, and subscribers that deliver off the request path). */
   outbox: 'deliverCareslotOutbox',
+  /** Before a scheduled booking's start: send its due reminders (each once). */
+  reminder: 'sendAppointmentReminder',
 } as const;
 
 export type JobName = (typeof JOB_NAMES)[keyof typeof JOB_NAMES];

@@ -15,6 +15,7 @@ import {
   T0,
 } from '../support/records.js';
 import { describeAvailabilityConformance } from './availability-conformance.js';
+import { describeBookingPolicyConformance } from './booking-policy-conformance.js';
 import { describeOutboxConformance } from './outbox-conformance.js';
 
 export interface StoreHarness {
@@ -616,5 +617,6 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
 
     describeOutboxConformance(name, harness);
     describeAvailabilityConformance(name, harness);
+    describeBookingPolicyConformance(name, harness);
   });
 }

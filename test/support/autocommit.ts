@@ -26,6 +26,7 @@ export const STORE_WRITES = [
   'endAvailability',
   'insertTimeOff',
   'deleteTimeOff',
+  'markReminderSent',
 ] as const satisfies readonly (keyof StoreOperations)[];
 
 /**

@@ -113,6 +113,9 @@ function matchesBooking(booking: Booking, query: BookingQuery): boolean {
     if (booking.holdExpiresAt === null || booking.holdExpiresAt > query.holdExpiresBefore) return false;
   }
   if (query.createdBefore !== undefined && booking.createdAt > query.createdBefore) return false;
+  if (query.slotStartFrom !== undefined && booking.slotStart < query.slotStartFrom) return false;
+  if (query.slotStartBefore !== undefined && booking.slotStart >= query.slotStartBefore) return false;
+  if (query.after !== undefined && byCreatedThenId(booking, query.after) <= 0) return false;
   return true;
 }
 
@@ -319,6 +322,16 @@ class MemoryOperations implements StoreOperations {
       this.deleteRow(this.t.activeBySchedule, row.scheduleId);
     }
     if (isActive) this.setRow(this.t.activeBySchedule, next.scheduleId, row.id);
+    return copy(next);
+  }
+
+  async markReminderSent(args: { bookingId: string; key: string; slotStart: Date }): Promise<Booking | null> {
+    const row = this.t.bookings.get(args.bookingId);
+    if (row?.status !== 'scheduled' || row.slotStart.getTime() !== args.slotStart.getTime()) return null;
+    const sent = row.remindersSent ?? [];
+    if (sent.includes(args.key)) return null;
+    const next: Booking = { ...row, remindersSent: [...sent, args.key], updatedAt: this.now() };
+    this.setRow(this.t.bookings, row.id, next);
     return copy(next);
   }
 
