@@ -5,7 +5,7 @@ import { BookingEngine, type BookingStore, InProcessScheduler } from '../../src/
 import { ManualClock, MemoryPatientDirectory, TestPaymentGateway } from '../../src/testing/index.js';
 import { autocommit } from '../support/autocommit.js';
 import { ledgerEntry, refundRecord } from '../support/records.js';
-import { BOOKING, DOC, INJECTIONS, newBooking, newSchedule, PAT, SLOT } from './samples.js';
+import { BOOKING, DOC, INJECTIONS, newBooking, newSchedule, PAT, SLOT, T0 } from './samples.js';
 import { createFakeMongo } from './support/fake-mongo.js';
 
 function thrown(fn: () => unknown): { code?: string; message?: string } {
@@ -159,6 +159,17 @@ const CALLS: Call[] = [
   [
     'updateBookingIf({ expectedScheduleId })',
     (s, v) => tx(s).updateBookingIf({ id: BOOKING, expectedStatus: 'scheduled', expectedScheduleId: bad(v), set: {} }),
+  ],
+  ['findBookings({ slotStartFrom })', (s, v) => s.findBookings({ slotStartFrom: bad(v) })],
+  ['countBookings({ after.id })', (s, v) => s.countBookings({ after: { createdAt: T0, id: bad(v) } })],
+  [
+    'markReminderSent({ bookingId })',
+    (s, v) => tx(s).markReminderSent({ bookingId: bad(v), key: '1440:email', slotStart: T0 }),
+  ],
+  ['markReminderSent({ key })', (s, v) => tx(s).markReminderSent({ bookingId: BOOKING, key: bad(v), slotStart: T0 })],
+  [
+    'markReminderSent({ slotStart })',
+    (s, v) => tx(s).markReminderSent({ bookingId: BOOKING, key: '1440:email', slotStart: bad(v) }),
   ],
   ['lockPatient(patientId)', (s, v) => s.transaction((t) => t.lockPatient(bad(v)))],
   ['lockDoctor(doctorId)', (s, v) => s.transaction((t) => t.lockDoctor(bad(v)))],

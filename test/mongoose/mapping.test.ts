@@ -19,6 +19,7 @@ import {
   withRefund,
 } from '../../src/adapters/mongoose/mapping.js';
 import type { RefundRecord } from '../../src/index.js';
+import { POLICY } from '../conformance/booking-policy-conformance.js';
 import { ledgerEntry, newPaymentTransaction, refundRecord } from '../support/records.js';
 import { at, BOOKING, DOC, newBooking, newSchedule, oid, PAT, SLOT, T0 } from './samples.js';
 
@@ -121,7 +122,7 @@ describe('booking ↔ DoctorPatientScheduleBooking', () => {
   it('reads back the same booking, history included', () => {
     const input = newBooking({ paymentTransactionId: '64b0000000000000000000e1', cancelReason: null });
     const booking = documentToBooking(bookingToDocument(input, 'objectId', T0));
-    expect(withoutStamps(booking)).toEqual(input);
+    expect(withoutStamps(booking)).toEqual({ ...input, policy: null, remindersSent: [] });
     expect(booking.history[0]?.at).toBeInstanceOf(Date);
   });
 
@@ -157,18 +158,58 @@ describe('booking ↔ DoctorPatientScheduleBooking', () => {
     expect(() => bookingChangesToDocument(set as never)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
   });
 
-  it('reads a legacy booking (no history, no refund total, no session) with empty defaults', () => {
+  it('reads a legacy booking (no history, no refund total, no session, no policy, no reminders) with empty defaults', () => {
     const doc = bookingToDocument(newBooking(), 'objectId', T0) as Partial<BookingDocument>;
     delete doc.history;
     delete doc.amountRefunded;
     delete doc.checkoutSessionId;
     delete doc.idempotencyKey;
+    delete doc.policy;
+    delete doc.remindersSent;
     expect(documentToBooking(doc as BookingDocument)).toMatchObject({
       history: [],
       amountRefunded: 0,
       checkoutSessionId: null,
       idempotencyKey: null,
+      policy: null,
+      remindersSent: [],
     });
+  });
+
+  it('keeps the policy snapshot exactly, as copies both ways', () => {
+    const policy = structuredClone(POLICY);
+    const doc = bookingToDocument(newBooking({ policy, remindersSent: ['1440:email'] }), 'objectId', T0);
+    policy.cancellation.tiers[0]!.refundPercent = 0;
+    expect(doc.policy).toEqual(POLICY);
+    expect(doc.remindersSent).toEqual(['1440:email']);
+    const booking = documentToBooking(doc);
+    expect(booking.policy).toEqual(POLICY);
+    expect(booking.remindersSent).toEqual(['1440:email']);
+    booking.policy!.reschedule.maxPerBooking = 99;
+    booking.remindersSent!.push('x');
+    expect(documentToBooking(doc)).toMatchObject({ policy: POLICY, remindersSent: ['1440:email'] });
+  });
+
+  it('refuses a policy that is not a plain JSON object, and reminder keys that are not keys, with INVALID_INPUT', () => {
+    for (const policy of ['strict', [POLICY], new Map(), 5]) {
+      expect(() =>
+        bookingToDocument(newBooking({ policy: policy as unknown as typeof POLICY }), 'objectId', T0),
+      ).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', details: { field: 'policy' } }));
+      expect(() => bookingChangesToDocument({ policy: policy as unknown as typeof POLICY })).toThrow(
+        expect.objectContaining({ code: 'INVALID_INPUT', details: { field: 'set.policy' } }),
+      );
+    }
+    for (const remindersSent of ['1440:email', [{ $ne: 'x' }]]) {
+      expect(() =>
+        bookingToDocument(newBooking({ remindersSent: remindersSent as unknown as string[] }), 'objectId', T0),
+      ).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    }
+  });
+
+  it('maps a policy in the changes of a compare-and-set, and null clears it', () => {
+    expect(bookingChangesToDocument({ policy: POLICY })).toEqual({ policy: POLICY });
+    expect(bookingChangesToDocument({ policy: null })).toEqual({ policy: null });
+    expect(bookingChangesToDocument({ status: 'no_show' })).toEqual({ status: 'no_show', active: false });
   });
 });
 

@@ -30,6 +30,8 @@ import {
   paymentQueryFilter,
   paymentVersionFilter,
   refundsUpdate,
+  reminderFilter,
+  reminderUpdate,
   SCHEDULE_SORT,
   scheduleCasFilter,
   scheduleQueryFilter,
@@ -37,7 +39,7 @@ import {
   type Update,
 } from '../../src/adapters/mongoose/queries.js';
 import { newPaymentTransaction, refundRecord } from '../support/records.js';
-import { at, DOC, newBooking, newSchedule, oid, PAT, PAT2, SLOT, SLOT2, T0 } from './samples.js';
+import { at, BOOKING, DOC, newBooking, newSchedule, oid, PAT, PAT2, SLOT, SLOT2, T0 } from './samples.js';
 
 const matches = (filter: Filter, doc: object): boolean => new Query(filter).test(doc as Record<string, unknown>);
 const NOW = at(5);
@@ -252,6 +254,64 @@ describe('booking queries', () => {
     expect(found({ createdBefore: at(-10) })).toEqual(['paid']);
     expect(found({ scheduleId: SLOT, doctorId: DOC })).toEqual(['paid', 'free']);
   });
+
+  it('takes slotStartFrom as inclusive and slotStartBefore as exclusive', () => {
+    const start = held.slotStart;
+    const later = new Date(start.getTime() + 1);
+    expect(found({ slotStartFrom: start })).toEqual(['paid', 'free']);
+    expect(found({ slotStartFrom: later })).toEqual([]);
+    expect(found({ slotStartBefore: later })).toEqual(['paid', 'free']);
+    expect(found({ slotStartBefore: start })).toEqual([]);
+    expect(() => bookingQueryFilter({ slotStartFrom: 'tomorrow' as unknown as Date }, 'objectId')).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    );
+  });
+
+  it('pages strictly after (createdAt, id), keeping createdBefore beside the keyset range', () => {
+    // held: created at(-10), id b1; free: created T0, id b2; tie: created T0, id b3.
+    const tie = { ...free, _id: oid('64b0000000000000000000b3'), mode: 'tie' as 'free' };
+    const page = (query: Parameters<typeof bookingQueryFilter>[0]) =>
+      [held, free, tie].filter((b) => matches(bookingQueryFilter(query, 'objectId').filter, b)).map((b) => b.mode);
+    expect(page({ after: { createdAt: at(-10), id: held._id.toHexString() } })).toEqual(['free', 'tie']);
+    expect(page({ after: { createdAt: free.createdAt, id: free._id.toHexString() } })).toEqual(['tie']);
+    const both = bookingQueryFilter(
+      { createdBefore: at(-5), after: { createdAt: at(-20), id: BOOKING } },
+      'objectId',
+    ).filter;
+    expect(both.createdAt).toEqual({ $lte: at(-5), $gte: at(-20) });
+    expect(page({ createdBefore: at(-5), after: { createdAt: at(-20), id: BOOKING } })).toEqual(['paid']);
+    expect(() => bookingQueryFilter({ after: { createdAt: at(0), id: 'b1' } }, 'objectId')).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    );
+  });
+});
+
+describe('reminder compare-and-set', () => {
+  const scheduled = bookingDoc({ status: 'scheduled', remindersSent: ['1440:email'] });
+  const id = scheduled._id;
+  const start = scheduled.slotStart;
+
+  it('matches only while scheduled on that slot start and without the key', () => {
+    expect(matches(reminderFilter(id, '120:sms', start), scheduled)).toBe(true);
+    expect(matches(reminderFilter(id, '1440:email', start), scheduled)).toBe(false);
+    expect(matches(reminderFilter(id, '120:sms', at(999)), scheduled)).toBe(false);
+    expect(matches(reminderFilter(id, '120:sms', start), { ...scheduled, status: 'no_show' })).toBe(false);
+    expect(matches(reminderFilter(oid(SLOT2), '120:sms', start), scheduled)).toBe(false);
+  });
+
+  it('matches a booking written before careslot kept reminders (no remindersSent), and $push creates the array', () => {
+    const { remindersSent: _, ...legacy } = scheduled;
+    expect(matches(reminderFilter(id, '1440:email', start), legacy)).toBe(true);
+    const after = updated(legacy as BookingDocument, reminderUpdate('1440:email', NOW));
+    expect(after.remindersSent).toEqual(['1440:email']);
+    expect(after.updatedAt).toEqual(NOW);
+  });
+
+  it('appends the key after those sent, and then no longer matches it', () => {
+    const after = updated(scheduled, reminderUpdate('120:sms', NOW));
+    expect(after.remindersSent).toEqual(['1440:email', '120:sms']);
+    expect(matches(reminderFilter(id, '120:sms', start), after)).toBe(false);
+  });
 });
 
 describe('payment refunds', () => {
@@ -309,10 +369,11 @@ describe('upserts and repairs', () => {
       { status: 'scheduled', active: false },
       { status: 'cancelled', active: true },
       { status: 'completed' },
+      { status: 'no_show', active: true },
     ];
     const repaired = legacy.map((doc) =>
       activeFlagRepairs().reduce((d, r) => (matches(r.filter, d) ? updated(d, r.update) : d), doc as object),
     );
-    expect(repaired.map((d) => (d as { active?: boolean }).active)).toEqual([true, true, false, false]);
+    expect(repaired.map((d) => (d as { active?: boolean }).active)).toEqual([true, true, false, false, false]);
   });
 });

@@ -33,6 +33,7 @@ describe.skipIf(!mongod.available)('query plans on a real server', () => {
       expect.arrayContaining([
         expect.stringMatching(/^schedule\.find:.*createdBy.*endTime.*startTime.*status/),
         expect.stringMatching(/^booking\.find:holdExpiresAt,status$/),
+        expect.stringMatching(/^booking\.find:.*slotStart,status$/),
         expect.stringMatching(/^payment\.find:refunds\.status$/),
         expect.stringMatching(/^ledger\.aggregate:doctorId$/),
         expect.stringMatching(/^availability\.find:doctorId,effectiveFrom,effectiveUntil$/),

@@ -68,6 +68,8 @@ describe("every query the engine sends is served by one of careslot's indexes", 
     expect(seen('schedule', 'find', 'endTime')).toBe(true); // the overlap check, the sweep, the clean-up
     expect(seen('booking', 'find', 'holdExpiresAt')).toBe(true); // the sweep
     expect(seen('booking', 'countDocuments', 'mode')).toBe(true); // the free quota
+    expect(seen('booking', 'find', 'slotStart')).toBe(true); // the reminder sweep's window
+    expect(seen('booking', 'findOneAndUpdate', 'remindersSent')).toBe(true); // a reminder marked once
     expect(seen('payment', 'find', 'refunds.status')).toBe(true); // the refund sweep
     expect(seen('booking', 'find', 'checkoutSessionId') || seen('booking', 'findOne', 'idempotencyKey')).toBe(true);
     expect(seen('ledger', 'aggregate', 'doctorId')).toBe(true); // balances
@@ -92,6 +94,45 @@ describe("every query the engine sends is served by one of careslot's indexes", 
         field,
       ).toEqual([]);
     }
+  });
+});
+
+describe('the reminder sweep', () => {
+  it('pages a slot-start window from the status index that ends in slotStart, filtered on its keys, never a blocking SORT', async () => {
+    const fake = createFakeMongo();
+    await fake.store.findBookings({
+      status: 'scheduled',
+      slotStartFrom: at(0),
+      slotStartBefore: at(60),
+      after: { createdAt: at(-10), id: '64b0000000000000000000b1' },
+      limit: 50,
+    });
+    await fake.store.countBookings({ status: 'scheduled', slotStartBefore: at(60) });
+    expect(fake.queries).toHaveLength(2);
+    for (const query of fake.queries) {
+      expect(supportingIndexes(MONGOOSE_STORE_INDEXES.booking, query)).toContain(
+        'careslot_booking_status_created_slot',
+      );
+    }
+    // slotStart before the sort would bound the scan but sort every booking of the window in memory.
+    const rangeFirst = { fields: { status: 1, slotStart: 1, createdAt: 1, _id: 1 } as const, options: { name: 'x' } };
+    expect(whyNot(rangeFirst, fake.queries[0] as RecordedQuery)).toMatch(/blocking SORT/);
+  });
+
+  it('marks a reminder by _id with the status, slot start and key in the filter, inside the transaction', async () => {
+    const fake = createFakeMongo();
+    await autocommit(fake.store).markReminderSent({
+      bookingId: '64b0000000000000000000b1',
+      key: '1440:email',
+      slotStart: at(0),
+    });
+    const write = fake.queries.find((x) => x.method === 'findOneAndUpdate');
+    expect(write).toMatchObject({
+      collection: 'booking',
+      filter: { status: 'scheduled', slotStart: at(0), remindersSent: { $ne: '1440:email' } },
+      inTransaction: true,
+    });
+    expect(supportingIndexes(MONGOOSE_STORE_INDEXES.booking, write as RecordedQuery)).toContain('_id_');
   });
 });
 

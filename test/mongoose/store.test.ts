@@ -17,6 +17,7 @@ import { readSchemaSignature } from '../../src/adapters/mongoose/schemas.js';
 import { transactionSupportProblem } from '../../src/adapters/mongoose/server-check.js';
 import { BookingError, type StoreOperations, type StoreReads } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
+import { POLICY } from '../conformance/booking-policy-conformance.js';
 import { autocommit, STORE_WRITES } from '../support/autocommit.js';
 import { ledgerEntry, newPaymentTransaction, refundRecord } from '../support/records.js';
 import { BOOKING, DOC, newBooking, newSchedule, PAT, SLOT, T0 } from './samples.js';
@@ -281,6 +282,33 @@ describe('schemas: casting and validation', () => {
     expect(await errorsOf(new store.models.booking({ ...doc, status: 'cancelled', active: false }))).toEqual([]);
   });
 
+  it('stores no_show (inactive) as a status and in history, the policy as given, and reminder keys defaulting to []', async () => {
+    const noShow = {
+      at: T0,
+      from: 'scheduled',
+      to: 'no_show',
+      paymentStatus: 'paid',
+      actor: { role: 'doctor', id: DOC },
+      reason: null,
+    } as const;
+    const doc = bookingToDocument(
+      newBooking({ status: 'no_show', paymentStatus: 'paid', policy: POLICY, history: [noShow] }),
+      'objectId',
+      T0,
+    );
+    expect(doc.active).toBe(false);
+    const { remindersSent: _, ...withoutReminders } = doc;
+    const hydrated = new store.models.booking(withoutReminders);
+    expect(await errorsOf(hydrated)).toEqual([]);
+    const stored = hydrated.toObject({ minimize: false, virtuals: false });
+    expect(stored.policy).toEqual(POLICY);
+    expect(stored.remindersSent).toEqual([]);
+    expect(stored.history[0]?.to).toBe('no_show');
+    expect(await errorsOf(new store.models.booking({ ...doc, active: true }))).toEqual(['active']);
+    const legacy = new store.models.booking({ ...withoutReminders, policy: undefined });
+    expect(legacy.toObject().policy).toBeNull();
+  });
+
   it.each([
     ['an unknown cancel reason', { cancelReason: 'bored' }, ['cancelReason']],
     [
@@ -290,6 +318,7 @@ describe('schemas: casting and validation', () => {
     ],
     ['an unknown mode', { mode: 'gift' }, ['mode']],
     ['a fractional refunded total', { amountRefunded: 0.5 }, ['amountRefunded']],
+    ['a reminder key that is not a string', { remindersSent: [{ key: 'x' }] }, ['remindersSent.0']],
   ])('rejects a booking with %s', async (_name, change, paths) => {
     const doc = { ...bookingToDocument(newBooking(), 'objectId', T0), ...change };
     expect(await errorsOf(new store.models.booking(doc))).toEqual(paths);
@@ -520,6 +549,7 @@ async function everyOperation(ops: StoreOperations): Promise<void> {
   await ops.insertBooking(newBooking());
   await ops.updateBookingIf({ id: BOOKING, expectedStatus: 'pending', set: { status: 'cancelled' } });
   await ops.updateBookingIf({ id: BOOKING, expectedStatus: 'scheduled', expectedScheduleId: SLOT, set: {} });
+  await ops.markReminderSent({ bookingId: BOOKING, key: '1440:email', slotStart: T0 });
   await ops.insertPaymentTransaction(newPaymentTransaction({ provider: 'test', checkoutSessionId: null }));
   await ops.upsertRefund({ paymentTransactionId: BOOKING, refund });
   await ops.appendLedgerEntry(ledgerEntry({ key: 'credit:x', amount: 1 }));

@@ -1,6 +1,6 @@
 // The shapes careslot stores in MongoDB: the original system's models, plus the ledger, events and customers.
 import type { Weekday } from '../../domain/availability.js';
-import type { Actor, RefundStatus } from '../../domain/entities.js';
+import type { Actor, BookingPolicy, RefundStatus } from '../../domain/entities.js';
 import type { BookingMode } from '../../domain/plan-policy.js';
 import type { BookingStatus, CancelReason, PaymentStatus, ScheduleStatus } from '../../domain/status.js';
 import type { OutboxStatus } from '../../ports/outbox.js';
@@ -126,6 +126,14 @@ export interface BookingDocument {
   holdExpiresAt: Date | null;
   idempotencyKey: string | null;
   amountRefunded: number;
+  /**
+   * The policy snapshot the booking was confirmed under, stored as the plain JSON object it is
+   * (Mixed: a later field of the snapshot is kept, not dropped by a sub-schema). Null or absent:
+   * none kept (bookings written before careslot kept them).
+   */
+  policy?: BookingPolicy | null;
+  /** Keys of the reminders sent, each `$push`ed once by `markReminderSent`; absent on older bookings. */
+  remindersSent?: string[];
   history: BookingHistoryDocument[];
   createdAt: Date;
   updatedAt: Date;

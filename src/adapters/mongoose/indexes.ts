@@ -71,6 +71,14 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
       purpose: 'the sweep of expired holds and of pending bookings to ask the provider about, listings by status',
     },
     {
+      // ESR for the reminder sweep's pages (status, then the (createdAt, _id) sort, then the slot
+      // start window filtered on the index keys): slotStart before the sort would need an
+      // in-memory SORT of every booking in the window to serve a page.
+      fields: { status: 1, createdAt: 1, _id: 1, slotStart: 1 },
+      options: { name: 'careslot_booking_status_created_slot' },
+      purpose: 'the reminder sweep of scheduled bookings starting in a window, in pages, listings by slot start',
+    },
+    {
       fields: { checkoutSessionId: 1, createdAt: 1, _id: 1 },
       options: {
         name: 'careslot_booking_checkout_session',

@@ -5,6 +5,7 @@ import type {
   AvailabilityRecord,
   Booking,
   BookingHistoryEntry,
+  BookingPolicy,
   LedgerEntry,
   PaymentCustomer,
   PaymentTransaction,
@@ -185,6 +186,26 @@ function documentToHistory(doc: BookingHistoryDocument): BookingHistoryEntry {
   };
 }
 
+/**
+ * A policy snapshot as stored: null when none is given, else a deep copy through JSON (the
+ * snapshot is JSON-like), so it comes back exactly as given and nothing the caller keeps can
+ * change it. The engine built and validated it; only its being a plain object is checked here.
+ */
+export function toPolicy(value: unknown, field: string): BookingPolicy | null {
+  if (value === undefined || value === null) return null;
+  return toPayload(value, field) as unknown as BookingPolicy;
+}
+
+function documentToPolicy(value: BookingPolicy | null | undefined): BookingPolicy | null {
+  return value == null ? null : structuredClone(value);
+}
+
+function toReminderKeys(value: unknown, field: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw invalid(field, 'an array of reminder keys');
+  return value.map((key, i) => toKey(key, `${field}[${i}]`));
+}
+
 export function bookingToDocument(booking: NewBooking, hostIds: HostIdMode, now: Date): BookingDocument {
   return {
     _id: newObjectId(),
@@ -208,6 +229,8 @@ export function bookingToDocument(booking: NewBooking, hostIds: HostIdMode, now:
     holdExpiresAt: toNullableDate(booking.holdExpiresAt, 'holdExpiresAt'),
     idempotencyKey: toNullableString(booking.idempotencyKey, 'idempotencyKey'),
     amountRefunded: booking.amountRefunded,
+    policy: toPolicy(booking.policy, 'policy'),
+    remindersSent: toReminderKeys(booking.remindersSent, 'remindersSent'),
     history: (booking.history ?? []).map(historyToDocument),
     createdAt: now,
     updatedAt: now,
@@ -236,6 +259,8 @@ export function documentToBooking(doc: BookingDocument): Booking {
     holdExpiresAt: copyNullableDate(doc.holdExpiresAt),
     idempotencyKey: doc.idempotencyKey ?? null,
     amountRefunded: doc.amountRefunded ?? 0,
+    policy: documentToPolicy(doc.policy),
+    remindersSent: [...(doc.remindersSent ?? [])],
     history: (doc.history ?? []).map(documentToHistory),
     createdAt: copyDate(doc.createdAt),
     updatedAt: copyDate(doc.updatedAt),
@@ -258,6 +283,7 @@ export type BookingChangesDocument = Partial<
     | 'slotStart'
     | 'slotEnd'
     | 'timeZone'
+    | 'policy'
   >
 >;
 
@@ -291,6 +317,7 @@ export function bookingChangesToDocument(set: BookingChanges): BookingChangesDoc
   if (set.slotStart !== undefined) out.slotStart = toDate(set.slotStart, 'set.slotStart');
   if (set.slotEnd !== undefined) out.slotEnd = toDate(set.slotEnd, 'set.slotEnd');
   if (set.timeZone !== undefined) out.timeZone = toKey(set.timeZone, 'set.timeZone');
+  if (set.policy !== undefined) out.policy = toPolicy(set.policy, 'set.policy');
   return out;
 }
 

@@ -106,6 +106,8 @@ import {
   paymentVersionFilter,
   providerPaymentFilter,
   refundsUpdate,
+  reminderFilter,
+  reminderUpdate,
   SCHEDULE_SORT,
   scheduleCasFilter,
   scheduleQueryFilter,
@@ -489,6 +491,21 @@ export class MongooseOperations extends MongooseReads implements StoreOperations
     } catch (error) {
       return this.uniqueConflict(error, 'updateBookingIf');
     }
+  }
+
+  async markReminderSent(args: { bookingId: string; key: string; slotStart: Date }): Promise<Booking | null> {
+    if (args === null || typeof args !== 'object') throw invalidArgument('markReminderSent');
+    const id = toObjectId(args.bookingId, 'bookingId');
+    const key = toKey(args.key, 'key');
+    const slotStart = toDate(args.slotStart, 'slotStart');
+    // One compare-and-set: of two senders the second finds the key (or conflicts and, run
+    // again on the first's commit, finds it) and gets null.
+    const doc = await this.c.booking.findOneAndUpdate(
+      reminderFilter(id, key, slotStart),
+      reminderUpdate(key, this.deps.now()),
+      { returnDocument: 'after', ...this.writeOptions() },
+    );
+    return doc ? documentToBooking(doc) : null;
   }
 
   // ---- payments ----

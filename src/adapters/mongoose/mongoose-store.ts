@@ -221,7 +221,8 @@ function assertConnection(connection: unknown): asserts connection is mongoose.C
  *   transaction, so two transactions that decide on the same patient's bookings or the same
  *   doctor's slots conflict, and one of them runs again on the other's result.
  * - Status changes are `findOneAndUpdate` with the expected status (and slot) in the filter: a
- *   lost race returns null, never an overwrite.
+ *   lost race returns null, never an overwrite. `markReminderSent` is one too (scheduled, same
+ *   slot start, key not yet in `remindersSent`, then `$push`), so each reminder is sent once.
  * - A unique partial index allows one active booking per slot; call `createIndexes()` once
  *   at deploy or start-up (careslot builds no index on its own).
  * - Ids are ObjectIds in MongoDB and strings in the domain; anything that is not plainly an

@@ -171,7 +171,25 @@ export function bookingQueryFilter(input: BookingQuery, hostIds: HostIdMode): Li
     filter.holdExpiresAt = { $lte: toDate(query.holdExpiresBefore, 'holdExpiresBefore') };
   }
   if (query.createdBefore !== undefined) filter.createdAt = { $lte: toDate(query.createdBefore, 'createdBefore') };
-  return { filter, limit: parseLimit(query.limit) };
+  const slotStart: Record<string, Date> = {};
+  if (query.slotStartFrom !== undefined) slotStart.$gte = toDate(query.slotStartFrom, 'slotStartFrom');
+  if (query.slotStartBefore !== undefined) slotStart.$lt = toDate(query.slotStartBefore, 'slotStartBefore');
+  if (Object.keys(slotStart).length > 0) filter.slotStart = slotStart;
+  return { filter: withKeyset(filter, query.after), limit: parseLimit(query.limit) };
+}
+
+/**
+ * The reminder compare-and-set: the booking still scheduled on the slot start the reminder was
+ * computed for, without the key yet (`$ne` on an array matches when no element equals it, and
+ * a missing array). Found by `_id`, so the rest is checked on that one document.
+ */
+export function reminderFilter(id: ObjectId, key: string, slotStart: Date): Filter {
+  return { _id: id, status: 'scheduled', slotStart, remindersSent: { $ne: key } };
+}
+
+/** Appends the key (`$push` creates the array on a booking written before careslot kept it). */
+export function reminderUpdate(key: string, now: Date): Update {
+  return { $push: { remindersSent: key }, $set: { updatedAt: now } };
 }
 
 // ---- payments ----
@@ -204,7 +222,13 @@ function withKeyset(filter: Filter, after: unknown): Filter {
   const cursor = queryObject(after, 'after');
   const createdAt = toDate(cursor.createdAt, 'after.createdAt');
   const id = toObjectId(cursor.id as string, 'after.id');
-  return { ...filter, createdAt: { $gte: createdAt }, $or: [{ createdAt: { $gt: createdAt } }, { _id: { $gt: id } }] };
+  // Kept beside a range the query already has on createdAt (a booking query's createdBefore).
+  const range = (filter.createdAt ?? {}) as Record<string, Date>;
+  return {
+    ...filter,
+    createdAt: { ...range, $gte: createdAt },
+    $or: [{ createdAt: { $gt: createdAt } }, { _id: { $gt: id } }],
+  };
 }
 
 /**

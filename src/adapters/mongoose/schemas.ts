@@ -177,6 +177,10 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
       holdExpiresAt: { type: Date, default: null },
       idempotencyKey: nullableString,
       amountRefunded: { type: Number, default: 0, validate: wholeMinorUnits },
+      // A JSON snapshot kept as given (mapping checks it is a plain JSON-safe object): Mixed, so
+      // mongoose neither casts it nor drops a field a later snapshot adds.
+      policy: { type: Schema.Types.Mixed, default: null },
+      remindersSent: { type: [String], default: [] },
       history: { type: [history], default: [] },
       createdAt: Date,
       updatedAt: Date,

@@ -15,8 +15,8 @@ export function workloadFixture(store: MongooseStore): Fixture {
  * Every read path of the engine, once: slot creation and its overlap check (also refused),
  * listings of slots and bookings by each owner with and without a status, a paid booking with an
  * idempotency key and its retry, a free-quota booking, a VISE booking, confirmation by webhook
- * (session lookup, provider payment, processed event), a lost webhook found by the sweep, a
- * refund with its ledger debit, the wallet (and its second page), the hold timeout, the end of slots with rollover,
+ * (session lookup, provider payment, processed event), a lost webhook found by the sweep, the
+ * reminder sweep's window pages and its compare-and-set, a refund with its ledger debit, the wallet (and its second page), the hold timeout, the end of slots with rollover,
  * the reconciliation sweep and the clean-up; then availability rules (set, read, computed slots, a booking of one
  * that materializes it, time off added, listed and removed, the rules cleared).
  */
@@ -62,6 +62,22 @@ export async function runQueryWorkload(f: Fixture, store: MongooseStore): Promis
   ]) {
     await engine.listBookings(query);
   }
+
+  // The reminder sweep: scheduled bookings starting in a window, in (createdAt, id) pages, each
+  // reminder marked once by a compare-and-set.
+  const window = {
+    status: 'scheduled' as const,
+    slotStartFrom: f.clock.now(),
+    slotStartBefore: new Date(f.clock.now().getTime() + 2 * 86_400_000),
+  };
+  const [due] = await store.findBookings({ ...window, limit: 1 });
+  if (due) {
+    await store.findBookings({ ...window, after: { createdAt: due.createdAt, id: due.id }, limit: 1 });
+    await store.transaction((tx) =>
+      tx.markReminderSent({ bookingId: due.id, key: '1440:email', slotStart: due.slotStart }),
+    );
+  }
+  await store.countBookings(window);
 
   await engine.getWallet(DOCTOR);
   await store.ledgerBalances({ doctorId: DOCTOR });
