@@ -7,10 +7,12 @@ import type { PgPoolClientLike, PgPoolLike } from '../../src/adapters/postgres/i
 import { PostgresStore } from '../../src/adapters/postgres/index.js';
 import { type BookingStore, isBookingError, type Schedule, type StoreOperations } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
+import { POLICY } from '../conformance/booking-policy-conformance.js';
 import { outboxRecord } from '../conformance/outbox-conformance.js';
+import { autocommit } from '../support/autocommit.js';
 import { createFixture, DOCTOR, rejectionOf } from '../support/engine-fixture.js';
 import { findViolations } from '../support/invariants.js';
-import { newSchedule, T0 } from '../support/records.js';
+import { newBookingOf, newSchedule, T0 } from '../support/records.js';
 import { announcePostgresSkip } from './support/postgres-server.js';
 import { type ServerTarget, serverAvailable, serverTarget, skippedWithoutServer } from './support/targets.js';
 
@@ -77,9 +79,9 @@ if (serverAvailable) {
         () => new PostgresStore({ pool: t.pool, schema: 'careslot_concurrent' }),
       );
       const results = await Promise.all(stores.map((s) => s.migrate()));
-      expect(results.map((r) => r.applied).sort()).toEqual([[], [], [], [], [], [1, 2, 3]]);
+      expect(results.map((r) => r.applied).sort()).toEqual([[], [], [], [], [], [1, 2, 3, 4]]);
       const { rows } = await t.pool.query(`SELECT version FROM ${stores[0]?.tables.migrations} ORDER BY version`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
     });
   });
 
@@ -419,6 +421,38 @@ if (serverAvailable) {
         expect(rest.map((r) => r.key)).toEqual(['e0/notifier']);
       } finally {
         await admin.end();
+      }
+    });
+  });
+
+  describe("the host's type parsers", () => {
+    it('reads bookings whole when every column arrives as text: reminder keys, policy and times', async () => {
+      const raw = new pg.Pool({
+        ...t.server.config(t.database),
+        max: 2,
+        types: { getTypeParser: () => (value: string) => value },
+      });
+      // As a host's pool must: idle connections may be terminated when the test server stops.
+      raw.on('error', () => {});
+      try {
+        const store = new PostgresStore({ pool: raw, schema: 'careslot_text_parsers' });
+        await store.migrate();
+        const ops = autocommit(store);
+        const slot = await ops.insertSchedule(newSchedule({ status: 'booked' }));
+        const odd = 'a "b", {c} \\ d';
+        const booking = await ops.insertBooking(
+          newBookingOf(slot, { status: 'scheduled', policy: POLICY, remindersSent: ['1440:email', odd] }),
+        );
+        const key = `60:sms@${slot.startTime.toISOString()}`;
+        const marked = await ops.markReminderSent({ bookingId: booking?.id ?? '', key, slotStart: slot.startTime });
+        expect(marked).toMatchObject({
+          remindersSent: ['1440:email', odd, key],
+          policy: POLICY,
+          slotStart: slot.startTime,
+        });
+        expect(await store.getBooking(booking?.id ?? '')).toEqual(marked);
+      } finally {
+        await raw.end();
       }
     });
   });

@@ -108,8 +108,8 @@ describe('migrations and ready()', () => {
   it('applies the shipped migrations once: a second migrate() applies nothing, and the checksums are recorded', async () => {
     const schema = unusedSchema();
     const store = new PostgresStore({ pglite: db, schema });
-    expect(await store.migrate()).toEqual({ applied: [1, 2, 3], version: 3 });
-    expect(await store.migrate()).toEqual({ applied: [], version: 3 });
+    expect(await store.migrate()).toEqual({ applied: [1, 2, 3, 4], version: 4 });
+    expect(await store.migrate()).toEqual({ applied: [], version: 4 });
     await expect(store.ready()).resolves.toBeUndefined();
     // A second store on the same schema (another process starting) finds it ready.
     await expect(new PostgresStore({ pglite: db, schema }).ready()).resolves.toBeUndefined();
@@ -121,11 +121,12 @@ describe('migrations and ready()', () => {
       [1, 'initial schema'],
       [2, 'outbox'],
       [3, 'availability'],
+      [4, 'booking policy and reminders'],
     ]);
     for (const m of POSTGRES_MIGRATIONS) expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('upgrades a schema at version 1 (an earlier careslot) to 3: the outbox table and its indexes, data kept', async () => {
+  it('upgrades a schema at version 1 (an earlier careslot) to 4: the outbox table and its indexes, data kept', async () => {
     const schema = unusedSchema();
     const names = tableNames(schema, '');
     // The database an earlier careslot left: migration 1 only.
@@ -143,9 +144,9 @@ describe('migrations and ready()', () => {
     );
     const store = new PostgresStore({ pglite: db, schema });
     expect((await rejectionOf(store.ready())).message).toMatch(
-      /schema is at version 1, this careslot needs 3 \(missing 2 outbox, 3 availability\): run `await store.migrate\(\)`/,
+      /schema is at version 1, this careslot needs 4 \(missing 2 outbox, 3 availability, 4 booking policy and reminders\): run `await store.migrate\(\)`/,
     );
-    expect(await store.migrate()).toEqual({ applied: [2, 3], version: 3 });
+    expect(await store.migrate()).toEqual({ applied: [2, 3, 4], version: 4 });
     await expect(store.ready()).resolves.toBeUndefined();
     expect(await store.hasProcessedEvent('evt_old')).toBe(true);
     expect(await autocommit(store).appendOutbox([outboxRecord('e1')])).toBe(1);
@@ -162,7 +163,7 @@ describe('migrations and ready()', () => {
     ]);
   });
 
-  it('upgrades a schema at version 2 to 3: availability and time-off tables, slots kept without a version', async () => {
+  it('upgrades a schema at version 2 to 4: availability and time-off tables, slots kept without a version', async () => {
     const schema = unusedSchema();
     const names = tableNames(schema, '');
     // The database the outbox release left: migrations 1 and 2.
@@ -182,9 +183,9 @@ describe('migrations and ready()', () => {
     );
     const store = new PostgresStore({ pglite: db, schema });
     expect((await rejectionOf(store.ready())).message).toMatch(
-      /schema is at version 2, this careslot needs 3 \(missing 3 availability\): run `await store.migrate\(\)`/,
+      /schema is at version 2, this careslot needs 4 \(missing 3 availability, 4 booking policy and reminders\): run `await store.migrate\(\)`/,
     );
-    expect(await store.migrate()).toEqual({ applied: [3], version: 3 });
+    expect(await store.migrate()).toEqual({ applied: [3, 4], version: 4 });
     const old = await store.getSchedule('s_old');
     expect(old?.doctorId).toBe('d1');
     expect(old?.availabilityId).toBeNull();
@@ -207,6 +208,76 @@ describe('migrations and ready()', () => {
     ]);
   });
 
+  // A 24-character prefix makes the bookings table name long enough that PostgreSQL cut its part
+  // of the status CHECK's generated name short: migration 4 finds the constraint all the same.
+  it.each([
+    ['no prefix', ''],
+    ['the longest prefix', 'clinic_north_wing_2031_x'],
+  ])(
+    'upgrades a schema at version 3 to 4 (%s): old bookings kept with no policy and no reminders, no_show allowed',
+    async (_name, prefix) => {
+      const schema = unusedSchema();
+      const names = tableNames(schema, prefix);
+      // The database the availability release left: migrations 1 to 3.
+      await db.exec(`CREATE SCHEMA "${schema}";
+      CREATE TABLE ${names.qualified.migrations} (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());`);
+      for (const migration of MIGRATIONS.slice(0, 3)) {
+        await db.exec(fillTemplate(migration.sql, names));
+        await db.query(`INSERT INTO ${names.qualified.migrations} (version, name, checksum) VALUES ($1, $2, $3)`, [
+          migration.version,
+          migration.name,
+          checksumOf(migration),
+        ]);
+      }
+      const statusChecks = async () =>
+        (
+          await db.query<{ conname: string; def: string }>(
+            `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+              WHERE conrelid = $1::regclass AND contype = 'c' ORDER BY conname`,
+            [names.qualified.bookings],
+          )
+        ).rows.filter((c) => c.def.startsWith('CHECK ((status = ANY'));
+      const table = `${prefix}doctor_patient_schedule_bookings`;
+      expect((await statusChecks()).map((c) => c.conname)).toEqual([`${table.slice(0, 50)}_status_check`]);
+      await db.query(
+        `INSERT INTO ${names.qualified.bookings} (id, patient_id, doctor_id, doctor_schedule_id, slot_start, slot_end,
+           time_zone, mode, plan, price_amount, price_currency, status, payment_status, created_at, updated_at)
+         VALUES ('b_old', 'p1', 'd1', 's_old', $1, $2, 'UTC', 'paid', 'standard', 100, 'usd', 'scheduled', 'paid', now(), now())`,
+        [T0, new Date(T0.getTime() + 1_800_000)],
+      );
+      const store = new PostgresStore({ pglite: db, schema, tablePrefix: prefix });
+      expect((await rejectionOf(store.ready())).message).toMatch(
+        /schema is at version 3, this careslot needs 4 \(missing 4 booking policy and reminders\): run `await store.migrate\(\)`/,
+      );
+      expect(await store.migrate()).toEqual({ applied: [4], version: 4 });
+      await expect(store.ready()).resolves.toBeUndefined();
+      const old = await store.getBooking('b_old');
+      expect(old).toMatchObject({ status: 'scheduled', policy: null, remindersSent: [] });
+      expect(
+        await autocommit(store).markReminderSent({ bookingId: 'b_old', key: '60:email', slotStart: T0 }),
+      ).toMatchObject({ remindersSent: ['60:email'] });
+      const noShow = await autocommit(store).updateBookingIf({
+        id: 'b_old',
+        expectedStatus: 'scheduled',
+        set: { status: 'no_show' },
+      });
+      expect(noShow?.status).toBe('no_show');
+      // The replaced CHECK still refuses a status careslot does not know.
+      const checks = await statusChecks();
+      expect(checks.map((c) => c.conname)).toEqual([`${prefix}bookings_status_known`]);
+      expect(checks[0]?.def).toContain("'no_show'");
+      const bogus = await rejectionOf(
+        db.query(`UPDATE ${names.qualified.bookings} SET status = 'lost' WHERE id = 'b_old'`),
+      );
+      expect(String(bogus.message)).toMatch(/bookings_status_known/);
+      const { rows } = await db.query<{ indexdef: string }>(
+        'SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2',
+        [schema, `${prefix}bookings_status_slot_start`],
+      );
+      expect(rows[0]?.indexdef).toMatch(/\(status, slot_start, created_at, id\)/);
+    },
+  );
+
   it('refuses a schema whose applied migration was changed, in ready() and migrate(), touching nothing', async () => {
     const store = new PostgresStore({ pglite: db, schema: unusedSchema() });
     await store.migrate();
@@ -219,10 +290,10 @@ describe('migrations and ready()', () => {
   it('refuses a schema with a migration newer than this careslot, saying to upgrade', async () => {
     const store = new PostgresStore({ pglite: db, schema: unusedSchema() });
     await store.migrate();
-    await db.query(`INSERT INTO ${store.tables.migrations} (version, name, checksum) VALUES (4, 'future', 'abc')`);
+    await db.query(`INSERT INTO ${store.tables.migrations} (version, name, checksum) VALUES (5, 'future', 'abc')`);
     const fresh = new PostgresStore({ pglite: db, schema: store.schema });
     expect((await rejectionOf(fresh.ready())).message).toMatch(
-      /has careslot migration 4, newer than this careslot knows \(up to 3\): upgrade careslot/,
+      /has careslot migration 5, newer than this careslot knows \(up to 4\): upgrade careslot/,
     );
     expect((await rejectionOf(fresh.migrate())).message).toMatch(/newer than this careslot knows/);
   });
@@ -233,7 +304,7 @@ describe('migrations and ready()', () => {
     await db.query(`DELETE FROM ${store.tables.migrations}`);
     const fresh = new PostgresStore({ pglite: db, schema: store.schema });
     expect((await rejectionOf(fresh.ready())).message).toMatch(
-      /schema is at version 0, this careslot needs 3 \(missing 1 initial schema, 2 outbox, 3 availability\): run `await store.migrate\(\)`/,
+      /schema is at version 0, this careslot needs 4 \(missing 1 initial schema, 2 outbox, 3 availability, 4 booking policy and reminders\): run `await store.migrate\(\)`/,
     );
   });
 });
@@ -336,7 +407,7 @@ describe('PostgresStore.embedded', () => {
 
     const second = await PostgresStore.embedded({ dataDir: dir });
     expect(await second.getSchedule(slot.id)).toEqual(slot);
-    expect(await second.migrate()).toEqual({ applied: [], version: 3 });
+    expect(await second.migrate()).toEqual({ applied: [], version: 4 });
     await second.close();
     expect(existsSync(join(dir, 'PG_VERSION'))).toBe(true);
   });
@@ -352,6 +423,53 @@ describe('PostgresStore.embedded', () => {
     await expect(PostgresStore.embedded({ pglite: db } as never)).rejects.toThrow(
       /embedded\(\) opens its own database; pass options.pglite to new PostgresStore\(\) instead/,
     );
+  });
+});
+
+describe('booking policy and reminders', () => {
+  let store: PostgresStore;
+  beforeEach(async () => {
+    store = await target.store();
+  });
+
+  it.each([
+    ['a policy that is not an object', { policy: 'strict' as never }],
+    ['a policy with a NUL', { policy: { note: 'a\u0000b' } as never }],
+    ['reminder keys that are not an array', { remindersSent: '60:email' as never }],
+    ['an empty reminder key', { remindersSent: [''] }],
+  ])('answers a booking with %s with INVALID_INPUT, writing nothing', async (_name, overrides) => {
+    const slot = await autocommit(store).insertSchedule(newSchedule());
+    const error = await rejectionOf(store.transaction((tx) => tx.insertBooking(newBookingOf(slot, overrides))));
+    expect(error.code).toBe('INVALID_INPUT');
+    expect(await store.findBookings({})).toEqual([]);
+  });
+
+  it('answers a bad reminder mark or booking listing with INVALID_INPUT', async () => {
+    const mark = (args: object) =>
+      rejectionOf(
+        store.transaction((tx) => tx.markReminderSent(args as Parameters<StoreOperations['markReminderSent']>[0])),
+      );
+    expect((await mark({ bookingId: { $gt: '' }, key: 'k', slotStart: T0 })).code).toBe('INVALID_INPUT');
+    expect((await mark({ bookingId: 'b1', key: 'a\u0000b', slotStart: T0 })).code).toBe('INVALID_INPUT');
+    expect((await mark({ bookingId: 'b1', key: 'k', slotStart: 'soon' })).code).toBe('INVALID_INPUT');
+    expect((await rejectionOf(store.findBookings({ after: { createdAt: T0 } as never }))).code).toBe('INVALID_INPUT');
+    expect((await rejectionOf(store.countBookings({ slotStartFrom: 'today' as never }))).code).toBe('INVALID_INPUT');
+    expect((await rejectionOf(store.findBookings({ slotStartBefore: new Date('x') }))).code).toBe('INVALID_INPUT');
+  });
+
+  it('keeps reminder keys with commas, quotes and spaces as given', async () => {
+    const slot = await autocommit(store).insertSchedule(newSchedule({ status: 'booked' }));
+    const booking = await autocommit(store).insertBooking(
+      newBookingOf(slot, { status: 'scheduled', paymentStatus: 'paid', holdExpiresAt: null }),
+    );
+    const key = `60:"sms, whatsapp" \\ {x}@${slot.startTime.toISOString()}`;
+    const marked = await autocommit(store).markReminderSent({
+      bookingId: booking?.id ?? '',
+      key,
+      slotStart: slot.startTime,
+    });
+    expect(marked?.remindersSent).toEqual([key]);
+    expect((await store.getBooking(booking?.id ?? ''))?.remindersSent).toEqual([key]);
   });
 });
 

@@ -3,6 +3,7 @@ import type {
   AvailabilityRecord,
   Booking,
   BookingHistoryEntry,
+  BookingPolicy,
   LedgerEntry,
   PaymentCustomer,
   PaymentTransaction,
@@ -132,7 +133,7 @@ export function scheduleChanges(input: unknown): [string, unknown][] {
 // ---- bookings ----
 
 export const BOOKING_COLUMNS =
-  'id, patient_id, doctor_id, doctor_schedule_id, slot_start, slot_end, time_zone, mode, plan, price_amount, price_currency, status, payment_status, cancel_reason, payment_transaction_id, checkout_session_id, payment_url, hold_expires_at, idempotency_key, amount_refunded, history, created_at, updated_at';
+  'id, patient_id, doctor_id, doctor_schedule_id, slot_start, slot_end, time_zone, mode, plan, price_amount, price_currency, status, payment_status, cancel_reason, payment_transaction_id, checkout_session_id, payment_url, hold_expires_at, idempotency_key, amount_refunded, history, created_at, updated_at, policy, reminders_sent';
 
 interface HistoryJson {
   at: string;
@@ -172,8 +173,41 @@ export function historyToJson(input: unknown, field = 'history'): HistoryJson {
   };
 }
 
+/** The longest reminder key careslot stores (`<beforeMinutes>:<channel>@<slotStart ISO>`). */
+export const MAX_REMINDER_KEY = 255;
+
+// text[] arrives as an array from both drivers; as the `{a,"b c"}` literal if a host's parser says so.
+function textArray(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(str);
+  const text = String(value);
+  if (!text.startsWith('{') || !text.endsWith('}')) {
+    throw new BookingError('STORE_ERROR', 'PostgresStore: unreadable text[] value from the database');
+  }
+  const out: string[] = [];
+  const body = text.slice(1, -1);
+  let i = 0;
+  while (i < body.length) {
+    let item = '';
+    if (body[i] === '"') {
+      for (i++; i < body.length && body[i] !== '"'; i++) item += body[i] === '\\' ? body[++i] : body[i];
+      i++;
+    } else {
+      for (; i < body.length && body[i] !== ','; i++) item += body[i];
+    }
+    out.push(item);
+    i++; // the comma
+  }
+  return out;
+}
+
+/** A policy snapshot for the jsonb column: an object or null, kept exactly as given. */
+export function policyParam(value: unknown, field: string): string | null {
+  return value === null || value === undefined ? null : jsonParam(objectArgument(value, field), field);
+}
+
 export function rowToBooking(row: Row): Booking {
   const history = json(row.history) as HistoryJson[];
+  const policy = row.policy === null || row.policy === undefined ? null : (json(row.policy) as BookingPolicy);
   return {
     id: str(row.id),
     patientId: str(row.patient_id),
@@ -194,6 +228,8 @@ export function rowToBooking(row: Row): Booking {
     holdExpiresAt: nullableDate(row.hold_expires_at),
     idempotencyKey: nullableStr(row.idempotency_key),
     amountRefunded: num(row.amount_refunded),
+    policy,
+    remindersSent: row.reminders_sent === null || row.reminders_sent === undefined ? [] : textArray(row.reminders_sent),
     history: history.map(historyFromJson),
     createdAt: date(row.created_at),
     updatedAt: date(row.updated_at),
@@ -210,6 +246,8 @@ export function bookingValues(input: unknown, id: string, now: Date): unknown[] 
   const price = money(b.price, 'price');
   const history = Array.isArray(b.history) ? b.history.map((h, i) => historyToJson(h, `history[${i}]`)) : null;
   if (history === null) throw invalid('history', 'an array', b.history);
+  const sent = b.remindersSent === undefined ? [] : b.remindersSent;
+  if (!Array.isArray(sent)) throw invalid('remindersSent', 'an array of reminder keys', sent);
   return [
     id,
     toId(b.patientId, 'patientId'),
@@ -234,6 +272,8 @@ export function bookingValues(input: unknown, id: string, now: Date): unknown[] 
     jsonParam(history, 'history'),
     now,
     now,
+    policyParam(b.policy, 'policy'),
+    sent.map((key, i) => toText(key, `remindersSent[${i}]`, MAX_REMINDER_KEY)),
   ];
 }
 
@@ -281,6 +321,9 @@ export function bookingChanges(input: unknown): [string, unknown][] {
         break;
       case 'timeZone':
         out.push(['time_zone', toText(value, f, 64)]);
+        break;
+      case 'policy':
+        out.push(['policy', policyParam(value, f)]);
         break;
       default:
         throw invalid(f, 'a booking field the store may change', value);

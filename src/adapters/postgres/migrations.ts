@@ -197,11 +197,42 @@ CREATE INDEX "{prefix}time_off_doctor_end" ON {table:timeOff} (doctor_id, end_ti
 ALTER TABLE {table:schedules} ADD COLUMN availability_id text;
 `;
 
+// A booking keeps the policy it was confirmed under (jsonb, null for older bookings) and the keys
+// of the reminders sent (added once each by a compare-and-set). 'no_show' joins the statuses: the
+// status CHECK is replaced, found by its column because PostgreSQL named it after the prefixed
+// table (`<table>_status_check`, the table part cut short when a long prefix passes 63 characters).
+// No-shows are not active, so the one-active-booking index stays as it is. The reminder sweep reads
+// scheduled bookings by slot start, in (created_at, id) pages.
+const BOOKING_POLICY = `
+ALTER TABLE {table:bookings}
+  ADD COLUMN policy jsonb,
+  ADD COLUMN reminders_sent text[] NOT NULL DEFAULT '{}';
+
+DO $$
+DECLARE
+  found text;
+BEGIN
+  FOR found IN
+    SELECT c.conname FROM pg_constraint c
+      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attname = 'status'
+     WHERE c.conrelid = '{table:bookings}'::regclass AND c.contype = 'c' AND c.conkey = ARRAY[a.attnum]
+  LOOP
+    EXECUTE format('ALTER TABLE {table:bookings} DROP CONSTRAINT %I', found);
+  END LOOP;
+END
+$$;
+ALTER TABLE {table:bookings} ADD CONSTRAINT "{prefix}bookings_status_known"
+  CHECK (status IN ('pending', 'scheduled', 'completed', 'cancelled', 'no_show'));
+
+CREATE INDEX "{prefix}bookings_status_slot_start" ON {table:bookings} (status, slot_start, created_at, id);
+`;
+
 /** Every migration this version of careslot knows, in order. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
   { version: 2, name: 'outbox', sql: OUTBOX },
   { version: 3, name: 'availability', sql: AVAILABILITY },
+  { version: 4, name: 'booking policy and reminders', sql: BOOKING_POLICY },
 ];
 
 export function checksumOf(migration: Migration): string {

@@ -60,6 +60,7 @@ import {
   ledgerValues,
   MAX_OUTBOX_ERROR,
   MAX_OUTBOX_KEY,
+  MAX_REMINDER_KEY,
   OUTBOX_COLUMNS,
   OUTBOX_STATUSES,
   outboxValues,
@@ -207,6 +208,15 @@ export class PostgresReads implements StoreReads {
       where.add((p) => `hold_expires_at <= ${p}`, toBound(query.holdExpiresBefore, 'holdExpiresBefore'));
     if (query.createdBefore !== undefined)
       where.add((p) => `created_at <= ${p}`, toBound(query.createdBefore, 'createdBefore'));
+    if (query.slotStartFrom !== undefined)
+      where.add((p) => `slot_start >= ${p}`, toBound(query.slotStartFrom, 'slotStartFrom'));
+    if (query.slotStartBefore !== undefined)
+      where.add((p) => `slot_start < ${p}`, toBound(query.slotStartBefore, 'slotStartBefore'));
+    if (query.after !== undefined) {
+      const after = objectArgument(query.after, 'after');
+      const at = where.param(toDate(after.createdAt, 'after.createdAt'));
+      where.add((p) => `(created_at, id) > (${at}, ${p})`, toId(after.id, 'after.id'));
+    }
     return { where, limit: toLimit(query.limit) };
   }
 
@@ -487,6 +497,24 @@ export class PostgresOperations extends PostgresReads implements StoreOperations
     const moves = changes.some(([column]) => column === 'doctor_schedule_id');
     if (!activates && !moves) return this.one(sql, params, rowToBooking);
     return this.orNullOnUnique(() => this.one(sql, params, rowToBooking));
+  }
+
+  async markReminderSent(input: { bookingId: string; key: string; slotStart: Date }): Promise<Booking | null> {
+    const args = objectArgument(input, 'markReminderSent');
+    // One compare-and-set: of concurrent senders the first updater wins, and a rerun on fresh
+    // data finds the key there and answers null.
+    return this.one(
+      `UPDATE ${this.t.bookings} SET reminders_sent = array_append(reminders_sent, $2), updated_at = $4
+        WHERE id = $1 AND status = 'scheduled' AND slot_start = $3 AND NOT ($2 = ANY(reminders_sent))
+        RETURNING ${BOOKING_COLUMNS}`,
+      [
+        toId(args.bookingId, 'bookingId'),
+        toText(args.key, 'key', MAX_REMINDER_KEY),
+        toDate(args.slotStart, 'slotStart'),
+        this.deps.now(),
+      ],
+      rowToBooking,
+    );
   }
 
   private async orNullOnUnique<T>(write: () => Promise<T | null>): Promise<T | null> {
