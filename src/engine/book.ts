@@ -213,6 +213,9 @@ async function claimSlot(
     holdExpiresAt: free ? null : holdEnd(now, ctx.options.holdMinutes, claimed.startTime),
     idempotencyKey: args.idempotencyKey ?? null,
     amountRefunded: 0,
+    // A free booking is confirmed at once and keeps the rules in force now; a paid one at payment.
+    policy: free ? ctx.currentPolicy() : null,
+    remindersSent: [],
     history: [ctx.history(null, status, 'unpaid', actor, free ? `free_${patient.plan}` : 'checkout_started')],
   });
   // Throwing rolls the slot claim back: another active booking or this key won the race.

@@ -1,6 +1,6 @@
 // BookingEngineCore: the public face of the use cases, over ports only (the composition root adds defaults).
 import type { EventEmitter } from 'eventemitter3';
-import type { AvailabilityRecord, Booking, Schedule, TimeOff } from '../domain/entities.js';
+import type { Actor, AvailabilityRecord, Booking, Schedule, TimeOff } from '../domain/entities.js';
 import { BookingError } from '../domain/errors.js';
 import type { BookingStore } from '../ports/booking-store.js';
 import { ALL_JOB_NAMES, JOB_NAMES, type JobData, type JobName, type RecurringJob } from '../ports/job-scheduler.js';
@@ -22,11 +22,18 @@ import {
   withdrawSchedule,
 } from './availability.js';
 import { type BookInput, type BookResult, book } from './book.js';
-import { type CancelInput, type CancelOutcome, cancelBooking } from './cancel.js';
+import {
+  type CancelInput,
+  type CancellationQuote,
+  type CancelOutcome,
+  cancelBooking,
+  quoteCancellation,
+} from './cancel.js';
 import { EngineContext } from './context.js';
 import { runEffect } from './effects.js';
 import type { BookingEngineEvents } from './events.js';
 import { getWallet, type Wallet, type WalletPage } from './ledger.js';
+import { markNoShow, undoNoShow } from './no-show.js';
 import { type BookingEngineCoreOptions, resolveOptions } from './options.js';
 import { OutboxDispatcher } from './outbox.js';
 import type { EngineOutbox } from './outbox-types.js';
@@ -34,6 +41,7 @@ import { type HandlePaymentEventOptions, handlePaymentEvent, type PaymentEventRe
 import { type ReconcileReport, reconcile } from './reconcile.js';
 import { type RefundInput, type RefundOutcome, refund } from './refund.js';
 import { releaseHold } from './release.js';
+import { sendDueReminders } from './reminders.js';
 import { type RescheduleInput, type RescheduleOutcome, reschedule } from './reschedule.js';
 import {
   type CreateScheduleInput,
@@ -209,6 +217,27 @@ export class BookingEngineCore<N extends Notifier = Notifier> {
   }
 
   /**
+   * What cancelling as `actor` would give back now, by the policy the booking agreed to:
+   * `{ allowed, refund, kept, reason, tier, cutoffHours }`. `cancelBooking` applies the same numbers.
+   */
+  quoteCancellation(input: { bookingId: string; actor: Actor }): Promise<CancellationQuote> {
+    return quoteCancellation(this.ctx, input);
+  }
+
+  /**
+   * Marks a scheduled booking a no-show: its doctor or an admin, from the start until
+   * `noShowGraceMinutes` after the end. The payment is kept unless `noShowRefundPercent` says otherwise.
+   */
+  markNoShow(input: { bookingId: string; actor: Actor }): Promise<Booking> {
+    return markNoShow(this.ctx, input);
+  }
+
+  /** Takes a no-show back (scheduled again) until `noShowGraceMinutes` after the end. */
+  undoNoShow(input: { bookingId: string; actor: Actor }): Promise<Booking> {
+    return undoNoShow(this.ctx, input);
+  }
+
+  /**
    * Refunds a paid booking, fully (default) or partly, never more than is left. The refund is
    * recorded before the provider is called and retried by the sweep if the provider fails
    * (this call then throws PAYMENT_PROVIDER_ERROR naming the recorded refund).
@@ -219,7 +248,9 @@ export class BookingEngineCore<N extends Notifier = Notifier> {
 
   /**
    * Moves a scheduled booking to another available slot of the same doctor, atomically and
-   * without a second payment; refused within `rescheduleDeadlineHours` of the start.
+   * without a second payment; refused inside the booking's reschedule deadline for the actor
+   * (`reschedule.patientDeadlineHours` for patients, `staffDeadlineHours` for the doctor and
+   * admins) or past `maxPerBooking` moves.
    */
   reschedule(input: RescheduleInput): Promise<RescheduleOutcome> {
     return reschedule(this.ctx, input);
@@ -254,6 +285,8 @@ export class BookingEngineCore<N extends Notifier = Notifier> {
         return reconcile(this.ctx);
       case JOB_NAMES.outbox:
         return this.ctx.outbox.drain();
+      case JOB_NAMES.reminder:
+        return sendDueReminders(this.ctx, parseId(data.bookingId, `${name}: bookingId`));
     }
   }
 

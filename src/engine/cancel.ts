@@ -1,16 +1,18 @@
 // Cancellation by the patient, the doctor or an admin, with the refund the policy allows.
 import { assertMayAct } from '../domain/authorization.js';
-import { refundForCancellation } from '../domain/cancellation-policy.js';
+import { quoteRefund, type RefundQuote } from '../domain/cancellation-policy.js';
 import type { Actor, Booking, RefundRecord } from '../domain/entities.js';
 import { BookingError } from '../domain/errors.js';
+import type { Money } from '../domain/money.js';
 import { refundable } from '../domain/payment-rules.js';
 import type { CancelReason } from '../domain/status.js';
+import type { StoreReads } from '../ports/booking-store.js';
 import type { Effect, EngineContext } from './context.js';
-import { cancelCompletion, scheduleExpiry } from './jobs.js';
+import { cancelCompletion, cancelReminders, scheduleExpiry } from './jobs.js';
 import { cancelledNotifications } from './notifications.js';
 import { addPendingRefund, settleRefund } from './refund.js';
 import { cancelPending, closeCheckout } from './release.js';
-import { cancelSchema, parseInput } from './validation.js';
+import { cancelSchema, parseInput, quoteCancellationSchema } from './validation.js';
 
 export interface CancelInput {
   bookingId: string;
@@ -39,6 +41,81 @@ const REASON_BY_ROLE: Record<Actor['role'], CancelReason> = {
  * the slot returns to available if it is still in the future, the end-of-slot job is removed,
  * and the refund follows the cancellation policy (doctors and admins refund in full).
  */
+/** What `cancelBooking` would do now, in money: `cancelBooking` applies exactly these numbers. */
+export interface CancellationQuote {
+  allowed: boolean;
+  /** What comes back to the patient. */
+  refund: Money;
+  /** What the doctor keeps of what is still refundable. */
+  kept: Money;
+  /**
+   * `staff`, `tier` (with `tier`), `before_every_tier`, `after_start`, `patient_cutoff` (not
+   * allowed, `cutoffHours` says the cutoff), `nothing_paid`, `unpaid_hold` (a pending booking),
+   * or `not_cancellable` (completed, cancelled or no-show).
+   */
+  reason: RefundQuote['reason'] | 'unpaid_hold' | 'not_cancellable';
+  tier: RefundQuote['tier'];
+  /** The patient's cutoff the booking agreed to, in hours before the start; null: none. */
+  cutoffHours: number | null;
+}
+
+async function quoteFor(
+  ctx: EngineContext,
+  reads: StoreReads,
+  booking: Booking,
+  actor: Actor,
+  now: Date,
+): Promise<CancellationQuote> {
+  const rules = ctx.policyOf(booking).cancellation;
+  const money = (amount: number): Money => ({ amount, currency: booking.price.currency });
+  const base = { tier: null, cutoffHours: rules.patientCutoffHours };
+  if (booking.status === 'pending')
+    return { ...base, allowed: true, refund: money(0), kept: money(0), reason: 'unpaid_hold' };
+  if (booking.status !== 'scheduled') {
+    return { ...base, allowed: false, refund: money(0), kept: money(0), reason: 'not_cancellable' };
+  }
+  const payment = booking.paymentTransactionId ? await reads.getPaymentTransaction(booking.paymentTransactionId) : null;
+  const quote = quoteRefund({
+    rules,
+    actorRole: actor.role,
+    refundable: payment ? refundable(payment) : 0,
+    startTime: booking.slotStart,
+    now,
+  });
+  return {
+    ...base,
+    allowed: quote.allowed,
+    refund: money(quote.refund),
+    kept: money(quote.kept),
+    reason: quote.reason,
+    tier: quote.tier,
+  };
+}
+
+function notAllowed(ctx: EngineContext, booking: Booking, quote: CancellationQuote): BookingError {
+  void ctx;
+  return new BookingError(
+    'NOT_ALLOWED',
+    `Patients cannot cancel within ${quote.cutoffHours} hours of the start; ask the practice`,
+    { details: { cutoffHours: quote.cutoffHours, startTime: booking.slotStart.toISOString() } },
+  );
+}
+
+/**
+ * What cancelling the booking as `actor` would give back now, by the policy the booking agreed
+ * to. A page shows it before the patient confirms; `cancelBooking` applies the same numbers.
+ */
+export async function quoteCancellation(
+  ctx: EngineContext,
+  input: { bookingId: string; actor: Actor },
+): Promise<CancellationQuote> {
+  const args = parseInput(quoteCancellationSchema, input, 'quoteCancellation');
+  const booking = await ctx.store.getBooking(args.bookingId);
+  if (!booking) throw new BookingError('BOOKING_NOT_FOUND', `No booking ${args.bookingId}`);
+  assertMayAct(args.actor, booking, 'cancel');
+  return quoteFor(ctx, ctx.store, booking, args.actor, ctx.now());
+}
+
 export async function cancelBooking(ctx: EngineContext, input: CancelInput): Promise<CancelOutcome> {
   const args = parseInput(cancelSchema, input, 'cancelBooking');
   const booking = await ctx.store.getBooking(args.bookingId);
@@ -89,18 +166,9 @@ async function cancelScheduled(
         });
       }
       const now = ctx.now();
-      const payment = booking.paymentTransactionId
-        ? await tx.getPaymentTransaction(booking.paymentTransactionId)
-        : null;
-      const amount = payment
-        ? refundForCancellation({
-            policy: ctx.options.cancellation,
-            actorRole: actor.role,
-            refundable: refundable(payment),
-            startTime: booking.slotStart,
-            now,
-          })
-        : 0;
+      const quote = await quoteFor(ctx, tx, booking, actor, now);
+      if (!quote.allowed) throw notAllowed(ctx, booking, quote);
+      const amount = quote.refund.amount;
       const cancelled = await tx.updateBookingIf({
         id: booking.id,
         expectedStatus: 'scheduled',
@@ -122,6 +190,7 @@ async function cancelScheduled(
       const ids = { bookingId: cancelled.id, scheduleId: cancelled.scheduleId };
       const effects: Effect[] = [
         cancelCompletion(ctx, cancelled.scheduleId, ids),
+        ...cancelReminders(ctx, cancelled),
         ctx.emitEffect('booking.cancelled', { booking: cancelled, reason }),
         ...cancelledNotifications(ctx, cancelled, reason),
       ];

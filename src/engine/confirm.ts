@@ -5,7 +5,7 @@ import { decideLatePayment, paysPrice } from '../domain/payment-rules.js';
 import type { StoreOperations } from '../ports/booking-store.js';
 import type { PaymentDetails, PaymentEvent } from '../ports/payment-gateway.js';
 import type { Effect, EngineContext } from './context.js';
-import { cancelExpiry, cancelHoldTimeout, scheduleCompletion } from './jobs.js';
+import { cancelExpiry, cancelHoldTimeout, scheduleCompletion, scheduleReminders } from './jobs.js';
 import { creditBooking } from './ledger.js';
 import { bookedNotifications } from './notifications.js';
 import { stillOffered } from './offered-slots.js';
@@ -70,6 +70,8 @@ export async function confirmPayment(
                 cancelReason: null,
                 holdExpiresAt: null,
                 paymentTransactionId: paymentRecord.id,
+                // What the patient agreed to, kept: a later configuration change does not alter it.
+                policy: ctx.currentPolicy(),
               },
               history: ctx.history(
                 booking.status,
@@ -206,6 +208,7 @@ export function confirmationEffects(
     cancelHoldTimeout(ctx, booking.id, ids),
     scheduleCompletion(ctx, slot, ids),
     cancelExpiry(ctx, booking.scheduleId, ids),
+    ...scheduleReminders(ctx, booking),
     ctx.emitEffect('booking.confirmed', { booking, payment }),
     ...bookedNotifications(ctx, booking),
   ];

@@ -4,6 +4,7 @@ import type {
   Actor,
   Booking,
   BookingHistoryEntry,
+  BookingPolicy,
   Notification,
   PaymentTransaction,
   RefundRecord,
@@ -112,6 +113,16 @@ export class EngineContext {
     this.notifier = ports.notifier;
     this.patients = ports.patients;
     this.clock = ports.clock;
+  }
+
+  /** The cancellation and reschedule rules in force now, as a booking keeps them when confirmed. */
+  currentPolicy(): BookingPolicy {
+    return structuredClone({ cancellation: this.options.cancellation, reschedule: this.options.reschedule });
+  }
+
+  /** The rules a booking agreed to: its snapshot, or (made before snapshots) the ones in force now. */
+  policyOf(booking: Pick<Booking, 'policy'>): BookingPolicy {
+    return booking.policy ?? this.currentPolicy();
   }
 
   now(): Date {

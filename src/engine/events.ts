@@ -29,6 +29,10 @@ export interface BookingEngineEvents {
   'booking.confirmed': (e: { booking: Booking; payment: PaymentTransaction | null }) => void;
   'booking.cancelled': (e: { booking: Booking; reason: string }) => void;
   'booking.completed': (e: { booking: Booking }) => void;
+  /** The doctor or an admin marked the booking a no-show. */
+  'booking.noShow': (e: { booking: Booking }) => void;
+  /** A no-show was taken back within the grace period: the booking is scheduled again. */
+  'booking.noShowUndone': (e: { booking: Booking }) => void;
   'booking.rescheduled': (e: { booking: Booking; from: Schedule; to: Schedule }) => void;
   'refund.succeeded': (e: { payment: PaymentTransaction; refund: RefundRecord }) => void;
   /** A refund the provider did not make; the sweep retries it with the same idempotency key. */
@@ -67,6 +71,8 @@ export const BOOKING_ENGINE_EVENTS = [
   'booking.confirmed',
   'booking.cancelled',
   'booking.completed',
+  'booking.noShow',
+  'booking.noShowUndone',
   'booking.rescheduled',
   'refund.succeeded',
   'refund.failed',

@@ -9,11 +9,11 @@ export type {
 } from './availability.js';
 export type { BookComputedInput, BookInput, BookOptions, BookResult, BookSlotInput } from './book.js';
 export { BookingEngineCore, type ListBookingsQuery } from './booking-engine.js';
-export type { CancelInput, CancelOutcome } from './cancel.js';
+export type { CancelInput, CancellationQuote, CancelOutcome } from './cancel.js';
 export type { ConfirmOutcome } from './confirm.js';
 export { BOOKING_ENGINE_EVENTS, type BookingEngineEvents } from './events.js';
 export type { Wallet, WalletPage } from './ledger.js';
-export type { BookingEngineCoreOptions, BookingEngineOptions, NotificationTypes } from './options.js';
+export type { BookingEngineCoreOptions, BookingEngineOptions, NotificationTypes, Reminder } from './options.js';
 export {
   type DrainReport,
   type EngineOutbox,

@@ -145,3 +145,42 @@ export function rescheduledNotifications(ctx: EngineContext, booking: Booking, f
     ),
   );
 }
+
+/** A reminder to the patient, with what a host's Notifier needs to render and route it. */
+export function reminderNotification(
+  ctx: EngineContext,
+  booking: Booking,
+  reminder: { beforeMinutes: number; channel: string },
+): Effect {
+  const when = formatLocal(booking.slotStart, booking.timeZone);
+  return notify(
+    {
+      type: ctx.options.notificationTypes.reminder,
+      recipient: { role: 'patient', id: booking.patientId },
+      title: 'Appointment reminder',
+      message: `Reminder: your appointment is at ${when}`,
+      data: {
+        ...describeBooking(booking),
+        timeZone: booking.timeZone,
+        beforeMinutes: String(reminder.beforeMinutes),
+        channel: reminder.channel,
+      },
+    },
+    booking.id,
+  );
+}
+
+/** The doctor or an admin marked the booking a no-show: the patient hears of it. */
+export function noShowNotification(ctx: EngineContext, booking: Booking): Effect {
+  const when = formatLocal(booking.slotStart, booking.timeZone);
+  return notify(
+    {
+      type: ctx.options.notificationTypes.noShow,
+      recipient: { role: 'patient', id: booking.patientId },
+      title: 'Missed appointment',
+      message: `You were marked as not attending your appointment at ${when}`,
+      data: describeBooking(booking),
+    },
+    booking.id,
+  );
+}

@@ -1,5 +1,11 @@
 // BookingEngine options, their documented defaults, and fail-fast validation.
-import { assertValidCancellationPolicy, type CancellationPolicy } from '../domain/cancellation-policy.js';
+import {
+  type CancellationPolicy,
+  type ReschedulePolicy,
+  resolveCancellationPolicy,
+  resolveReschedulePolicy,
+} from '../domain/cancellation-policy.js';
+import type { BookingPolicy } from '../domain/entities.js';
 import { assertValidPlanTable, DEFAULT_PLANS, type PlanTable } from '../domain/plan-policy.js';
 import type { BookingStore } from '../ports/booking-store.js';
 import type { Clock } from '../ports/clock.js';
@@ -19,6 +25,18 @@ export interface NotificationTypes {
   refunded?: string;
   /** To the patient and the doctor when a booking moves to another slot. @defaultValue 'appointmentRescheduled' */
   rescheduled?: string;
+  /** To the patient ahead of the start, per the `reminders` option. @defaultValue 'appointmentReminder' */
+  reminder?: string;
+  /** To the patient when the doctor or an admin marks the booking a no-show. @defaultValue 'appointmentNoShow' */
+  noShow?: string;
+}
+
+/** A reminder to the patient `beforeMinutes` before the start, on `channel` (the host's Notifier renders it). */
+export interface Reminder {
+  /** Whole minutes before the start, 1 to 525600. */
+  beforeMinutes: number;
+  /** Free text the Notifier routes by, e.g. `email`, `sms`. @defaultValue 'default' */
+  channel?: string;
 }
 
 /**
@@ -114,22 +132,52 @@ export interface BookingEngineOptions<N extends Notifier = Notifier> {
   /** Where Checkout sends a patient who gives up; `book({ cancelUrl })` overrides it per call. */
   cancelUrl?: string;
   /**
-   * How much a patient gets back when cancelling a paid booking. Doctors and admins always
-   * refund in full.
-   * @defaultValue `{ fullRefundHoursBefore: 24, lateRefundPercent: 50 }` (nothing after the start)
+   * How much a patient gets back when cancelling a paid booking, as refund tiers, and the
+   * patient's cutoff. Doctors and admins are never cut off and always refund in full. A
+   * booking keeps the policy in force when it was confirmed (`booking.policy`).
+   * @defaultValue `{ tiers: [{ hoursBefore: 24, refundPercent: 100 }, { hoursBefore: 0, refundPercent: 50 }] }`
+   * (the shorthand `{ fullRefundHoursBefore: 24, lateRefundPercent: 50 }`); nothing after the start
    */
   cancellation?: CancellationPolicy;
   /**
-   * No rescheduling within this many hours of the booking's start.
+   * Reschedule rules per actor: `patientDeadlineHours` (2), `staffDeadlineHours` (0),
+   * `maxPerBooking` (no limit), `fee` ('same'). Kept on the booking at confirmation too.
+   * @defaultValue `{ patientDeadlineHours: 2, staffDeadlineHours: 0, fee: 'same' }`
+   */
+  reschedule?: ReschedulePolicy;
+  /**
+   * Shorthand for `reschedule.patientDeadlineHours` (doctors and admins are not bound by it).
    * @defaultValue 2
    */
   rescheduleDeadlineHours?: number;
-  /**
-   * Which target slots a booking may move to without a second payment: `same` fee only,
-   * `lowerOrEqual` fee (no partial refund is made), or `any` fee.
-   * @defaultValue 'same'
-   */
+  /** Shorthand for `reschedule.fee`. @defaultValue 'same' */
   rescheduleFee?: 'same' | 'lowerOrEqual' | 'any';
+  /**
+   * Reminders to the patient before each scheduled booking, e.g.
+   * `[{ beforeMinutes: 1440 }, { beforeMinutes: 120, channel: 'sms' }]`. Each goes out once per
+   * booking and slot time (a reschedule starts anew).
+   * @defaultValue none
+   */
+  reminders?: readonly Reminder[];
+  /** Per doctor id, reminders that replace `reminders` for that doctor's bookings (`[]`: none). @defaultValue none */
+  doctorReminders?: Readonly<Record<string, readonly Reminder[]>>;
+  /**
+   * A booking confirmed after a reminder's time (inside its window): `skip` that reminder, or
+   * `sendNow` (the one nearest the start of those it missed, at once; the others are skipped).
+   * @defaultValue 'skip'
+   */
+  lateReminder?: 'skip' | 'sendNow';
+  /**
+   * How long after a slot's end the doctor or an admin may still mark (or undo) a no-show; the
+   * end-of-slot job completes the booking only after it.
+   * @defaultValue 0
+   */
+  noShowGraceMinutes?: number;
+  /**
+   * Percentage of the payment a no-show gets back (rounded down).
+   * @defaultValue 0 (a no-show keeps the payment)
+   */
+  noShowRefundPercent?: number;
   /**
    * How many unpaid (pending) bookings one patient may hold at once, so one account cannot
    * lock a doctor's whole day.
@@ -199,9 +247,14 @@ export interface ResolvedOptions {
   notificationTypes: Required<NotificationTypes>;
   successUrl: string | undefined;
   cancelUrl: string | undefined;
-  cancellation: Required<CancellationPolicy>;
-  rescheduleDeadlineHours: number;
-  rescheduleFee: 'same' | 'lowerOrEqual' | 'any';
+  cancellation: BookingPolicy['cancellation'];
+  reschedule: BookingPolicy['reschedule'];
+  reminders: (doctorId: string) => readonly Required<Reminder>[];
+  /** The largest `beforeMinutes` of any reminder: how far ahead the sweep looks. */
+  maxReminderMinutes: number;
+  lateReminder: 'skip' | 'sendNow';
+  noShowGraceMinutes: number;
+  noShowRefundPercent: number;
   maxPendingPerPatient: number;
 }
 
@@ -283,31 +336,41 @@ export function resolveOptions(options: BookingEngineCoreOptions): ResolvedOptio
   if (!['booked', 'all', 'none'].includes(rollover)) {
     throw new TypeError(`BookingEngine: rollover must be 'booked', 'all' or 'none' (got ${String(rollover)})`);
   }
-  const rescheduleFee = options.rescheduleFee ?? 'same';
-  if (!['same', 'lowerOrEqual', 'any'].includes(rescheduleFee)) {
-    throw new TypeError(
-      `BookingEngine: rescheduleFee must be 'same', 'lowerOrEqual' or 'any' (got ${String(rescheduleFee)})`,
-    );
-  }
-  const rescheduleDeadlineHours = options.rescheduleDeadlineHours ?? 2;
-  if (
-    typeof rescheduleDeadlineHours !== 'number' ||
-    !Number.isFinite(rescheduleDeadlineHours) ||
-    rescheduleDeadlineHours < 0
-  ) {
-    throw new TypeError('BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0');
-  }
   const holdMinutes = atMost('holdMinutes', positive('holdMinutes', options.holdMinutes, 15), 1440);
-  let cancellation: Required<CancellationPolicy>;
+  let cancellation: BookingPolicy['cancellation'];
+  let reschedule: BookingPolicy['reschedule'];
   try {
-    cancellation = assertValidCancellationPolicy(options.cancellation ?? {});
+    cancellation = resolveCancellationPolicy(options.cancellation ?? {});
+    reschedule = resolveReschedulePolicy(options.reschedule, {
+      rescheduleDeadlineHours: options.rescheduleDeadlineHours,
+      rescheduleFee: options.rescheduleFee,
+    });
   } catch (error) {
     throw new TypeError(`BookingEngine: ${(error as Error).message}`);
   }
+  const lateReminder = options.lateReminder ?? 'skip';
+  if (lateReminder !== 'skip' && lateReminder !== 'sendNow') {
+    throw new TypeError(`BookingEngine: lateReminder must be 'skip' or 'sendNow' (got ${String(lateReminder)})`);
+  }
+  const noShowRefundPercent = options.noShowRefundPercent ?? 0;
+  if (typeof noShowRefundPercent !== 'number' || !(noShowRefundPercent >= 0 && noShowRefundPercent <= 100)) {
+    throw new TypeError(
+      `BookingEngine: noShowRefundPercent must be between 0 and 100 (got ${String(noShowRefundPercent)})`,
+    );
+  }
+  const noShowGraceMinutes = options.noShowGraceMinutes ?? 0;
+  if (typeof noShowGraceMinutes !== 'number' || !Number.isFinite(noShowGraceMinutes) || noShowGraceMinutes < 0) {
+    throw new TypeError(
+      `BookingEngine: noShowGraceMinutes must be a number of minutes >= 0 (got ${String(noShowGraceMinutes)})`,
+    );
+  }
   return {
     cancellation,
-    rescheduleDeadlineHours,
-    rescheduleFee,
+    reschedule,
+    ...resolveReminders(options.reminders, options.doctorReminders),
+    lateReminder,
+    noShowGraceMinutes,
+    noShowRefundPercent,
     maxPendingPerPatient: positive('maxPendingPerPatient', options.maxPendingPerPatient, 3, true),
     holdMinutes,
     minNoticeMinutes: minNotice(options.minNoticeMinutes, holdMinutes),
@@ -332,8 +395,52 @@ export function resolveOptions(options: BookingEngineCoreOptions): ResolvedOptio
       cancelled: options.notificationTypes?.cancelled ?? 'appointmentCancelled',
       refunded: options.notificationTypes?.refunded ?? 'paymentRefunded',
       rescheduled: options.notificationTypes?.rescheduled ?? 'appointmentRescheduled',
+      reminder: options.notificationTypes?.reminder ?? 'appointmentReminder',
+      noShow: options.notificationTypes?.noShow ?? 'appointmentNoShow',
     },
     successUrl: options.successUrl,
     cancelUrl: options.cancelUrl,
+  };
+}
+
+/** Checks a reminder list: whole minutes from 1 to a year, channels non-empty, each pair once. */
+export function validReminders(list: readonly Reminder[], what: string): Required<Reminder>[] {
+  if (!Array.isArray(list)) throw new TypeError(`${what} must be an array of { beforeMinutes, channel? }`);
+  const seen = new Set<string>();
+  return list.map((r, i) => {
+    const before = r?.beforeMinutes;
+    if (typeof before !== 'number' || !Number.isInteger(before) || before < 1 || before > 525_600) {
+      throw new TypeError(
+        `${what}[${i}].beforeMinutes must be a whole number of minutes from 1 to 525600 (got ${String(before)})`,
+      );
+    }
+    const channel = r.channel ?? 'default';
+    if (typeof channel !== 'string' || channel.length === 0 || channel.length > 64 || /[:@]/.test(channel)) {
+      throw new TypeError(`${what}[${i}].channel must be 1–64 characters without ':' or '@'`);
+    }
+    const key = `${before}:${channel}`;
+    if (seen.has(key)) throw new TypeError(`${what} lists ${key} twice`);
+    seen.add(key);
+    return { beforeMinutes: before, channel };
+  });
+}
+
+function resolveReminders(
+  all: readonly Reminder[] | undefined,
+  perDoctor: Readonly<Record<string, readonly Reminder[]>> | undefined,
+): { reminders: (doctorId: string) => readonly Required<Reminder>[]; maxReminderMinutes: number } {
+  const fixed = validReminders(all ?? [], 'BookingEngine: reminders');
+  if (perDoctor !== undefined && (perDoctor === null || typeof perDoctor !== 'object'))
+    throw new TypeError('BookingEngine: doctorReminders must be an object of doctor id → reminders');
+  const overrides = new Map(
+    Object.entries(perDoctor ?? {}).map(([id, list]) => [
+      id,
+      validReminders(list, `BookingEngine: doctorReminders.${id}`),
+    ]),
+  );
+  const every = [fixed, ...overrides.values()].flat();
+  return {
+    reminders: (doctorId) => overrides.get(doctorId) ?? fixed,
+    maxReminderMinutes: every.reduce((max, r) => Math.max(max, r.beforeMinutes), 0),
   };
 }

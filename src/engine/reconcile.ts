@@ -5,6 +5,7 @@ import { confirmPayment } from './confirm.js';
 import type { EngineContext } from './context.js';
 import { settleRefund } from './refund.js';
 import { releaseHold } from './release.js';
+import { sweepReminders } from './reminders.js';
 import { finishSlot } from './schedules.js';
 
 export interface ReconcileReport {
@@ -20,6 +21,8 @@ export interface ReconcileReport {
   errors: number;
   /** Outbox deliveries made by this sweep (retries of failed ones, and any left behind). */
   outboxDelivered: number;
+  /** Reminders found due and sent (a lost job, or Redis down when it was due). */
+  remindersSent: number;
 }
 
 export async function reconcile(ctx: EngineContext): Promise<ReconcileReport> {
@@ -30,6 +33,7 @@ export async function reconcile(ctx: EngineContext): Promise<ReconcileReport> {
     refundsRetried: 0,
     errors: 0,
     outboxDelivered: 0,
+    remindersSent: 0,
   };
   const now = ctx.now();
   const limit = ctx.options.batchSize;
@@ -68,7 +72,12 @@ export async function reconcile(ctx: EngineContext): Promise<ReconcileReport> {
     });
   }
 
-  const ended = await ctx.store.findSchedules({ status: ['available', 'pending', 'booked'], endBefore: now, limit });
+  // Booked slots wait out the no-show grace before their booking completes.
+  const graceEnded = new Date(now.getTime() - ctx.options.noShowGraceMinutes * 60_000);
+  const ended = [
+    ...(await ctx.store.findSchedules({ status: ['available', 'pending'], endBefore: now, limit })),
+    ...(await ctx.store.findSchedules({ status: 'booked', endBefore: graceEnded, limit })),
+  ];
   for (const schedule of ended) {
     await attempt('slot', { scheduleId: schedule.id }, async () => {
       const outcome = await finishSlot(ctx, schedule.id);
@@ -100,6 +109,9 @@ export async function reconcile(ctx: EngineContext): Promise<ReconcileReport> {
       after = { createdAt: last.createdAt, id: last.id };
     }
   }
+  await attempt('reminders', {}, async () => {
+    report.remindersSent += await sweepReminders(ctx);
+  });
   await attempt('outbox', {}, async () => {
     report.outboxDelivered += (await ctx.outbox.drain()).delivered;
   });

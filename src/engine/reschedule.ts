@@ -4,7 +4,14 @@ import { assertMayAct } from '../domain/authorization.js';
 import type { Actor, Booking, Schedule } from '../domain/entities.js';
 import { BookingError } from '../domain/errors.js';
 import type { EngineContext } from './context.js';
-import { cancelCompletion, cancelExpiry, scheduleCompletion, scheduleExpiry } from './jobs.js';
+import {
+  cancelCompletion,
+  cancelExpiry,
+  cancelReminders,
+  scheduleCompletion,
+  scheduleExpiry,
+  scheduleReminders,
+} from './jobs.js';
 import { rescheduledNotifications } from './notifications.js';
 import { assertNotAway } from './offered-slots.js';
 import { parseInput, rescheduleSchema } from './validation.js';
@@ -39,17 +46,37 @@ function assertFeeAllowed(rule: 'same' | 'lowerOrEqual' | 'any', booking: Bookin
   }
 }
 
-/** Every rule a move must pass; checked before the transaction (fail fast) and inside it (on what it read). */
-function assertMayMove(ctx: EngineContext, booking: Booking, target: Schedule | null, now: Date): Schedule {
+const RESCHEDULED = 'rescheduled_from:';
+
+/** How often a booking has been moved (its history keeps every move). */
+export const timesRescheduled = (booking: Pick<Booking, 'history'>): number =>
+  booking.history.filter((h) => h.reason?.startsWith(RESCHEDULED)).length;
+
+/**
+ * Every rule a move must pass, by the rules the booking agreed to and who moves it; checked
+ * before the transaction (fail fast) and inside it (on what it read).
+ */
+function assertMayMove(
+  ctx: EngineContext,
+  booking: Booking,
+  target: Schedule | null,
+  now: Date,
+  actor: Actor,
+): Schedule {
   if (booking.status !== 'scheduled') {
     throw new BookingError('INVALID_TRANSITION', `A ${booking.status} booking cannot be rescheduled`);
   }
-  const deadline = ctx.options.rescheduleDeadlineHours * 3_600_000;
-  if (booking.slotStart.getTime() - now.getTime() < deadline) {
-    throw new BookingError(
-      'NOT_ALLOWED',
-      `Bookings cannot be changed within ${ctx.options.rescheduleDeadlineHours} hours of the start`,
-    );
+  const rules = ctx.policyOf(booking).reschedule;
+  const deadlineHours = actor.role === 'patient' ? rules.patientDeadlineHours : rules.staffDeadlineHours;
+  if (booking.slotStart.getTime() - now.getTime() < deadlineHours * 3_600_000) {
+    throw new BookingError('NOT_ALLOWED', `Bookings cannot be changed within ${deadlineHours} hours of the start`, {
+      details: { deadlineHours },
+    });
+  }
+  if (rules.maxPerBooking !== null && timesRescheduled(booking) >= rules.maxPerBooking) {
+    throw new BookingError('NOT_ALLOWED', `A booking can be rescheduled at most ${rules.maxPerBooking} times`, {
+      details: { maxPerBooking: rules.maxPerBooking },
+    });
   }
   if (!target) throw new BookingError('SCHEDULE_NOT_FOUND', 'Schedule not found');
   if (target.id === booking.scheduleId) throw new BookingError('INVALID_INPUT', 'The booking is already on that slot');
@@ -58,7 +85,7 @@ function assertMayMove(ctx: EngineContext, booking: Booking, target: Schedule | 
   }
   if (target.startTime <= now) throw new BookingError('SCHEDULE_UNAVAILABLE', 'That slot has already started');
   if (target.status !== 'available') throw new BookingError('SCHEDULE_UNAVAILABLE', 'That slot is not available');
-  assertFeeAllowed(ctx.options.rescheduleFee, booking, target);
+  assertFeeAllowed(rules.fee, booking, target);
   return target;
 }
 
@@ -77,7 +104,7 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
   if (args.newScheduleId === seen.scheduleId) {
     throw new BookingError('INVALID_INPUT', 'The booking is already on that slot');
   }
-  assertMayMove(ctx, seen, await ctx.store.getSchedule(args.newScheduleId), ctx.now());
+  assertMayMove(ctx, seen, await ctx.store.getSchedule(args.newScheduleId), ctx.now(), args.actor);
 
   const result = await ctx.commit(
     async (tx) => {
@@ -89,7 +116,7 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
           details: { scheduleId: booking.scheduleId },
         });
       }
-      const target = assertMayMove(ctx, booking, await tx.getSchedule(args.newScheduleId), now);
+      const target = assertMayMove(ctx, booking, await tx.getSchedule(args.newScheduleId), now, args.actor);
       // Time off is read, not written: addTimeOff deletes the free target, so the two conflict on its row.
       await assertNotAway(tx, target);
       const claimed = await ctx.moveSlot(tx, {
@@ -114,7 +141,7 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
           'scheduled',
           booking.paymentStatus,
           args.actor,
-          `rescheduled_from:${booking.scheduleId}`,
+          `${RESCHEDULED}${booking.scheduleId}`,
         ),
       });
       // Throwing rolls back the claim: the booking changed (cancelled, completed, moved) meanwhile.
@@ -130,6 +157,8 @@ export async function reschedule(ctx: EngineContext, input: RescheduleInput): Pr
       return [
         cancelCompletion(ctx, from.id, ids),
         scheduleCompletion(ctx, to, ids),
+        ...cancelReminders(ctx, moved, from.startTime),
+        ...scheduleReminders(ctx, moved),
         cancelExpiry(ctx, to.id, ids),
         ...(freed
           ? [

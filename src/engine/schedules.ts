@@ -137,6 +137,9 @@ export async function finishSlot(ctx: EngineContext, scheduleIdInput: unknown): 
   if (!current) return 'not_found';
   if (current.status === 'expired') return 'already_expired';
   if (current.endTime > ctx.now()) return 'not_ended';
+  // A booked slot waits out the no-show grace: its doctor may still mark (or undo) a no-show.
+  const graceEnd = current.endTime.getTime() + ctx.options.noShowGraceMinutes * 60_000;
+  if (current.status === 'booked' && graceEnd > ctx.now().getTime()) return 'not_ended';
 
   if (current.status === 'pending') {
     // A hold outlived its slot (lost timeout job): close the checkout first, as the timeout would.

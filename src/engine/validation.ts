@@ -121,7 +121,7 @@ export const listBookingsSchema = z.object({
   patientId: idSchema.optional(),
   doctorId: idSchema.optional(),
   scheduleId: idSchema.optional(),
-  status: z.enum(['pending', 'scheduled', 'completed', 'cancelled']).optional(),
+  status: z.enum(['pending', 'scheduled', 'completed', 'cancelled', 'no_show']).optional(),
   limit: z.int().min(1).max(1000).optional(),
 });
 
@@ -159,6 +159,10 @@ export const cancelSchema = z.object({
   actor: actorSchema,
   reason: z.string().min(1).max(500).optional(),
 });
+
+export const quoteCancellationSchema = z.object({ bookingId: idSchema, actor: actorSchema });
+
+export const bookingActorSchema = z.object({ bookingId: idSchema, actor: actorSchema });
 
 export const withdrawScheduleSchema = z.object({ scheduleId: idSchema, actor: actorSchema });
 

@@ -183,6 +183,7 @@ describeWithRedis('BullMQScheduler on a real Redis', () => {
       refundsRetried: 0,
       errors: 0,
       outboxDelivered: 0,
+      remindersSent: 0,
     });
   });
 

@@ -14,6 +14,9 @@ export const ENGINE_SUITES = {
   wallet: () => import('./wallet.test.js'),
   availability: () => import('./availability.test.js'),
   'availability-properties': () => import('./availability.property.test.js'),
+  policies: () => import('./policies.test.js'),
+  reminders: () => import('./reminders.test.js'),
+  'no-show': () => import('./no-show.test.js'),
 } as const;
 
 export type EngineSuite = keyof typeof ENGINE_SUITES;

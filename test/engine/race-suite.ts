@@ -14,6 +14,7 @@ import {
 import { type createFixture, DOCTOR, type Fixture, OTHER_DOCTOR, PATIENTS } from '../support/engine-fixture.js';
 import { findViolations } from '../support/invariants.js';
 import { describeAvailabilityRaces } from './availability-race-suite.js';
+import { describePolicyRaces } from './policy-race-suite.js';
 
 /** Builds an engine fixture on the store under test (fresh, empty). */
 export type RaceFixtureFactory = (options?: Parameters<typeof createFixture>[0]) => Promise<Fixture>;
@@ -168,6 +169,7 @@ async function expectConsistent(f: Fixture, round: number): Promise<void> {
 
 export function describeRaces(label: string, fixture: RaceFixtureFactory): void {
   describeAvailabilityRaces(label, fixture);
+  describePolicyRaces(label, fixture);
   describe(label, () => {
     describe('book × book', () => {
       it(`gives a slot to exactly one of ${N} patients booking it at once; the others get SCHEDULE_UNAVAILABLE and leave no record`, async () => {

@@ -190,6 +190,7 @@ describe('runJob refuses', () => {
         JOB_NAMES.cleanup,
         JOB_NAMES.reconcile,
         JOB_NAMES.outbox,
+        JOB_NAMES.reminder,
       ].join(', ')}`,
     );
     for (const data of [null, 'x', 7]) {

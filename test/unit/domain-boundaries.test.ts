@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   addMinutes,
-  assertValidCancellationPolicy,
   assertValidPlanTable,
   BOOKING_STATUSES,
   BookingError,
@@ -21,6 +20,7 @@ import {
   minorUnitDigits,
   paysPrice,
   refundForCancellation,
+  resolveCancellationPolicy,
   SCHEDULE_STATUSES,
   type ScheduleStatus,
   SYSTEM_ACTOR,
@@ -28,11 +28,11 @@ import {
 
 const start = new Date('2030-03-02T10:00:00Z');
 const hours = (h: number) => new Date(start.getTime() - h * 3_600_000);
-const policy = { fullRefundHoursBefore: 24, lateRefundPercent: 50 };
+const policy = resolveCancellationPolicy({ fullRefundHoursBefore: 24, lateRefundPercent: 50 });
 
 describe('refundForCancellation', () => {
   const patient = (now: Date, refundable = 5000) =>
-    refundForCancellation({ policy, actorRole: 'patient', refundable, startTime: start, now });
+    refundForCancellation({ rules: policy, actorRole: 'patient', refundable, startTime: start, now });
 
   it('gives a patient everything back at exactly fullRefundHoursBefore, and the late percentage one millisecond later', () => {
     expect(patient(hours(24))).toBe(5000);
@@ -49,55 +49,110 @@ describe('refundForCancellation', () => {
 
   it('refunds doctors, admins and careslot itself in full, even after the start', () => {
     for (const actorRole of ['doctor', 'admin', 'system'] as const) {
-      expect(refundForCancellation({ policy, actorRole, refundable: 4321, startTime: start, now: start })).toBe(4321);
+      expect(refundForCancellation({ rules: policy, actorRole, refundable: 4321, startTime: start, now: start })).toBe(
+        4321,
+      );
     }
   });
 
   it('never refunds when nothing is left, whoever cancels', () => {
     for (const actorRole of ['patient', 'doctor', 'admin'] as const) {
-      expect(refundForCancellation({ policy, actorRole, refundable: 0, startTime: start, now: hours(48) })).toBe(0);
-      expect(refundForCancellation({ policy, actorRole, refundable: -5, startTime: start, now: hours(48) })).toBe(0);
+      expect(refundForCancellation({ rules: policy, actorRole, refundable: 0, startTime: start, now: hours(48) })).toBe(
+        0,
+      );
+      expect(
+        refundForCancellation({ rules: policy, actorRole, refundable: -5, startTime: start, now: hours(48) }),
+      ).toBe(0);
     }
   });
 
   it('follows a configured policy: 12 hours for everything, 80% later', () => {
-    const custom = { fullRefundHoursBefore: 12, lateRefundPercent: 80 };
+    const custom = resolveCancellationPolicy({ fullRefundHoursBefore: 12, lateRefundPercent: 80 });
     const at = (now: Date) =>
-      refundForCancellation({ policy: custom, actorRole: 'patient', refundable: 1000, startTime: start, now });
+      refundForCancellation({ rules: custom, actorRole: 'patient', refundable: 1000, startTime: start, now });
     expect(at(hours(12))).toBe(1000);
     expect(at(hours(11))).toBe(800);
   });
 });
 
-describe('assertValidCancellationPolicy', () => {
-  it('fills the documented defaults (24 hours, 50%)', () => {
-    expect(assertValidCancellationPolicy({})).toEqual({ fullRefundHoursBefore: 24, lateRefundPercent: 50 });
+describe('resolveCancellationPolicy', () => {
+  it('reads the defaults and the shorthand as tiers: 24 hours for everything, 50% until the start', () => {
+    const expected = {
+      tiers: [
+        { hoursBefore: 24, refundPercent: 100 },
+        { hoursBefore: 0, refundPercent: 50 },
+      ],
+      patientCutoffHours: null,
+      afterStart: 'none',
+    };
+    expect(resolveCancellationPolicy({})).toEqual(expected);
+    expect(resolveCancellationPolicy({ fullRefundHoursBefore: 24, lateRefundPercent: 50 })).toEqual(expected);
     expect(DEFAULT_CANCELLATION_POLICY).toEqual({ fullRefundHoursBefore: 24, lateRefundPercent: 50 });
     expect(Object.isFrozen(DEFAULT_CANCELLATION_POLICY)).toBe(true);
   });
 
   it('accepts the edges 0 hours, 0% and 100%', () => {
-    expect(assertValidCancellationPolicy({ fullRefundHoursBefore: 0, lateRefundPercent: 0 })).toEqual({
-      fullRefundHoursBefore: 0,
-      lateRefundPercent: 0,
+    expect(resolveCancellationPolicy({ fullRefundHoursBefore: 0, lateRefundPercent: 0 }).tiers).toEqual([
+      { hoursBefore: 0, refundPercent: 100 },
+    ]);
+    expect(resolveCancellationPolicy({ lateRefundPercent: 100 }).tiers[1]?.refundPercent).toBe(100);
+  });
+
+  it('sorts tiers largest hoursBefore first and keeps the cutoff', () => {
+    const rules = resolveCancellationPolicy({
+      tiers: [
+        { hoursBefore: 24, refundPercent: 50 },
+        { hoursBefore: 48, refundPercent: 100 },
+      ],
+      patientCutoffHours: 12,
     });
-    expect(assertValidCancellationPolicy({ lateRefundPercent: 100 }).lateRefundPercent).toBe(100);
+    expect(rules).toEqual({
+      tiers: [
+        { hoursBefore: 48, refundPercent: 100 },
+        { hoursBefore: 24, refundPercent: 50 },
+      ],
+      patientCutoffHours: 12,
+      afterStart: 'none',
+    });
   });
 
-  it('refuses negative, infinite or non-numeric hours, naming the option', () => {
-    for (const bad of [-1, Number.POSITIVE_INFINITY, Number.NaN, '24']) {
-      expect(() => assertValidCancellationPolicy({ fullRefundHoursBefore: bad as number })).toThrow(
-        new TypeError('cancellation.fullRefundHoursBefore must be a number of hours >= 0'),
-      );
-    }
-  });
-
-  it('refuses a percentage outside 0–100 or not a number, naming the option', () => {
-    for (const bad of [-1, 101, Number.NaN, Number.POSITIVE_INFINITY, '50']) {
-      expect(() => assertValidCancellationPolicy({ lateRefundPercent: bad as number })).toThrow(
-        new TypeError('cancellation.lateRefundPercent must be between 0 and 100'),
-      );
-    }
+  it.each([
+    [{ fullRefundHoursBefore: -1 }, 'cancellation.fullRefundHoursBefore must be a number of hours >= 0 (got -1)'],
+    [
+      { fullRefundHoursBefore: Number.NaN },
+      'cancellation.fullRefundHoursBefore must be a number of hours >= 0 (got NaN)',
+    ],
+    [{ fullRefundHoursBefore: '24' }, 'cancellation.fullRefundHoursBefore must be a number of hours >= 0 (got 24)'],
+    [{ lateRefundPercent: 101 }, 'cancellation.lateRefundPercent must be between 0 and 100 (got 101)'],
+    [
+      { lateRefundPercent: Number.POSITIVE_INFINITY },
+      'cancellation.lateRefundPercent must be between 0 and 100 (got Infinity)',
+    ],
+    [
+      { tiers: [{ hoursBefore: 1, refundPercent: -1 }] },
+      'cancellation.tiers[0].refundPercent must be between 0 and 100 (got -1)',
+    ],
+    [
+      { tiers: [{ hoursBefore: -2, refundPercent: 10 }] },
+      'cancellation.tiers[0].hoursBefore must be a number of hours >= 0 (got -2)',
+    ],
+    [
+      {
+        tiers: [
+          { hoursBefore: 2, refundPercent: 10 },
+          { hoursBefore: 2, refundPercent: 20 },
+        ],
+      },
+      'cancellation.tiers has two tiers at 2 hours before the start',
+    ],
+    [
+      { tiers: [], fullRefundHoursBefore: 2 },
+      'cancellation: give tiers, or the fullRefundHoursBefore/lateRefundPercent shorthand, not both',
+    ],
+    [{ patientCutoffHours: -1 }, 'cancellation.patientCutoffHours must be a number of hours >= 0 (got -1)'],
+    [{ afterStart: 'half' }, "cancellation.afterStart must be 'none' (got half)"],
+  ])('refuses %j naming the option', (bad, message) => {
+    expect(() => resolveCancellationPolicy(bad as never)).toThrow(new TypeError(message));
   });
 });
 
@@ -189,11 +244,12 @@ describe('the state machines, cell by cell', () => {
     const allowed: Record<BookingStatus | 'new', BookingStatus[]> = {
       new: ['pending', 'scheduled'],
       pending: ['pending', 'scheduled', 'cancelled'],
-      scheduled: ['scheduled', 'completed', 'cancelled'],
+      scheduled: ['scheduled', 'completed', 'cancelled', 'no_show'],
       completed: ['completed'],
       cancelled: ['cancelled', 'scheduled'],
+      no_show: ['no_show', 'scheduled'],
     };
-    expect([...BOOKING_STATUSES]).toEqual(['pending', 'scheduled', 'completed', 'cancelled']);
+    expect([...BOOKING_STATUSES]).toEqual(['pending', 'scheduled', 'completed', 'cancelled', 'no_show']);
     for (const from of [null, ...BOOKING_STATUSES]) {
       for (const to of BOOKING_STATUSES) {
         expect(canTransitionBooking(from, to), `${from ?? '(new)'} → ${to}`).toBe(allowed[from ?? 'new'].includes(to));

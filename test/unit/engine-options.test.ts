@@ -26,7 +26,9 @@ const resolve = (override: Record<string, unknown> = {}) => resolveOptions({ ...
 
 describe('engine option defaults', () => {
   it('fills every documented default', () => {
-    expect(resolve()).toEqual({
+    const { reminders, ...rest } = resolve();
+    expect(reminders('any doctor')).toEqual([]);
+    expect(rest).toEqual({
       holdMinutes: 15,
       minNoticeMinutes: 15,
       maxHorizonDays: 365,
@@ -50,12 +52,24 @@ describe('engine option defaults', () => {
         cancelled: 'appointmentCancelled',
         refunded: 'paymentRefunded',
         rescheduled: 'appointmentRescheduled',
+        reminder: 'appointmentReminder',
+        noShow: 'appointmentNoShow',
       },
       successUrl: undefined,
       cancelUrl: undefined,
-      cancellation: { fullRefundHoursBefore: 24, lateRefundPercent: 50 },
-      rescheduleDeadlineHours: 2,
-      rescheduleFee: 'same',
+      cancellation: {
+        tiers: [
+          { hoursBefore: 24, refundPercent: 100 },
+          { hoursBefore: 0, refundPercent: 50 },
+        ],
+        patientCutoffHours: null,
+        afterStart: 'none',
+      },
+      reschedule: { patientDeadlineHours: 2, staffDeadlineHours: 0, maxPerBooking: null, fee: 'same' },
+      maxReminderMinutes: 0,
+      lateReminder: 'skip',
+      noShowGraceMinutes: 0,
+      noShowRefundPercent: 0,
       maxPendingPerPatient: 3,
     });
   });
@@ -82,6 +96,8 @@ describe('engine option defaults', () => {
         cancelled: 'c',
         refunded: 'd',
         rescheduled: 'e',
+        reminder: 'f',
+        noShow: 'g',
       },
       successUrl: 'https://host.example/ok',
       cancelUrl: 'https://host.example/back',
@@ -91,12 +107,48 @@ describe('engine option defaults', () => {
       maxPendingPerPatient: 1,
       maxHorizonDays: 30,
     };
-    expect(resolve(given)).toEqual({ ...given, minNoticeMinutes: 30, plans: DEFAULT_PLANS });
+    const { reminders, ...rest } = resolve({
+      ...given,
+      reminders: [{ beforeMinutes: 1440 }, { beforeMinutes: 120, channel: 'sms' }],
+      doctorReminders: { d9: [{ beforeMinutes: 30 }] },
+      lateReminder: 'sendNow',
+      noShowGraceMinutes: 45,
+      noShowRefundPercent: 25,
+    });
+    const { cancellation, rescheduleDeadlineHours, rescheduleFee, ...kept } = given;
+    expect(rest).toEqual({
+      ...kept,
+      cancellation: {
+        tiers: [
+          { hoursBefore: 48, refundPercent: 100 },
+          { hoursBefore: 0, refundPercent: 10 },
+        ],
+        patientCutoffHours: null,
+        afterStart: 'none',
+      },
+      reschedule: { patientDeadlineHours: 0, staffDeadlineHours: 0, maxPerBooking: null, fee: 'lowerOrEqual' },
+      maxReminderMinutes: 1440,
+      lateReminder: 'sendNow',
+      noShowGraceMinutes: 45,
+      noShowRefundPercent: 25,
+      minNoticeMinutes: 30,
+      plans: DEFAULT_PLANS,
+    });
+    expect([cancellation, rescheduleDeadlineHours, rescheduleFee]).toEqual([
+      { fullRefundHoursBefore: 48, lateRefundPercent: 10 },
+      0,
+      'lowerOrEqual',
+    ]);
+    expect(reminders('d1')).toEqual([
+      { beforeMinutes: 1440, channel: 'default' },
+      { beforeMinutes: 120, channel: 'sms' },
+    ]);
+    expect(reminders('d9')).toEqual([{ beforeMinutes: 30, channel: 'default' }]);
     expect(resolve({ holdMinutes: 30, minNoticeMinutes: 0 }).minNoticeMinutes).toBe(0);
     expect(resolve({ minNoticeMinutes: 525_600 }).minNoticeMinutes).toBe(525_600);
     expect(resolve({ holdMinutes: 1440 }).holdMinutes).toBe(1440);
     expect(resolve({ rescheduleFee: 'any', rollover: 'none' })).toMatchObject({
-      rescheduleFee: 'any',
+      reschedule: { fee: 'any' },
       rollover: 'none',
     });
   });
@@ -135,19 +187,43 @@ describe('engine option validation', () => {
       'BookingEngine: minNoticeMinutes must be a number of minutes from 0 to 525600 (got NaN)',
     ],
     ['minNoticeMinutes', '5', 'BookingEngine: minNoticeMinutes must be a number of minutes from 0 to 525600 (got 5)'],
-    ['rescheduleDeadlineHours', -1, 'BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0'],
+    ['rescheduleDeadlineHours', -1, 'BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0 (got -1)'],
     [
       'rescheduleDeadlineHours',
       Number.POSITIVE_INFINITY,
-      'BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0',
+      'BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0 (got Infinity)',
     ],
-    ['rescheduleDeadlineHours', '2', 'BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0'],
+    ['rescheduleDeadlineHours', '2', 'BookingEngine: rescheduleDeadlineHours must be a number of hours >= 0 (got 2)'],
+    [
+      'reschedule',
+      { maxPerBooking: -1 },
+      'BookingEngine: reschedule.maxPerBooking must be a whole number >= 0 (got -1)',
+    ],
+    [
+      'reschedule',
+      { staffDeadlineHours: -1 },
+      'BookingEngine: reschedule.staffDeadlineHours must be a number of hours >= 0 (got -1)',
+    ],
+    [
+      'reminders',
+      [{ beforeMinutes: 0 }],
+      'BookingEngine: reminders[0].beforeMinutes must be a whole number of minutes from 1 to 525600 (got 0)',
+    ],
+    ['reminders', [{ beforeMinutes: 60 }, { beforeMinutes: 60 }], 'BookingEngine: reminders lists 60:default twice'],
+    [
+      'reminders',
+      [{ beforeMinutes: 60, channel: 'a:b' }],
+      "BookingEngine: reminders[0].channel must be 1–64 characters without ':' or '@'",
+    ],
+    ['lateReminder', 'later', "BookingEngine: lateReminder must be 'skip' or 'sendNow' (got later)"],
+    ['noShowGraceMinutes', -1, 'BookingEngine: noShowGraceMinutes must be a number of minutes >= 0 (got -1)'],
+    ['noShowRefundPercent', 101, 'BookingEngine: noShowRefundPercent must be between 0 and 100 (got 101)'],
     ['rescheduleFee', 'lower', "BookingEngine: rescheduleFee must be 'same', 'lowerOrEqual' or 'any' (got lower)"],
     ['rollover', 'weekly', "BookingEngine: rollover must be 'booked', 'all' or 'none' (got weekly)"],
     [
       'cancellation',
       { lateRefundPercent: 120 },
-      'BookingEngine: cancellation.lateRefundPercent must be between 0 and 100',
+      'BookingEngine: cancellation.lateRefundPercent must be between 0 and 100 (got 120)',
     ],
   ])('refuses %s = %s with “%s”', (name, value, message) => {
     expect(() => resolve({ [name]: value })).toThrow(new TypeError(message));
