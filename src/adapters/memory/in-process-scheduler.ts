@@ -24,6 +24,72 @@ export interface InProcessSchedulerOptions {
 interface Pending {
   job: ScheduledJob;
   timer: ReturnType<typeof setTimeout> | null;
+  /** Scheduling order: equal run times run in the order they were scheduled. */
+  seq: number;
+}
+
+/**
+ * A binary min-heap of waiting jobs by (runAt, seq). Cancelled or taken jobs are dropped lazily
+ * when they reach the top, so `runDue()` costs O(log n) per job instead of a sort of every
+ * waiting job per job run.
+ */
+class DueHeap {
+  private readonly items: { at: number; seq: number; key: string; pending: Pending }[] = [];
+
+  push(key: string, pending: Pending): void {
+    const items = this.items;
+    items.push({ at: pending.job.runAt.getTime(), seq: pending.seq, key, pending });
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(i, parent)) break;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  /** The soonest entry still waiting (`alive` says which are), or null. */
+  peek(alive: (key: string, pending: Pending) => boolean): { at: number; key: string } | null {
+    while (this.items.length > 0) {
+      const top = this.items[0]!;
+      if (alive(top.key, top.pending)) return top;
+      this.pop();
+    }
+    return null;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+  }
+
+  private pop(): void {
+    const items = this.items;
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return;
+    items[0] = last;
+    for (let i = 0; ; ) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < items.length && this.less(left, smallest)) smallest = left;
+      if (right < items.length && this.less(right, smallest)) smallest = right;
+      if (smallest === i) return;
+      this.swap(i, smallest);
+      i = smallest;
+    }
+  }
+
+  private less(a: number, b: number): boolean {
+    const x = this.items[a]!;
+    const y = this.items[b]!;
+    return x.at < y.at || (x.at === y.at && x.seq < y.seq);
+  }
+
+  private swap(a: number, b: number): void {
+    const items = this.items;
+    const t = items[a]!;
+    items[a] = items[b]!;
+    items[b] = t;
+  }
 }
 
 // setTimeout overflows above 2^31-1 ms (~24.8 days): longer waits are chained.
@@ -35,6 +101,8 @@ const MAX_TIMER_MS = 2_147_483_647;
  */
 export class InProcessScheduler implements JobScheduler {
   private readonly jobs = new Map<string, Pending>();
+  private readonly due = new DueHeap();
+  private seq = 0;
   private readonly recurring = new Map<JobName, ReturnType<typeof setInterval> | null>();
   private readonly clock: Clock;
   private readonly timers: boolean;
@@ -55,8 +123,9 @@ export class InProcessScheduler implements JobScheduler {
   async schedule(job: ScheduledJob): Promise<void> {
     const key = `${job.name}/${job.id}`;
     if (this.jobs.has(key)) return;
-    const pending: Pending = { job: { ...job, data: { ...job.data } }, timer: null };
+    const pending: Pending = { job: { ...job, data: { ...job.data } }, timer: null, seq: this.seq++ };
     this.jobs.set(key, pending);
+    this.due.push(key, pending);
     if (this.timers) this.arm(key, pending);
   }
 
@@ -81,7 +150,9 @@ export class InProcessScheduler implements JobScheduler {
 
   /** Jobs still waiting, soonest first (for tests and the demo timeline). */
   pending(): ScheduledJob[] {
-    return [...this.jobs.values()].map((p) => p.job).sort((a, b) => a.runAt.getTime() - b.runAt.getTime());
+    return [...this.jobs.values()]
+      .sort((a, b) => a.job.runAt.getTime() - b.job.runAt.getTime() || a.seq - b.seq)
+      .map((p) => p.job);
   }
 
   /**
@@ -90,11 +161,11 @@ export class InProcessScheduler implements JobScheduler {
    */
   async runDue(): Promise<number> {
     let ran = 0;
+    const alive = (key: string, pending: Pending) => this.jobs.get(key) === pending;
     for (;;) {
-      const now = this.clock.now().getTime();
-      const next = this.pending().find((job) => job.runAt.getTime() <= now);
-      if (!next) return ran;
-      await this.take(`${next.name}/${next.id}`);
+      const next = this.due.peek(alive);
+      if (!next || next.at > this.clock.now().getTime()) return ran;
+      await this.take(next.key);
       ran++;
     }
   }
@@ -104,6 +175,7 @@ export class InProcessScheduler implements JobScheduler {
     for (const pending of this.jobs.values()) if (pending.timer) clearTimeout(pending.timer);
     for (const interval of this.recurring.values()) if (interval) clearInterval(interval);
     this.jobs.clear();
+    this.due.clear();
     this.recurring.clear();
   }
 
