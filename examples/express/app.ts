@@ -212,6 +212,33 @@ export function createApp(options: AppOptions): express.Express {
     }),
   );
 
+  // What cancelling now would give back, for the caller: what a page shows before the confirm button.
+  app.get(
+    '/bookings/:id/cancellation-quote',
+    route(async (req, res) => {
+      res.json({ quote: await engine.quoteCancellation({ bookingId: String(req.params.id), actor: actorOf(req) }) });
+    }),
+  );
+
+  // The doctor (or an admin) marks a patient who did not come, or takes it back within the grace period.
+  app.post(
+    '/bookings/:id/no-show',
+    route(async (req, res) => {
+      const actor = actorOf(req);
+      requireRole(actor, 'doctor', 'admin');
+      res.json({ booking: await engine.markNoShow({ bookingId: String(req.params.id), actor }) });
+    }),
+  );
+
+  app.post(
+    '/bookings/:id/no-show/undo',
+    route(async (req, res) => {
+      const actor = actorOf(req);
+      requireRole(actor, 'doctor', 'admin');
+      res.json({ booking: await engine.undoNoShow({ bookingId: String(req.params.id), actor }) });
+    }),
+  );
+
   app.post(
     '/bookings/:id/reschedule',
     route(async (req, res) => {
@@ -401,7 +428,8 @@ export function createApp(options: AppOptions): express.Express {
   );
 
   // The patient's page: the computed slots of the next days, a book button each, into the same checkout.
-  const renderPatientPage = async (user: string, doctorId: string, notice?: PageNotice) => {
+  const renderPatientPage = async (actor: Actor, doctorId: string, notice?: PageNotice) => {
+    const user = `patient:${actor.id}`;
     const now = options.careslot.clock.now();
     const { slots } = await engine.findSlots({
       doctorId,
@@ -409,11 +437,22 @@ export function createApp(options: AppOptions): express.Express {
       to: new Date(now.getTime() + PATIENT_PAGE_DAYS * DAY_MS),
       limit: 1000,
     });
+    const upcoming = (await engine.listBookings({ patientId: actor.id })).filter(
+      (b) => (b.status === 'scheduled' || b.status === 'pending') && b.slotStart > now,
+    );
+    upcoming.sort((a, b) => a.slotStart.getTime() - b.slotStart.getTime());
+    const bookings = await Promise.all(
+      upcoming.map(async (booking) => ({
+        booking,
+        quote: await engine.quoteCancellation({ bookingId: booking.id, actor }),
+      })),
+    );
     return patientPage({
       doctor: pageDoctor(doctorId),
       user,
       slots,
       days: PATIENT_PAGE_DAYS,
+      bookings,
       ...(notice ? { notice } : {}),
     });
   };
@@ -429,7 +468,7 @@ export function createApp(options: AppOptions): express.Express {
       }
       const actor = actorOf(req);
       requireRole(actor, 'patient');
-      res.type('html').send(await renderPatientPage(`patient:${actor.id}`, doctorOf(req)));
+      res.type('html').send(await renderPatientPage(actor, doctorOf(req)));
     }),
   );
 
@@ -450,7 +489,27 @@ export function createApp(options: AppOptions): express.Express {
         res
           .status(failed.status)
           .type('html')
-          .send(await renderPatientPage(`patient:${actor.id}`, doctorId, failed.notice));
+          .send(await renderPatientPage(actor, doctorId, failed.notice));
+      }
+    }),
+  );
+
+  // Cancelling from the patient page: the page showed the quote; this applies the same policy now.
+  app.post(
+    '/patient/bookings/:id/cancel',
+    route(async (req, res) => {
+      const actor = actorOf(req);
+      requireRole(actor, 'patient');
+      try {
+        await engine.cancelBooking({ bookingId: String(req.params.id), actor });
+        res.redirect(303, `/patient?user=${encodeURIComponent(`patient:${actor.id}`)}`);
+      } catch (error) {
+        const failed = noticeOf(error);
+        if (!failed || !wantsHtml(req)) throw error;
+        res
+          .status(failed.status)
+          .type('html')
+          .send(await renderPatientPage(actor, DEMO_DOCTORS[0].id, failed.notice));
       }
     }),
   );

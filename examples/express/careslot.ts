@@ -53,6 +53,29 @@ export interface SetupOverrides {
 }
 
 /**
+ * The practice's rules, a host's own choice. Tiers start at 24 h, not 48 h: the demo's slots are
+ * the day after tomorrow (34 h ahead at the least), and its cancellation there refunds in full.
+ */
+export const EXAMPLE_POLICY = {
+  // An email the day before and an SMS two hours before; booked later than that, the nearest missed one goes out at once.
+  reminders: [
+    { beforeMinutes: 24 * 60, channel: 'email' },
+    { beforeMinutes: 120, channel: 'sms' },
+  ],
+  lateReminder: 'sendNow',
+  // Patients: in full from 24 h ahead, half from 6 h, nothing from 2 h to 6 h, and no cancelling in the last 2 h.
+  cancellation: {
+    tiers: [
+      { hoursBefore: 24, refundPercent: 100 },
+      { hoursBefore: 6, refundPercent: 50 },
+    ],
+    patientCutoffHours: 2,
+  },
+  // The doctor may mark (or take back) a no-show until an hour after the end; the fee is kept.
+  noShowGraceMinutes: 60,
+} satisfies Partial<BookingEngineOptions>;
+
+/**
  * THE PART A HOST REPLACES: the patient directory. Here it is an in-memory list of demo users;
  * in your app, implement PatientDirectory over your own users (plan and doctor–patient relation).
  */
@@ -125,6 +148,7 @@ export async function createCareslot(env: CareslotEnv, overrides: SetupOverrides
   const common: Partial<BookingEngineOptions> = {
     successUrl: `${publicUrl}/booked`,
     cancelUrl: `${publicUrl}/`,
+    ...EXAMPLE_POLICY,
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...overrides.engine,
   };

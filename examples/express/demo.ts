@@ -1,7 +1,8 @@
 // `npm run demo`: starts the example on embedded defaults and walks the whole flow over HTTP, printing a timeline.
+import type { CancellationQuote } from 'careslot';
 import { DateTime } from 'luxon';
 import { DEMO_ADMIN, DEMO_DOCTORS, DEMO_PATIENTS } from './demo-users.js';
-import { localTime } from './pages.js';
+import { localTime, quoteText } from './pages.js';
 import { startExample } from './start.js';
 
 const HOLD_SECONDS = 3;
@@ -98,6 +99,8 @@ const wallet = async () => {
   };
   return (w.balances.eur ?? 0) / 100;
 };
+const quote = async (id: string, user: string) =>
+  (await call('GET', `/bookings/${id}/cancellation-quote`, user)).body.quote as unknown as CancellationQuote;
 const waitFor = async (what: () => Promise<boolean>, ms: number) => {
   const until = Date.now() + ms;
   while (Date.now() < until) {
@@ -208,12 +211,15 @@ try {
   expectThat((await slot(slotD)).status === 'available', '12:00 slot is available again');
 
   section('7. Paula cancels her paid 10:00 booking (more than 24 h ahead: full refund)');
+  const fullQuote = await quote(paidBooking.id as string, as.paula);
+  say(`GET /bookings/:id/cancellation-quote → ${quoteText(fullQuote)}`);
   const cancelled = await call('POST', `/bookings/${paidBooking.id}/cancel`, as.paula, { reason: 'feeling better' });
   const refund = cancelled.body.refund as Json | null;
   expectThat(
     cancelled.status === 200 && refund?.status === 'succeeded',
     `refund ${((refund?.amount as number) / 100).toFixed(2)} EUR ${refund?.status}`,
   );
+  expectThat(refund?.amount === fullQuote.refund.amount, 'the refund is the quoted one');
   expectThat((await slot(slotB)).status === 'available', '10:00 slot is available again');
   expectThat((await wallet()) === 0, `doctor's wallet: ${(await wallet()).toFixed(2)} EUR`);
 
@@ -276,6 +282,42 @@ try {
   expectThat(
     before.length === 4 && remaining.length === 3 && !remaining.some((s) => s.start === first.start),
     `the booked time left the computed list: ${listed(remaining)}`,
+  );
+  expectThat((await wallet()) === 40, `doctor's wallet: ${(await wallet()).toFixed(2)} EUR`);
+
+  section('11. Paula books a slot 8 hours ahead: a reminder at once, then half back if she cancels');
+  // On the hour, 7 to 8 hours ahead: inside the 6 h – 24 h tier (50%), past the day-before reminder's time.
+  const soonStart = DateTime.now().setZone(doctor.timeZone).plus({ hours: 8 }).startOf('hour');
+  const soonSlot = (
+    await call('POST', '/doctors/me/slots', as.doctor, {
+      startTime: soonStart.toISO(),
+      endTime: soonStart.plus({ minutes: 30 }).toISO(),
+      fee: { amount: 5000, currency: 'eur' },
+      timeZone: doctor.timeZone,
+    })
+  ).body.schedule as Json;
+  const late = await call('POST', '/bookings', as.paula, { scheduleId: soonSlot.id });
+  const lateBooking = late.body.booking as Json;
+  const latePay = await call('POST', `${new URL(late.body.paymentUrl as string).pathname}/pay`, null);
+  say(
+    `${localTime(soonStart.toJSDate(), doctor.timeZone).split(', ')[1]} booked and paid (${latePay.body.outcome}): the day-before email's time has passed, so it goes out now (lateReminder: 'sendNow')`,
+  );
+  expectThat(
+    await waitFor(async () => notifications.includes('Paula ← appointmentReminder'), 5000),
+    'Paula got her appointmentReminder',
+  );
+  const swept = await running.careslot.engine.reconcile();
+  expectThat(
+    swept.remindersSent === 0,
+    `the sweep (engine.reconcile()) sends it no second time: remindersSent ${swept.remindersSent}`,
+  );
+  const halfQuote = await quote(lateBooking.id as string, as.paula);
+  say(`GET /bookings/:id/cancellation-quote → ${quoteText(halfQuote)}`);
+  const halfCancel = await call('POST', `/bookings/${lateBooking.id}/cancel`, as.paula, { reason: 'clash' });
+  const halfRefund = halfCancel.body.refund as Json | null;
+  expectThat(
+    halfCancel.status === 200 && halfRefund?.amount === halfQuote.refund.amount && halfQuote.refund.amount === 2500,
+    `refund ${((halfRefund?.amount as number) / 100).toFixed(2)} EUR ${halfRefund?.status}, as quoted`,
   );
 
   await new Promise((r) => setTimeout(r, 200)); // let the last notifications arrive

@@ -1,5 +1,12 @@
 // The example's small HTML pages: the booking page, the doctor's hours, the patient's computed slots, the simulated checkout.
-import { type AvailabilityRecord, type ComputedSlot, type TimeOff, WEEKDAYS } from 'careslot';
+import {
+  type AvailabilityRecord,
+  type Booking,
+  type CancellationQuote,
+  type ComputedSlot,
+  type TimeOff,
+  WEEKDAYS,
+} from 'careslot';
 import { DEMO_ADMIN, DEMO_DOCTORS, DEMO_PATIENTS } from './demo-users.js';
 
 const escapeHtml = (text: string) =>
@@ -65,7 +72,7 @@ function listen() {
   if (source) source.close();
   source = new EventSource('/events?user=' + encodeURIComponent(user()));
   source.onmessage = source.onerror = null;
-  for (const type of ['appointmentBooking', 'newBooking', 'appointmentCancelled', 'paymentRefunded', 'appointmentRescheduled'])
+  for (const type of ['appointmentBooking', 'newBooking', 'appointmentCancelled', 'paymentRefunded', 'appointmentRescheduled', 'appointmentReminder', 'appointmentNoShow'])
     source.addEventListener(type, (e) => log(type + ': ' + JSON.parse(e.data).message));
 }
 $('user').onchange = () => { listen(); refresh(); };
@@ -210,16 +217,48 @@ ${noticeHtml(input.notice)}
 <p><a href="/patient">What patients see</a> · <a href="/">Back to the clinic</a></p></body></html>`;
 }
 
+/** One of the patient's upcoming bookings, with what cancelling it now would give back. */
+export interface PatientBooking {
+  booking: Booking;
+  quote: CancellationQuote;
+}
+
 export interface PatientPageInput {
   doctor: PageDoctor;
   user: string;
   slots: readonly ComputedSlot[];
   /** Days ahead the list covers. */
   days: number;
+  /** The patient's upcoming bookings, each with its cancellation quote. @defaultValue none */
+  bookings?: readonly PatientBooking[];
   notice?: PageNotice;
 }
 
-/** The computed slots of the next days, in the slot's own zone, with a book button each. */
+/** The quote in words, as the patient reads it before confirming. */
+export function quoteText(quote: CancellationQuote): string {
+  if (!quote.allowed) {
+    return quote.reason === 'patient_cutoff'
+      ? `Within ${quote.cutoffHours} hours of the start only the practice can cancel`
+      : 'This booking can no longer be cancelled';
+  }
+  if (quote.reason === 'unpaid_hold') return 'Nothing is paid yet: cancelling releases the slot';
+  if (quote.reason === 'nothing_paid') return 'Nothing was paid: cancelling refunds nothing';
+  return `Cancelling now refunds ${money(quote.refund)}; the practice keeps ${money(quote.kept)}`;
+}
+
+const bookingRows = (bookings: readonly PatientBooking[], q: string) =>
+  bookings
+    .map(({ booking, quote }) => {
+      const id = escapeHtml(booking.id);
+      const confirm = quote.allowed
+        ? `<form method="post" action="/patient/bookings/${encodeURIComponent(booking.id)}/cancel${q}"><button class="cancel-booking">Cancel booking</button></form>`
+        : '';
+      return `<tr class="booking" data-booking="${id}"><td><time datetime="${booking.slotStart.toISOString()}">${escapeHtml(localTime(booking.slotStart, booking.timeZone))}</time></td>
+<td class="booking-status">${escapeHtml(booking.status)}</td><td><p class="quote">${escapeHtml(quoteText(quote))}</p>${confirm}</td></tr>`;
+    })
+    .join('');
+
+/** The computed slots of the next days, in the slot's own zone, with a book button each; the patient's bookings, each quote before its cancel button. */
 export function patientPage(input: PatientPageInput): string {
   const { doctor, slots } = input;
   const q = `?user=${encodeURIComponent(input.user)}`;
@@ -237,5 +276,8 @@ ${noticeHtml(input.notice)}
 <h2>Open slots, next ${input.days} days</h2>
 <table><thead><tr><th>Starts (doctor's local time)</th><th>Fee</th><th></th></tr></thead>
 <tbody id="computed-slots">${rows || '<tr id="no-slots"><td colspan="3">No open slots in the next days.</td></tr>'}</tbody></table>
+<h2>Your bookings</h2>
+<table><thead><tr><th>Starts</th><th>Status</th><th></th></tr></thead>
+<tbody id="my-bookings">${bookingRows(input.bookings ?? [], q) || '<tr id="no-bookings"><td colspan="3">No upcoming bookings.</td></tr>'}</tbody></table>
 <p><a href="/">Back to the clinic</a></p></body></html>`;
 }

@@ -13,8 +13,9 @@ console.log(`
   ${url}/                      booking page (pick a demo user, book, pay on the local checkout)
   ${url}/slots                 GET slots        POST ${url}/doctors/me/slots (doctor)
   ${url}/doctor                weekly hours and time off (doctor)   PUT /doctors/me/availability
-  ${url}/patient               computed slots of the next 7 days, book one   GET /doctors/:id/computed-slots
+  ${url}/patient               computed slots of the next 7 days, book one; your bookings, quote, cancel   GET /doctors/:id/computed-slots
   ${url}/bookings              POST book (patient), GET yours; /bookings/:id/cancel, /reschedule, /refund (admin)
+  ${url}/bookings/:id/cancellation-quote   GET what cancelling now refunds   POST /no-show, /no-show/undo (doctor, admin)
   ${url}/events?user=role:id   live notifications (Server-Sent Events)
   ${url}/webhooks/payments     the payment provider's webhook (raw body)
 

@@ -250,6 +250,30 @@ describe('npm run demo', () => {
     );
     expect(stdout).toContain("✓ Paula's computed-slot booking is scheduled/paid");
     expect(stdout).toMatch(/✓ the booked time left the computed list: 15:30 CES?T, 16:00 CES?T, 16:30 CES?T/);
-    expect(stdout).toContain("doctor's wallet: 40.00 EUR");
+    expect(stdout).toContain("✓ doctor's wallet: 40.00 EUR");
+    // Step 7: the quote is shown before the cancellation, and the refund is the quoted one.
+    const fullQuote = stdout.indexOf(
+      'GET /bookings/:id/cancellation-quote → Cancelling now refunds 50.00 EUR; the practice keeps 0.00 EUR',
+    );
+    expect(fullQuote).toBeGreaterThan(-1);
+    expect(stdout.indexOf('✓ refund 50.00 EUR succeeded')).toBeGreaterThan(fullQuote);
+    expect(stdout).toContain('✓ the refund is the quoted one');
+    // Step 11: a booking 7–8 h ahead gets its reminder at once, once, and a half refund as quoted.
+    expect(stdout).toContain(
+      '── 11. Paula books a slot 8 hours ahead: a reminder at once, then half back if she cancels',
+    );
+    expect(stdout).toMatch(
+      /🔔 Paula ← appointmentReminder: Reminder: your appointment is at \d{4}-\d{2}-\d{2} \d{2}:00 \(Europe\/Berlin\)/,
+    );
+    expect(stdout).toContain('✓ Paula got her appointmentReminder');
+    expect(stdout).toContain('✓ the sweep (engine.reconcile()) sends it no second time: remindersSent 0');
+    const halfQuote = stdout.indexOf(
+      'GET /bookings/:id/cancellation-quote → Cancelling now refunds 25.00 EUR; the practice keeps 25.00 EUR',
+    );
+    expect(halfQuote).toBeGreaterThan(stdout.indexOf('✓ Paula got her appointmentReminder'));
+    expect(stdout.indexOf('✓ refund 25.00 EUR succeeded, as quoted')).toBeGreaterThan(halfQuote);
+    // The summary: 50.00 (step 4) − 50.00 (step 7) + 40.00 (step 10) + 25.00 kept (step 11).
+    expect(stdout).toMatch(/\d\.\ds {2}doctor's wallet: 65\.00 EUR\n/);
+    expect(stdout).toMatch(/notifications delivered: \d+ \(.*Paula ← appointmentReminder/);
   }, 90_000);
 });
