@@ -221,23 +221,19 @@ export function createApp(options: AppOptions): express.Express {
   );
 
   // The doctor (or an admin) marks a patient who did not come, or takes it back within the grace period.
-  app.post(
-    '/bookings/:id/no-show',
-    route(async (req, res) => {
-      const actor = actorOf(req);
-      requireRole(actor, 'doctor', 'admin');
-      res.json({ booking: await engine.markNoShow({ bookingId: String(req.params.id), actor }) });
-    }),
-  );
-
-  app.post(
-    '/bookings/:id/no-show/undo',
-    route(async (req, res) => {
-      const actor = actorOf(req);
-      requireRole(actor, 'doctor', 'admin');
-      res.json({ booking: await engine.undoNoShow({ bookingId: String(req.params.id), actor }) });
-    }),
-  );
+  for (const [path, act] of [
+    ['/bookings/:id/no-show', engine.markNoShow],
+    ['/bookings/:id/no-show/undo', engine.undoNoShow],
+  ] as const) {
+    app.post(
+      path,
+      route(async (req, res) => {
+        const actor = actorOf(req);
+        requireRole(actor, 'doctor', 'admin');
+        res.json({ booking: await act.call(engine, { bookingId: String(req.params.id), actor }) });
+      }),
+    );
+  }
 
   app.post(
     '/bookings/:id/reschedule',
