@@ -234,12 +234,9 @@ async function retryingWithdraw<T>(run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (error) {
-      if (!(error instanceof WithdrawRace) || attempt >= 5) {
-        if (error instanceof WithdrawRace) {
-          throw new BookingError('SCHEDULE_UNAVAILABLE', 'Slots in this period keep being booked; try again');
-        }
-        throw error;
-      }
+      if (!(error instanceof WithdrawRace)) throw error;
+      if (attempt >= 5)
+        throw new BookingError('SCHEDULE_UNAVAILABLE', 'Slots in this period keep being booked; try again');
     }
   }
 }

@@ -92,8 +92,7 @@ async function quoteFor(
   };
 }
 
-function notAllowed(ctx: EngineContext, booking: Booking, quote: CancellationQuote): BookingError {
-  void ctx;
+function notAllowed(booking: Booking, quote: CancellationQuote): BookingError {
   return new BookingError(
     'NOT_ALLOWED',
     `Patients cannot cancel within ${quote.cutoffHours} hours of the start; ask the practice`,
@@ -167,7 +166,7 @@ async function cancelScheduled(
       }
       const now = ctx.now();
       const quote = await quoteFor(ctx, tx, booking, actor, now);
-      if (!quote.allowed) throw notAllowed(ctx, booking, quote);
+      if (!quote.allowed) throw notAllowed(booking, quote);
       const amount = quote.refund.amount;
       const cancelled = await tx.updateBookingIf({
         id: booking.id,

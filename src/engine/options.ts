@@ -404,7 +404,7 @@ export function resolveOptions(options: BookingEngineCoreOptions): ResolvedOptio
 }
 
 /** Checks a reminder list: whole minutes from 1 to a year, channels non-empty, each pair once. */
-export function validReminders(list: readonly Reminder[], what: string): Required<Reminder>[] {
+function validReminders(list: readonly Reminder[], what: string): Required<Reminder>[] {
   if (!Array.isArray(list)) throw new TypeError(`${what} must be an array of { beforeMinutes, channel? }`);
   const seen = new Set<string>();
   return list.map((r, i) => {
