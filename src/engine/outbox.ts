@@ -35,25 +35,68 @@ interface Subscriber {
 
 // ---- payload encoding: JSON-safe, with Dates kept as { $date } so effects come back as they were ----
 
-function encode(value: unknown): Record<string, unknown> {
-  return JSON.parse(
-    JSON.stringify(value, function (this: Record<string, unknown>, key, v) {
-      const raw = this[key];
-      if (raw instanceof Date) return { $date: raw.toISOString() };
-      if (raw instanceof Error) return { name: raw.name, message: raw.message };
-      return v;
-    }),
-  ) as Record<string, unknown>;
+/** The JSON-safe payload an outbox record keeps (exported for its tests). */
+export function encode(value: unknown): Record<string, unknown> {
+  return jsonSafe(value, false) as Record<string, unknown>;
 }
 
-function revive(value: unknown, asDate: (iso: string) => unknown): unknown {
-  if (Array.isArray(value)) return value.map((v) => revive(v, asDate));
-  if (value === null || typeof value !== 'object') return value;
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length === 1 && entries[0]?.[0] === '$date' && typeof entries[0][1] === 'string') {
-    return asDate(entries[0][1]);
+/** Sets `key` as an own property, `__proto__` included (plain assignment would set the prototype). */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/**
+ * What `JSON.parse(JSON.stringify(value))` gives, in one walk and without the text: Dates become
+ * `{ $date: ISO }`, Errors `{ name, message }`, `toJSON` is honoured, undefined, functions and
+ * symbols are dropped (null in arrays), and non-finite numbers become null.
+ */
+function jsonSafe(value: unknown, inArray: boolean): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : null;
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return inArray ? null : undefined;
+    case 'bigint':
+      throw new TypeError('Do not know how to serialize a BigInt');
   }
-  return Object.fromEntries(entries.map(([k, v]) => [k, revive(v, asDate)]));
+  if (value === null) return null;
+  if (value instanceof Date) return { $date: value.toISOString() };
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = jsonSafe(value[i], true);
+    return out;
+  }
+  const object = value as Record<string, unknown> & { toJSON?: unknown };
+  if (typeof object.toJSON === 'function') return jsonSafe((object.toJSON as () => unknown)(), inArray);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(object)) {
+    const v = jsonSafe(object[key], false);
+    if (v !== undefined) setOwn(out, key, v);
+  }
+  return out;
+}
+
+export function revive(value: unknown, asDate: (iso: string) => unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = revive(value[i], asDate);
+    return out;
+  }
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object);
+  if (keys.length === 1 && keys[0] === '$date' && typeof object.$date === 'string') return asDate(object.$date);
+  const out: Record<string, unknown> = {};
+  for (const key of keys) setOwn(out, key, revive(object[key], asDate));
+  return out;
 }
 
 const decodeEffect = (payload: Record<string, unknown>): Effect =>

@@ -51,8 +51,19 @@ export interface ScheduleQuery {
   endBefore?: Date;
   /** endTime > endAfter (with startBefore: slots overlapping a range) */
   endAfter?: Date;
+  /** Only slots after this position in (startTime, id) order (keyset paging). */
+  after?: ScheduleCursor;
   /** Results are sorted by startTime ascending, then id. */
   limit?: number;
+}
+
+/**
+ * A position in a list of slots sorted by (startTime, id): the list resumes strictly after it.
+ * Take both from the last slot of the previous page.
+ */
+export interface ScheduleCursor {
+  startTime: Date;
+  id: string;
 }
 
 export interface BookingQuery {
@@ -168,8 +179,10 @@ export interface StoreReads {
   /** Ledger entries of a doctor or a booking, oldest first (createdAt, then id). */
   findLedgerEntries(query: LedgerQuery): Promise<LedgerEntry[]>;
   /**
-   * A doctor's balance per currency: credits minus debits, in minor units, summed by the store
-   * (one row per currency comes back, however long the ledger). Currencies without entries are absent.
+   * A doctor's balance per currency: credits minus debits, in minor units. Stores keep it as a
+   * running total per (doctor, currency), changed in the same transaction as each ledger line
+   * `appendLedgerEntry` adds, so this reads one row per currency however long the ledger; the
+   * lines stay the audit trail and always sum to it. Currencies without entries are absent.
    */
   ledgerBalances(args: { doctorId: string }): Promise<Record<string, number>>;
   hasProcessedEvent(id: string): Promise<boolean>;

@@ -20,6 +20,8 @@ interface Records {
   ledger: LedgerEntry[];
   timeOff: TimeOff[];
   availability: AvailabilityRecord[];
+  /** The store's running totals per doctor; absent: the sums of the ledger lines (a consistent store). */
+  balances?: Record<string, Record<string, number>>;
 }
 
 /** A read-only store over plain records, so a test can corrupt them in ways no store would accept. */
@@ -33,6 +35,15 @@ function storeOf(records: Records): InvariantReads {
       structuredClone(records.ledger.filter((e) => q.doctorId === undefined || e.doctorId === q.doctorId)),
     findTimeOff: async (q) => structuredClone(records.timeOff.filter((t) => t.doctorId === q.doctorId)),
     findAvailability: async (q) => structuredClone(records.availability.filter((a) => a.doctorId === q.doctorId)),
+    ledgerBalances: async ({ doctorId }) => {
+      const kept = records.balances?.[doctorId];
+      if (kept) return { ...kept };
+      const sums: Record<string, number> = {};
+      for (const e of records.ledger.filter((line) => line.doctorId === doctorId)) {
+        sums[e.currency] = (sums[e.currency] ?? 0) + (e.kind === 'credit' ? e.amount : -e.amount);
+      }
+      return sums;
+    },
   };
 }
 
@@ -238,6 +249,17 @@ describe('findViolations', () => {
         `doctor ${DOCTOR} wallet 10000 eur != paid minus refunded 9000 eur`,
         `doctor ${DOCTOR} wallet -1000 usd != paid minus refunded 0 usd`,
       ]);
+    });
+
+    it("reports a store's running total that is not the sum of the doctor's ledger lines", async () => {
+      const w = await world();
+      w.records.balances = { [DOCTOR]: { eur: 9001, usd: 5 } };
+      expect(await w.violations()).toEqual([
+        `doctor ${DOCTOR} running total 9001 eur != sum of lines 9000 eur`,
+        `doctor ${DOCTOR} running total 5 usd != sum of lines 0 usd`,
+      ]);
+      w.records.balances = { [DOCTOR]: {} };
+      expect(await w.violations()).toEqual([`doctor ${DOCTOR} running total absent eur != sum of lines 9000 eur`]);
     });
 
     it('reports a missing credit for a credited payment', async () => {

@@ -159,6 +159,7 @@ describe('outbox load', () => {
       findSchedules: (q) => f.store.findSchedules(q),
       findBookings: (q) => f.store.findBookings(q),
       findLedgerEntries: (q) => f.store.findLedgerEntries(q),
+      ledgerBalances: (a) => f.store.ledgerBalances(a),
       findTimeOff: (q) => f.store.findTimeOff(q),
       findAvailability: (q) => f.store.findAvailability(q),
       findPaymentTransactions: async (q) =>

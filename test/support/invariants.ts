@@ -16,6 +16,7 @@ export type InvariantReads = Pick<
   | 'findBookings'
   | 'findPaymentTransactions'
   | 'findLedgerEntries'
+  | 'ledgerBalances'
   | 'findTimeOff'
   | 'findAvailability'
 >;
@@ -32,7 +33,8 @@ const LIVE: readonly Schedule['status'][] = ['available', 'pending', 'booked'];
  *   a booking of `bookedBy` that was cancelled after the start or completed also counts);
  *   `available` and `expired` slots have no active booking, and `available` ones no `bookedBy`;
  * - money: one ledger line per key; each doctor's wallet (credits − debits, per currency)
- *   equals the credited payments minus their succeeded refunds; per payment, succeeded refunds
+ *   equals the credited payments minus their succeeded refunds, and the store's running total
+ *   (`ledgerBalances`) equals that sum of lines; per payment, succeeded refunds
  *   and pending plus succeeded refunds stay ≤ the amount paid; a booking's `amountRefunded` is
  *   its payment's succeeded refunds; a paid-mode booking is never scheduled while unpaid;
  * - every booking's history is a chain from null to its current status, each step one the
@@ -58,6 +60,7 @@ export async function findViolations(store: InvariantReads, options: { now: Date
     }
   }
   checkMoney(bookings, payments, ledger, violations);
+  await checkRunningTotals(store, ledger, violations);
   for (const booking of bookings) checkHistory(booking, violations);
   await checkAvailability(store, schedules, bookings, violations);
   return violations;
@@ -222,6 +225,26 @@ function checkMoney(
   for (const b of bookings) {
     if (b.status === 'scheduled' && b.mode === 'paid' && b.paymentStatus === 'unpaid') {
       violations.push(`booking ${b.id} is scheduled but unpaid`);
+    }
+  }
+}
+
+/** Each doctor's running totals are exactly the sum of their ledger lines, currency by currency. */
+async function checkRunningTotals(store: InvariantReads, ledger: readonly LedgerEntry[], violations: string[]) {
+  const sums = new Map<string, Record<string, number>>();
+  for (const e of ledger) {
+    const of = sums.get(e.doctorId) ?? {};
+    of[e.currency] = (of[e.currency] ?? 0) + (e.kind === 'credit' ? e.amount : -e.amount);
+    sums.set(e.doctorId, of);
+  }
+  for (const [doctorId, sum] of sums) {
+    const totals = await store.ledgerBalances({ doctorId });
+    for (const currency of new Set([...Object.keys(sum), ...Object.keys(totals)])) {
+      if ((totals[currency] ?? 0) !== (sum[currency] ?? 0)) {
+        violations.push(
+          `doctor ${doctorId} running total ${totals[currency] ?? 'absent'} ${currency} != sum of lines ${sum[currency] ?? 0} ${currency}`,
+        );
+      }
     }
   }
 }

@@ -2,6 +2,7 @@
 import type {
   AvailabilityRecord,
   Booking,
+  BookingPolicy,
   LedgerEntry,
   PaymentCustomer,
   PaymentTransaction,
@@ -13,10 +14,10 @@ import { BookingError } from '../../domain/errors.js';
 import { isActiveBookingStatus } from '../../domain/status.js';
 import type {
   AvailabilityQuery,
+  BookingChanges,
   BookingQuery,
   BookingStore,
   BookingUpdate,
-  KeysetCursor,
   LedgerQuery,
   NewAvailabilityRecord,
   NewBooking,
@@ -31,51 +32,93 @@ import type {
   TimeOffQuery,
 } from '../../ports/booking-store.js';
 import type { Clock } from '../../ports/clock.js';
-import type { NewOutboxRecord, OutboxClaim, OutboxCursor, OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
+import type { NewOutboxRecord, OutboxClaim, OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
 import { resolveStoreClock } from '../store-clock.js';
 import { AsyncMutex } from './async-mutex.js';
+import { type IndexedRows, MemoryIndexes } from './memory-indexes.js';
 import { newObjectId } from './object-id.js';
+import {
+  type BookingRow,
+  type BookingRowChanges,
+  bookingRow,
+  changedBookingRow,
+  changedScheduleRow,
+  copyAvailability,
+  type EventRow,
+  historyRow,
+  type LedgerRow,
+  ledgerRow,
+  type OutboxRow,
+  outboxRow,
+  type PaymentRow,
+  PolicyInterner,
+  paymentRow,
+  refundRow,
+  type ScheduleRow,
+  scheduleRow,
+  type TimeOffRow,
+  toBooking,
+  toCustomer,
+  toLedger,
+  toOutbox,
+  toPayment,
+  toSchedule,
+  toTimeOff,
+} from './rows.js';
 import { isSnapshotConflict, SnapshotCoordinator, type Table } from './snapshot-tables.js';
+import { mergeSorted, type SortedIndex } from './sorted-index.js';
 
 interface TableMaps {
-  schedules: Map<string, Schedule>;
-  bookings: Map<string, Booking>;
-  payments: Map<string, PaymentTransaction>;
-  ledger: Map<string, LedgerEntry>;
-  events: Map<string, { id: string; type: string; at: Date }>;
+  schedules: Map<string, ScheduleRow>;
+  bookings: Map<string, BookingRow>;
+  payments: Map<string, PaymentRow>;
+  /** Ledger lines by id; `ledgerKeys` makes each key unique. */
+  ledger: Map<string, LedgerRow>;
+  ledgerKeys: Map<string, string>;
+  /** The running wallet total per `doctorId \0 currency`, changed with each ledger line. */
+  balances: Map<string, number>;
+  events: Map<string, EventRow>;
   customers: Map<string, PaymentCustomer>;
-  outbox: Map<string, OutboxRecord>;
+  outbox: Map<string, OutboxRow>;
   availability: Map<string, AvailabilityRecord>;
-  timeOff: Map<string, TimeOff>;
+  timeOff: Map<string, TimeOffRow>;
   // Secondary indexes: the memory equivalent of MongoDB's unique indexes.
   activeBySchedule: Map<string, string>;
   bookingByIdempotencyKey: Map<string, string>;
-  // Lookup indexes, so per-patient counts and per-doctor overlap checks do not scan everything.
+  paymentByProviderId: Map<string, string>;
+  // Lookup Sets, merged at commit in snapshot mode. The first four serve only snapshot
+  // transactions' own reads (everything else reads the sorted indexes, MemoryIndexes).
   bookingsByPatient: Map<string, Set<string>>;
   schedulesByDoctor: Map<string, Set<string>>;
+  /** Keys of each consumer's pending outbox records. */
+  outboxPending: Map<string, Set<string>>;
+  /** Keys of each booking's outbox records. */
+  outboxByBooking: Map<string, Set<string>>;
   availabilityByDoctor: Map<string, Set<string>>;
   timeOffByDoctor: Map<string, Set<string>>;
-  /** Keys of each consumer's pending outbox records, so a claim does not scan delivered ones. */
-  outboxPending: Map<string, Set<string>>;
-  /** Keys of each booking's outbox records: the order-per-booking check reads only those. */
-  outboxByBooking: Map<string, Set<string>>;
-  paymentByProviderId: Map<string, string>;
+  /** The currencies each doctor has a balance in. */
+  balanceCurrencies: Map<string, Set<string>>;
   // Lock rows (snapshot mode): a write per patient or doctor, so transactions taking one conflict.
   locks: Map<string, number>;
 }
 
 /** What the operations read and write: the committed maps, or a transaction's snapshot views of them. */
 type Tables = { [N in keyof TableMaps]: TableMaps[N] extends Map<infer K, infer V> ? Table<K, V> : never };
+type Name = keyof TableMaps;
 
 /** Lookup indexes whose values are Sets of ids: merged at commit, never a conflict. */
-const SET_INDEXES: ReadonlySet<keyof TableMaps> = new Set([
+const SET_INDEXES: ReadonlySet<Name> = new Set([
   'bookingsByPatient',
   'schedulesByDoctor',
-  'availabilityByDoctor',
-  'timeOffByDoctor',
   'outboxPending',
   'outboxByBooking',
+  'availabilityByDoctor',
+  'timeOffByDoctor',
+  'balanceCurrencies',
 ]);
+
+/** The tables MemoryIndexes follows. */
+const INDEXED: ReadonlySet<Name> = new Set(['schedules', 'bookings', 'payments', 'ledger', 'outbox']);
 
 /** How often a snapshot transaction is run again after losing a write conflict before giving up. */
 const MAX_SNAPSHOT_ATTEMPTS = 500;
@@ -88,59 +131,127 @@ function oneOf<T>(expected: T | readonly T[], actual: T): boolean {
   return Array.isArray(expected) ? (expected as readonly T[]).includes(actual) : expected === actual;
 }
 
-// structuredClone keeps Dates as Dates; callers can never mutate stored records.
-const copy = <T>(value: T): T => structuredClone(value);
+const statuses = <T>(s: T | readonly T[]): readonly T[] => (Array.isArray(s) ? (s as readonly T[]) : [s as T]);
+const ms = (d: Date | undefined): number | undefined => (d === undefined ? undefined : d.getTime());
 
-function matchesSchedule(schedule: Schedule, query: ScheduleQuery): boolean {
-  if (query.doctorId !== undefined && schedule.doctorId !== query.doctorId) return false;
-  if (query.status !== undefined && !oneOf(query.status, schedule.status)) return false;
-  if (query.startFrom !== undefined && schedule.startTime < query.startFrom) return false;
-  if (query.startBefore !== undefined && schedule.startTime >= query.startBefore) return false;
-  if (query.endBefore !== undefined && schedule.endTime > query.endBefore) return false;
-  if (query.endAfter !== undefined && schedule.endTime <= query.endAfter) return false;
-  return true;
-}
-
-function matchesBooking(booking: Booking, query: BookingQuery): boolean {
-  if (query.patientId !== undefined && booking.patientId !== query.patientId) return false;
-  if (query.doctorId !== undefined && booking.doctorId !== query.doctorId) return false;
-  if (query.scheduleId !== undefined && booking.scheduleId !== query.scheduleId) return false;
-  if (query.checkoutSessionId !== undefined && booking.checkoutSessionId !== query.checkoutSessionId) return false;
-  if (query.status !== undefined && !oneOf(query.status, booking.status)) return false;
-  if (query.paymentStatus !== undefined && !oneOf(query.paymentStatus, booking.paymentStatus)) return false;
-  if (query.mode !== undefined && booking.mode !== query.mode) return false;
-  if (query.holdExpiresBefore !== undefined) {
-    if (booking.holdExpiresAt === null || booking.holdExpiresAt > query.holdExpiresBefore) return false;
+function matchesSchedule(s: ScheduleRow, q: ScheduleQuery): boolean {
+  if (q.doctorId !== undefined && s.doctorId !== q.doctorId) return false;
+  if (q.status !== undefined && !oneOf(q.status, s.status)) return false;
+  if (q.startFrom !== undefined && s.startTime < q.startFrom.getTime()) return false;
+  if (q.startBefore !== undefined && s.startTime >= q.startBefore.getTime()) return false;
+  if (q.endBefore !== undefined && s.endTime > q.endBefore.getTime()) return false;
+  if (q.endAfter !== undefined && s.endTime <= q.endAfter.getTime()) return false;
+  if (q.after !== undefined && compareAt(s.startTime, s.id, q.after.startTime.getTime(), q.after.id) <= 0) {
+    return false;
   }
-  if (query.createdBefore !== undefined && booking.createdAt > query.createdBefore) return false;
-  if (query.slotStartFrom !== undefined && booking.slotStart < query.slotStartFrom) return false;
-  if (query.slotStartBefore !== undefined && booking.slotStart >= query.slotStartBefore) return false;
-  if (query.after !== undefined && byCreatedThenId(booking, query.after) <= 0) return false;
   return true;
 }
 
-const byStartThenId = (a: Schedule, b: Schedule): number =>
-  a.startTime.getTime() - b.startTime.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
-const byCreatedThenId = (a: { createdAt: Date; id: string }, b: { createdAt: Date; id: string }): number =>
-  a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
-/** Sorted by (createdAt, id), strictly after `after`, at most `limit`: the port's keyset page. */
-function page<T extends KeysetCursor>(rows: T[], query: { after?: KeysetCursor; limit?: number }): T[] {
-  const { after } = query;
-  const sorted = rows.filter((row) => after === undefined || byCreatedThenId(row, after) > 0).sort(byCreatedThenId);
-  return query.limit === undefined ? sorted : sorted.slice(0, query.limit);
+function matchesBooking(b: BookingRow, q: BookingQuery): boolean {
+  if (q.patientId !== undefined && b.patientId !== q.patientId) return false;
+  if (q.doctorId !== undefined && b.doctorId !== q.doctorId) return false;
+  if (q.scheduleId !== undefined && b.scheduleId !== q.scheduleId) return false;
+  if (q.checkoutSessionId !== undefined && b.checkoutSessionId !== q.checkoutSessionId) return false;
+  if (q.status !== undefined && !oneOf(q.status, b.status)) return false;
+  if (q.paymentStatus !== undefined && !oneOf(q.paymentStatus, b.paymentStatus)) return false;
+  if (q.mode !== undefined && b.mode !== q.mode) return false;
+  if (q.holdExpiresBefore !== undefined) {
+    if (b.holdExpiresAt === null || b.holdExpiresAt > q.holdExpiresBefore.getTime()) return false;
+  }
+  if (q.createdBefore !== undefined && b.createdAt > q.createdBefore.getTime()) return false;
+  if (q.slotStartFrom !== undefined && b.slotStart < q.slotStartFrom.getTime()) return false;
+  if (q.slotStartBefore !== undefined && b.slotStart >= q.slotStartBefore.getTime()) return false;
+  if (q.after !== undefined && compareAt(b.createdAt, b.id, q.after.createdAt.getTime(), q.after.id) <= 0) {
+    return false;
+  }
+  return true;
 }
 
-const matchesLedger = (e: LedgerEntry, query: LedgerQuery): boolean =>
-  (query.doctorId === undefined || e.doctorId === query.doctorId) &&
-  (query.bookingId === undefined || e.bookingId === query.bookingId);
+const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const compareAt = (t1: number, id1: string, t2: number, id2: string): number => t1 - t2 || compareIds(id1, id2);
+
+const byStart = (a: ScheduleRow, b: ScheduleRow): number => compareAt(a.startTime, a.id, b.startTime, b.id);
+const byCreated = (a: { createdAt: number; id: string }, b: { createdAt: number; id: string }): number =>
+  compareAt(a.createdAt, a.id, b.createdAt, b.id);
+const byOutboxOrder = (a: OutboxRow, b: OutboxRow): number => compareAt(a.createdAt, a.key, b.createdAt, b.key);
+
+/** The first `limit` (or all) of `rows` that match, in the order `rows` come. */
+function take<T>(rows: Iterable<T>, match: (row: T) => boolean, limit: number | undefined): T[] {
+  const found: T[] = [];
+  if (limit !== undefined && limit <= 0) return found;
+  for (const row of rows) {
+    if (!match(row)) continue;
+    found.push(row);
+    if (found.length === limit) break;
+  }
+  return found;
+}
+
+/** The rows of `ids` (an index walk), skipping any the table no longer has. */
+function* rowsOf<V>(table: Table<string, V>, ids: Iterable<string> | undefined): Generator<V> {
+  if (ids === undefined) return;
+  for (const id of ids) {
+    const row = table.get(id);
+    if (row !== undefined) yield row;
+  }
+}
+
+/**
+ * A keyset walk of one sorted index: from `(after)` or `from`, whichever is later, while the
+ * key stays below `before`.
+ */
+function walk(
+  index: SortedIndex | undefined,
+  bounds: { from?: number | undefined; before?: number | undefined; after?: { at: number; id: string } | undefined },
+): Iterable<string> | undefined {
+  if (index === undefined) return undefined;
+  const { from = Number.NEGATIVE_INFINITY, before = Number.POSITIVE_INFINITY, after } = bounds;
+  if (after !== undefined && after.at >= from) return index.range(after.at, before, after.id);
+  return index.range(from, before);
+}
+
+const minOf = (...values: (number | undefined)[]): number | undefined => {
+  const defined = values.filter((v): v is number => v !== undefined);
+  return defined.length === 0 ? undefined : Math.min(...defined);
+};
+
+function matchesOutbox(r: OutboxRow, q: OutboxQuery): boolean {
+  if (q.consumer !== undefined && r.consumer !== q.consumer) return false;
+  if (q.status !== undefined && r.status !== q.status) return false;
+  if (q.bookingId !== undefined && r.bookingId !== q.bookingId) return false;
+  if (q.eventId !== undefined && r.eventId !== q.eventId) return false;
+  if (q.before !== undefined && compareAt(r.createdAt, r.key, q.before.createdAt.getTime(), q.before.key) >= 0) {
+    return false;
+  }
+  if (q.after !== undefined && compareAt(r.createdAt, r.key, q.after.createdAt.getTime(), q.after.key) <= 0) {
+    return false;
+  }
+  return true;
+}
+
+/** A version that ended where it began never applied to any instant. */
+const inForce = (r: AvailabilityRecord): boolean => r.effectiveUntil === null || r.effectiveUntil > r.effectiveFrom;
+
+/** A port update's changes in row form: times as epoch ms, the policy interned. */
+function bookingChanges(set: BookingChanges, policies: PolicyInterner): BookingRowChanges {
+  const c: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(set)) {
+    if (value === undefined) continue;
+    if (field === 'slotStart' || field === 'slotEnd') c[field] = (value as Date).getTime();
+    else if (field === 'holdExpiresAt') c[field] = value === null ? null : (value as Date).getTime();
+    else if (field === 'policy') c[field] = policies.intern(value as BookingPolicy | null);
+    else c[field] = value;
+  }
+  return c as BookingRowChanges;
+}
 
 /**
  * The operations over the tables. `journal`, when present, collects undo steps so a failed
- * serializable transaction can be rolled back. In snapshot mode the tables are a transaction's
- * views: index Sets are copied before they change (the committed ones are shared), and locks
- * write a row.
+ * serializable transaction can be rolled back. `indexes` are the sorted indexes over the
+ * committed rows: a serializable transaction (which changes the committed maps) keeps them in
+ * step and reads through them, as does the store's own reader; a snapshot transaction (whose
+ * tables are views of its snapshot) gets null and scans its view instead. In snapshot mode index
+ * Sets are copied before they change (the committed ones are shared), and locks write a row.
  */
 class MemoryOperations implements StoreOperations {
   private lockWrites = 0;
@@ -149,24 +260,46 @@ class MemoryOperations implements StoreOperations {
     private readonly t: Tables,
     private readonly journal: Undo[] | null,
     private readonly now: () => Date,
+    private readonly indexes: MemoryIndexes | null,
+    private readonly policies: PolicyInterner,
     private readonly snapshot = false,
   ) {}
 
-  private setRow<K, V>(map: Table<K, V>, key: K, value: V): void {
+  private put<N extends Name>(name: N, key: string, value: unknown): void {
+    const table = this.t[name] as Table<string, unknown>;
+    const before = table.get(key);
+    const indexes = INDEXED.has(name) ? this.indexes : null;
     if (this.journal) {
-      const had = map.has(key);
-      const previous = map.get(key);
       this.journal.push(() => {
-        if (had) map.set(key, previous as V);
-        else map.delete(key);
+        if (before === undefined) table.delete(key);
+        else table.set(key, before);
+        indexes?.changed(name as keyof IndexedRows, key, value, before);
       });
     }
-    map.set(key, value);
+    table.set(key, value);
+    indexes?.changed(name as keyof IndexedRows, key, before, value);
   }
 
-  private addToIndex(index: Table<string, Set<string>>, key: string, id: string): void {
+  private remove(name: Name, key: string): void {
+    const table = this.t[name] as Table<string, unknown>;
+    const before = table.get(key);
+    if (before === undefined) return;
+    const indexes = INDEXED.has(name) ? this.indexes : null;
+    if (this.journal) {
+      this.journal.push(() => {
+        table.set(key, before);
+        indexes?.changed(name as keyof IndexedRows, key, undefined, before);
+      });
+    }
+    table.delete(key);
+    indexes?.changed(name as keyof IndexedRows, key, before, undefined);
+  }
+
+  private addToIndex(name: Name, key: string, id: string): void {
+    const index = this.t[name] as Table<string, Set<string>>;
     if (this.snapshot) {
-      this.setRow(index, key, new Set(index.get(key)).add(id));
+      const ids = index.get(key);
+      if (!ids?.has(id)) this.put(name, key, new Set(ids).add(id));
       return;
     }
     let ids = index.get(key);
@@ -174,72 +307,88 @@ class MemoryOperations implements StoreOperations {
       ids = new Set();
       index.set(key, ids);
     }
+    if (ids.has(id)) return;
     ids.add(id);
     if (this.journal) this.journal.push(() => index.get(key)?.delete(id));
   }
 
-  private removeFromIndex(index: Table<string, Set<string>>, key: string, id: string): void {
+  private removeFromIndex(name: Name, key: string, id: string): void {
+    const index = this.t[name] as Table<string, Set<string>>;
     if (this.snapshot) {
       const ids = new Set(index.get(key));
-      if (ids.delete(id)) this.setRow(index, key, ids);
+      if (ids.delete(id)) this.put(name, key, ids);
       return;
     }
-    if (!index.get(key)?.delete(id)) return;
-    if (this.journal) this.journal.push(() => index.get(key)?.add(id));
-  }
-
-  /** The rows a query can match: through an index when it names a patient or doctor. */
-  private candidates<T>(
-    rows: Table<string, T>,
-    index: Table<string, Set<string>>,
-    key: string | undefined,
-  ): Iterable<T> {
-    if (key === undefined) return rows.values();
     const ids = index.get(key);
-    if (!ids) return [];
-    const found: T[] = [];
-    for (const id of ids) {
-      const row = rows.get(id);
-      if (row !== undefined) found.push(row);
+    if (!ids?.delete(id)) return;
+    if (ids.size === 0) index.delete(key);
+    if (this.journal) {
+      this.journal.push(() => {
+        let again = index.get(key);
+        if (!again) {
+          again = new Set();
+          index.set(key, again);
+        }
+        again.add(id);
+      });
     }
-    return found;
   }
 
-  private deleteRow<K, V>(map: Table<K, V>, key: K): void {
-    if (!map.has(key)) return;
-    if (this.journal) {
-      const previous = map.get(key) as V;
-      this.journal.push(() => map.set(key, previous));
-    }
-    map.delete(key);
+  /** A snapshot transaction's candidates: through a lookup Set when the query names its key. */
+  private scan<T>(rows: Table<string, T>, index: Name, key: string | undefined): T[] {
+    if (key === undefined) return [...rows.values()];
+    return [...rowsOf(rows, (this.t[index] as Table<string, Set<string>>).get(key))];
   }
+
+  // ---- slots ----
 
   async insertSchedule(schedule: NewSchedule): Promise<Schedule> {
-    const at = this.now();
-    const row: Schedule = { ...copy(schedule), id: newObjectId(), createdAt: at, updatedAt: at };
-    this.setRow(this.t.schedules, row.id, row);
-    this.addToIndex(this.t.schedulesByDoctor, row.doctorId, row.id);
-    return copy(row);
+    const at = this.now().getTime();
+    const row = scheduleRow(schedule, newObjectId(), at, at);
+    this.put('schedules', row.id, row);
+    if (this.snapshot) this.addToIndex('schedulesByDoctor', row.doctorId, row.id);
+    return toSchedule(row);
   }
 
   async getSchedule(id: string): Promise<Schedule | null> {
     const row = this.t.schedules.get(id);
-    return row ? copy(row) : null;
+    return row ? toSchedule(row) : null;
   }
 
   async findSchedules(query: ScheduleQuery): Promise<Schedule[]> {
-    const rows = [...this.candidates(this.t.schedules, this.t.schedulesByDoctor, query.doctorId)]
-      .filter((s) => matchesSchedule(s, query))
-      .sort(byStartThenId);
-    return (query.limit === undefined ? rows : rows.slice(0, query.limit)).map(copy);
+    const rows = this.indexes ? this.indexedSchedules(query) : this.scannedSchedules(query);
+    return take(rows, (s) => matchesSchedule(s, query), query.limit).map(toSchedule);
+  }
+
+  /** In (startTime, id) order, bounded by the query's range: a slot ends after it starts. */
+  private indexedSchedules(q: ScheduleQuery): Iterable<ScheduleRow> {
+    const indexes = this.indexes as MemoryIndexes;
+    const bounds = {
+      from: ms(q.startFrom),
+      before: minOf(ms(q.startBefore), ms(q.endBefore)),
+      after: q.after === undefined ? undefined : { at: q.after.startTime.getTime(), id: q.after.id },
+    };
+    const table = this.t.schedules;
+    if (q.doctorId !== undefined) return rowsOf(table, walk(indexes.schedulesByDoctor.get(q.doctorId), bounds));
+    if (q.status !== undefined) {
+      const streams = statuses(q.status).map((s) => rowsOf(table, walk(indexes.schedulesByStatus.get(s), bounds)));
+      return mergeSorted(streams, byStart);
+    }
+    return rowsOf(table, walk(indexes.schedules, bounds));
+  }
+
+  private scannedSchedules(q: ScheduleQuery): ScheduleRow[] {
+    return this.scan(this.t.schedules, 'schedulesByDoctor', q.doctorId)
+      .filter((s) => matchesSchedule(s, q))
+      .sort(byStart);
   }
 
   async updateScheduleIf(update: ScheduleUpdate): Promise<Schedule | null> {
     const row = this.t.schedules.get(update.id);
     if (!row || !oneOf(update.expectedStatus, row.status)) return null;
-    const next: Schedule = { ...row, ...copy(update.set), updatedAt: this.now() };
-    this.setRow(this.t.schedules, row.id, next);
-    return copy(next);
+    const next = changedScheduleRow(row, update.set, this.now().getTime());
+    this.put('schedules', row.id, next);
+    return toSchedule(next);
   }
 
   async deleteSchedulesIf(args: { ids: readonly string[]; expectedStatus: Schedule['status'] }): Promise<number> {
@@ -247,45 +396,91 @@ class MemoryOperations implements StoreOperations {
     for (const id of args.ids) {
       const row = this.t.schedules.get(id);
       if (row && row.status === args.expectedStatus) {
-        this.deleteRow(this.t.schedules, id);
-        this.removeFromIndex(this.t.schedulesByDoctor, row.doctorId, id);
+        this.remove('schedules', id);
+        if (this.snapshot) this.removeFromIndex('schedulesByDoctor', row.doctorId, id);
         deleted++;
       }
     }
     return deleted;
   }
 
+  // ---- bookings ----
+
   async insertBooking(booking: NewBooking): Promise<Booking | null> {
     if (isActiveBookingStatus(booking.status) && this.t.activeBySchedule.has(booking.scheduleId)) return null;
     const idemKey = booking.idempotencyKey === null ? null : pairKey(booking.patientId, booking.idempotencyKey);
     if (idemKey !== null && this.t.bookingByIdempotencyKey.has(idemKey)) return null;
-    const at = this.now();
-    const row: Booking = { ...copy(booking), id: newObjectId(), createdAt: at, updatedAt: at };
-    this.setRow(this.t.bookings, row.id, row);
-    this.addToIndex(this.t.bookingsByPatient, row.patientId, row.id);
-    if (isActiveBookingStatus(row.status)) this.setRow(this.t.activeBySchedule, row.scheduleId, row.id);
-    if (idemKey !== null) this.setRow(this.t.bookingByIdempotencyKey, idemKey, row.id);
-    return copy(row);
+    const at = this.now().getTime();
+    const row = bookingRow(booking, newObjectId(), {
+      policy: this.policies.intern(booking.policy),
+      history: booking.history.map(historyRow),
+      createdAt: at,
+      updatedAt: at,
+    });
+    this.put('bookings', row.id, row);
+    if (this.snapshot) this.addToIndex('bookingsByPatient', row.patientId, row.id);
+    if (isActiveBookingStatus(row.status)) this.put('activeBySchedule', row.scheduleId, row.id);
+    if (idemKey !== null) this.put('bookingByIdempotencyKey', idemKey, row.id);
+    return toBooking(row);
   }
 
   async getBooking(id: string): Promise<Booking | null> {
     const row = this.t.bookings.get(id);
-    return row ? copy(row) : null;
+    return row ? toBooking(row) : null;
   }
 
   async findBookings(query: BookingQuery): Promise<Booking[]> {
-    const rows = [...this.candidates(this.t.bookings, this.t.bookingsByPatient, query.patientId)]
-      .filter((b) => matchesBooking(b, query))
-      .sort(byCreatedThenId);
-    return (query.limit === undefined ? rows : rows.slice(0, query.limit)).map(copy);
+    const rows = this.indexes ? this.indexedBookings(query) : this.scannedBookings(query);
+    return take(rows, (b) => matchesBooking(b, query), query.limit).map(toBooking);
   }
 
   async countBookings(query: BookingQuery): Promise<number> {
+    const rows = this.indexes ? this.indexedBookings(query) : this.scannedBookings(query);
     let count = 0;
-    for (const row of this.candidates(this.t.bookings, this.t.bookingsByPatient, query.patientId)) {
-      if (matchesBooking(row, query)) count++;
-    }
+    for (const row of rows) if (matchesBooking(row, query)) count++;
     return count;
+  }
+
+  /**
+   * In (createdAt, id) order, through the most selective index the query names: its checkout
+   * session, slot, patient, then (with a slot-start window and a status) the window, the doctor,
+   * the status, else every booking.
+   */
+  private indexedBookings(q: BookingQuery): Iterable<BookingRow> {
+    const indexes = this.indexes as MemoryIndexes;
+    const table = this.t.bookings;
+    const bounds = {
+      // createdAt <= createdBefore
+      before: q.createdBefore === undefined ? undefined : q.createdBefore.getTime() + 1,
+      after: q.after === undefined ? undefined : { at: q.after.createdAt.getTime(), id: q.after.id },
+    };
+    const through = (index: SortedIndex | undefined) => rowsOf(table, walk(index, bounds));
+    if (q.checkoutSessionId !== undefined) return through(indexes.bookingsBySession.get(q.checkoutSessionId));
+    if (q.scheduleId !== undefined) return through(indexes.bookingsBySchedule.get(q.scheduleId));
+    if (q.patientId !== undefined) return through(indexes.bookingsByPatient.get(q.patientId));
+    if (q.status !== undefined && (q.slotStartFrom !== undefined || q.slotStartBefore !== undefined)) {
+      // The bookings of a slot-start window (the reminder sweep's): few, however long the history.
+      const window = { from: ms(q.slotStartFrom), before: ms(q.slotStartBefore) };
+      const found: BookingRow[] = [];
+      for (const s of statuses(q.status)) {
+        for (const row of rowsOf(table, walk(indexes.bookingsBySlotStart.get(s), window))) found.push(row);
+      }
+      return found.sort(byCreated);
+    }
+    if (q.doctorId !== undefined) return through(indexes.bookingsByDoctor.get(q.doctorId));
+    if (q.status !== undefined) {
+      return mergeSorted(
+        statuses(q.status).map((s) => through(indexes.bookingsByStatus.get(s))),
+        byCreated,
+      );
+    }
+    return through(indexes.bookings);
+  }
+
+  private scannedBookings(q: BookingQuery): BookingRow[] {
+    return this.scan(this.t.bookings, 'bookingsByPatient', q.patientId)
+      .filter((b) => matchesBooking(b, q))
+      .sort(byCreated);
   }
 
   async findBookingByIdempotencyKey(args: { patientId: string; idempotencyKey: string }): Promise<Booking | null> {
@@ -305,49 +500,47 @@ class MemoryOperations implements StoreOperations {
       return null;
     }
     if (update.expectedScheduleId !== undefined && row.scheduleId !== update.expectedScheduleId) return null;
-    const next: Booking = {
-      ...row,
-      ...copy(update.set),
-      history: update.history ? [...row.history, copy(update.history)] : row.history,
-      updatedAt: this.now(),
-    };
+    const changes = bookingChanges(update.set, this.policies);
+    changes.updatedAt = this.now().getTime();
+    if (update.history) changes.history = [...row.history, historyRow(update.history)];
+    const next = changedBookingRow(row, changes);
     const wasActive = isActiveBookingStatus(row.status);
     const isActive = isActiveBookingStatus(next.status);
     if (isActive) {
       const holder = this.t.activeBySchedule.get(next.scheduleId);
       if (holder !== undefined && holder !== row.id) return null;
     }
-    this.setRow(this.t.bookings, row.id, next);
-    if (wasActive && (!isActive || next.scheduleId !== row.scheduleId)) {
-      this.deleteRow(this.t.activeBySchedule, row.scheduleId);
-    }
-    if (isActive) this.setRow(this.t.activeBySchedule, next.scheduleId, row.id);
-    return copy(next);
+    this.put('bookings', row.id, next);
+    if (wasActive && (!isActive || next.scheduleId !== row.scheduleId)) this.remove('activeBySchedule', row.scheduleId);
+    if (isActive) this.put('activeBySchedule', next.scheduleId, row.id);
+    return toBooking(next);
   }
 
   async markReminderSent(args: { bookingId: string; key: string; slotStart: Date }): Promise<Booking | null> {
     const row = this.t.bookings.get(args.bookingId);
-    if (row?.status !== 'scheduled' || row.slotStart.getTime() !== args.slotStart.getTime()) return null;
+    if (row?.status !== 'scheduled' || row.slotStart !== args.slotStart.getTime()) return null;
     const sent = row.remindersSent ?? [];
     if (sent.includes(args.key)) return null;
-    const next: Booking = { ...row, remindersSent: [...sent, args.key], updatedAt: this.now() };
-    this.setRow(this.t.bookings, row.id, next);
-    return copy(next);
+    const next = changedBookingRow(row, { remindersSent: [...sent, args.key], updatedAt: this.now().getTime() });
+    this.put('bookings', row.id, next);
+    return toBooking(next);
   }
+
+  // ---- payments ----
 
   async insertPaymentTransaction(transaction: NewPaymentTransaction): Promise<PaymentTransaction | null> {
     const key = pairKey(transaction.provider, transaction.providerPaymentId);
     if (this.t.paymentByProviderId.has(key)) return null;
-    const at = this.now();
-    const row: PaymentTransaction = { ...copy(transaction), id: newObjectId(), createdAt: at, updatedAt: at };
-    this.setRow(this.t.payments, row.id, row);
-    this.setRow(this.t.paymentByProviderId, key, row.id);
-    return copy(row);
+    const at = this.now().getTime();
+    const row = paymentRow(transaction, newObjectId(), transaction.refunds.map(refundRow), at, at);
+    this.put('payments', row.id, row);
+    this.put('paymentByProviderId', key, row.id);
+    return toPayment(row);
   }
 
   async getPaymentTransaction(id: string): Promise<PaymentTransaction | null> {
     const row = this.t.payments.get(id);
-    return row ? copy(row) : null;
+    return row ? toPayment(row) : null;
   }
 
   async findPaymentTransaction(args: {
@@ -359,50 +552,90 @@ class MemoryOperations implements StoreOperations {
   }
 
   async findPaymentTransactions(query: PaymentQuery): Promise<PaymentTransaction[]> {
-    const rows = [...this.t.payments.values()].filter(
-      (p) =>
-        (query.bookingId === undefined || p.bookingId === query.bookingId) &&
-        (query.refundStatus === undefined || p.refunds.some((r) => r.status === query.refundStatus)),
-    );
-    return page(rows, query).map(copy);
+    const match = (p: PaymentRow) =>
+      (query.bookingId === undefined || p.bookingId === query.bookingId) &&
+      (query.refundStatus === undefined || p.refunds.some((r) => r.status === query.refundStatus)) &&
+      (query.after === undefined || compareAt(p.createdAt, p.id, query.after.createdAt.getTime(), query.after.id) > 0);
+    let rows: Iterable<PaymentRow>;
+    if (this.indexes) {
+      const bounds = {
+        after: query.after === undefined ? undefined : { at: query.after.createdAt.getTime(), id: query.after.id },
+      };
+      const index =
+        query.bookingId !== undefined
+          ? this.indexes.paymentsByBooking.get(query.bookingId)
+          : query.refundStatus !== undefined
+            ? this.indexes.paymentsByRefundStatus.get(query.refundStatus)
+            : this.indexes.payments;
+      rows = rowsOf(this.t.payments, walk(index, bounds));
+    } else {
+      rows = [...this.t.payments.values()].filter(match).sort(byCreated);
+    }
+    return take(rows, match, query.limit).map(toPayment);
   }
 
   async upsertRefund(args: { paymentTransactionId: string; refund: RefundRecord }): Promise<PaymentTransaction | null> {
     const row = this.t.payments.get(args.paymentTransactionId);
     if (!row) return null;
-    const refund = copy(args.refund);
+    const refund = refundRow(args.refund);
     const index = row.refunds.findIndex((r) => r.id === refund.id);
     const refunds = index === -1 ? [...row.refunds, refund] : row.refunds.map((r, i) => (i === index ? refund : r));
-    const next: PaymentTransaction = { ...row, refunds, updatedAt: this.now() };
-    this.setRow(this.t.payments, row.id, next);
-    return copy(next);
+    const next = paymentRow(row, row.id, refunds, row.createdAt, this.now().getTime());
+    this.put('payments', row.id, next);
+    return toPayment(next);
   }
 
+  // ---- the ledger ----
+
   async appendLedgerEntry(entry: NewLedgerEntry): Promise<boolean> {
-    if (this.t.ledger.has(entry.key)) return false;
-    this.setRow(this.t.ledger, entry.key, { ...copy(entry), id: newObjectId() });
+    if (this.t.ledgerKeys.has(entry.key)) return false;
+    const row = ledgerRow(entry, newObjectId());
+    this.put('ledger', row.id, row);
+    this.put('ledgerKeys', row.key, row.id);
+    // The running total changes in the same transaction: a snapshot writer conflicts on it.
+    const total = pairKey(row.doctorId, row.currency);
+    this.put('balances', total, (this.t.balances.get(total) ?? 0) + (row.kind === 'credit' ? row.amount : -row.amount));
+    this.addToIndex('balanceCurrencies', row.doctorId, row.currency);
     return true;
   }
 
   async findLedgerEntries(query: LedgerQuery): Promise<LedgerEntry[]> {
-    return page(
-      [...this.t.ledger.values()].filter((e) => matchesLedger(e, query)),
-      query,
-    ).map(copy);
+    const match = (e: LedgerRow) =>
+      (query.doctorId === undefined || e.doctorId === query.doctorId) &&
+      (query.bookingId === undefined || e.bookingId === query.bookingId) &&
+      (query.after === undefined || compareAt(e.createdAt, e.id, query.after.createdAt.getTime(), query.after.id) > 0);
+    let rows: Iterable<LedgerRow>;
+    if (this.indexes) {
+      const bounds = {
+        after: query.after === undefined ? undefined : { at: query.after.createdAt.getTime(), id: query.after.id },
+      };
+      const index =
+        query.doctorId !== undefined
+          ? this.indexes.ledgerByDoctor.get(query.doctorId)
+          : query.bookingId !== undefined
+            ? this.indexes.ledgerByBooking.get(query.bookingId)
+            : this.indexes.ledger;
+      rows = rowsOf(this.t.ledger, walk(index, bounds));
+    } else {
+      rows = [...this.t.ledger.values()].filter(match).sort(byCreated);
+    }
+    return take(rows, match, query.limit).map(toLedger);
   }
 
   async ledgerBalances(args: { doctorId: string }): Promise<Record<string, number>> {
     const balances: Record<string, number> = {};
-    for (const e of this.t.ledger.values()) {
-      if (e.doctorId !== args.doctorId) continue;
-      balances[e.currency] = (balances[e.currency] ?? 0) + (e.kind === 'credit' ? e.amount : -e.amount);
+    for (const currency of this.t.balanceCurrencies.get(args.doctorId) ?? []) {
+      balances[currency] = this.t.balances.get(pairKey(args.doctorId, currency)) ?? 0;
     }
     return balances;
   }
 
+  // ---- payment events, locks, customers ----
+
   async recordProcessedEvent(event: { id: string; type: string; at: Date }): Promise<boolean> {
     if (this.t.events.has(event.id)) return false;
-    this.setRow(this.t.events, event.id, copy(event));
+    const row: EventRow = { id: event.id, type: event.type, at: event.at.getTime() };
+    this.put('events', event.id, row);
     return true;
   }
 
@@ -412,224 +645,269 @@ class MemoryOperations implements StoreOperations {
 
   // Serializable transactions already run one at a time; snapshot ones conflict on the lock row.
   async lockPatient(patientId: string): Promise<void> {
-    if (this.snapshot) this.setRow(this.t.locks, `patient:${patientId}`, ++this.lockWrites);
+    if (this.snapshot) this.put('locks', `patient:${patientId}`, ++this.lockWrites);
   }
 
   async lockDoctor(doctorId: string): Promise<void> {
-    if (this.snapshot) this.setRow(this.t.locks, `doctor:${doctorId}`, ++this.lockWrites);
+    if (this.snapshot) this.put('locks', `doctor:${doctorId}`, ++this.lockWrites);
   }
 
   async getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null> {
     const row = this.t.customers.get(pairKey(args.patientId, args.provider));
-    return row ? copy(row) : null;
+    return row ? toCustomer(row) : null;
   }
 
   async savePaymentCustomer(customer: PaymentCustomer): Promise<PaymentCustomer> {
     const key = pairKey(customer.patientId, customer.provider);
     const existing = this.t.customers.get(key);
-    if (existing) return copy(existing);
-    this.setRow(this.t.customers, key, copy(customer));
-    return copy(customer);
+    if (existing) return toCustomer(existing);
+    this.put('customers', key, toCustomer(customer));
+    return toCustomer(customer);
   }
 
+  // ---- the outbox ----
+
   async findOutbox(query: OutboxQuery): Promise<OutboxRecord[]> {
-    const source =
-      query.bookingId !== undefined
-        ? this.candidates(this.t.outbox, this.t.outboxByBooking, query.bookingId)
-        : query.status === 'pending' && query.consumer !== undefined
-          ? this.candidates(this.t.outbox, this.t.outboxPending, query.consumer)
-          : this.t.outbox.values();
-    const rows = [...source]
-      .filter((r) => matchesOutbox(r, query))
-      .sort(byOutboxOrder)
-      .map(copy);
-    return query.limit === undefined ? rows : rows.slice(0, query.limit);
+    let rows: Iterable<OutboxRow>;
+    if (this.indexes) {
+      const bounds = {
+        // The records before a position: createdAt up to the position's (the filter settles ties).
+        before: query.before === undefined ? undefined : query.before.createdAt.getTime() + 1,
+        after: query.after === undefined ? undefined : { at: query.after.createdAt.getTime(), id: query.after.key },
+      };
+      const index =
+        query.bookingId !== undefined
+          ? this.indexes.outboxByBooking.get(query.bookingId)
+          : query.status !== undefined && query.consumer !== undefined
+            ? this.indexes.outboxByConsumerStatus.get(pairKey(query.consumer, query.status))
+            : query.status !== undefined
+              ? this.indexes.outboxByStatus.get(query.status)
+              : this.indexes.outbox;
+      rows = rowsOf(this.t.outbox, walk(index, bounds));
+    } else {
+      const source =
+        query.bookingId !== undefined
+          ? this.scan(this.t.outbox, 'outboxByBooking', query.bookingId)
+          : query.status === 'pending' && query.consumer !== undefined
+            ? this.scan(this.t.outbox, 'outboxPending', query.consumer)
+            : [...this.t.outbox.values()];
+      rows = source.filter((r) => matchesOutbox(r, query)).sort(byOutboxOrder);
+    }
+    return take(rows, (r) => matchesOutbox(r, query), query.limit).map(toOutbox);
   }
 
   async appendOutbox(records: readonly NewOutboxRecord[]): Promise<number> {
     let added = 0;
+    // Consumers of one event share its payload: its text is made once.
+    const texts = new Map<Record<string, unknown>, string>();
     for (const record of records) {
       if (this.t.outbox.has(record.key)) continue;
-      this.setRow(this.t.outbox, record.key, {
-        ...copy(record),
+      let payload = texts.get(record.payload);
+      if (payload === undefined) {
+        payload = JSON.stringify(record.payload);
+        texts.set(record.payload, payload);
+      }
+      const createdAt = record.createdAt.getTime();
+      const row: OutboxRow = {
+        key: record.key,
+        eventId: record.eventId,
+        consumer: record.consumer,
+        type: record.type,
+        bookingId: record.bookingId,
+        scheduleId: record.scheduleId,
+        payload,
+        version: record.version,
+        createdAt,
         status: 'pending',
         attempts: 0,
-        nextAttemptAt: new Date(record.createdAt.getTime()),
+        nextAttemptAt: createdAt,
         leaseOwner: null,
         leaseUntil: null,
         lastError: null,
         deliveredAt: null,
-      });
-      this.addToIndex(this.t.outboxPending, record.consumer, record.key);
-      if (record.bookingId !== null) this.addToIndex(this.t.outboxByBooking, record.bookingId, record.key);
+      };
+      this.put('outbox', row.key, row);
+      if (this.snapshot) {
+        this.addToIndex('outboxPending', row.consumer, row.key);
+        if (row.bookingId !== null) this.addToIndex('outboxByBooking', row.bookingId, row.key);
+      }
       added++;
     }
     return added;
   }
 
   async claimOutbox(claim: OutboxClaim): Promise<OutboxRecord[]> {
+    const now = claim.now.getTime();
     const keys = claim.keys === undefined ? null : new Set(claim.keys);
-    // The fast path names its keys: look those up rather than scan every pending record.
-    const source =
-      keys === null
-        ? this.candidates(this.t.outbox, this.t.outboxPending, claim.consumer)
-        : [...keys].flatMap((key) => this.t.outbox.get(key) ?? []);
-    const due = [...source]
-      .filter(
-        (r) =>
-          r.consumer === claim.consumer &&
-          r.status === 'pending' &&
-          r.nextAttemptAt <= claim.now &&
-          (r.leaseUntil === null || r.leaseUntil <= claim.now) &&
-          (keys === null || keys.has(r.key)),
-      )
-      .sort(byOutboxOrder)
-      .slice(0, claim.limit);
-    return due.map((r) => {
-      const leased = { ...r, leaseOwner: claim.owner, leaseUntil: new Date(claim.leaseUntil.getTime()) };
-      this.setRow(this.t.outbox, r.key, leased);
-      return copy(leased);
+    const due = (r: OutboxRow) =>
+      r.consumer === claim.consumer &&
+      r.status === 'pending' &&
+      r.nextAttemptAt <= now &&
+      (r.leaseUntil === null || r.leaseUntil <= now) &&
+      (keys === null || keys.has(r.key));
+    let rows: Iterable<OutboxRow>;
+    if (keys !== null) {
+      // The fast path names its keys: look those up rather than walk every pending record.
+      rows = [...rowsOf(this.t.outbox, keys)].sort(byOutboxOrder);
+    } else if (this.indexes) {
+      rows = rowsOf(
+        this.t.outbox,
+        walk(this.indexes.outboxByConsumerStatus.get(pairKey(claim.consumer, 'pending')), {}),
+      );
+    } else {
+      rows = this.scan(this.t.outbox, 'outboxPending', claim.consumer).sort(byOutboxOrder);
+    }
+    const leaseUntil = claim.leaseUntil.getTime();
+    return take(rows, due, claim.limit).map((r) => {
+      const leased = outboxRow(r, { leaseOwner: claim.owner, leaseUntil });
+      this.put('outbox', r.key, leased);
+      return toOutbox(leased);
     });
   }
 
   async completeOutbox(args: { key: string; owner: string; at: Date }): Promise<boolean> {
     const row = this.t.outbox.get(args.key);
     if (row?.status !== 'pending' || row.leaseOwner !== args.owner) return false;
-    this.setRow(this.t.outbox, args.key, {
-      ...row,
-      status: 'delivered',
-      deliveredAt: new Date(args.at.getTime()),
-      leaseOwner: null,
-      leaseUntil: null,
-    });
-    this.removeFromIndex(this.t.outboxPending, row.consumer, row.key);
+    this.put(
+      'outbox',
+      args.key,
+      outboxRow(row, {
+        status: 'delivered',
+        deliveredAt: args.at.getTime(),
+        leaseOwner: null,
+        leaseUntil: null,
+        payload: null,
+      }),
+    );
+    if (this.snapshot) this.removeFromIndex('outboxPending', row.consumer, row.key);
     return true;
   }
 
   async failOutbox(args: { key: string; owner: string; error: string; retryAt: Date | null }): Promise<boolean> {
     const row = this.t.outbox.get(args.key);
     if (row?.status !== 'pending' || row.leaseOwner !== args.owner) return false;
-    this.setRow(this.t.outbox, args.key, {
-      ...row,
-      status: args.retryAt === null ? 'dead' : 'pending',
-      attempts: row.attempts + 1,
-      lastError: args.error,
-      nextAttemptAt: args.retryAt === null ? row.nextAttemptAt : new Date(args.retryAt.getTime()),
-      leaseOwner: null,
-      leaseUntil: null,
-    });
-    if (args.retryAt === null) this.removeFromIndex(this.t.outboxPending, row.consumer, row.key);
+    this.put(
+      'outbox',
+      args.key,
+      outboxRow(row, {
+        status: args.retryAt === null ? 'dead' : 'pending',
+        attempts: row.attempts + 1,
+        lastError: args.error,
+        nextAttemptAt: args.retryAt === null ? row.nextAttemptAt : args.retryAt.getTime(),
+        leaseOwner: null,
+        leaseUntil: null,
+      }),
+    );
+    if (args.retryAt === null && this.snapshot) this.removeFromIndex('outboxPending', row.consumer, row.key);
     return true;
   }
 
   async releaseOutbox(args: { key: string; owner: string }): Promise<boolean> {
     const row = this.t.outbox.get(args.key);
     if (row?.status !== 'pending' || row.leaseOwner !== args.owner) return false;
-    this.setRow(this.t.outbox, args.key, { ...row, leaseOwner: null, leaseUntil: null });
+    this.put('outbox', args.key, outboxRow(row, { leaseOwner: null, leaseUntil: null }));
     return true;
   }
 
   async redriveOutbox(args: { key: string; at: Date }): Promise<boolean> {
     const row = this.t.outbox.get(args.key);
     if (row?.status !== 'dead') return false;
-    this.setRow(this.t.outbox, args.key, {
-      ...row,
-      status: 'pending',
-      attempts: 0,
-      nextAttemptAt: new Date(args.at.getTime()),
-    });
-    this.addToIndex(this.t.outboxPending, row.consumer, row.key);
+    this.put('outbox', args.key, outboxRow(row, { status: 'pending', attempts: 0, nextAttemptAt: args.at.getTime() }));
+    if (this.snapshot) this.addToIndex('outboxPending', row.consumer, row.key);
     return true;
   }
 
   async deleteDeliveredOutbox(args: { deliveredBefore: Date; limit: number }): Promise<number> {
-    const old = [...this.t.outbox.values()]
-      .filter((r) => r.status === 'delivered' && r.deliveredAt !== null && r.deliveredAt < args.deliveredBefore)
-      .sort(byOutboxOrder)
-      .slice(0, args.limit);
+    const before = args.deliveredBefore.getTime();
+    const old = this.indexes
+      ? [
+          ...rowsOf(
+            this.t.outbox,
+            take(this.indexes.outboxDelivered.range(Number.NEGATIVE_INFINITY, before), () => true, args.limit),
+          ),
+        ]
+      : [...this.t.outbox.values()]
+          .filter((r) => r.status === 'delivered' && r.deliveredAt !== null && r.deliveredAt < before)
+          .sort(byOutboxOrder)
+          .slice(0, args.limit);
     for (const r of old) {
-      this.deleteRow(this.t.outbox, r.key);
-      if (r.bookingId !== null) this.removeFromIndex(this.t.outboxByBooking, r.bookingId, r.key);
+      this.remove('outbox', r.key);
+      if (r.bookingId !== null && this.snapshot) this.removeFromIndex('outboxByBooking', r.bookingId, r.key);
     }
     return old.length;
   }
 
+  // ---- availability and time off ----
+
   async insertAvailability(record: NewAvailabilityRecord): Promise<AvailabilityRecord> {
-    const row: AvailabilityRecord = { ...copy(record), id: newObjectId(), createdAt: this.now() };
-    this.setRow(this.t.availability, row.id, row);
-    this.addToIndex(this.t.availabilityByDoctor, row.doctorId, row.id);
-    return copy(row);
+    const row: AvailabilityRecord = {
+      ...copyAvailability(record as AvailabilityRecord),
+      id: newObjectId(),
+      createdAt: this.now(),
+    };
+    this.put('availability', row.id, row);
+    this.addToIndex('availabilityByDoctor', row.doctorId, row.id);
+    return copyAvailability(row);
   }
 
   async endAvailability(args: { doctorId: string; at: Date }): Promise<number> {
     let changed = 0;
-    for (const row of this.candidates(this.t.availability, this.t.availabilityByDoctor, args.doctorId)) {
+    for (const row of this.scan(this.t.availability, 'availabilityByDoctor', args.doctorId)) {
       const until = row.effectiveUntil;
       if (until !== null && (until <= args.at || until <= row.effectiveFrom)) continue;
       const end = Math.max(row.effectiveFrom.getTime(), args.at.getTime());
-      this.setRow(this.t.availability, row.id, { ...row, effectiveUntil: new Date(end) });
+      this.put('availability', row.id, { ...row, effectiveUntil: new Date(end) });
       changed++;
     }
     return changed;
   }
 
   async findAvailability(query: AvailabilityQuery): Promise<AvailabilityRecord[]> {
-    return [...this.candidates(this.t.availability, this.t.availabilityByDoctor, query.doctorId)]
+    return this.scan(this.t.availability, 'availabilityByDoctor', query.doctorId)
       .filter(
         (r) => inForce(r) && r.effectiveFrom < query.to && (r.effectiveUntil === null || r.effectiveUntil > query.from),
       )
-      .sort((a, b) => a.effectiveFrom.getTime() - b.effectiveFrom.getTime() || compareIds(a.id, b.id))
-      .map(copy);
+      .sort((a, b) => compareAt(a.effectiveFrom.getTime(), a.id, b.effectiveFrom.getTime(), b.id))
+      .map(copyAvailability);
   }
 
   async insertTimeOff(timeOff: NewTimeOff): Promise<TimeOff> {
-    const row: TimeOff = { ...copy(timeOff), id: newObjectId(), createdAt: this.now() };
-    this.setRow(this.t.timeOff, row.id, row);
-    this.addToIndex(this.t.timeOffByDoctor, row.doctorId, row.id);
-    return copy(row);
+    const row: TimeOffRow = {
+      id: newObjectId(),
+      doctorId: timeOff.doctorId,
+      start: timeOff.start.getTime(),
+      end: timeOff.end.getTime(),
+      reason: timeOff.reason,
+      createdAt: this.now().getTime(),
+    };
+    this.put('timeOff', row.id, row);
+    this.addToIndex('timeOffByDoctor', row.doctorId, row.id);
+    return toTimeOff(row);
   }
 
   async getTimeOff(id: string): Promise<TimeOff | null> {
     const row = this.t.timeOff.get(id);
-    return row ? copy(row) : null;
+    return row ? toTimeOff(row) : null;
   }
 
   async findTimeOff(query: TimeOffQuery): Promise<TimeOff[]> {
-    const rows = [...this.candidates(this.t.timeOff, this.t.timeOffByDoctor, query.doctorId)]
+    const startBefore = ms(query.startBefore);
+    const endAfter = ms(query.endAfter);
+    const rows = this.scan(this.t.timeOff, 'timeOffByDoctor', query.doctorId)
       .filter(
-        (t) =>
-          (query.startBefore === undefined || t.start < query.startBefore) &&
-          (query.endAfter === undefined || t.end > query.endAfter),
+        (t) => (startBefore === undefined || t.start < startBefore) && (endAfter === undefined || t.end > endAfter),
       )
-      .sort((a, b) => a.start.getTime() - b.start.getTime() || compareIds(a.id, b.id));
-    return (query.limit === undefined ? rows : rows.slice(0, query.limit)).map(copy);
+      .sort((a, b) => compareAt(a.start, a.id, b.start, b.id));
+    return (query.limit === undefined ? rows : rows.slice(0, query.limit)).map(toTimeOff);
   }
 
   async deleteTimeOff(id: string): Promise<boolean> {
     const row = this.t.timeOff.get(id);
     if (!row) return false;
-    this.deleteRow(this.t.timeOff, id);
-    this.removeFromIndex(this.t.timeOffByDoctor, row.doctorId, id);
+    this.remove('timeOff', id);
+    this.removeFromIndex('timeOffByDoctor', row.doctorId, id);
     return true;
   }
-}
-
-const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/** A version that ended where it began never applied to any instant. */
-const inForce = (r: AvailabilityRecord): boolean => r.effectiveUntil === null || r.effectiveUntil > r.effectiveFrom;
-
-const byOutboxOrder = (a: OutboxCursor, b: OutboxCursor): number =>
-  a.createdAt.getTime() - b.createdAt.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-
-function matchesOutbox(r: OutboxRecord, query: OutboxQuery): boolean {
-  if (query.consumer !== undefined && r.consumer !== query.consumer) return false;
-  if (query.status !== undefined && r.status !== query.status) return false;
-  if (query.bookingId !== undefined && r.bookingId !== query.bookingId) return false;
-  if (query.eventId !== undefined && r.eventId !== query.eventId) return false;
-  if (query.before !== undefined && byOutboxOrder(r, query.before) >= 0) return false;
-  if (query.after !== undefined && byOutboxOrder(r, query.after) <= 0) return false;
-  return true;
 }
 
 export interface MemoryStoreOptions {
@@ -673,6 +951,8 @@ export class MemoryStore implements BookingStore {
     bookings: new Map(),
     payments: new Map(),
     ledger: new Map(),
+    ledgerKeys: new Map(),
+    balances: new Map(),
     events: new Map(),
     customers: new Map(),
     outbox: new Map(),
@@ -680,15 +960,18 @@ export class MemoryStore implements BookingStore {
     timeOff: new Map(),
     activeBySchedule: new Map(),
     bookingByIdempotencyKey: new Map(),
+    paymentByProviderId: new Map(),
     bookingsByPatient: new Map(),
     schedulesByDoctor: new Map(),
-    availabilityByDoctor: new Map(),
-    timeOffByDoctor: new Map(),
     outboxPending: new Map(),
     outboxByBooking: new Map(),
-    paymentByProviderId: new Map(),
+    availabilityByDoctor: new Map(),
+    timeOffByDoctor: new Map(),
+    balanceCurrencies: new Map(),
     locks: new Map(),
   };
+  private readonly indexes = new MemoryIndexes();
+  private readonly policies = new PolicyInterner();
   private readonly lock = new AsyncMutex();
   private readonly now: () => Date;
   private readonly reader: MemoryOperations;
@@ -710,8 +993,13 @@ export class MemoryStore implements BookingStore {
     }
     this.isolation = isolation;
     this.now = () => clock.now();
-    this.reader = new MemoryOperations(this.tables, null, this.now);
-    this.snapshots = isolation === 'snapshot' ? new SnapshotCoordinator(this.tables, SET_INDEXES) : null;
+    this.reader = new MemoryOperations(this.tables, null, this.now, this.indexes, this.policies);
+    this.snapshots =
+      isolation === 'snapshot'
+        ? new SnapshotCoordinator(this.tables, SET_INDEXES, (table, key, before, after) => {
+            if (INDEXED.has(table)) this.indexes.changed(table as keyof IndexedRows, key as string, before, after);
+          })
+        : null;
   }
 
   transaction<T>(fn: (tx: StoreOperations) => Promise<T>): Promise<T> {
@@ -719,7 +1007,7 @@ export class MemoryStore implements BookingStore {
     return this.lock.run(async () => {
       const journal: Undo[] = [];
       try {
-        return await fn(new MemoryOperations(this.tables, journal, this.now));
+        return await fn(new MemoryOperations(this.tables, journal, this.now, this.indexes, this.policies));
       } catch (error) {
         for (let i = journal.length - 1; i >= 0; i--) journal[i]?.();
         throw error;
@@ -734,7 +1022,9 @@ export class MemoryStore implements BookingStore {
     for (let attempt = 1; ; attempt++) {
       const tx = snapshots.begin();
       try {
-        const result = await fn(new MemoryOperations(tx.views as unknown as Tables, null, this.now, true));
+        const result = await fn(
+          new MemoryOperations(tx.views as unknown as Tables, null, this.now, null, this.policies, true),
+        );
         snapshots.commit(tx);
         return result;
       } catch (error) {

@@ -99,9 +99,14 @@ export class SnapshotCoordinator<T extends object> {
   private readonly versions = new Map<keyof T, Map<unknown, number>>();
   private readonly open = new Set<SnapshotTransaction<T>>();
 
+  /**
+   * `applied`, when given, hears of every committed change to a table outside `merged` (after
+   * the conflict check, as it is applied), so indexes over the committed rows stay in step.
+   */
   constructor(
     private readonly committed: T,
     private readonly merged: ReadonlySet<keyof T>,
+    private readonly applied?: (table: keyof T, key: unknown, before: unknown, after: unknown) => void,
   ) {
     for (const name of Object.keys(committed) as (keyof T)[]) this.versions.set(name, new Map());
   }
@@ -147,8 +152,10 @@ export class SnapshotCoordinator<T extends object> {
           const theirs = (other.views as unknown as Record<keyof T, SnapshotView<unknown, unknown>>)[name];
           if (!theirs.preserved.has(key)) theirs.preserved.set(key, table.has(key) ? table.get(key) : ABSENT);
         }
+        const before = table.get(key);
         if (next === ABSENT || next === undefined) table.delete(key);
         else table.set(key, next);
+        if (this.applied && !this.merged.has(name)) this.applied(name, key, before, table.get(key));
         versions.set(key, this.sequence);
       }
     }

@@ -1,0 +1,158 @@
+// The memory store's sorted indexes: kept in step with every committed row change, so each read walks only what it can match.
+import type { BookingRow, LedgerRow, OutboxRow, PaymentRow, ScheduleRow } from './rows.js';
+import { PartitionedIndex, SortedIndex } from './sorted-index.js';
+
+/** The tables the indexes follow, and their row types. */
+export interface IndexedRows {
+  schedules: ScheduleRow;
+  bookings: BookingRow;
+  payments: PaymentRow;
+  ledger: LedgerRow;
+  outbox: OutboxRow;
+}
+
+/** The (partition, key) an entry sits at in one index, or null when the row is not in it. */
+type Placement = { partition: string; key: number } | null;
+
+const at = (partition: string, key: number): Placement => ({ partition, key });
+
+/**
+ * Every sorted index over the committed rows. Serializable transactions change the committed
+ * maps directly and report each change (and its undo) here; snapshot transactions report theirs
+ * when they commit. Reads inside a snapshot transaction, which see their own snapshot, do not
+ * use these (they scan their view).
+ */
+export class MemoryIndexes {
+  // Slots by (startTime, id): per doctor, per status, and all.
+  readonly schedulesByDoctor = new PartitionedIndex();
+  readonly schedulesByStatus = new PartitionedIndex();
+  readonly schedules = new SortedIndex();
+  // Bookings by (createdAt, id): per doctor, patient, slot, checkout session, status, and all;
+  // and per status by (slotStart, id), for the reminder sweep's window.
+  readonly bookingsByDoctor = new PartitionedIndex();
+  readonly bookingsByPatient = new PartitionedIndex();
+  readonly bookingsBySchedule = new PartitionedIndex();
+  readonly bookingsBySession = new PartitionedIndex();
+  readonly bookingsByStatus = new PartitionedIndex();
+  readonly bookingsBySlotStart = new PartitionedIndex();
+  readonly bookings = new SortedIndex();
+  // Payments by (createdAt, id): per booking, per status of a refund they hold, and all.
+  readonly paymentsByBooking = new PartitionedIndex();
+  readonly paymentsByRefundStatus = new PartitionedIndex();
+  readonly payments = new SortedIndex();
+  // Ledger lines (by id) in (createdAt, id) order: per doctor, per booking, and all.
+  readonly ledgerByDoctor = new PartitionedIndex();
+  readonly ledgerByBooking = new PartitionedIndex();
+  readonly ledger = new SortedIndex();
+  // Outbox records (by key) in (createdAt, key) order: per consumer and status, per status, per
+  // booking, and all; delivered ones also by (deliveredAt, key), for the retention clean-up.
+  readonly outboxByConsumerStatus = new PartitionedIndex();
+  readonly outboxByStatus = new PartitionedIndex();
+  readonly outboxByBooking = new PartitionedIndex();
+  readonly outboxDelivered = new SortedIndex();
+  readonly outbox = new SortedIndex();
+
+  /** A row of `table` went from `before` to `after` (undefined: absent). */
+  changed<N extends keyof IndexedRows>(table: N, id: string, before: unknown, after: unknown): void {
+    const b = before as IndexedRows[N] | undefined;
+    const a = after as IndexedRows[N] | undefined;
+    switch (table) {
+      case 'schedules':
+        this.schedule(id, b as ScheduleRow | undefined, a as ScheduleRow | undefined);
+        return;
+      case 'bookings':
+        this.booking(id, b as BookingRow | undefined, a as BookingRow | undefined);
+        return;
+      case 'payments':
+        this.payment(id, b as PaymentRow | undefined, a as PaymentRow | undefined);
+        return;
+      case 'ledger':
+        this.ledgerLine(id, b as LedgerRow | undefined, a as LedgerRow | undefined);
+        return;
+      case 'outbox':
+        this.outboxRecord(id, b as OutboxRow | undefined, a as OutboxRow | undefined);
+        return;
+    }
+  }
+
+  private schedule(id: string, b: ScheduleRow | undefined, a: ScheduleRow | undefined): void {
+    this.schedulesByDoctor.move(b ? at(b.doctorId, b.startTime) : null, a ? at(a.doctorId, a.startTime) : null, id);
+    this.schedulesByStatus.move(b ? at(b.status, b.startTime) : null, a ? at(a.status, a.startTime) : null, id);
+    moveIn(this.schedules, b?.startTime, a?.startTime, id);
+  }
+
+  private booking(id: string, b: BookingRow | undefined, a: BookingRow | undefined): void {
+    const by = (field: (r: BookingRow) => string | null, r: BookingRow | undefined): Placement => {
+      const partition = r ? field(r) : null;
+      return r && partition !== null ? at(partition, r.createdAt) : null;
+    };
+    this.bookingsByDoctor.move(
+      by((r) => r.doctorId, b),
+      by((r) => r.doctorId, a),
+      id,
+    );
+    this.bookingsByPatient.move(
+      by((r) => r.patientId, b),
+      by((r) => r.patientId, a),
+      id,
+    );
+    this.bookingsBySchedule.move(
+      by((r) => r.scheduleId, b),
+      by((r) => r.scheduleId, a),
+      id,
+    );
+    this.bookingsBySession.move(
+      by((r) => r.checkoutSessionId, b),
+      by((r) => r.checkoutSessionId, a),
+      id,
+    );
+    this.bookingsByStatus.move(
+      by((r) => r.status, b),
+      by((r) => r.status, a),
+      id,
+    );
+    this.bookingsBySlotStart.move(b ? at(b.status, b.slotStart) : null, a ? at(a.status, a.slotStart) : null, id);
+    moveIn(this.bookings, b?.createdAt, a?.createdAt, id);
+  }
+
+  private payment(id: string, b: PaymentRow | undefined, a: PaymentRow | undefined): void {
+    this.paymentsByBooking.move(b ? at(b.bookingId, b.createdAt) : null, a ? at(a.bookingId, a.createdAt) : null, id);
+    for (const status of ['pending', 'failed', 'succeeded'] as const) {
+      const had = b?.refunds.some((r) => r.status === status) ?? false;
+      const has = a?.refunds.some((r) => r.status === status) ?? false;
+      this.paymentsByRefundStatus.move(
+        had && b ? at(status, b.createdAt) : null,
+        has && a ? at(status, a.createdAt) : null,
+        id,
+      );
+    }
+    moveIn(this.payments, b?.createdAt, a?.createdAt, id);
+  }
+
+  private ledgerLine(id: string, b: LedgerRow | undefined, a: LedgerRow | undefined): void {
+    this.ledgerByDoctor.move(b ? at(b.doctorId, b.createdAt) : null, a ? at(a.doctorId, a.createdAt) : null, id);
+    this.ledgerByBooking.move(b ? at(b.bookingId, b.createdAt) : null, a ? at(a.bookingId, a.createdAt) : null, id);
+    moveIn(this.ledger, b?.createdAt, a?.createdAt, id);
+  }
+
+  private outboxRecord(key: string, b: OutboxRow | undefined, a: OutboxRow | undefined): void {
+    const pair = (r: OutboxRow) => `${r.consumer}\u0000${r.status}`;
+    this.outboxByConsumerStatus.move(b ? at(pair(b), b.createdAt) : null, a ? at(pair(a), a.createdAt) : null, key);
+    this.outboxByStatus.move(b ? at(b.status, b.createdAt) : null, a ? at(a.status, a.createdAt) : null, key);
+    this.outboxByBooking.move(
+      b && b.bookingId !== null ? at(b.bookingId, b.createdAt) : null,
+      a && a.bookingId !== null ? at(a.bookingId, a.createdAt) : null,
+      key,
+    );
+    const delivered = (r: OutboxRow | undefined) =>
+      r !== undefined && r.status === 'delivered' && r.deliveredAt !== null ? r.deliveredAt : undefined;
+    moveIn(this.outboxDelivered, delivered(b), delivered(a), key);
+    moveIn(this.outbox, b?.createdAt, a?.createdAt, key);
+  }
+}
+
+function moveIn(index: SortedIndex, before: number | undefined, after: number | undefined, id: string): void {
+  if (before === after) return;
+  if (before !== undefined) index.delete(before, id);
+  if (after !== undefined) index.add(after, id);
+}

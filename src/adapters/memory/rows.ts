@@ -1,0 +1,548 @@
+// How the memory store keeps records: fixed-shape rows with epoch-millisecond times, and typed copies in and out.
+import type {
+  Actor,
+  AvailabilityRecord,
+  Booking,
+  BookingHistoryEntry,
+  BookingPolicy,
+  LedgerEntry,
+  PaymentCustomer,
+  PaymentTransaction,
+  RefundRecord,
+  Schedule,
+  TimeOff,
+} from '../../domain/entities.js';
+import type { BookingMode } from '../../domain/plan-policy.js';
+import type { BookingStatus, CancelReason, PaymentStatus, ScheduleStatus } from '../../domain/status.js';
+import type { OutboxRecord, OutboxStatus } from '../../ports/outbox.js';
+
+// Rows are never changed in place: a write stores a new row (copy-on-write), which is what lets a
+// snapshot transaction keep reading the row its snapshot saw. Every row is built by one object
+// literal per kind, so rows of a kind share one hidden class and scans over them stay monomorphic.
+// Strings are immutable and shared as they are; everything else is copied field by field.
+
+const time = (d: Date): number => d.getTime();
+const timeOrNull = (d: Date | null): number | null => (d === null ? null : d.getTime());
+const dateOrNull = (t: number | null): Date | null => (t === null ? null : new Date(t));
+
+export interface ScheduleRow {
+  readonly id: string;
+  readonly doctorId: string;
+  readonly startTime: number;
+  readonly endTime: number;
+  readonly timeZone: string;
+  readonly feeAmount: number;
+  readonly feeCurrency: string;
+  readonly status: ScheduleStatus;
+  readonly bookedBy: string | null;
+  readonly rolledOverFrom: string | null;
+  /** Undefined when the record never had the field (returned without it, as it came). */
+  readonly localStartTime: string | null | undefined;
+  readonly availabilityId: string | null | undefined;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export function scheduleRow(
+  s: Omit<Schedule, 'id' | 'createdAt' | 'updatedAt'>,
+  id: string,
+  createdAt: number,
+  updatedAt: number,
+): ScheduleRow {
+  return {
+    id,
+    doctorId: s.doctorId,
+    startTime: time(s.startTime),
+    endTime: time(s.endTime),
+    timeZone: s.timeZone,
+    feeAmount: s.fee.amount,
+    feeCurrency: s.fee.currency,
+    status: s.status,
+    bookedBy: s.bookedBy,
+    rolledOverFrom: s.rolledOverFrom,
+    localStartTime: s.localStartTime,
+    availabilityId: s.availabilityId,
+    createdAt,
+    updatedAt,
+  };
+}
+
+/** A new row from `r` with a compare-and-set's changes: the same field order, so the same hidden class. */
+export function changedScheduleRow(
+  r: ScheduleRow,
+  c: { status?: ScheduleStatus | undefined; bookedBy?: string | null | undefined },
+  updatedAt: number,
+): ScheduleRow {
+  return {
+    id: r.id,
+    doctorId: r.doctorId,
+    startTime: r.startTime,
+    endTime: r.endTime,
+    timeZone: r.timeZone,
+    feeAmount: r.feeAmount,
+    feeCurrency: r.feeCurrency,
+    status: c.status ?? r.status,
+    bookedBy: 'bookedBy' in c ? (c.bookedBy ?? null) : r.bookedBy,
+    rolledOverFrom: r.rolledOverFrom,
+    localStartTime: r.localStartTime,
+    availabilityId: r.availabilityId,
+    createdAt: r.createdAt,
+    updatedAt,
+  };
+}
+
+export function toSchedule(r: ScheduleRow): Schedule {
+  const s: Schedule = {
+    id: r.id,
+    doctorId: r.doctorId,
+    startTime: new Date(r.startTime),
+    endTime: new Date(r.endTime),
+    timeZone: r.timeZone,
+    fee: { amount: r.feeAmount, currency: r.feeCurrency },
+    status: r.status,
+    bookedBy: r.bookedBy,
+    rolledOverFrom: r.rolledOverFrom,
+    createdAt: new Date(r.createdAt),
+    updatedAt: new Date(r.updatedAt),
+  };
+  if (r.localStartTime !== undefined) s.localStartTime = r.localStartTime;
+  if (r.availabilityId !== undefined) s.availabilityId = r.availabilityId;
+  return s;
+}
+
+/** A history line: the actor inlined (one object per line instead of two). */
+export interface HistoryRow {
+  readonly at: number;
+  readonly from: BookingStatus | null;
+  readonly to: BookingStatus;
+  readonly paymentStatus: PaymentStatus;
+  readonly role: Actor['role'];
+  readonly actorId: string;
+  readonly reason: string | null;
+}
+
+export function historyRow(h: BookingHistoryEntry): HistoryRow {
+  return {
+    at: time(h.at),
+    from: h.from,
+    to: h.to,
+    paymentStatus: h.paymentStatus,
+    role: h.actor.role,
+    actorId: h.actor.id,
+    reason: h.reason,
+  };
+}
+
+function toHistory(h: HistoryRow): BookingHistoryEntry {
+  return {
+    at: new Date(h.at),
+    from: h.from,
+    to: h.to,
+    paymentStatus: h.paymentStatus,
+    actor: { role: h.role, id: h.actorId },
+    reason: h.reason,
+  };
+}
+
+export interface BookingRow {
+  readonly id: string;
+  readonly patientId: string;
+  readonly doctorId: string;
+  readonly scheduleId: string;
+  readonly slotStart: number;
+  readonly slotEnd: number;
+  readonly timeZone: string;
+  readonly mode: BookingMode;
+  readonly plan: string;
+  readonly priceAmount: number;
+  readonly priceCurrency: string;
+  readonly status: BookingStatus;
+  readonly paymentStatus: PaymentStatus;
+  readonly cancelReason: CancelReason | null;
+  readonly paymentTransactionId: string | null;
+  readonly checkoutSessionId: string | null;
+  readonly paymentUrl: string | null;
+  readonly holdExpiresAt: number | null;
+  readonly idempotencyKey: string | null;
+  readonly amountRefunded: number;
+  /** Interned and frozen: bookings confirmed under the same rules share one object. */
+  readonly policy: Readonly<BookingPolicy> | null | undefined;
+  readonly remindersSent: readonly string[] | undefined;
+  readonly history: readonly HistoryRow[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** The fields a booking update may change, in row form. */
+export type BookingRowChanges = {
+  -readonly [K in Exclude<keyof BookingRow, 'id' | 'patientId' | 'doctorId' | 'createdAt'>]?: BookingRow[K];
+};
+
+export function bookingRow(
+  b: Omit<Booking, 'id' | 'createdAt' | 'updatedAt' | 'history' | 'policy'>,
+  id: string,
+  extra: {
+    policy: Readonly<BookingPolicy> | null | undefined;
+    history: readonly HistoryRow[];
+    createdAt: number;
+    updatedAt: number;
+  },
+): BookingRow {
+  return {
+    id,
+    patientId: b.patientId,
+    doctorId: b.doctorId,
+    scheduleId: b.scheduleId,
+    slotStart: time(b.slotStart),
+    slotEnd: time(b.slotEnd),
+    timeZone: b.timeZone,
+    mode: b.mode,
+    plan: b.plan,
+    priceAmount: b.price.amount,
+    priceCurrency: b.price.currency,
+    status: b.status,
+    paymentStatus: b.paymentStatus,
+    cancelReason: b.cancelReason,
+    paymentTransactionId: b.paymentTransactionId,
+    checkoutSessionId: b.checkoutSessionId,
+    paymentUrl: b.paymentUrl,
+    holdExpiresAt: timeOrNull(b.holdExpiresAt),
+    idempotencyKey: b.idempotencyKey,
+    amountRefunded: b.amountRefunded,
+    policy: extra.policy,
+    remindersSent: b.remindersSent === undefined ? undefined : [...b.remindersSent],
+    history: extra.history,
+    createdAt: extra.createdAt,
+    updatedAt: extra.updatedAt,
+  };
+}
+
+/** A new row from `r` with `c` applied: the same field order, so the same hidden class. */
+export function changedBookingRow(r: BookingRow, c: BookingRowChanges): BookingRow {
+  return {
+    id: r.id,
+    patientId: r.patientId,
+    doctorId: r.doctorId,
+    scheduleId: c.scheduleId ?? r.scheduleId,
+    slotStart: c.slotStart ?? r.slotStart,
+    slotEnd: c.slotEnd ?? r.slotEnd,
+    timeZone: c.timeZone ?? r.timeZone,
+    mode: c.mode ?? r.mode,
+    plan: c.plan ?? r.plan,
+    priceAmount: c.priceAmount ?? r.priceAmount,
+    priceCurrency: c.priceCurrency ?? r.priceCurrency,
+    status: c.status ?? r.status,
+    paymentStatus: c.paymentStatus ?? r.paymentStatus,
+    cancelReason: 'cancelReason' in c ? (c.cancelReason ?? null) : r.cancelReason,
+    paymentTransactionId: 'paymentTransactionId' in c ? (c.paymentTransactionId ?? null) : r.paymentTransactionId,
+    checkoutSessionId: 'checkoutSessionId' in c ? (c.checkoutSessionId ?? null) : r.checkoutSessionId,
+    paymentUrl: 'paymentUrl' in c ? (c.paymentUrl ?? null) : r.paymentUrl,
+    holdExpiresAt: 'holdExpiresAt' in c ? (c.holdExpiresAt ?? null) : r.holdExpiresAt,
+    idempotencyKey: 'idempotencyKey' in c ? (c.idempotencyKey ?? null) : r.idempotencyKey,
+    amountRefunded: c.amountRefunded ?? r.amountRefunded,
+    policy: 'policy' in c ? c.policy : r.policy,
+    remindersSent: 'remindersSent' in c ? c.remindersSent : r.remindersSent,
+    history: c.history ?? r.history,
+    createdAt: r.createdAt,
+    updatedAt: c.updatedAt ?? r.updatedAt,
+  };
+}
+
+export function toBooking(r: BookingRow): Booking {
+  const b: Booking = {
+    id: r.id,
+    patientId: r.patientId,
+    doctorId: r.doctorId,
+    scheduleId: r.scheduleId,
+    slotStart: new Date(r.slotStart),
+    slotEnd: new Date(r.slotEnd),
+    timeZone: r.timeZone,
+    mode: r.mode,
+    plan: r.plan,
+    price: { amount: r.priceAmount, currency: r.priceCurrency },
+    status: r.status,
+    paymentStatus: r.paymentStatus,
+    cancelReason: r.cancelReason,
+    paymentTransactionId: r.paymentTransactionId,
+    checkoutSessionId: r.checkoutSessionId,
+    paymentUrl: r.paymentUrl,
+    holdExpiresAt: dateOrNull(r.holdExpiresAt),
+    idempotencyKey: r.idempotencyKey,
+    amountRefunded: r.amountRefunded,
+    history: r.history.map(toHistory),
+    createdAt: new Date(r.createdAt),
+    updatedAt: new Date(r.updatedAt),
+  };
+  if (r.policy !== undefined) b.policy = r.policy === null ? null : copyPolicy(r.policy);
+  if (r.remindersSent !== undefined) b.remindersSent = [...r.remindersSent];
+  return b;
+}
+
+export function copyPolicy(p: Readonly<BookingPolicy>): BookingPolicy {
+  const c = p.cancellation;
+  const r = p.reschedule;
+  return {
+    cancellation: {
+      tiers: c.tiers.map((t) => ({ hoursBefore: t.hoursBefore, refundPercent: t.refundPercent })),
+      patientCutoffHours: c.patientCutoffHours,
+      afterStart: c.afterStart,
+    },
+    reschedule: {
+      patientDeadlineHours: r.patientDeadlineHours,
+      staffDeadlineHours: r.staffDeadlineHours,
+      maxPerBooking: r.maxPerBooking,
+      fee: r.fee,
+    },
+  };
+}
+
+/**
+ * Bookings confirmed under the same rules share one frozen policy object: its key is the policy's
+ * JSON, so a copy is kept only per distinct set of rules, not per booking.
+ */
+export class PolicyInterner {
+  private readonly known = new Map<string, Readonly<BookingPolicy>>();
+
+  intern(p: BookingPolicy | null | undefined): Readonly<BookingPolicy> | null | undefined {
+    if (p === null || p === undefined) return p;
+    const key = JSON.stringify(p);
+    let kept = this.known.get(key);
+    if (kept === undefined) {
+      const copy = copyPolicy(p);
+      Object.freeze(copy.cancellation.tiers);
+      for (const t of copy.cancellation.tiers) Object.freeze(t);
+      Object.freeze(copy.cancellation);
+      Object.freeze(copy.reschedule);
+      kept = Object.freeze(copy);
+      this.known.set(key, kept);
+    }
+    return kept;
+  }
+}
+
+export interface RefundRow {
+  readonly id: string;
+  readonly amount: number;
+  readonly status: RefundRecord['status'];
+  readonly providerRefundId: string | null;
+  readonly reason: string | null;
+  readonly failureMessage: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export function refundRow(r: RefundRecord): RefundRow {
+  return {
+    id: r.id,
+    amount: r.amount,
+    status: r.status,
+    providerRefundId: r.providerRefundId,
+    reason: r.reason,
+    failureMessage: r.failureMessage,
+    createdAt: time(r.createdAt),
+    updatedAt: time(r.updatedAt),
+  };
+}
+
+function toRefund(r: RefundRow): RefundRecord {
+  return {
+    id: r.id,
+    amount: r.amount,
+    status: r.status,
+    providerRefundId: r.providerRefundId,
+    reason: r.reason,
+    failureMessage: r.failureMessage,
+    createdAt: new Date(r.createdAt),
+    updatedAt: new Date(r.updatedAt),
+  };
+}
+
+export interface PaymentRow {
+  readonly id: string;
+  readonly bookingId: string;
+  readonly provider: string;
+  readonly providerPaymentId: string;
+  readonly checkoutSessionId: string | null;
+  readonly amount: number;
+  readonly currency: string;
+  readonly credited: boolean;
+  readonly refunds: readonly RefundRow[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export function paymentRow(
+  p: Omit<PaymentTransaction, 'id' | 'createdAt' | 'updatedAt' | 'refunds'> | PaymentRow,
+  id: string,
+  refunds: readonly RefundRow[],
+  createdAt: number,
+  updatedAt: number,
+): PaymentRow {
+  return {
+    id,
+    bookingId: p.bookingId,
+    provider: p.provider,
+    providerPaymentId: p.providerPaymentId,
+    checkoutSessionId: p.checkoutSessionId,
+    amount: p.amount,
+    currency: p.currency,
+    credited: p.credited,
+    refunds,
+    createdAt,
+    updatedAt,
+  };
+}
+
+export function toPayment(r: PaymentRow): PaymentTransaction {
+  return {
+    id: r.id,
+    bookingId: r.bookingId,
+    provider: r.provider,
+    providerPaymentId: r.providerPaymentId,
+    checkoutSessionId: r.checkoutSessionId,
+    amount: r.amount,
+    currency: r.currency,
+    credited: r.credited,
+    refunds: r.refunds.map(toRefund),
+    createdAt: new Date(r.createdAt),
+    updatedAt: new Date(r.updatedAt),
+  };
+}
+
+export interface LedgerRow {
+  readonly id: string;
+  readonly key: string;
+  readonly doctorId: string;
+  readonly bookingId: string;
+  readonly kind: LedgerEntry['kind'];
+  readonly amount: number;
+  readonly currency: string;
+  readonly createdAt: number;
+}
+
+export function ledgerRow(e: Omit<LedgerEntry, 'id'>, id: string): LedgerRow {
+  return {
+    id,
+    key: e.key,
+    doctorId: e.doctorId,
+    bookingId: e.bookingId,
+    kind: e.kind,
+    amount: e.amount,
+    currency: e.currency,
+    createdAt: time(e.createdAt),
+  };
+}
+
+export function toLedger(r: LedgerRow): LedgerEntry {
+  return {
+    id: r.id,
+    key: r.key,
+    doctorId: r.doctorId,
+    bookingId: r.bookingId,
+    kind: r.kind,
+    amount: r.amount,
+    currency: r.currency,
+    createdAt: new Date(r.createdAt),
+  };
+}
+
+export interface EventRow {
+  readonly id: string;
+  readonly type: string;
+  readonly at: number;
+}
+
+export const toCustomer = (c: PaymentCustomer): PaymentCustomer => ({
+  patientId: c.patientId,
+  provider: c.provider,
+  customerId: c.customerId,
+});
+
+export interface TimeOffRow {
+  readonly id: string;
+  readonly doctorId: string;
+  readonly start: number;
+  readonly end: number;
+  readonly reason: string | null;
+  readonly createdAt: number;
+}
+
+export const toTimeOff = (r: TimeOffRow): TimeOff => ({
+  id: r.id,
+  doctorId: r.doctorId,
+  start: new Date(r.start),
+  end: new Date(r.end),
+  reason: r.reason,
+  createdAt: new Date(r.createdAt),
+});
+
+/** Availability versions are few and their rules nested: kept as records, cloned whole. */
+export const copyAvailability = (r: AvailabilityRecord): AvailabilityRecord => structuredClone(r);
+
+/**
+ * An outbox delivery. The payload is kept as its JSON text (one string instead of a tree of
+ * objects) and parsed on read; a delivered record keeps no payload (`null`): nothing reads it
+ * after delivery, and the text is most of a record's size.
+ */
+export interface OutboxRow {
+  readonly key: string;
+  readonly eventId: string;
+  readonly consumer: string;
+  readonly type: string;
+  readonly bookingId: string | null;
+  readonly scheduleId: string | null;
+  readonly payload: string | null;
+  readonly version: number;
+  readonly createdAt: number;
+  readonly status: OutboxStatus;
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  readonly leaseOwner: string | null;
+  readonly leaseUntil: number | null;
+  readonly lastError: string | null;
+  readonly deliveredAt: number | null;
+}
+
+export function outboxRow(r: OutboxRow, c: Partial<Omit<OutboxRow, 'key'>>): OutboxRow {
+  return {
+    key: r.key,
+    eventId: c.eventId ?? r.eventId,
+    consumer: c.consumer ?? r.consumer,
+    type: c.type ?? r.type,
+    bookingId: 'bookingId' in c ? (c.bookingId ?? null) : r.bookingId,
+    scheduleId: 'scheduleId' in c ? (c.scheduleId ?? null) : r.scheduleId,
+    payload: 'payload' in c ? (c.payload ?? null) : r.payload,
+    version: c.version ?? r.version,
+    createdAt: c.createdAt ?? r.createdAt,
+    status: c.status ?? r.status,
+    attempts: c.attempts ?? r.attempts,
+    nextAttemptAt: c.nextAttemptAt ?? r.nextAttemptAt,
+    leaseOwner: 'leaseOwner' in c ? (c.leaseOwner ?? null) : r.leaseOwner,
+    leaseUntil: 'leaseUntil' in c ? (c.leaseUntil ?? null) : r.leaseUntil,
+    lastError: 'lastError' in c ? (c.lastError ?? null) : r.lastError,
+    deliveredAt: 'deliveredAt' in c ? (c.deliveredAt ?? null) : r.deliveredAt,
+  };
+}
+
+export function toOutbox(r: OutboxRow): OutboxRecord {
+  return {
+    key: r.key,
+    eventId: r.eventId,
+    consumer: r.consumer,
+    type: r.type,
+    bookingId: r.bookingId,
+    scheduleId: r.scheduleId,
+    payload: r.payload === null ? {} : (JSON.parse(r.payload) as Record<string, unknown>),
+    version: r.version,
+    createdAt: new Date(r.createdAt),
+    status: r.status,
+    attempts: r.attempts,
+    nextAttemptAt: new Date(r.nextAttemptAt),
+    leaseOwner: r.leaseOwner,
+    leaseUntil: dateOrNull(r.leaseUntil),
+    lastError: r.lastError,
+    deliveredAt: dateOrNull(r.deliveredAt),
+  };
+}
+
+export { dateOrNull, time, timeOrNull };
