@@ -109,13 +109,18 @@ export interface BookingEngineOptions<N extends Notifier = Notifier> {
    */
   reconcileEveryMs?: number;
   /**
-   * The sweep asks the provider about pending bookings older than this, in case a webhook
-   * was lost, and retries refunds left pending or failed for at least this long.
+   * The sweep asks the provider about a pending booking's checkout (in case a webhook was lost)
+   * first when the booking is this old or half its hold old, whichever is later, then each time
+   * that age doubles; a booking whose hold expired is asked once, by letting its hold go, and a
+   * hold that could not be let go is tried again this long after its expiry, then at doubling
+   * intervals. So an unpaid 15-minute hold costs two provider calls. Refunds left pending or
+   * failed for at least this long are retried.
    * @defaultValue 60_000
    */
   reconcileGraceMs?: number;
   /**
-   * How many records one sweep or clean-up pass handles per kind of work.
+   * How many records one read of a sweep or clean-up pass takes. A pass goes through everything
+   * due, page by page in keyset order, and lets the event loop run between pages.
    * @defaultValue 500
    */
   batchSize?: number;

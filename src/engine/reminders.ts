@@ -101,5 +101,6 @@ export async function sweepReminders(ctx: EngineContext): Promise<number> {
     const last = page.at(-1);
     if (page.length < limit || last === undefined) return sent;
     after = { createdAt: last.createdAt, id: last.id };
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

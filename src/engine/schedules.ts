@@ -204,5 +204,7 @@ export async function cleanupExpiredSchedules(ctx: EngineContext): Promise<numbe
     const removed = await ctx.store.transaction((tx) => tx.deleteSchedulesIf({ ids, expectedStatus: 'expired' }));
     deleted += removed;
     if (removed === 0 || batch.length < ctx.options.batchSize) return deleted;
+    // Lets the event loop run between pages: a long clean-up never blocks requests for long.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

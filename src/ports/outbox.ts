@@ -18,7 +18,11 @@ export interface OutboxRecord {
   type: string;
   bookingId: string | null;
   scheduleId: string | null;
-  /** JSON-safe: Dates are ISO strings. */
+  /**
+   * JSON-safe: Dates are ISO strings. Read-only: a store may hand out a frozen object (MemoryStore
+   * does), and may drop a delivered record's payload (MemoryStore reads it as `{}`; nothing reads
+   * it after delivery).
+   */
   payload: Record<string, unknown>;
   /** The payload's schema version. */
   version: number;

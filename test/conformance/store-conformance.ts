@@ -154,6 +154,53 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect((await store.findSchedules({ startFrom: minutes(60) })).map((s) => s.id)).toEqual([late.id]);
       });
 
+      it('pages slots by (startTime, id) with a keyset cursor, ties included, nothing twice or lost', async () => {
+        // Nine slots of two doctors, four of them starting at the same instant: the id breaks the tie.
+        const starts = [30, 0, 60, 60, 60, 90, 60, 120, 0];
+        for (const [i, start] of starts.entries()) {
+          await ops.insertSchedule(
+            newSchedule({
+              doctorId: i % 3 === 0 ? DOC2 : DOC1,
+              startTime: minutes(start),
+              endTime: minutes(start + 30),
+              status: i === 5 ? 'booked' : 'available',
+            }),
+          );
+        }
+        for (const query of [
+          {},
+          { doctorId: DOC1 },
+          { status: ['available', 'booked'] as const },
+          { endBefore: minutes(95) },
+        ]) {
+          const all = await store.findSchedules(query);
+          const paged: string[] = [];
+          let after: { startTime: Date; id: string } | undefined;
+          for (let pages = 0; pages < 20; pages++) {
+            const page = await store.findSchedules({ ...query, limit: 2, ...(after ? { after } : {}) });
+            paged.push(...page.map((x) => x.id));
+            const last = page.at(-1);
+            if (page.length < 2 || !last) break;
+            after = { startTime: last.startTime, id: last.id };
+          }
+          expect(paged, JSON.stringify(query)).toEqual(all.map((x) => x.id));
+          expect(new Set(paged).size).toBe(paged.length);
+        }
+        const all = await store.findSchedules({});
+        expect(all).toHaveLength(starts.length);
+        const tied = all.filter((x) => x.startTime.getTime() === minutes(60).getTime());
+        expect(tied).toHaveLength(4);
+        const second = tied[1] as Schedule;
+        // Resuming inside the tie gives the rest of it, then the later slots, in order.
+        const rest = await store.findSchedules({ after: { startTime: second.startTime, id: second.id } });
+        expect(rest.map((x) => x.id)).toEqual(all.slice(all.indexOf(second) + 1).map((x) => x.id));
+        // A cursor before the range starts it at the range; inside a transaction too.
+        const inRange = await store.transaction((tx) =>
+          tx.findSchedules({ startFrom: minutes(60), after: { startTime: minutes(-600), id: '' } }),
+        );
+        expect(inRange.map((x) => x.id)).toEqual(all.filter((x) => x.startTime >= minutes(60)).map((x) => x.id));
+      });
+
       it('deletes only the slots still in the expected status', async () => {
         const expired = await ops.insertSchedule(newSchedule({ status: 'expired' }));
         const live = await ops.insertSchedule(newSchedule({ startTime: minutes(60), endTime: minutes(90) }));
@@ -516,6 +563,50 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect(await store.ledgerBalances({ doctorId: DOC2 })).toEqual({ eur: 111 });
         expect(await store.ledgerBalances({ doctorId: PAT9 })).toEqual({});
         expect(await store.transaction((tx) => tx.ledgerBalances({ doctorId: DOC1 }))).toEqual(balances);
+      });
+
+      it('keeps the running total in the transaction of each line: rolled back with it, never moved by a repeated key', async () => {
+        await ops.appendLedgerEntry(ledgerEntry({ key: 'credit:kept', amount: 4000 }));
+        await expect(
+          store.transaction(async (tx) => {
+            expect(await tx.appendLedgerEntry(ledgerEntry({ key: 'credit:lost', amount: 999 }))).toBe(true);
+            expect(await tx.ledgerBalances({ doctorId: DOC1 })).toEqual({ eur: 4999 });
+            throw new Error('roll back');
+          }),
+        ).rejects.toThrow('roll back');
+        expect(await store.ledgerBalances({ doctorId: DOC1 })).toEqual({ eur: 4000 });
+        expect(await ops.appendLedgerEntry(ledgerEntry({ key: 'credit:kept', amount: 70 }))).toBe(false);
+        expect(await store.ledgerBalances({ doctorId: DOC1 })).toEqual({ eur: 4000 });
+        expect(await store.findLedgerEntries({ doctorId: DOC1 })).toHaveLength(1);
+      });
+
+      it('keeps the running total equal to the sum of lines when 40 transactions append to one wallet at once', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            store.transaction(async (tx) => {
+              const credit = await tx.appendLedgerEntry(
+                ledgerEntry({ key: `credit:c${i}`, amount: 100 + i, createdAt: minutes(i) }),
+              );
+              // Every fourth also debits; every fifth appends one shared key (only one of them adds it).
+              const debit =
+                i % 4 === 0 &&
+                (await tx.appendLedgerEntry(
+                  ledgerEntry({ key: `refund:d${i}`, kind: 'debit', amount: 30, createdAt: minutes(i) }),
+                ));
+              const shared =
+                i % 5 === 0 && (await tx.appendLedgerEntry(ledgerEntry({ key: 'credit:shared', amount: 7 })));
+              return { credit, debit, shared };
+            }),
+          ),
+        );
+        expect(results.filter((r) => r.credit)).toHaveLength(40);
+        expect(results.filter((r) => r.debit)).toHaveLength(10);
+        expect(results.filter((r) => r.shared)).toHaveLength(1);
+        const lines = await store.findLedgerEntries({ doctorId: DOC1 });
+        const sum = lines.reduce((total, e) => total + (e.kind === 'credit' ? e.amount : -e.amount), 0);
+        expect(lines).toHaveLength(51);
+        expect(sum).toBe(Array.from({ length: 40 }, (_, i) => 100 + i).reduce((a, b) => a + b, 0) - 300 + 7);
+        expect(await store.ledgerBalances({ doctorId: DOC1 })).toEqual({ eur: sum });
       });
 
       it('pages ledger entries by (createdAt, id) with a keyset cursor, ties included, nothing twice or lost', async () => {

@@ -55,7 +55,7 @@ describe('a payment that does not match the price', () => {
     const f = createFixture();
     const { slot, booking, sessionId } = await pendingBooking(f);
     f.gateway.pay(sessionId, { amount: 1 });
-    f.clock.advanceMinutes(2);
+    f.clock.advanceMinutes(8);
     const first = await f.engine.reconcile();
     expect(first.paymentsConfirmed).toBe(0);
     expect(f.events.filter((e) => e.name === 'payment.mismatch')).toHaveLength(1);
@@ -63,7 +63,7 @@ describe('a payment that does not match the price', () => {
     f.clock.advanceMinutes(2);
     expect((await f.engine.reconcile()).paymentsConfirmed).toBe(0);
     expect(f.gateway.calls.filter((c) => c.method === 'retrieveCheckout').length).toBe(asked);
-    f.clock.advanceMinutes(15);
+    f.clock.advanceMinutes(9);
     expect((await f.engine.reconcile()).holdsReleased).toBe(1);
     expect((await f.engine.getBooking(booking.id)).status).toBe('cancelled');
     f.clock.advanceMinutes(25 * 60);

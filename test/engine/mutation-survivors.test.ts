@@ -157,22 +157,22 @@ describe('confirming a payment', () => {
 });
 
 describe('the sweep', () => {
-  it('releases at most batchSize expired holds per pass', async () => {
+  it('releases every expired hold in one pass, batchSize per page', async () => {
     const f = createFixture({ batchSize: 1 });
     await pendingBooking(f, 24 * 60, PATIENTS.standard);
     await pendingBooking(f, 26 * 60, PATIENTS.other);
     f.clock.advanceMinutes(16); // both holds expired; their timeout jobs did not run
-    expect((await f.engine.reconcile()).holdsReleased).toBe(1);
-    expect((await f.engine.reconcile()).holdsReleased).toBe(1);
+    expect((await f.engine.reconcile()).holdsReleased).toBe(2);
+    expect((await f.engine.reconcile()).holdsReleased).toBe(0);
   });
 
-  it('finishes at most batchSize ended slots per pass', async () => {
+  it('finishes every ended slot in one pass, batchSize per page', async () => {
     const f = createFixture({ batchSize: 1 });
     await f.slot(60);
     await f.slot(120);
     f.clock.advanceMinutes(180); // both ended; their end-of-slot jobs did not run
-    expect((await f.engine.reconcile()).slotsFinished).toBe(1);
-    expect((await f.engine.reconcile()).slotsFinished).toBe(1);
+    expect((await f.engine.reconcile()).slotsFinished).toBe(2);
+    expect((await f.engine.reconcile()).slotsFinished).toBe(0);
   });
 
   it('reports a hold it could not release with the booking it is about', async () => {
@@ -187,7 +187,7 @@ describe('the sweep', () => {
   it('reports a checkout it could not ask about with the booking it is about', async () => {
     const f = createFixture();
     const { booking } = await pendingBooking(f);
-    f.clock.advanceMinutes(5); // past the grace period, hold still running
+    f.clock.advanceMinutes(8); // past the first ask (half the hold), hold still running
     f.gateway.failNext('retrieveCheckout');
     expect(await f.engine.reconcile()).toMatchObject({ errors: 1 });
     expect(failures(f)).toEqual([expect.objectContaining({ effect: 'reconcile:checkout', bookingId: booking.id })]);

@@ -91,13 +91,93 @@ describe('reconcile', () => {
     const slot = await f.slot();
     const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
     f.gateway.pay(f.gateway.sessionForBooking(booking.id)?.id ?? ''); // the webhook never arrives
-    f.clock.advanceMinutes(2);
+    // The sweep first asks at half the 15-minute hold (7.5 minutes): this pass's minute holds it.
+    f.clock.advanceMinutes(8);
     const report = await f.engine.reconcile();
     expect(report.paymentsConfirmed).toBe(1);
     expect(await f.engine.getBooking(booking.id)).toMatchObject({ status: 'scheduled', paymentStatus: 'paid' });
     expect((await f.engine.getWallet(DOCTOR)).balances).toEqual({ eur: 5000 });
     expect((await f.engine.reconcile()).paymentsConfirmed).toBe(0);
     expect((await f.engine.getWallet(DOCTOR)).entries).toHaveLength(1);
+  });
+
+  it('asks the provider about an unpaid 15-minute hold twice with the sweep running every minute: at half the hold, and expiring it', async () => {
+    const f = createFixture();
+    const slot = await f.slot();
+    const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    const asked = () => f.gateway.calls.filter((c) => c.method === 'retrieveCheckout' || c.method === 'expireCheckout');
+    const before = asked().length;
+    const when: number[] = [];
+    for (let minute = 1; minute <= 30; minute++) {
+      f.clock.advanceMinutes(1);
+      const calls = asked().length;
+      await f.engine.reconcile();
+      if (asked().length > calls) when.push(minute);
+    }
+    expect(
+      asked()
+        .slice(before)
+        .map((c) => c.method),
+    ).toEqual(['retrieveCheckout', 'expireCheckout']);
+    expect(when).toEqual([8, 15]);
+    expect((await f.engine.getBooking(booking.id)).status).toBe('cancelled');
+  });
+
+  it('asks about a 2-hour hold first at half of it (60 minutes), not on every pass', async () => {
+    const f = createFixture({ holdMinutes: 120 });
+    const slot = await f.slot(24 * 60);
+    await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    const when: number[] = [];
+    for (let minute = 1; minute <= 100; minute++) {
+      f.clock.advanceMinutes(1);
+      const calls = f.gateway.calls.length;
+      await f.engine.reconcile();
+      if (f.gateway.calls.length > calls) when.push(minute);
+    }
+    expect(when).toEqual([60]);
+  });
+
+  it('retries a hold it could not let go (a payment still processing) at doubling intervals, not every pass', async () => {
+    const f = createFixture();
+    const slot = await f.slot();
+    const { booking } = await f.engine.book({ patientId: PATIENTS.standard, scheduleId: slot.id });
+    f.gateway.payDelayed(f.gateway.sessionForBooking(booking.id)?.id ?? '');
+    f.clock.advanceMinutes(15);
+    const expiries: number[] = [];
+    for (let minute = 0; minute <= 40; minute++) {
+      const calls = f.gateway.calls.filter((c) => c.method === 'expireCheckout').length;
+      await f.engine.reconcile();
+      if (f.gateway.calls.filter((c) => c.method === 'expireCheckout').length > calls) expiries.push(minute);
+      f.clock.advanceMinutes(1);
+    }
+    // At expiry, then 1, 2, 4, 8, 16 and 32 minutes after it.
+    expect(expiries).toEqual([0, 1, 2, 4, 8, 16, 32]);
+    expect((await f.engine.getBooking(booking.id)).status).toBe('pending');
+  });
+
+  it('pages through more due holds and ended slots than batchSize in one pass, batchSize rows per read', async () => {
+    const f = createFixture({ batchSize: 1 });
+    for (const [i, patient] of [PATIENTS.standard, PATIENTS.other].entries()) {
+      const slot = await f.slot(24 * 60 + i * 60);
+      await f.engine.book({ patientId: patient, scheduleId: slot.id });
+    }
+    for (let i = 0; i < 5; i++) await f.slot(30 + i * 30);
+    const limits: (number | undefined)[] = [];
+    const findBookings = f.store.findBookings.bind(f.store);
+    const findSchedules = f.store.findSchedules.bind(f.store);
+    f.store.findBookings = (q) => {
+      limits.push(q.limit);
+      return findBookings(q);
+    };
+    f.store.findSchedules = (q) => {
+      limits.push(q.limit);
+      return findSchedules(q);
+    };
+    f.clock.advanceMinutes(6 * 60); // both holds expired (their slots are tomorrow), the five free slots ended; no job ran
+    const report = await f.engine.reconcile();
+    expect(report).toMatchObject({ holdsReleased: 2, slotsFinished: 5, errors: 0 });
+    expect(limits.length).toBeGreaterThanOrEqual(9);
+    expect(limits.every((limit) => limit === 1)).toBe(true);
   });
 
   it('leaves a young pending booking alone (grace period) and does not ask the provider about it', async () => {
@@ -131,6 +211,9 @@ describe('reconcile', () => {
     f.gateway.failNext('expireCheckout');
     expect(await f.engine.reconcile()).toMatchObject({ holdsReleased: 0, errors: 1 });
     expect((await f.engine.getBooking(booking.id)).status).toBe('pending');
+    // Retried a minute later (then at doubling intervals), not on every pass.
+    expect(await f.engine.reconcile()).toMatchObject({ holdsReleased: 0, errors: 0 });
+    f.clock.advanceMinutes(1);
     expect(await f.engine.reconcile()).toMatchObject({ holdsReleased: 1, errors: 0 });
     expect((await f.engine.getSchedule(slot.id)).status).toBe('available');
   });

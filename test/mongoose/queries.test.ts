@@ -25,7 +25,12 @@ import {
   doctorLockFilter,
   type Filter,
   idempotencyFilter,
+  LEDGER_DOCTOR_SORT,
+  ledgerDelta,
   lockUpdate,
+  migrationDoneUpdate,
+  migrationFilter,
+  nextLedgerDoctorFilter,
   patientLockFilter,
   paymentQueryFilter,
   paymentVersionFilter,
@@ -37,6 +42,12 @@ import {
   scheduleQueryFilter,
   scheduleSetUpdate,
   type Update,
+  WALLET_BALANCE_SORT,
+  WALLET_BALANCES_MIGRATION,
+  walletBalanceFilter,
+  walletBalanceIncrement,
+  walletBalanceReset,
+  walletBalancesFilter,
 } from '../../src/adapters/mongoose/queries.js';
 import { newPaymentTransaction, refundRecord } from '../support/records.js';
 import { at, BOOKING, DOC, newBooking, newSchedule, oid, PAT, PAT2, SLOT, SLOT2, T0 } from './samples.js';
@@ -137,6 +148,121 @@ describe('slot queries', () => {
   it('keeps limit 0 as "no rows" instead of the driver\'s "no limit"', () => {
     expect(scheduleQueryFilter({ limit: 0 }, 'objectId').limit).toBe(0);
     expect(scheduleQueryFilter({}, 'objectId').limit).toBeUndefined();
+  });
+});
+
+describe('slot keyset pages (after)', () => {
+  // Three slots tied at 60 (ids a < b < c), one before, one after.
+  const A = '64b0000000000000000000a1';
+  const B = '64b0000000000000000000a2';
+  const C = '64b0000000000000000000a3';
+  const slots = [
+    scheduleDoc({ _id: oid(SLOT2), startTime: at(0), endTime: at(30) }),
+    scheduleDoc({ _id: oid(A), startTime: at(60), endTime: at(90) }),
+    scheduleDoc({ _id: oid(B), startTime: at(60), endTime: at(90), status: 'booked' }),
+    scheduleDoc({ _id: oid(C), startTime: at(60), endTime: at(90) }),
+    scheduleDoc({ _id: oid(SLOT), startTime: at(120), endTime: at(150) }),
+  ];
+  const ids = (query: Parameters<typeof scheduleQueryFilter>[0]) => {
+    const { filter } = scheduleQueryFilter(query, 'objectId');
+    return slots.filter((s) => matches(filter, s)).map((s) => s._id.toHexString());
+  };
+
+  it('keeps only slots strictly after (startTime, id): later starts, and ties with a greater id', () => {
+    expect(ids({ after: { startTime: at(60), id: B } })).toEqual([C, SLOT]);
+    expect(ids({ after: { startTime: at(60), id: C } })).toEqual([SLOT]);
+    expect(ids({ after: { startTime: at(0), id: SLOT2 } })).toEqual([A, B, C, SLOT]);
+    expect(ids({ after: { startTime: at(120), id: SLOT } })).toEqual([]);
+    // A position between slots (no slot has it) resumes at the next one.
+    expect(ids({ after: { startTime: at(30), id: SLOT } })).toEqual([A, B, C, SLOT]);
+  });
+
+  it('sends a startTime range that bounds the index scan at the cursor, and the $or on (startTime, _id) beside it', () => {
+    const { filter } = scheduleQueryFilter({ doctorId: DOC, after: { startTime: at(60), id: B } }, 'objectId');
+    expect(filter).toEqual({
+      createdBy: oid(DOC),
+      startTime: { $gte: at(60) },
+      $or: [{ startTime: { $gt: at(60) } }, { startTime: at(60), _id: { $gt: oid(B) } }],
+    });
+  });
+
+  it('combines with the other filters: status, a later startFrom, startBefore and endBefore', () => {
+    expect(ids({ status: 'available', after: { startTime: at(60), id: A } })).toEqual([C, SLOT]);
+    expect(ids({ startBefore: at(100), after: { startTime: at(60), id: A } })).toEqual([B, C]);
+    expect(ids({ endBefore: at(90), after: { startTime: at(0), id: SLOT2 } })).toEqual([A, B, C]);
+    // A startFrom after the cursor stays the bound; one before it gives way to the cursor.
+    expect(
+      scheduleQueryFilter({ startFrom: at(100), after: { startTime: at(60), id: A } }, 'objectId').filter,
+    ).toMatchObject({ startTime: { $gte: at(100) } });
+    expect(
+      scheduleQueryFilter({ startFrom: at(10), after: { startTime: at(60), id: A } }, 'objectId').filter,
+    ).toMatchObject({ startTime: { $gte: at(60) } });
+    expect(ids({ startFrom: at(100), after: { startTime: at(60), id: A } })).toEqual([SLOT]);
+    // endBefore also bounds the start from above; the cursor the start from below.
+    expect(
+      scheduleQueryFilter({ status: 'expired', endBefore: at(90), after: { startTime: at(0), id: SLOT2 } }, 'objectId')
+        .filter.startTime,
+    ).toEqual({ $gte: at(0), $lte: at(90) });
+  });
+
+  it('takes an empty id as a position before every id at that start (ties included)', () => {
+    expect(ids({ after: { startTime: at(60), id: '' } })).toEqual([A, B, C, SLOT]);
+    expect(scheduleQueryFilter({ after: { startTime: at(60), id: '' } }, 'objectId').filter).toEqual({
+      startTime: { $gte: at(60) },
+    });
+  });
+
+  it('refuses a cursor that is not { startTime: Date, id: ObjectId string } with INVALID_INPUT, before any query', () => {
+    for (const after of [
+      null,
+      'x',
+      { startTime: 'yesterday', id: A },
+      { startTime: at(0), id: 'abc' },
+      { startTime: at(0), id: { $gt: '' } },
+      { id: A },
+    ]) {
+      expect(() => scheduleQueryFilter({ after: after as never }, 'objectId'), JSON.stringify(after)).toThrow(
+        expect.objectContaining({ code: 'INVALID_INPUT' }),
+      );
+    }
+  });
+});
+
+describe('wallet totals', () => {
+  const total = { _id: oid(SLOT), doctorId: oid(DOC), currency: 'eur', balance: 500, updatedAt: T0 };
+
+  it("finds one total by (doctorId, currency), and a doctor's totals by doctorId", () => {
+    expect(matches(walletBalanceFilter(oid(DOC), 'eur'), total)).toBe(true);
+    expect(matches(walletBalanceFilter(oid(DOC), 'usd'), total)).toBe(false);
+    expect(matches(walletBalanceFilter(oid(PAT), 'eur'), total)).toBe(false);
+    expect(matches(walletBalancesFilter(oid(DOC)), total)).toBe(true);
+    expect(matches(walletBalancesFilter(oid(PAT)), total)).toBe(false);
+    expect(WALLET_BALANCE_SORT).toEqual({ currency: 1 });
+  });
+
+  it('adds a credit and takes a debit off with $inc, stamping updatedAt; the backfill sets the sum', () => {
+    expect(ledgerDelta({ kind: 'credit', amount: 300 })).toBe(300);
+    expect(ledgerDelta({ kind: 'debit', amount: 300 })).toBe(-300);
+    const credited = updated(total, walletBalanceIncrement(ledgerDelta({ kind: 'credit', amount: 300 }), NOW));
+    expect(credited).toMatchObject({ balance: 800, updatedAt: NOW });
+    const debited = updated(credited, walletBalanceIncrement(ledgerDelta({ kind: 'debit', amount: 1000 }), NOW));
+    expect(debited.balance).toBe(-200);
+    expect(updated(debited, walletBalanceReset(4200, NOW)).balance).toBe(4200);
+  });
+
+  it('walks the ledger doctor by doctor: the first after the previous one, on the doctor index order', () => {
+    const line = { doctorId: oid(DOC) };
+    expect(nextLedgerDoctorFilter(null)).toEqual({});
+    expect(matches(nextLedgerDoctorFilter(oid('64b0000000000000000000d0')), line)).toBe(true);
+    expect(matches(nextLedgerDoctorFilter(oid(DOC)), line)).toBe(false);
+    expect(LEDGER_DOCTOR_SORT).toEqual({ doctorId: 1, createdAt: 1, _id: 1 });
+  });
+
+  it("keys the backfill's marker by the migration's name", () => {
+    const marker = { _id: WALLET_BALANCES_MIGRATION, ...migrationDoneUpdate(3, NOW).$set };
+    expect(marker).toEqual({ _id: 'wallet-balances', state: 'done', finishedAt: NOW, processed: 3 });
+    expect(matches(migrationFilter(WALLET_BALANCES_MIGRATION), marker)).toBe(true);
+    expect(matches(migrationFilter('another'), marker)).toBe(false);
   });
 });
 

@@ -36,6 +36,8 @@ describe.skipIf(!mongod.available)('query plans on a real server', () => {
         expect.stringMatching(/^booking\.find:.*slotStart,status$/),
         expect.stringMatching(/^payment\.find:refunds\.status$/),
         expect.stringMatching(/^ledger\.aggregate:doctorId$/),
+        expect.stringMatching(/^walletBalance\.find:doctorId$/),
+        expect.stringMatching(/^schedule\.find:\$or,.*startTime/),
         expect.stringMatching(/^availability\.find:doctorId,effectiveFrom,effectiveUntil$/),
         expect.stringMatching(/^timeOff\.find:doctorId,end,start$/),
       ]),

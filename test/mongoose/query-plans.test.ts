@@ -72,7 +72,11 @@ describe("every query the engine sends is served by one of careslot's indexes", 
     expect(seen('booking', 'findOneAndUpdate', 'remindersSent')).toBe(true); // a reminder marked once
     expect(seen('payment', 'find', 'refunds.status')).toBe(true); // the refund sweep
     expect(seen('booking', 'find', 'checkoutSessionId') || seen('booking', 'findOne', 'idempotencyKey')).toBe(true);
-    expect(seen('ledger', 'aggregate', 'doctorId')).toBe(true); // balances
+    expect(seen('ledger', 'aggregate', 'doctorId')).toBe(true); // a wallet total started from the lines
+    expect(seen('walletBalance', 'find', 'doctorId')).toBe(true); // balances, from the running totals
+    expect(seen('walletBalance', 'updateOne', 'currency')).toBe(true); // a line added to its total
+    expect(seen('migration', 'findOne', '_id')).toBe(true); // the totals' backfill marker
+    expect(seen('schedule', 'find', '$or')).toBe(true); // slot listings in keyset pages
     expect(seen('availability', 'find', 'effectiveFrom')).toBe(true); // computed slots, the version in force
     expect(seen('availability', 'findOneAndUpdate', 'effectiveUntil')).toBe(true); // a new version ends the old
     expect(seen('timeOff', 'find', 'end')).toBe(true); // time off around computed slots
@@ -162,7 +166,7 @@ describe('bounded reads', () => {
     expect(fake.queries[1]?.filter.startTime).toEqual({ $lt: at(10) });
   });
 
-  it("sums a doctor's wallet on the server ($group per currency): one row per currency, credits minus debits", async () => {
+  it("reads a doctor's wallet from its running totals: one document per currency, from the (doctorId, currency) index, never the ledger", async () => {
     const fake = createFakeMongo();
     const ops = autocommit(fake.store);
     const booking = '64b0000000000000000000b9';
@@ -175,15 +179,56 @@ describe('bounded reads', () => {
     );
     fake.queries.length = 0;
     expect(await fake.store.ledgerBalances({ doctorId: DOC })).toEqual({ eur: 3800, usd: 700 });
-    expect(fake.queries).toEqual([
-      expect.objectContaining({ collection: 'ledger', method: 'aggregate', filter: { doctorId: oid(DOC) } }),
+    expect(await fake.store.ledgerBalances({ doctorId: DOC })).toEqual({ eur: 3800, usd: 700 });
+    // The marker is read once; after it only the totals are, in currency order.
+    expect(fake.queries.map((x) => [x.collection, x.method])).toEqual([
+      ['migration', 'findOne'],
+      ['walletBalance', 'find'],
+      ['walletBalance', 'find'],
     ]);
+    const read = fake.queries[1] as RecordedQuery;
+    expect(read).toMatchObject({ filter: { doctorId: oid(DOC) }, sort: { currency: 1 } });
+    expect(supportingIndexes(MONGOOSE_STORE_INDEXES.walletBalance, read)).toContain(
+      'careslot_wallet_balance_doctor_currency',
+    );
+    expect(fake.queries.filter((x) => x.collection === 'ledger')).toEqual([]);
+    await expect(fake.store.ledgerBalances({ doctorId: 'd1' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it("changes a total with one update by (doctorId, currency), and starts a missing one from the doctor's lines ($group on the ledger index)", async () => {
+    const fake = createFakeMongo();
+    const ops = autocommit(fake.store);
+    const booking = '64b0000000000000000000b9';
+    await ops.appendLedgerEntry(ledgerEntry({ key: 'credit:1', doctorId: DOC, bookingId: booking, amount: 5000 }));
+    const first = fake.queries.filter((x) => x.collection === 'walletBalance' || x.method === 'aggregate');
+    expect(first.map((x) => [x.collection, x.method])).toEqual([
+      ['walletBalance', 'updateOne'],
+      ['ledger', 'aggregate'],
+      ['walletBalance', 'updateOne'],
+    ]);
+    expect(first[1]?.filter).toEqual({ doctorId: oid(DOC) });
+    expect(supportingIndexes(MONGOOSE_STORE_INDEXES.ledger, first[1] as RecordedQuery)).toContain(
+      'careslot_ledger_doctor_created',
+    );
     expect(ledgerBalancesPipeline(oid(DOC)).map((stage) => Object.keys(stage)[0])).toEqual([
       '$match',
       '$group',
       '$sort',
     ]);
-    await expect(fake.store.ledgerBalances({ doctorId: 'd1' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    fake.queries.length = 0;
+    await ops.appendLedgerEntry(ledgerEntry({ key: 'credit:2', doctorId: DOC, bookingId: booking, amount: 1 }));
+    const next = fake.queries.filter((x) => x.collection === 'walletBalance' || x.method === 'aggregate');
+    expect(next).toEqual([
+      expect.objectContaining({
+        collection: 'walletBalance',
+        method: 'updateOne',
+        filter: { doctorId: oid(DOC), currency: 'eur' },
+        inTransaction: true,
+      }),
+    ]);
+    expect(supportingIndexes(MONGOOSE_STORE_INDEXES.walletBalance, next[0] as RecordedQuery)).toContain(
+      'careslot_wallet_balance_doctor_currency',
+    );
   });
 });
 
@@ -196,7 +241,8 @@ describe("the real-server suite's tools, checked here", () => {
     await fake.store.ledgerBalances({ doctorId: DOC });
     const strip = ({ inTransaction: _, ...rest }: RecordedQuery) => rest;
     expect(log.map(strip)).toEqual(fake.queries.map(strip));
-    expect(log.map((x) => x.method)).toEqual(['find', 'countDocuments', 'aggregate']);
+    // ledgerBalances: the backfill marker, then the totals.
+    expect(log.map((x) => x.method)).toEqual(['find', 'countDocuments', 'findOne', 'find']);
   });
 
   it('reads explain() answers: an index scan passes; a collection scan, a blocking SORT or no plan fail', () => {

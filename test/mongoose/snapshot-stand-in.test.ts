@@ -3,7 +3,7 @@ import mongoose from 'mongoose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ACTIVE_BOOKING_INDEX } from '../../src/adapters/mongoose/index.js';
 import type { Schedule, StoreOperations } from '../../src/index.js';
-import { bookingData, DOC1, PAT1, PAT2 } from '../conformance/store-conformance.js';
+import { bookingData, DOC1, DOC2, PAT1, PAT2 } from '../conformance/store-conformance.js';
 import { autocommit } from '../support/autocommit.js';
 import { at, ledgerEntry, newSchedule } from '../support/records.js';
 import { createFakeMongo } from './support/fake-mongo.js';
@@ -386,7 +386,8 @@ describe('unique indexes', () => {
       return appended;
     });
     await inserted.promise;
-    expect(await autocommit(fake.store).appendLedgerEntry(entry)).toBe(true);
+    // The same key for another doctor: a write to another wallet total, so only the key collides.
+    expect(await autocommit(fake.store).appendLedgerEntry({ ...entry, doctorId: DOC2 })).toBe(true);
     await fake.store.createIndexes();
     const commit = vi.spyOn(fake.db, 'commit');
     indexed.resolve();

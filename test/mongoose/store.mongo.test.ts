@@ -103,6 +103,54 @@ describe.skipIf(!mongod.available)('MongooseStore on a real server', () => {
     expect(await store.findLedgerEntries({ doctorId: DOC1 })).toHaveLength(1);
   });
 
+  it("keeps the wallet's running total equal to its lines when 20 transactions append to it at once (the server's write conflicts, retried)", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        store.transaction((tx) =>
+          tx.appendLedgerEntry(
+            ledgerEntry({
+              key: `line:${i}`,
+              doctorId: DOC1,
+              kind: i % 4 === 3 ? 'debit' : 'credit',
+              amount: 100 + i,
+              createdAt: new Date(),
+            }),
+          ),
+        ),
+      ),
+    );
+    expect(results.every(Boolean)).toBe(true);
+    const lines = await store.findLedgerEntries({ doctorId: DOC1 });
+    const sum = lines.reduce((n, l) => n + (l.kind === 'credit' ? l.amount : -l.amount), 0);
+    expect(await store.ledgerBalances({ doctorId: DOC1 })).toEqual({ eur: sum });
+    const totals = await store.models.walletBalance.collection.find({}).toArray();
+    expect(totals).toEqual([expect.objectContaining({ doctorId: new mongoose.Types.ObjectId(DOC1), balance: sum })]);
+  });
+
+  it('backfills the totals of ledger lines an older careslot wrote, and marks it done so balances read the totals', async () => {
+    const doctorId = new mongoose.Types.ObjectId(DOC1);
+    const line = (key: string, amount: number, currency = 'eur') => ({
+      key,
+      doctorId,
+      bookingId: new mongoose.Types.ObjectId(),
+      kind: 'credit',
+      amount,
+      currency,
+      createdAt: new Date(),
+      __v: 0,
+    });
+    await store.models.ledger.collection.insertMany([line('old:1', 4000), line('old:2', 600), line('old:3', 9, 'usd')]);
+    await store.models.migration.collection.deleteMany({});
+    const upgraded = new MongooseStore({ connection, onWarning: () => {} });
+    // Without the marker, balances are summed from the ledger (correct, not yet from totals).
+    expect(await upgraded.ledgerBalances({ doctorId: DOC1 })).toEqual({ eur: 4600, usd: 9 });
+    expect(await upgraded.backfillWalletBalances()).toEqual({ ran: true, doctors: 1, totals: 2 });
+    expect(await store.models.migration.collection.countDocuments({ state: 'done' })).toBe(1);
+    await autocommit(upgraded).appendLedgerEntry(ledgerEntry({ key: 'new:1', doctorId: DOC1, amount: 1 }));
+    expect(await upgraded.ledgerBalances({ doctorId: DOC1 })).toEqual({ eur: 4601, usd: 9 });
+    expect(await upgraded.backfillWalletBalances()).toMatchObject({ ran: false });
+  });
+
   it('records one payment when 10 transactions insert the same provider payment at once', async () => {
     const payment = newPaymentTransaction({ providerPaymentId: 'pi_race', checkoutSessionId: null });
     const results = await Promise.all(

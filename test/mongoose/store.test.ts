@@ -388,6 +388,8 @@ describe('indexes', () => {
       outbox: [{ key: 1 }],
       availability: [],
       timeOff: [],
+      walletBalance: [{ doctorId: 1, currency: 1 }],
+      migration: [],
     });
   });
 
@@ -498,7 +500,15 @@ describe('readiness', () => {
   });
 });
 
-type Method = 'insertOne' | 'findOne' | 'find' | 'findOneAndUpdate' | 'deleteMany' | 'countDocuments';
+type Method =
+  | 'insertOne'
+  | 'findOne'
+  | 'find'
+  | 'aggregate'
+  | 'findOneAndUpdate'
+  | 'updateOne'
+  | 'deleteMany'
+  | 'countDocuments';
 
 /** Replaces the driver collection methods with recorders answering "nothing there". */
 function recordCollections(store: MongooseStore) {
@@ -507,7 +517,9 @@ function recordCollections(store: MongooseStore) {
     insertOne: { acknowledged: true },
     findOne: null,
     find: { toArray: async () => [] },
+    aggregate: { toArray: async () => [] },
     findOneAndUpdate: null,
+    updateOne: { acknowledged: true, matchedCount: 0, upsertedCount: 1 },
     deleteMany: { deletedCount: 0 },
     countDocuments: 0,
   };
@@ -515,7 +527,7 @@ function recordCollections(store: MongooseStore) {
     for (const method of Object.keys(answers) as Method[]) {
       vi.spyOn(model.collection, method).mockImplementation(((...args: unknown[]) => {
         calls.push({ collection: model.modelName, method, options: args.at(-1) as Record<string, unknown> });
-        return method === 'find' ? answers.find : Promise.resolve(answers[method]);
+        return method === 'find' || method === 'aggregate' ? answers[method] : Promise.resolve(answers[method]);
       }) as never);
     }
   }
@@ -535,6 +547,7 @@ async function everyRead(reads: StoreReads): Promise<void> {
   await reads.findPaymentTransaction({ provider: 'test', providerPaymentId: 'pi_1' });
   await reads.findPaymentTransactions({ bookingId: BOOKING });
   await reads.findLedgerEntries({ doctorId: DOC });
+  await reads.ledgerBalances({ doctorId: DOC });
   await reads.hasProcessedEvent('evt_1');
   await reads.getPaymentCustomer({ patientId: PAT, provider: 'test' });
 }
@@ -586,6 +599,9 @@ describe('transactions', () => {
       ['CareslotPatientLock', 'findOneAndUpdate', true],
       ['CareslotDoctorLock', 'findOneAndUpdate', true],
     ]);
+    // The ledger line's total: an $inc of an existing one, else (none there) an upsert from the lines' sum.
+    const totals = calls.filter((c) => c.collection === 'CareslotWalletBalance' && c.method === 'updateOne');
+    expect(totals.map((c) => c.options?.upsert ?? false)).toEqual([false, true]);
   });
 
   it.each([
@@ -637,7 +653,8 @@ describe('transactions', () => {
     const store = new MongooseStore({ connection, checkIndexes: false });
     const calls = recordCollections(store);
     await everyRead(store);
-    expect(calls).toHaveLength(13);
+    // ledgerBalances reads the wallet totals' marker, and (none there) sums the ledger.
+    expect(calls).toHaveLength(15);
     expect(calls.filter((c) => 'session' in (c.options ?? {}))).toEqual([]);
     expect(calls.filter((c) => c.options?.readPreference !== 'primary')).toEqual([]);
   });

@@ -79,9 +79,9 @@ if (serverAvailable) {
         () => new PostgresStore({ pool: t.pool, schema: 'careslot_concurrent' }),
       );
       const results = await Promise.all(stores.map((s) => s.migrate()));
-      expect(results.map((r) => r.applied).sort()).toEqual([[], [], [], [], [], [1, 2, 3, 4]]);
+      expect(results.map((r) => r.applied).sort()).toEqual([[], [], [], [], [], [1, 2, 3, 4, 5]]);
       const { rows } = await t.pool.query(`SELECT version FROM ${stores[0]?.tables.migrations} ORDER BY version`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
     });
   });
 

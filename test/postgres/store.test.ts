@@ -14,7 +14,7 @@ import { availabilityRecord } from '../conformance/availability-conformance.js';
 import { outboxRecord } from '../conformance/outbox-conformance.js';
 import { autocommit } from '../support/autocommit.js';
 import { rejectionOf } from '../support/engine-fixture.js';
-import { newBookingOf, newSchedule, T0 } from '../support/records.js';
+import { DOCTOR_ID, ledgerEntry, newBookingOf, newSchedule, T0 } from '../support/records.js';
 import { pgliteTemplate } from './support/pglite.js';
 import { pgliteTarget, reuseSchemasBetweenTests } from './support/targets.js';
 
@@ -108,8 +108,8 @@ describe('migrations and ready()', () => {
   it('applies the shipped migrations once: a second migrate() applies nothing, and the checksums are recorded', async () => {
     const schema = unusedSchema();
     const store = new PostgresStore({ pglite: db, schema });
-    expect(await store.migrate()).toEqual({ applied: [1, 2, 3, 4], version: 4 });
-    expect(await store.migrate()).toEqual({ applied: [], version: 4 });
+    expect(await store.migrate()).toEqual({ applied: [1, 2, 3, 4, 5], version: 5 });
+    expect(await store.migrate()).toEqual({ applied: [], version: 5 });
     await expect(store.ready()).resolves.toBeUndefined();
     // A second store on the same schema (another process starting) finds it ready.
     await expect(new PostgresStore({ pglite: db, schema }).ready()).resolves.toBeUndefined();
@@ -122,11 +122,12 @@ describe('migrations and ready()', () => {
       [2, 'outbox'],
       [3, 'availability'],
       [4, 'booking policy and reminders'],
+      [5, 'wallet balances and slot paging'],
     ]);
     for (const m of POSTGRES_MIGRATIONS) expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('upgrades a schema at version 1 (an earlier careslot) to 4: the outbox table and its indexes, data kept', async () => {
+  it('upgrades a schema at version 1 (an earlier careslot) to 5: the outbox table and its indexes, data kept', async () => {
     const schema = unusedSchema();
     const names = tableNames(schema, '');
     // The database an earlier careslot left: migration 1 only.
@@ -144,9 +145,9 @@ describe('migrations and ready()', () => {
     );
     const store = new PostgresStore({ pglite: db, schema });
     expect((await rejectionOf(store.ready())).message).toMatch(
-      /schema is at version 1, this careslot needs 4 \(missing 2 outbox, 3 availability, 4 booking policy and reminders\): run `await store.migrate\(\)`/,
+      /schema is at version 1, this careslot needs 5 \(missing 2 outbox, 3 availability, 4 booking policy and reminders, 5 wallet balances and slot paging\): run `await store.migrate\(\)`/,
     );
-    expect(await store.migrate()).toEqual({ applied: [2, 3, 4], version: 4 });
+    expect(await store.migrate()).toEqual({ applied: [2, 3, 4, 5], version: 5 });
     await expect(store.ready()).resolves.toBeUndefined();
     expect(await store.hasProcessedEvent('evt_old')).toBe(true);
     expect(await autocommit(store).appendOutbox([outboxRecord('e1')])).toBe(1);
@@ -157,13 +158,13 @@ describe('migrations and ready()', () => {
     expect(rows.map((r) => r.indexname)).toEqual([
       'outbox_booking',
       'outbox_claim',
-      'outbox_delivered',
+      'outbox_delivered_key',
       'outbox_pkey',
       'outbox_status_created',
     ]);
   });
 
-  it('upgrades a schema at version 2 to 4: availability and time-off tables, slots kept without a version', async () => {
+  it('upgrades a schema at version 2 to 5: availability and time-off tables, slots kept without a version', async () => {
     const schema = unusedSchema();
     const names = tableNames(schema, '');
     // The database the outbox release left: migrations 1 and 2.
@@ -183,9 +184,9 @@ describe('migrations and ready()', () => {
     );
     const store = new PostgresStore({ pglite: db, schema });
     expect((await rejectionOf(store.ready())).message).toMatch(
-      /schema is at version 2, this careslot needs 4 \(missing 3 availability, 4 booking policy and reminders\): run `await store.migrate\(\)`/,
+      /schema is at version 2, this careslot needs 5 \(missing 3 availability, 4 booking policy and reminders, 5 wallet balances and slot paging\): run `await store.migrate\(\)`/,
     );
-    expect(await store.migrate()).toEqual({ applied: [3, 4], version: 4 });
+    expect(await store.migrate()).toEqual({ applied: [3, 4, 5], version: 5 });
     const old = await store.getSchedule('s_old');
     expect(old?.doctorId).toBe('d1');
     expect(old?.availabilityId).toBeNull();
@@ -214,7 +215,7 @@ describe('migrations and ready()', () => {
     ['no prefix', ''],
     ['the longest prefix', 'clinic_north_wing_2031_x'],
   ])(
-    'upgrades a schema at version 3 to 4 (%s): old bookings kept with no policy and no reminders, no_show allowed',
+    'upgrades a schema at version 3 to 5 (%s): old bookings kept with no policy and no reminders, no_show allowed',
     async (_name, prefix) => {
       const schema = unusedSchema();
       const names = tableNames(schema, prefix);
@@ -247,9 +248,9 @@ describe('migrations and ready()', () => {
       );
       const store = new PostgresStore({ pglite: db, schema, tablePrefix: prefix });
       expect((await rejectionOf(store.ready())).message).toMatch(
-        /schema is at version 3, this careslot needs 4 \(missing 4 booking policy and reminders\): run `await store.migrate\(\)`/,
+        /schema is at version 3, this careslot needs 5 \(missing 4 booking policy and reminders, 5 wallet balances and slot paging\): run `await store.migrate\(\)`/,
       );
-      expect(await store.migrate()).toEqual({ applied: [4], version: 4 });
+      expect(await store.migrate()).toEqual({ applied: [4, 5], version: 5 });
       await expect(store.ready()).resolves.toBeUndefined();
       const old = await store.getBooking('b_old');
       expect(old).toMatchObject({ status: 'scheduled', policy: null, remindersSent: [] });
@@ -278,6 +279,74 @@ describe('migrations and ready()', () => {
     },
   );
 
+  it('upgrades a schema at version 4 to 5: each doctor’s balance per currency is summed from the ledger lines there, and new lines add to it once', async () => {
+    const schema = unusedSchema();
+    const names = tableNames(schema, '');
+    // The database the booking-policy release left: migrations 1 to 4, ledger lines but no totals.
+    await db.exec(`CREATE SCHEMA "${schema}";
+      CREATE TABLE ${names.qualified.migrations} (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());`);
+    for (const migration of MIGRATIONS.slice(0, 4)) {
+      await db.exec(fillTemplate(migration.sql, names));
+      await db.query(`INSERT INTO ${names.qualified.migrations} (version, name, checksum) VALUES ($1, $2, $3)`, [
+        migration.version,
+        migration.name,
+        checksumOf(migration),
+      ]);
+    }
+    const lines: [string, string, 'credit' | 'debit', number, string][] = [
+      ['credit:b1', 'd1', 'credit', 5000, 'eur'],
+      ['credit:b2', 'd1', 'credit', 700, 'eur'],
+      ['refund:r1', 'd1', 'debit', 1200, 'eur'],
+      ['credit:b3', 'd1', 'credit', 300, 'usd'],
+      ['credit:b4', 'd2', 'credit', 100, 'eur'],
+      ['refund:r2', 'd2', 'debit', 100, 'eur'],
+    ];
+    for (const [i, [key, doctor, kind, amount, currency]] of lines.entries()) {
+      await db.query(
+        `INSERT INTO ${names.qualified.ledger} (id, key, doctor_id, booking_id, kind, amount, currency, created_at)
+         VALUES ($1, $2, $3, 'b_old', $4, $5, $6, now())`,
+        [`l${i}`, key, doctor, kind, amount, currency],
+      );
+    }
+    const store = new PostgresStore({ pglite: db, schema });
+    expect((await rejectionOf(store.ready())).message).toMatch(
+      /schema is at version 4, this careslot needs 5 \(missing 5 wallet balances and slot paging\): run `await store.migrate\(\)`/,
+    );
+    expect(await store.migrate()).toEqual({ applied: [5], version: 5 });
+    expect(await store.ledgerBalances({ doctorId: 'd1' })).toEqual({ eur: 4500, usd: 300 });
+    // Lines that cancel out leave a total of 0: the currency is there, at 0.
+    expect(await store.ledgerBalances({ doctorId: 'd2' })).toEqual({ eur: 0 });
+    expect(await store.ledgerBalances({ doctorId: 'd3' })).toEqual({});
+    const credit = { key: 'credit:b5', doctorId: 'd1', bookingId: 'b5', kind: 'credit' as const, amount: 250 };
+    expect(await autocommit(store).appendLedgerEntry({ ...credit, currency: 'eur', createdAt: T0 })).toBe(true);
+    expect(await autocommit(store).appendLedgerEntry({ ...credit, currency: 'eur', createdAt: T0 })).toBe(false);
+    expect(await store.ledgerBalances({ doctorId: 'd1' })).toEqual({ eur: 4750, usd: 300 });
+    // The totals and the lines agree, per doctor and currency.
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${names.qualified.walletBalances} w FULL JOIN (
+         SELECT doctor_id, currency, SUM(CASE WHEN kind = 'credit' THEN amount ELSE -amount END) AS s
+           FROM ${names.qualified.ledger} GROUP BY doctor_id, currency) l USING (doctor_id, currency)
+        WHERE w.balance IS DISTINCT FROM l.s`,
+    );
+    expect(rows).toEqual([{ n: 0 }]);
+    const indexes = await db.query<{ tablename: string; indexdef: string }>(
+      `SELECT tablename, regexp_replace(indexdef, '^.* INDEX (\\S+) ON \\S+ USING btree ', '\\1 ') AS indexdef
+         FROM pg_indexes WHERE schemaname = $1 AND tablename IN ('doctor_appointment_schedules', 'wallet_balances')
+        ORDER BY tablename, indexname`,
+      [schema],
+    );
+    expect(indexes.rows.map((r) => `${r.tablename}: ${r.indexdef}`)).toEqual([
+      'doctor_appointment_schedules: doctor_appointment_schedules_pkey (id)',
+      "doctor_appointment_schedules: schedules_available_start (start_time, id) WHERE (status = 'available'::text)",
+      "doctor_appointment_schedules: schedules_booked_start (start_time, id) WHERE (status = 'booked'::text)",
+      'doctor_appointment_schedules: schedules_doctor_start_id (created_by, start_time, id)',
+      "doctor_appointment_schedules: schedules_expired_start (start_time, id) WHERE (status = 'expired'::text)",
+      "doctor_appointment_schedules: schedules_pending_start (start_time, id) WHERE (status = 'pending'::text)",
+      'doctor_appointment_schedules: schedules_start (start_time, id)',
+      'wallet_balances: wallet_balances_pkey (doctor_id, currency)',
+    ]);
+  });
+
   it('refuses a schema whose applied migration was changed, in ready() and migrate(), touching nothing', async () => {
     const store = new PostgresStore({ pglite: db, schema: unusedSchema() });
     await store.migrate();
@@ -290,10 +359,10 @@ describe('migrations and ready()', () => {
   it('refuses a schema with a migration newer than this careslot, saying to upgrade', async () => {
     const store = new PostgresStore({ pglite: db, schema: unusedSchema() });
     await store.migrate();
-    await db.query(`INSERT INTO ${store.tables.migrations} (version, name, checksum) VALUES (5, 'future', 'abc')`);
+    await db.query(`INSERT INTO ${store.tables.migrations} (version, name, checksum) VALUES (6, 'future', 'abc')`);
     const fresh = new PostgresStore({ pglite: db, schema: store.schema });
     expect((await rejectionOf(fresh.ready())).message).toMatch(
-      /has careslot migration 5, newer than this careslot knows \(up to 4\): upgrade careslot/,
+      /has careslot migration 6, newer than this careslot knows \(up to 5\): upgrade careslot/,
     );
     expect((await rejectionOf(fresh.migrate())).message).toMatch(/newer than this careslot knows/);
   });
@@ -304,7 +373,7 @@ describe('migrations and ready()', () => {
     await db.query(`DELETE FROM ${store.tables.migrations}`);
     const fresh = new PostgresStore({ pglite: db, schema: store.schema });
     expect((await rejectionOf(fresh.ready())).message).toMatch(
-      /schema is at version 0, this careslot needs 4 \(missing 1 initial schema, 2 outbox, 3 availability, 4 booking policy and reminders\): run `await store.migrate\(\)`/,
+      /schema is at version 0, this careslot needs 5 \(missing 1 initial schema, 2 outbox, 3 availability, 4 booking policy and reminders, 5 wallet balances and slot paging\): run `await store.migrate\(\)`/,
     );
   });
 });
@@ -407,7 +476,7 @@ describe('PostgresStore.embedded', () => {
 
     const second = await PostgresStore.embedded({ dataDir: dir });
     expect(await second.getSchedule(slot.id)).toEqual(slot);
-    expect(await second.migrate()).toEqual({ applied: [], version: 4 });
+    expect(await second.migrate()).toEqual({ applied: [], version: 5 });
     await second.close();
     expect(existsSync(join(dir, 'PG_VERSION'))).toBe(true);
   });
@@ -423,6 +492,45 @@ describe('PostgresStore.embedded', () => {
     await expect(PostgresStore.embedded({ pglite: db } as never)).rejects.toThrow(
       /embedded\(\) opens its own database; pass options.pglite to new PostgresStore\(\) instead/,
     );
+  });
+});
+
+describe('wallet balances', () => {
+  let store: PostgresStore;
+  beforeEach(async () => {
+    store = await target.store();
+  });
+
+  it('leaves the balance as it was when the transaction that appended a line throws', async () => {
+    expect(await autocommit(store).appendLedgerEntry(ledgerEntry({ bookingId: '64b0000000000000000000b1' }))).toBe(
+      true,
+    );
+    const error = await rejectionOf(
+      store.transaction(async (tx) => {
+        await tx.appendLedgerEntry(ledgerEntry({ bookingId: '64b0000000000000000000b2', amount: 700 }));
+        expect(await tx.ledgerBalances({ doctorId: DOCTOR_ID })).toEqual({ eur: 5700 });
+        throw new Error('after the append');
+      }),
+    );
+    expect(error.message).toBe('after the append');
+    expect(await store.ledgerBalances({ doctorId: DOCTOR_ID })).toEqual({ eur: 5000 });
+    expect((await store.findLedgerEntries({ doctorId: DOCTOR_ID })).map((e) => e.amount)).toEqual([5000]);
+  });
+
+  it('adds a debit as a negative amount, keeps currencies apart, and changes nothing for a key already there', async () => {
+    const ops = autocommit(store);
+    const booking = '64b0000000000000000000b1';
+    expect(await ops.appendLedgerEntry(ledgerEntry({ bookingId: booking }))).toBe(true);
+    expect(
+      await ops.appendLedgerEntry(ledgerEntry({ key: 'refund:r1', kind: 'debit', bookingId: booking, amount: 7000 })),
+    ).toBe(true);
+    expect(
+      await ops.appendLedgerEntry(ledgerEntry({ key: 'credit:usd', bookingId: booking, currency: 'usd', amount: 9 })),
+    ).toBe(true);
+    expect(
+      await ops.appendLedgerEntry(ledgerEntry({ key: 'refund:r1', kind: 'debit', bookingId: booking, amount: 1 })),
+    ).toBe(false);
+    expect(await store.ledgerBalances({ doctorId: DOCTOR_ID })).toEqual({ eur: -2000, usd: 9 });
   });
 });
 

@@ -1,6 +1,7 @@
 // BookingEngine options: every documented default, and a fail-fast message naming the option for every bad value.
 import { describe, expect, it } from 'vitest';
 import { resolveOptions } from '../../src/engine/options.js';
+import { firstPollAgeMs, pollDue } from '../../src/engine/reconcile.js';
 import {
   BookingEngine,
   DEFAULT_PLANS,
@@ -274,5 +275,32 @@ describe('engine option validation', () => {
     expect(engine.store).toBe(store);
     expect(engine.payments).toBe(payments);
     expect(engine.notifier).toBeInstanceOf(EventEmitterNotifier);
+  });
+});
+
+describe('the sweep’s widening poll schedule', () => {
+  const MIN = 60_000;
+  const first = 7.5 * MIN;
+  const due = (createdAt: number, from: number, to: number) => pollDue(createdAt, from, to, first);
+
+  it('polls each age first · 2^n exactly once when passes tile the time', () => {
+    const polled: number[] = [];
+    for (let minute = 1; minute <= 130; minute++) if (due(0, (minute - 1) * MIN, minute * MIN)) polled.push(minute);
+    expect(polled).toEqual([8, 15, 30, 60, 120]);
+  });
+
+  it('polls an age that falls in a long gap between passes once, and nothing before the first age', () => {
+    expect(due(0, 0, 7 * MIN)).toBe(false);
+    expect(due(0, 0, 7.5 * MIN)).toBe(true);
+    expect(due(0, 7.5 * MIN, 14.9 * MIN)).toBe(false);
+    expect(due(0, 10 * MIN, 100 * MIN)).toBe(true);
+    expect(due(0, 60 * MIN, 60 * MIN)).toBe(false);
+    expect(due(5 * MIN, 0, 12 * MIN)).toBe(false);
+    expect(due(5 * MIN, 0, 12.5 * MIN)).toBe(true);
+  });
+
+  it('waits for reconcileGraceMs or half the hold, whichever is later', () => {
+    expect(firstPollAgeMs({ options: { reconcileGraceMs: MIN, holdMinutes: 15 } } as never)).toBe(first);
+    expect(firstPollAgeMs({ options: { reconcileGraceMs: 20 * MIN, holdMinutes: 15 } } as never)).toBe(20 * MIN);
   });
 });

@@ -83,7 +83,6 @@ interface WorkerQueue {
   queueName: string;
   prefix: string;
 }
-const FINISHED_STATES = new Set(['completed', 'failed']);
 
 function checkKeep(name: string, value: unknown): KeepJobsOption {
   const valid =
@@ -184,6 +183,13 @@ export class BullMQScheduler implements JobScheduler {
    * Adds a delayed job (`delay` = runAt - now, at least 0). While a job with this id waits or
    * runs, nothing is added; a finished job kept by `removeOnComplete`/`removeOnFail` is
    * replaced, so an id can be scheduled again later.
+   *
+   * One round trip in the common case (a new id, or one whose job still waits or runs): the
+   * add goes out right behind a one-field read of the job's hash, on the same connection, so
+   * Redis answers both together. BullMQ's `add` with an existing id adds nothing and hands back
+   * a Job built from our own arguments (its timestamp, data and opts are ours, not the stored
+   * job's), so only that read tells a kept finished job from a pending one. Only then does
+   * `schedule` remove the finished job and add again (two more round trips).
    */
   async schedule(job: ScheduledJob): Promise<void> {
     if (typeof job.id !== 'string' || job.id.length === 0 || job.id.includes(':')) {
@@ -191,15 +197,20 @@ export class BullMQScheduler implements JobScheduler {
     }
     const runAt = job.runAt instanceof Date ? job.runAt.getTime() : Number.NaN;
     if (!Number.isFinite(runAt)) throw new TypeError(`${OWNER}: job ${job.id} needs a valid runAt Date`);
+    const data = plainData(job.data);
+    const add = () =>
+      this.queue.add(job.name, data, { ...this.jobOptions, jobId: job.id, delay: Math.max(0, runAt - Date.now()) });
     await this.withTimeout(`schedule ${job.name} (${job.id})`, async () => {
-      const state = await this.queue.getJobState(job.id);
-      if (state !== 'unknown' && !FINISHED_STATES.has(state)) return;
-      if (state !== 'unknown') await this.queue.remove(job.id);
-      await this.queue.add(job.name, plainData(job.data), {
-        ...this.jobOptions,
-        jobId: job.id,
-        delay: Math.max(0, runAt - Date.now()),
-      });
+      const client = await this.queue.getBackend().client;
+      // Sent first (ioredis writes in call order; BullMQ's add awaits before it sends), so Redis
+      // reads the id just before it runs the add. BullMQ sets `finishedOn` only when it moves a
+      // job to completed or failed, and deletes it when a finished job is retried. (A job that
+      // finishes between the read and the add still holds its id: any check-then-add has that.)
+      const [finishedOn] = await Promise.all([client.hget(this.queue.toKey(job.id), 'finishedOn'), add()]);
+      if (finishedOn === null) return;
+      // The id was kept by a finished job, so the add above was a no-op duplicate: replace it.
+      await this.queue.remove(job.id);
+      await add();
     });
   }
 

@@ -82,35 +82,19 @@ export class MemoryIndexes {
   }
 
   private booking(id: string, b: BookingRow | undefined, a: BookingRow | undefined): void {
-    const by = (field: (r: BookingRow) => string | null, r: BookingRow | undefined): Placement => {
-      const partition = r ? field(r) : null;
-      return r && partition !== null ? at(partition, r.createdAt) : null;
-    };
-    this.bookingsByDoctor.move(
-      by((r) => r.doctorId, b),
-      by((r) => r.doctorId, a),
-      id,
-    );
-    this.bookingsByPatient.move(
-      by((r) => r.patientId, b),
-      by((r) => r.patientId, a),
-      id,
-    );
+    this.bookingsByDoctor.move(b ? at(b.doctorId, b.createdAt) : null, a ? at(a.doctorId, a.createdAt) : null, id);
+    this.bookingsByPatient.move(b ? at(b.patientId, b.createdAt) : null, a ? at(a.patientId, a.createdAt) : null, id);
     this.bookingsBySchedule.move(
-      by((r) => r.scheduleId, b),
-      by((r) => r.scheduleId, a),
+      b ? at(b.scheduleId, b.createdAt) : null,
+      a ? at(a.scheduleId, a.createdAt) : null,
       id,
     );
     this.bookingsBySession.move(
-      by((r) => r.checkoutSessionId, b),
-      by((r) => r.checkoutSessionId, a),
+      b?.checkoutSessionId ? at(b.checkoutSessionId, b.createdAt) : null,
+      a?.checkoutSessionId ? at(a.checkoutSessionId, a.createdAt) : null,
       id,
     );
-    this.bookingsByStatus.move(
-      by((r) => r.status, b),
-      by((r) => r.status, a),
-      id,
-    );
+    this.bookingsByStatus.move(b ? at(b.status, b.createdAt) : null, a ? at(a.status, a.createdAt) : null, id);
     this.bookingsBySlotStart.move(b ? at(b.status, b.slotStart) : null, a ? at(a.status, a.slotStart) : null, id);
     moveIn(this.bookings, b?.createdAt, a?.createdAt, id);
   }

@@ -45,6 +45,7 @@ import {
   changedScheduleRow,
   copyAvailability,
   type EventRow,
+  frozenJson,
   historyRow,
   type LedgerRow,
   ledgerRow,
@@ -66,7 +67,7 @@ import {
   toTimeOff,
 } from './rows.js';
 import { isSnapshotConflict, SnapshotCoordinator, type Table } from './snapshot-tables.js';
-import { mergeSorted, type SortedIndex } from './sorted-index.js';
+import { mergeSorted, type SortedIds } from './sorted-index.js';
 
 interface TableMaps {
   schedules: Map<string, ScheduleRow>;
@@ -201,7 +202,7 @@ function* rowsOf<V>(table: Table<string, V>, ids: Iterable<string> | undefined):
  * key stays below `before`.
  */
 function walk(
-  index: SortedIndex | undefined,
+  index: SortedIds | undefined,
   bounds: { from?: number | undefined; before?: number | undefined; after?: { at: number; id: string } | undefined },
 ): Iterable<string> | undefined {
   if (index === undefined) return undefined;
@@ -454,7 +455,7 @@ class MemoryOperations implements StoreOperations {
       before: q.createdBefore === undefined ? undefined : q.createdBefore.getTime() + 1,
       after: q.after === undefined ? undefined : { at: q.after.createdAt.getTime(), id: q.after.id },
     };
-    const through = (index: SortedIndex | undefined) => rowsOf(table, walk(index, bounds));
+    const through = (index: SortedIds | undefined) => rowsOf(table, walk(index, bounds));
     if (q.checkoutSessionId !== undefined) return through(indexes.bookingsBySession.get(q.checkoutSessionId));
     if (q.scheduleId !== undefined) return through(indexes.bookingsBySchedule.get(q.scheduleId));
     if (q.patientId !== undefined) return through(indexes.bookingsByPatient.get(q.patientId));
@@ -698,14 +699,14 @@ class MemoryOperations implements StoreOperations {
 
   async appendOutbox(records: readonly NewOutboxRecord[]): Promise<number> {
     let added = 0;
-    // Consumers of one event share its payload: its text is made once.
-    const texts = new Map<Record<string, unknown>, string>();
+    // Consumers of one event share its payload: it is copied (and frozen) once.
+    const copies = new Map<Record<string, unknown>, Readonly<Record<string, unknown>>>();
     for (const record of records) {
       if (this.t.outbox.has(record.key)) continue;
-      let payload = texts.get(record.payload);
+      let payload = copies.get(record.payload);
       if (payload === undefined) {
-        payload = JSON.stringify(record.payload);
-        texts.set(record.payload, payload);
+        payload = frozenJson(record.payload) as Readonly<Record<string, unknown>>;
+        copies.set(record.payload, payload);
       }
       const createdAt = record.createdAt.getTime();
       const row: OutboxRow = {

@@ -22,6 +22,10 @@ import type { OutboxRecord, OutboxStatus } from '../../ports/outbox.js';
 // Strings are immutable and shared as they are; everything else is copied field by field.
 
 const time = (d: Date): number => d.getTime();
+
+/** Rows share one empty list rather than each keeping its own (none is ever changed in place). */
+const NONE: readonly never[] = Object.freeze([]);
+const listOf = <T>(items: readonly T[]): readonly T[] => (items.length === 0 ? NONE : items);
 const timeOrNull = (d: Date | null): number | null => (d === null ? null : d.getTime());
 const dateOrNull = (t: number | null): Date | null => (t === null ? null : new Date(t));
 
@@ -210,7 +214,7 @@ export function bookingRow(
     idempotencyKey: b.idempotencyKey,
     amountRefunded: b.amountRefunded,
     policy: extra.policy,
-    remindersSent: b.remindersSent === undefined ? undefined : [...b.remindersSent],
+    remindersSent: b.remindersSent === undefined ? undefined : listOf([...b.remindersSent]),
     history: extra.history,
     createdAt: extra.createdAt,
     updatedAt: extra.updatedAt,
@@ -387,7 +391,7 @@ export function paymentRow(
     amount: p.amount,
     currency: p.currency,
     credited: p.credited,
-    refunds,
+    refunds: listOf(refunds),
     createdAt,
     updatedAt,
   };
@@ -480,9 +484,31 @@ export const toTimeOff = (r: TimeOffRow): TimeOff => ({
 export const copyAvailability = (r: AvailabilityRecord): AvailabilityRecord => structuredClone(r);
 
 /**
- * An outbox delivery. The payload is kept as its JSON text (one string instead of a tree of
- * objects) and parsed on read; a delivered record keeps no payload (`null`): nothing reads it
- * after delivery, and the text is most of a record's size.
+ * A frozen copy of a JSON-safe value (what an outbox payload is): one walk, and reads can hand
+ * out the frozen object itself (mutating it throws instead of changing the store).
+ */
+export function frozenJson(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = frozenJson(value[i]);
+    return Object.freeze(out);
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const v = frozenJson((value as Record<string, unknown>)[key]);
+    if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true });
+    else out[key] = v;
+  }
+  return Object.freeze(out);
+}
+
+const NO_PAYLOAD: Record<string, unknown> = Object.freeze({});
+
+/**
+ * An outbox delivery. The payload is kept frozen and handed out as it is (reads copy nothing of
+ * it); a delivered record keeps no payload (`null`, read as `{}`): nothing reads it after
+ * delivery, and it is most of a record's size.
  */
 export interface OutboxRow {
   readonly key: string;
@@ -491,7 +517,7 @@ export interface OutboxRow {
   readonly type: string;
   readonly bookingId: string | null;
   readonly scheduleId: string | null;
-  readonly payload: string | null;
+  readonly payload: Readonly<Record<string, unknown>> | null;
   readonly version: number;
   readonly createdAt: number;
   readonly status: OutboxStatus;
@@ -532,7 +558,7 @@ export function toOutbox(r: OutboxRow): OutboxRecord {
     type: r.type,
     bookingId: r.bookingId,
     scheduleId: r.scheduleId,
-    payload: r.payload === null ? {} : (JSON.parse(r.payload) as Record<string, unknown>),
+    payload: (r.payload ?? NO_PAYLOAD) as Record<string, unknown>,
     version: r.version,
     createdAt: new Date(r.createdAt),
     status: r.status,

@@ -60,24 +60,61 @@ export class SortedIndex {
   }
 }
 
-/** One SortedIndex per partition (a doctor, a status): `partition → (key, id)`. */
+/** The walk both index shapes offer. */
+export interface SortedIds {
+  readonly size: number;
+  range(from?: number, before?: number, afterId?: string): Iterable<string>;
+}
+
+/**
+ * A partition holding one entry (most do: a booking's payments, a slot's bookings, a checkout
+ * session's booking): one small object instead of a SortedIndex and its two arrays.
+ */
+class SingleEntry implements SortedIds {
+  readonly size = 1;
+  constructor(
+    readonly key: number,
+    readonly id: string,
+  ) {}
+
+  *range(from = Number.NEGATIVE_INFINITY, before = Number.POSITIVE_INFINITY, afterId?: string): Generator<string> {
+    if (this.key >= before) return;
+    if (afterId === undefined ? this.key >= from : this.key > from || (this.key === from && this.id > afterId)) {
+      yield this.id;
+    }
+  }
+}
+
+/** One sorted index per partition (a doctor, a status): `partition → (key, id)`. */
 export class PartitionedIndex {
-  private readonly parts = new Map<string, SortedIndex>();
+  private readonly parts = new Map<string, SortedIndex | SingleEntry>();
 
   add(partition: string, key: number, id: string): void {
-    let index = this.parts.get(partition);
-    if (!index) {
-      index = new SortedIndex();
-      this.parts.set(partition, index);
+    const part = this.parts.get(partition);
+    if (part === undefined) {
+      this.parts.set(partition, new SingleEntry(key, id));
+      return;
     }
-    index.add(key, id);
+    if (part instanceof SingleEntry) {
+      if (part.key === key && part.id === id) return;
+      const index = new SortedIndex();
+      index.add(part.key, part.id);
+      index.add(key, id);
+      this.parts.set(partition, index);
+      return;
+    }
+    part.add(key, id);
   }
 
   delete(partition: string, key: number, id: string): void {
-    const index = this.parts.get(partition);
-    if (!index) return;
-    index.delete(key, id);
-    if (index.size === 0) this.parts.delete(partition);
+    const part = this.parts.get(partition);
+    if (part === undefined) return;
+    if (part instanceof SingleEntry) {
+      if (part.key === key && part.id === id) this.parts.delete(partition);
+      return;
+    }
+    part.delete(key, id);
+    if (part.size === 0) this.parts.delete(partition);
   }
 
   /** Moves an entry: a no-op when neither the partition nor the key changed. */
@@ -87,7 +124,7 @@ export class PartitionedIndex {
     if (to) this.add(to.partition, to.key, id);
   }
 
-  get(partition: string): SortedIndex | undefined {
+  get(partition: string): SortedIds | undefined {
     return this.parts.get(partition);
   }
 }

@@ -18,7 +18,9 @@ export type MongooseStoreModelKey =
   | 'doctorLock'
   | 'outbox'
   | 'availability'
-  | 'timeOff';
+  | 'timeOff'
+  | 'walletBalance'
+  | 'migration';
 
 export const MODEL_KEYS: readonly MongooseStoreModelKey[] = [
   'schedule',
@@ -32,6 +34,8 @@ export const MODEL_KEYS: readonly MongooseStoreModelKey[] = [
   'outbox',
   'availability',
   'timeOff',
+  'walletBalance',
+  'migration',
 ];
 
 /**
@@ -50,17 +54,21 @@ export const DEFAULT_MODEL_NAMES: Readonly<Record<MongooseStoreModelKey, string>
   outbox: 'CareslotOutbox',
   availability: 'CareslotAvailability',
   timeOff: 'CareslotTimeOff',
+  walletBalance: 'CareslotWalletBalance',
+  migration: 'CareslotMigration',
 });
 
 /**
- * Collections whose default name is not mongoose's pluralized model name: the outbox and the
- * availability rules and time off are careslot's own (no original system's data to keep), so
- * they get plain names.
+ * Collections whose default name is not mongoose's pluralized model name: the outbox, the
+ * availability rules and time off, the wallet totals and the migration markers are careslot's own
+ * (no original system's data to keep), so they get plain names.
  */
 export const DEFAULT_COLLECTION_NAMES: Readonly<Partial<Record<MongooseStoreModelKey, string>>> = Object.freeze({
   outbox: 'careslot_outbox',
   availability: 'careslot_availability',
   timeOff: 'careslot_time_off',
+  walletBalance: 'careslot_wallet_balances',
+  migration: 'careslot_migrations',
 });
 
 export interface MoneyDocument {
@@ -309,6 +317,36 @@ export interface TimeOffDocument {
   __v?: number;
 }
 
+/**
+ * `CareslotWalletBalance` (collection `careslot_wallet_balances`): a doctor's running total in one
+ * currency (credits minus debits, minor units), changed in the transaction of each ledger line
+ * `appendLedgerEntry` adds, so `ledgerBalances` reads one document per currency. The ledger lines
+ * stay the audit trail and sum to it.
+ */
+export interface WalletBalanceDocument {
+  _id: ObjectId;
+  doctorId: HostId;
+  currency: string;
+  /** Whole minor units; below zero when debits exceed the credits before them. */
+  balance: number;
+  updatedAt: Date;
+  __v?: number;
+}
+
+/**
+ * `CareslotMigration` (collection `careslot_migrations`): one marker per data migration, keyed by
+ * its name, written when the migration finished (`backfillWalletBalances()` writes
+ * `wallet-balances`).
+ */
+export interface MigrationDocument {
+  _id: string;
+  state: 'done';
+  finishedAt: Date;
+  /** How many records the run went through (for the wallet totals: doctors). */
+  processed: number;
+  __v?: number;
+}
+
 export interface DocumentsByKey {
   schedule: ScheduleDocument;
   booking: BookingDocument;
@@ -321,4 +359,6 @@ export interface DocumentsByKey {
   outbox: OutboxDocument;
   availability: AvailabilityDocument;
   timeOff: TimeOffDocument;
+  walletBalance: WalletBalanceDocument;
+  migration: MigrationDocument;
 }

@@ -8,6 +8,7 @@ export {
   DEFAULT_MODEL_NAMES,
   type DoctorLockDocument,
   type LedgerEntryDocument,
+  type MigrationDocument,
   type MoneyDocument,
   type MongooseStoreModelKey,
   type OutboxDocument,
@@ -19,6 +20,7 @@ export {
   type RefundDocument,
   type ScheduleDocument,
   type TimeOffDocument,
+  type WalletBalanceDocument,
   type WeeklyWindowDocument,
 } from './documents.js';
 export type { HostId, HostIdMode } from './ids.js';
@@ -28,4 +30,5 @@ export {
   type MongooseStoreModels,
   type MongooseStoreOptions,
   type MongooseStoreWarningCode,
+  type WalletBackfillResult,
 } from './mongoose-store.js';

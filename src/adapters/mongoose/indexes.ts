@@ -141,7 +141,7 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
     {
       fields: { doctorId: 1, createdAt: 1, _id: 1 },
       options: { name: 'careslot_ledger_doctor_created' },
-      purpose: "a doctor's wallet: entries and balances",
+      purpose: "a doctor's wallet entries, and the sums that start or backfill the wallet totals",
     },
     {
       fields: { bookingId: 1, createdAt: 1, _id: 1 },
@@ -228,6 +228,18 @@ export const MONGOOSE_STORE_INDEXES: Readonly<Record<MongooseStoreModelKey, read
       purpose: "a doctor's time off overlapping a range",
     },
   ],
+  // Unique: without it two first lines of one doctor and currency, committed at once, upsert two
+  // totals instead of conflicting, and one of them is lost. It also serves `ledgerBalances`
+  // (the doctor, sorted by currency).
+  walletBalance: [
+    {
+      fields: { doctorId: 1, currency: 1 },
+      options: { name: 'careslot_wallet_balance_doctor_currency', unique: true },
+      purpose: "one running wallet total per doctor and currency, and a doctor's balances",
+    },
+  ],
+  // Markers are found by their _id (the migration's name): no index of their own.
+  migration: [],
 };
 
 /**

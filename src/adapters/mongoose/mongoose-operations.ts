@@ -33,7 +33,7 @@ import type {
 import type { NewOutboxRecord, OutboxClaim, OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
 import type { DocumentsByKey, MongooseStoreModelKey } from './documents.js';
 import { isDuplicateKeyError, toStoreError, UniqueConflictError } from './errors.js';
-import { type HostIdMode, type ObjectId, toHostId, toKey, toObjectId } from './ids.js';
+import { type HostId, type HostIdMode, type ObjectId, toHostId, toKey, toObjectId } from './ids.js';
 import {
   availabilityToDocument,
   bookingChangesToDocument,
@@ -83,10 +83,15 @@ import {
   type Filter,
   idempotencyFilter,
   isInForce,
+  LEDGER_DOCTOR_SORT,
   ledgerBalancesPipeline,
+  ledgerDelta,
   ledgerKeyFilter,
   ledgerQueryFilter,
   lockUpdate,
+  migrationDoneUpdate,
+  migrationFilter,
+  nextLedgerDoctorFilter,
   OUTBOX_RELEASE_UPDATE,
   OUTBOX_RETENTION_SORT,
   OUTBOX_SORT,
@@ -115,6 +120,12 @@ import {
   TIME_OFF_SORT,
   timeOffQueryFilter,
   type Update,
+  WALLET_BALANCE_SORT,
+  WALLET_BALANCES_MIGRATION,
+  walletBalanceFilter,
+  walletBalanceIncrement,
+  walletBalanceReset,
+  walletBalancesFilter,
 } from './queries.js';
 
 export type ClientSession = mongoose.mongo.ClientSession;
@@ -144,6 +155,11 @@ export interface StoreCollection<T> {
     update: Update,
     options: { returnDocument: 'after'; upsert?: boolean; session?: ClientSession },
   ): Promise<T | null>;
+  updateOne(
+    filter: Filter,
+    update: Update,
+    options: { upsert?: boolean; session?: ClientSession },
+  ): Promise<{ matchedCount: number; upsertedCount: number }>;
   deleteMany(filter: Filter, options: { session?: ClientSession }): Promise<{ deletedCount: number }>;
   countDocuments(filter: Filter, options: ReadOptions): Promise<number>;
 }
@@ -151,12 +167,26 @@ export interface StoreCollection<T> {
 export type StoreCollections = { [K in MongooseStoreModelKey]: StoreCollection<DocumentsByKey[K]> };
 export type StoreModels = { [K in MongooseStoreModelKey]: mongoose.Model<DocumentsByKey[K]> };
 
+/**
+ * Whether `ledgerBalances` may read the running totals: only once `backfillWalletBalances()`
+ * wrote its marker (before it, doctors with ledger lines from before the totals have none, and
+ * the balances are summed from the ledger instead). Shared by a store's reads and transactions.
+ */
+export interface WalletTotalsState {
+  /** Set once the marker was seen; a marker is never taken back, so it is not read again. */
+  backfilled: boolean;
+  /** Called each time balances are summed from the ledger because the marker is missing. */
+  onSummedFromLedger?: () => void;
+}
+
 export interface OperationsDeps {
   /** Cast and validate documents before they are written. */
   models: StoreModels;
   collections: StoreCollections;
   hostIds: HostIdMode;
   now: () => Date;
+  /** @defaultValue the marker is read on every `ledgerBalances` until it is found */
+  walletTotals?: WalletTotalsState;
 }
 
 const TO_OBJECT: mongoose.ToObjectOptions = {
@@ -295,19 +325,60 @@ export class MongooseReads implements StoreReads {
   }
 
   /**
-   * A doctor's wallet balance per currency (credits minus debits, minor units), summed by the
-   * server (`$group` over the doctor's ledger index): one small document per currency comes
-   * back, however long the ledger.
+   * A doctor's wallet balance per currency (credits minus debits, minor units): the running
+   * totals `appendLedgerEntry` keeps, one document per currency from the (doctorId, currency)
+   * index, however long the ledger. Until `backfillWalletBalances()` marked the totals complete,
+   * the balances are summed from the ledger instead (`$group` on the doctor's ledger index), so
+   * a doctor whose lines all predate the totals is never shown a wrong balance.
    */
   async ledgerBalances(args: { doctorId: string }): Promise<Record<string, number>> {
     if (args === null || typeof args !== 'object') throw invalidArgument('ledgerBalances');
+    const doctorId = toHostId(args.doctorId, 'doctorId', this.deps.hostIds);
+    if (!(await this.walletTotalsBackfilled())) {
+      this.deps.walletTotals?.onSummedFromLedger?.();
+      return this.ledgerSums(doctorId);
+    }
+    const totals = await this.c.walletBalance
+      .find(walletBalancesFilter(doctorId), {
+        ...this.readOptions({ projection: { currency: 1, balance: 1 } }),
+        sort: WALLET_BALANCE_SORT,
+        ...listOptions(undefined),
+      })
+      .toArray();
+    return Object.fromEntries(totals.map((total) => [total.currency, total.balance]));
+  }
+
+  /** Credits minus debits per currency, summed by the server over the doctor's ledger lines. */
+  protected async ledgerSums(doctorId: HostId): Promise<Record<string, number>> {
     const rows = await this.c.ledger
-      .aggregate<{ _id: string; balance: number }>(
-        ledgerBalancesPipeline(toHostId(args.doctorId, 'doctorId', this.deps.hostIds)),
-        this.readOptions(),
-      )
+      .aggregate<{ _id: string; balance: number }>(ledgerBalancesPipeline(doctorId), this.readOptions())
       .toArray();
     return Object.fromEntries(rows.map((row) => [row._id, row.balance]));
+  }
+
+  /** Whether the wallet totals' backfill marker exists (read until it is seen once). */
+  async walletTotalsBackfilled(): Promise<boolean> {
+    const state = this.deps.walletTotals;
+    if (state?.backfilled) return true;
+    const marker = await this.c.migration.findOne(
+      migrationFilter(WALLET_BALANCES_MIGRATION),
+      this.readOptions({ projection: { state: 1 } }),
+    );
+    const done = marker?.state === 'done';
+    if (done && state) state.backfilled = true;
+    return done;
+  }
+
+  /** The doctor after `previous` in the ledger's doctor order, or null after the last. */
+  async nextLedgerDoctor(previous: HostId | null): Promise<HostId | null> {
+    const [line] = await this.c.ledger
+      .find(nextLedgerDoctorFilter(previous), {
+        ...this.readOptions({ projection: { doctorId: 1 } }),
+        sort: LEDGER_DOCTOR_SORT,
+        ...listOptions(1),
+      })
+      .toArray();
+    return line ? line.doctorId : null;
   }
 
   async hasProcessedEvent(id: string): Promise<boolean> {
@@ -544,11 +615,84 @@ export class MongooseOperations extends MongooseReads implements StoreOperations
 
   // ---- ledger, events, customers ----
 
+  /**
+   * Inserts the line, then changes its doctor's total in its currency in the same transaction:
+   * `$inc` by the line's amount. A key already there changes neither. Two transactions adding to
+   * one total both write its document, so one of them conflicts and runs again on the other's
+   * result: the total stays the sum of the lines under snapshot isolation.
+   */
   async appendLedgerEntry(entry: NewLedgerEntry): Promise<boolean> {
     const doc = ledgerToDocument(entry, this.deps.hostIds);
     if (await this.exists('ledger', ledgerKeyFilter(doc.key))) return false;
-    await this.insertUnique('ledger', doc, 'appendLedgerEntry');
+    const line = await this.insertUnique('ledger', doc, 'appendLedgerEntry');
+    await this.addToWalletTotal(line);
     return true;
+  }
+
+  /**
+   * The common case is one update of an existing total. A missing total (the doctor's first line
+   * in that currency, or the first since an upgrade to running totals) starts from the sum of
+   * every line there is, this one included, so lines written before the totals existed count
+   * too. Two first lines at once both upsert the same (doctorId, currency) key: the unique
+   * index makes one of them conflict and run again, where it finds the total and `$inc`s it.
+   */
+  private async addToWalletTotal(line: DocumentsByKey['ledger']): Promise<void> {
+    const filter = walletBalanceFilter(line.doctorId, line.currency);
+    const now = this.deps.now();
+    const updated = await this.c.walletBalance.updateOne(
+      filter,
+      walletBalanceIncrement(ledgerDelta(line), now),
+      this.writeOptions(),
+    );
+    if (updated.matchedCount > 0) return;
+    const start = (await this.ledgerSums(line.doctorId))[line.currency] ?? ledgerDelta(line);
+    try {
+      await this.c.walletBalance.updateOne(filter, walletBalanceIncrement(start, now), {
+        upsert: true,
+        ...this.writeOptions(),
+      });
+    } catch (error) {
+      this.uniqueConflict(error, 'appendLedgerEntry');
+    }
+  }
+
+  /**
+   * Sets each of the doctor's totals to what the doctor's lines in that currency sum to on this
+   * transaction's snapshot (the backfill). Every total it writes conflicts with a concurrent
+   * `appendLedgerEntry` of that doctor and currency, so whichever commits second runs again on
+   * the other's result and the total stays exact. Returns how many totals it wrote.
+   */
+  async recomputeWalletTotals(doctorId: HostId): Promise<number> {
+    const sums = await this.ledgerSums(doctorId);
+    const now = this.deps.now();
+    for (const [currency, balance] of Object.entries(sums)) {
+      try {
+        await this.c.walletBalance.updateOne(
+          walletBalanceFilter(doctorId, currency),
+          walletBalanceReset(balance, now),
+          {
+            upsert: true,
+            ...this.writeOptions(),
+          },
+        );
+      } catch (error) {
+        this.uniqueConflict(error, 'backfillWalletBalances');
+      }
+    }
+    return Object.keys(sums).length;
+  }
+
+  /** Writes the marker of a finished migration (again, when it ran again). */
+  async markMigrationDone(name: string, processed: number): Promise<void> {
+    try {
+      await this.c.migration.updateOne(migrationFilter(name), migrationDoneUpdate(processed, this.deps.now()), {
+        upsert: true,
+        ...this.writeOptions(),
+      });
+    } catch (error) {
+      // Two runs finished at once and both inserted the marker: the later one runs again.
+      this.uniqueConflict(error, 'markMigrationDone');
+    }
   }
 
   async recordProcessedEvent(event: { id: string; type: string; at: Date }): Promise<boolean> {

@@ -22,7 +22,7 @@ import {
   type MongooseStoreModelKey,
 } from './documents.js';
 import { retryUniqueConflicts, toStoreError } from './errors.js';
-import type { HostIdMode } from './ids.js';
+import type { HostId, HostIdMode } from './ids.js';
 import {
   createIndexesError,
   findMissingIndexes,
@@ -40,8 +40,9 @@ import {
   MongooseReads,
   type OperationsDeps,
   type StoreCollections,
+  type WalletTotalsState,
 } from './mongoose-operations.js';
-import { activeFlagRepairs } from './queries.js';
+import { activeFlagRepairs, WALLET_BALANCES_MIGRATION } from './queries.js';
 import { buildSchemas, markModel, readModelSignature, schemaSignature } from './schemas.js';
 import { notOpenError, standaloneError, transactionSupportProblem } from './server-check.js';
 import { TransactionDeadline } from './transaction-deadline.js';
@@ -74,7 +75,8 @@ export interface MongooseStoreOptions {
    * Model names to use instead of the defaults (`DoctorAppointmentSchedule`,
    * `DoctorPatientScheduleBooking`, `PaymentTransaction`, `DoctorWalletLedger`,
    * `ProcessedPaymentEvent`, `PaymentCustomer`, `CareslotPatientLock`, `CareslotDoctorLock`,
-   * `CareslotOutbox`, `CareslotAvailability`, `CareslotTimeOff`), e.g. when the host
+   * `CareslotOutbox`, `CareslotAvailability`, `CareslotTimeOff`, `CareslotWalletBalance`,
+   * `CareslotMigration`), e.g. when the host
    * already registered its own model under one of those names on this connection.
    * @defaultValue DEFAULT_MODEL_NAMES
    */
@@ -83,8 +85,9 @@ export interface MongooseStoreOptions {
    * Collection names per model. Point a renamed model at an existing collection to keep
    * using the original data (`{ schedule: 'doctorappointmentschedules' }`).
    * @defaultValue mongoose's pluralized, lowercased model name (`doctorappointmentschedules`, ...);
-   * the outbox's is `careslot_outbox`, the availability versions' `careslot_availability` and the
-   * time off's `careslot_time_off` (`DEFAULT_COLLECTION_NAMES`)
+   * the outbox's is `careslot_outbox`, the availability versions' `careslot_availability`, the
+   * time off's `careslot_time_off`, the wallet totals' `careslot_wallet_balances` and the
+   * migration markers' `careslot_migrations` (`DEFAULT_COLLECTION_NAMES`)
    */
   collectionNames?: Partial<Record<MongooseStoreModelKey, string>>;
   /**
@@ -127,14 +130,28 @@ export interface MongooseStoreOptions {
   timeoutMS?: number;
   /**
    * Where the store's warnings go (missing query indexes, a collection shared with another
-   * model). Called with a message and a stable code.
+   * model, wallet balances summed from the ledger because `backfillWalletBalances()` has not
+   * run). Called with a message and a stable code.
    * @defaultValue `process.emitWarning(message, { code })` (Node prints it to stderr)
    */
   onWarning?: (message: string, code: MongooseStoreWarningCode) => void;
 }
 
 /** Codes of the warnings passed to `onWarning`. */
-export type MongooseStoreWarningCode = 'CARESLOT_MISSING_QUERY_INDEXES' | 'CARESLOT_SHARED_COLLECTION';
+export type MongooseStoreWarningCode =
+  | 'CARESLOT_MISSING_QUERY_INDEXES'
+  | 'CARESLOT_SHARED_COLLECTION'
+  | 'CARESLOT_WALLET_TOTALS_NOT_BACKFILLED';
+
+/** What `backfillWalletBalances()` did. */
+export interface WalletBackfillResult {
+  /** False when the marker said the totals were complete and `recompute` was not asked for. */
+  ran: boolean;
+  /** Doctors whose totals were computed from their ledger lines. */
+  doctors: number;
+  /** Totals (doctor and currency) written. */
+  totals: number;
+}
 
 const emitProcessWarning = (message: string, code: MongooseStoreWarningCode) => {
   process.emitWarning(message, { code });
@@ -217,6 +234,10 @@ function assertConnection(connection: unknown): asserts connection is mongoose.C
  *   transaction's snapshot (including the slot's active place before a booking becomes active
  *   again); a key committed by another transaction after that snapshot runs the function
  *   again, where the check answers null/false.
+ * - Each doctor's wallet balance per currency is a running total (`careslot_wallet_balances`)
+ *   that `appendLedgerEntry` changes in the transaction of the line it adds, so `ledgerBalances`
+ *   reads one document per currency; `backfillWalletBalances()` (run by `createIndexes()`) fills
+ *   the totals of a ledger written before them, once.
  * - `lockPatient` and `lockDoctor` write a per-patient / per-doctor document inside the
  *   transaction, so two transactions that decide on the same patient's bookings or the same
  *   doctor's slots conflict, and one of them runs again on the other's result.
@@ -325,12 +346,25 @@ export class MongooseStore implements BookingStore {
       collections: collections as StoreCollections,
       hostIds,
       now: () => clock.now(),
+      walletTotals: { backfilled: false, onSummedFromLedger: () => this.warnSummedFromLedger() },
     };
     this.direct = new MongooseReads(this.deps, null);
     this.warnAboutSharedCollections();
   }
 
   private readonly sharedWarned = new Set<string>();
+  private summedWarned = false;
+
+  private warnSummedFromLedger(): void {
+    if (this.summedWarned) return;
+    this.summedWarned = true;
+    this.warn(
+      'MongooseStore: ledgerBalances sums the ledger on every call, because the wallet totals were never backfilled ' +
+        '(ledger lines from before the running totals have none); run await store.backfillWalletBalances() once ' +
+        '(createIndexes() runs it too), after which balances read one total per currency',
+      'CARESLOT_WALLET_TOTALS_NOT_BACKFILLED',
+    );
+  }
 
   /**
    * A host model on the same collection is a risk careslot cannot see coming: the host's own
@@ -459,6 +493,11 @@ export class MongooseStore implements BookingStore {
    * Every index is attempted, across every model, whatever failed before it; the STORE_ERROR
    * then lists each failure with what to do (`details.failures`), e.g. an E11000 on the
    * active-booking index over legacy bookings names `backfillActiveFlags()`.
+   *
+   * Once every index is there it runs `backfillWalletBalances()`, which does nothing after its
+   * first complete run (a marker says so): the deploy step that builds the wallet totals' index
+   * also fills the totals of a ledger written before them. That needs transactions, so on a
+   * server without them it fails after building the indexes, as `ready()` would.
    */
   async createIndexes(): Promise<void> {
     await this.assertOpen();
@@ -484,7 +523,10 @@ export class MongooseStore implements BookingStore {
     }
     // The next call checks the indexes again (they may all be there now).
     this.verified = false;
-    if (failures.length === 0) return;
+    if (failures.length === 0) {
+      await this.backfillWalletBalances();
+      return;
+    }
     const legacy = failures.some((f) => f.ref.index === ACTIVE_BOOKING_INDEX)
       ? await hasLegacyActiveFlags(collections.booking).catch(() => false)
       : false;
@@ -538,7 +580,59 @@ export class MongooseStore implements BookingStore {
         throw toStoreError(error, `syncIndexes (${this.models[key].modelName})`);
       }
     }
+    this.verified = false;
+    // As after createIndexes(): the totals of a ledger written before them, once.
+    await this.backfillWalletBalances();
     return dropped;
+  }
+
+  /**
+   * Fills the doctors' running wallet totals (`careslot_wallet_balances`) from their ledger
+   * lines, for a deployment whose ledger predates them, then writes the marker
+   * (`careslot_migrations`, `_id: 'wallet-balances'`) that lets `ledgerBalances` read the totals.
+   * Until the marker exists `ledgerBalances` sums the ledger as before (correct, but as slow as
+   * the ledger is long) and warns once (`CARESLOT_WALLET_TOTALS_NOT_BACKFILLED`).
+   * `createIndexes()` and `syncIndexes()` run it, so the usual deploy step covers it.
+   *
+   * Safe beside live traffic and idempotent: it walks the ledger's doctors one at a time on the
+   * doctor index and, per doctor, sets every total to the sum of that doctor's lines in one
+   * transaction. A concurrent `appendLedgerEntry` of that doctor and currency writes the same
+   * total document, so one of the two conflicts and runs again on the other's result, and the
+   * total is exact either way. (Totals created after the upgrade are exact without it:
+   * `appendLedgerEntry` starts a missing total from the lines already there.) A crash half-way
+   * leaves no marker, and the next run starts over.
+   *
+   * Once the marker exists it does nothing, unless `recompute: true`: then every total is set
+   * to its lines' sum again. Do that once no process of an older careslot (which appends lines
+   * without touching the totals) writes any more, if they ran beside this one during a rolling
+   * deploy.
+   */
+  async backfillWalletBalances(options: { recompute?: boolean } = {}): Promise<WalletBackfillResult> {
+    if (options === null || typeof options !== 'object') fail('backfillWalletBalances(options) takes an object');
+    if (options.recompute !== undefined && typeof options.recompute !== 'boolean') {
+      fail('backfillWalletBalances: options.recompute must be true or false');
+    }
+    await this.ready();
+    try {
+      if (options.recompute !== true && (await this.direct.walletTotalsBackfilled())) {
+        return { ran: false, doctors: 0, totals: 0 };
+      }
+      let doctors = 0;
+      let totals = 0;
+      let previous: HostId | null = null;
+      for (;;) {
+        const doctor: HostId | null = await this.direct.nextLedgerDoctor(previous);
+        if (doctor === null) break;
+        totals += await this.runOperations((ops) => ops.recomputeWalletTotals(doctor));
+        doctors++;
+        previous = doctor;
+      }
+      await this.runOperations((ops) => ops.markMigrationDone(WALLET_BALANCES_MIGRATION, doctors));
+      (this.deps.walletTotals as WalletTotalsState).backfilled = true;
+      return { ran: true, doctors, totals };
+    } catch (error) {
+      throw toStoreError(error, 'backfillWalletBalances');
+    }
   }
 
   /**
@@ -568,6 +662,11 @@ export class MongooseStore implements BookingStore {
    */
   async transaction<T>(fn: (tx: StoreOperations) => Promise<T>): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError('MongooseStore: transaction(fn) needs a function');
+    return this.runOperations(fn);
+  }
+
+  /** `transaction`, with the store's own operations beyond the port (the backfill's). */
+  private runOperations<T>(fn: (ops: MongooseOperations) => Promise<T>): Promise<T> {
     const deadline = new TransactionDeadline(this.timeoutMS);
     return deadline.run(async () => {
       await this.ready();
@@ -618,8 +717,9 @@ export class MongooseStore implements BookingStore {
   );
   hasProcessedEvent = this.call('hasProcessedEvent', (r, id: string) => r.hasProcessedEvent(id));
   /**
-   * A doctor's wallet balance per currency (credits minus debits, in minor units), summed by the
-   * server with `$group` on the doctor's ledger index.
+   * A doctor's wallet balance per currency (credits minus debits, in minor units): one running
+   * total per currency, kept by `appendLedgerEntry`. Summed from the ledger instead until
+   * `backfillWalletBalances()` (which `createIndexes()` runs) marked the totals complete.
    */
   ledgerBalances = this.call('ledgerBalances', (r, args: { doctorId: string }) => r.ledgerBalances(args));
   getPaymentCustomer = this.call(

@@ -93,6 +93,15 @@ export function scheduleQueryFilter(input: ScheduleQuery, hostIds: HostIdMode): 
   const start: Record<string, Date> = {};
   if (query.startFrom !== undefined) start.$gte = toDate(query.startFrom, 'startFrom');
   if (query.startBefore !== undefined) start.$lt = toDate(query.startBefore, 'startBefore');
+  if (query.after !== undefined) {
+    const after = scheduleCursor(query.after);
+    // The range bounds the index scan at the cursor (a later startFrom stays the bound), so a page
+    // costs its own size; the `$or` on the index's own keys then drops the ties already seen.
+    if (start.$gte === undefined || start.$gte.getTime() < after.startTime.getTime()) start.$gte = after.startTime;
+    if (after.id !== null) {
+      filter.$or = [{ startTime: { $gt: after.startTime } }, { startTime: after.startTime, _id: { $gt: after.id } }];
+    }
+  }
   if (Object.keys(start).length > 0) filter.startTime = start;
   const end: Record<string, Date> = {};
   if (query.endBefore !== undefined) end.$lte = toDate(query.endBefore, 'endBefore');
@@ -106,6 +115,16 @@ export function scheduleQueryFilter(input: ScheduleQuery, hostIds: HostIdMode): 
     filter.startTime = start;
   }
   return { filter, limit: parseLimit(query.limit) };
+}
+
+/**
+ * A keyset position in the slots' (startTime, _id) order. An empty id stands before every id
+ * (null: the page starts at `startTime` itself, ties included), as a string order puts it.
+ */
+function scheduleCursor(value: unknown): { startTime: Date; id: ObjectId | null } {
+  const cursor = queryObject(value, 'after');
+  const startTime = toDate(cursor.startTime, 'after.startTime');
+  return { startTime, id: cursor.id === '' ? null : toObjectId(cursor.id, 'after.id') };
 }
 
 // ---- bookings ----
@@ -267,6 +286,50 @@ export function ledgerBalancesPipeline(doctorId: HostId): Record<string, unknown
     },
     { $sort: { _id: 1 } },
   ];
+}
+
+/** What a ledger line does to its doctor's total in its currency. */
+export function ledgerDelta(doc: { kind: 'credit' | 'debit'; amount: number }): number {
+  return doc.kind === 'credit' ? doc.amount : -doc.amount;
+}
+
+/** The ledger's doctor order (the doctor index's own), for the backfill's walk from doctor to doctor. */
+export const LEDGER_DOCTOR_SORT = { doctorId: 1, createdAt: 1, _id: 1 } as const;
+
+/** The first ledger line of the next doctor after `previous` (every doctor from the start when null). */
+export function nextLedgerDoctorFilter(previous: HostId | null): Filter {
+  return previous === null ? {} : { doctorId: { $gt: previous } };
+}
+
+// ---- wallet totals and migration markers ----
+
+/** A doctor's totals in currency order, read from the unique (doctorId, currency) index. */
+export const WALLET_BALANCE_SORT = { currency: 1 } as const;
+
+export const walletBalancesFilter = (doctorId: HostId): Filter => ({ doctorId });
+
+export function walletBalanceFilter(doctorId: HostId, currency: string): Filter {
+  return { doctorId, currency };
+}
+
+/** Adds a line to the total; as an upsert, `$inc` on a missing total starts it at `delta`. */
+export function walletBalanceIncrement(delta: number, now: Date): Update {
+  return { $inc: { balance: delta }, $set: { updatedAt: now } };
+}
+
+/** Sets the total to what its lines sum to (the backfill). */
+export function walletBalanceReset(balance: number, now: Date): Update {
+  return { $set: { balance, updatedAt: now } };
+}
+
+/** The marker `backfillWalletBalances()` writes once every doctor's totals were computed from the ledger. */
+export const WALLET_BALANCES_MIGRATION = 'wallet-balances';
+
+/** A migration's marker, by its name. */
+export const migrationFilter = (name: string): Filter => ({ _id: name });
+
+export function migrationDoneUpdate(processed: number, now: Date): Update {
+  return { $set: { state: 'done', finishedAt: now, processed } };
 }
 
 export const eventFilter = (eventId: string): Filter => ({ eventId });

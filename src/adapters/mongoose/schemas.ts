@@ -351,6 +351,34 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
     BASE_OPTIONS,
   );
 
+  const walletBalance = new Schema(
+    {
+      doctorId: hostId(true),
+      currency: { type: String, required: true, match: /^[a-z]{3}$/ },
+      balance: {
+        type: Number,
+        required: true,
+        validate: {
+          validator: (value: unknown) => typeof value === 'number' && Number.isSafeInteger(value),
+          message: '{PATH} must be a whole number of minor units',
+        },
+      },
+      updatedAt: { type: Date, required: true },
+    },
+    BASE_OPTIONS,
+  );
+
+  // The marker's _id is the migration's name, so two runs that finish at once write one document.
+  const migration = new Schema(
+    {
+      _id: { type: String, required: true },
+      state: { type: String, enum: ['done'], required: true },
+      finishedAt: { type: Date, required: true },
+      processed: { type: Number, required: true, validate: nonNegativeInteger },
+    },
+    BASE_OPTIONS,
+  );
+
   const schemas = {
     schedule,
     booking,
@@ -363,6 +391,8 @@ export function buildSchemas(settings: SchemaSettings): CareslotSchemas {
     outbox,
     availability,
     timeOff,
+    walletBalance,
+    migration,
   } as unknown as CareslotSchemas;
   for (const key of Object.keys(schemas) as MongooseStoreModelKey[]) {
     const schema = schemas[key];

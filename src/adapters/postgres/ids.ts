@@ -50,6 +50,17 @@ export function toText(value: unknown, field: string, max = 255): string {
 /** A record or host id: any non-empty text up to 128 characters (host ids are stored as given). */
 export const toId = (value: unknown, field: string): string => toText(value, field, MAX_ID_LENGTH);
 
+/**
+ * The id half of a keyset cursor: a bound, not a stored id, so any text sorts somewhere, even
+ * the empty string (before every id). Only NUL, which text cannot hold, and overlong ones are refused.
+ */
+export function toCursorId(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length > MAX_ID_LENGTH || value.includes('\u0000')) {
+    throw invalid(field, `a string of at most ${MAX_ID_LENGTH} characters without NUL`, value);
+  }
+  return value;
+}
+
 /** Text that may be null (a cleared field). */
 export function toNullableText(value: unknown, field: string, max = 2048): string | null {
   return value === null ? null : toText(value, field, max);

@@ -429,7 +429,7 @@ export function rowToLedger(row: Row): LedgerEntry {
   };
 }
 
-/** `currency, balance` rows of a SUM … GROUP BY currency, as the port's balances record. */
+/** `currency, balance` rows of a doctor's running totals, as the port's balances record. */
 export function rowsToBalances(rows: readonly Row[]): Record<string, number> {
   const balances: Record<string, number> = {};
   for (const row of rows) {

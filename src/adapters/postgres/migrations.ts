@@ -227,12 +227,53 @@ ALTER TABLE {table:bookings} ADD CONSTRAINT "{prefix}bookings_status_known"
 CREATE INDEX "{prefix}bookings_status_slot_start" ON {table:bookings} (status, slot_start, created_at, id);
 `;
 
+// A doctor's balance per currency as a running total, which appendLedgerEntry changes in the
+// transaction of each ledger line it adds, so reading a wallet is one row per currency however long
+// the ledger. Backfilled from the lines already there: the ledger is locked against writes first
+// (SHARE: waits for writers in flight, blocks new ones until this commits), so no line committed
+// beside the migration is left out of the totals.
+//
+// Indexes ending in the ORDER BY's tie-breaker ((…, start_time, id), (status, created_at, id),
+// (delivered_at, key)), so that keyset pages (`(start_time, id) > (…)`) and LIMITed listings,
+// sweeps and the outbox retention read only the rows they return: by status they walked every
+// slot or booking made before, or sorted every delivered record. Each replaces the index it extends.
+// Slots by status get one partial (start_time, id) index per status (together the size of one
+// (status, start_time, id) index): the planner prices an index by how its first column follows
+// the table's order, which start_time does and status does not, so with (status, start_time, id)
+// it walked (start_time, id) past every ended slot instead; the sweep of ended slots, the clean-up
+// and listings by status each read their status's index in order and stop at their LIMIT.
+const WALLET_BALANCES = `
+CREATE TABLE {table:walletBalances} (
+  doctor_id text NOT NULL,
+  currency text NOT NULL,
+  balance bigint NOT NULL,
+  PRIMARY KEY (doctor_id, currency)
+);
+LOCK TABLE {table:ledger} IN SHARE MODE;
+INSERT INTO {table:walletBalances} (doctor_id, currency, balance)
+  SELECT doctor_id, currency, SUM(CASE WHEN kind = 'credit' THEN amount ELSE -amount END)
+    FROM {table:ledger} GROUP BY doctor_id, currency;
+
+CREATE INDEX "{prefix}schedules_doctor_start_id" ON {table:schedules} (created_by, start_time, id);
+DROP INDEX {schema}."{prefix}schedules_doctor_start";
+CREATE INDEX "{prefix}schedules_available_start" ON {table:schedules} (start_time, id) WHERE status = 'available';
+CREATE INDEX "{prefix}schedules_pending_start" ON {table:schedules} (start_time, id) WHERE status = 'pending';
+CREATE INDEX "{prefix}schedules_booked_start" ON {table:schedules} (start_time, id) WHERE status = 'booked';
+CREATE INDEX "{prefix}schedules_expired_start" ON {table:schedules} (start_time, id) WHERE status = 'expired';
+DROP INDEX {schema}."{prefix}schedules_status_end";
+CREATE INDEX "{prefix}bookings_status_created_id" ON {table:bookings} (status, created_at, id);
+DROP INDEX {schema}."{prefix}bookings_status_created";
+CREATE INDEX "{prefix}outbox_delivered_key" ON {table:outbox} (delivered_at, key) WHERE status = 'delivered';
+DROP INDEX {schema}."{prefix}outbox_delivered";
+`;
+
 /** Every migration this version of careslot knows, in order. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
   { version: 2, name: 'outbox', sql: OUTBOX },
   { version: 3, name: 'availability', sql: AVAILABILITY },
   { version: 4, name: 'booking policy and reminders', sql: BOOKING_POLICY },
+  { version: 5, name: 'wallet balances and slot paging', sql: WALLET_BALANCES },
 ];
 
 export function checksumOf(migration: Migration): string {

@@ -42,6 +42,7 @@ import {
   objectArgument,
   oneOrMany,
   toBound,
+  toCursorId,
   toDate,
   toId,
   toLimit,
@@ -115,6 +116,28 @@ class Where {
     return `$${this.params.length}`;
   }
 
+  /**
+   * `column` is one of `values`. One value is an equality, not `= ANY(array)`: PostgreSQL reads an
+   * index in ORDER BY order only past equalities, so `status = $1` walks the status's index (e.g.
+   * (status, created_at, id)) and stops at the LIMIT, where `status = ANY($1)` reads and sorts
+   * every match, or walks another index betting on finding matches early.
+   */
+  oneOf(column: string, values: readonly string[]): void {
+    const distinct = [...new Set(values)];
+    if (distinct.length === 1) this.add((p) => `${column} = ${p}`, distinct[0]);
+    else this.add((p) => `${column} = ANY(${p}::text[])`, distinct);
+  }
+
+  /** A condition on parameters already taken with `param`. */
+  raw(sql: string): void {
+    this.parts.push(sql);
+  }
+
+  /** The clause with one more condition (on parameters already taken), leaving this one as it is. */
+  and(sql: string): string {
+    return ` WHERE ${[...this.parts, sql].join(' AND ')}`;
+  }
+
   toString(): string {
     return this.parts.length === 0 ? '' : ` WHERE ${this.parts.join(' AND ')}`;
   }
@@ -160,21 +183,40 @@ export class PostgresReads implements StoreReads {
   async findSchedules(input: ScheduleQuery): Promise<Schedule[]> {
     const query = objectArgument(input, 'query');
     const where = new Where();
+    const statuses =
+      query.status === undefined ? [] : [...new Set(oneOrMany(SCHEDULE_STATUSES, query.status, 'status'))];
+    const limit = toLimit(query.limit);
+    // Several statuses across doctors with a LIMIT (the sweep of ended slots): one ordered,
+    // LIMITed branch per status, merged. In one scan the planner could only read every slot of
+    // those statuses and sort them, or walk start_time betting the statuses are spread evenly,
+    // when the ended ones it wants are the few among the past ones.
+    const perStatus = statuses.length > 1 && limit !== undefined && query.doctorId === undefined;
     if (query.doctorId !== undefined) where.add((p) => `created_by = ${p}`, toId(query.doctorId, 'doctorId'));
-    if (query.status !== undefined)
-      where.add((p) => `status = ANY(${p}::text[])`, oneOrMany(SCHEDULE_STATUSES, query.status, 'status'));
+    if (statuses.length > 0 && !perStatus) where.oneOf('status', statuses);
     if (query.startFrom !== undefined) where.add((p) => `start_time >= ${p}`, toBound(query.startFrom, 'startFrom'));
     if (query.startBefore !== undefined)
       where.add((p) => `start_time < ${p}`, toBound(query.startBefore, 'startBefore'));
-    if (query.endBefore !== undefined) where.add((p) => `end_time <= ${p}`, toBound(query.endBefore, 'endBefore'));
+    if (query.endBefore !== undefined) {
+      // A slot never ends before it starts, so "ended by" bounds the start too: the sweep and the
+      // clean-up then walk their status's (start_time, id) index up to that bound and stop at
+      // their limit, instead of sorting every slot that ever ended.
+      const p = where.param(toBound(query.endBefore, 'endBefore'));
+      where.raw(`end_time <= ${p} AND start_time <= ${p}`);
+    }
     if (query.endAfter !== undefined) where.add((p) => `end_time > ${p}`, toBound(query.endAfter, 'endAfter'));
-    const limit = toLimit(query.limit);
+    if (query.after !== undefined) {
+      const after = objectArgument(query.after, 'after');
+      const at = where.param(toBound(after.startTime, 'after.startTime'));
+      where.add((p) => `(start_time, id) > (${at}, ${p})`, toCursorId(after.id, 'after.id'));
+    }
     if (limit === 0) return [];
     const tail = limit === undefined ? '' : ` LIMIT ${where.param(limit)}`;
-    const rows = await this.db.query(
-      `SELECT ${SCHEDULE_COLUMNS} FROM ${this.t.schedules}${where} ORDER BY start_time, id${tail}`,
-      where.params,
-    );
+    const select = (filter: Where | string) =>
+      `SELECT ${SCHEDULE_COLUMNS} FROM ${this.t.schedules}${filter} ORDER BY start_time, id${tail}`;
+    const sql = perStatus
+      ? `SELECT * FROM (${statuses.map((status) => `(${select(where.and(`status = ${where.param(status)}`))})`).join(' UNION ALL ')}) AS s ORDER BY start_time, id${tail}`
+      : select(where);
+    const rows = await this.db.query(sql, where.params);
     return rows.map(rowToSchedule);
   }
 
@@ -195,13 +237,9 @@ export class PostgresReads implements StoreReads {
       where.add((p) => `doctor_schedule_id = ${p}`, toId(query.scheduleId, 'scheduleId'));
     if (query.checkoutSessionId !== undefined)
       where.add((p) => `checkout_session_id = ${p}`, toText(query.checkoutSessionId, 'checkoutSessionId'));
-    if (query.status !== undefined)
-      where.add((p) => `status = ANY(${p}::text[])`, oneOrMany(BOOKING_STATUSES, query.status, 'status'));
+    if (query.status !== undefined) where.oneOf('status', oneOrMany(BOOKING_STATUSES, query.status, 'status'));
     if (query.paymentStatus !== undefined)
-      where.add(
-        (p) => `payment_status = ANY(${p}::text[])`,
-        oneOrMany(PAYMENT_STATUSES, query.paymentStatus, 'paymentStatus'),
-      );
+      where.oneOf('payment_status', oneOrMany(PAYMENT_STATUSES, query.paymentStatus, 'paymentStatus'));
     if (query.mode !== undefined) where.add((p) => `mode = ${p}`, oneOrMany(['paid', 'free'], query.mode, 'mode')[0]);
     // A comparison with NULL is never true: bookings without a hold are left out.
     if (query.holdExpiresBefore !== undefined)
@@ -220,14 +258,19 @@ export class PostgresReads implements StoreReads {
     return { where, limit: toLimit(query.limit) };
   }
 
-  async findBookings(query: BookingQuery): Promise<Booking[]> {
-    const { where, limit } = this.bookingWhere(query);
+  async findBookings(input: BookingQuery): Promise<Booking[]> {
+    const { where, limit } = this.bookingWhere(input);
     if (limit === 0) return [];
     const tail = limit === undefined ? '' : ` LIMIT ${where.param(limit)}`;
-    const rows = await this.db.query(
-      `SELECT ${BOOKING_COLUMNS} FROM ${this.t.bookings}${where} ORDER BY created_at, id${tail}`,
-      where.params,
-    );
+    // A slot-start window (the reminder sweep) is read from (status, slot_start, ...) and sorted
+    // there. Left to itself the planner walks (created_at, id) instead, betting the LIMIT is met
+    // early, but bookings are made shortly before their slot: the window's rows come last, after
+    // every older booking. OFFSET 0 keeps the window's rows a subquery planned on its own.
+    const window = input.slotStartFrom !== undefined || input.slotStartBefore !== undefined;
+    const sql = window
+      ? `SELECT * FROM (SELECT ${BOOKING_COLUMNS} FROM ${this.t.bookings}${where} OFFSET 0) AS w ORDER BY created_at, id${tail}`
+      : `SELECT ${BOOKING_COLUMNS} FROM ${this.t.bookings}${where} ORDER BY created_at, id${tail}`;
+    const rows = await this.db.query(sql, where.params);
     return rows.map(rowToBooking);
   }
 
@@ -298,9 +341,10 @@ export class PostgresReads implements StoreReads {
 
   async ledgerBalances(input: { doctorId: string }): Promise<Record<string, number>> {
     const args = objectArgument(input, 'ledgerBalances');
+    // The running totals appendLedgerEntry keeps: one primary-key row per currency, never a
+    // scan of the ledger.
     const rows = await this.db.query(
-      `SELECT currency, SUM(CASE WHEN kind = 'credit' THEN amount ELSE -amount END) AS balance
-         FROM ${this.t.ledger} WHERE doctor_id = $1 GROUP BY currency ORDER BY currency`,
+      `SELECT currency, balance FROM ${this.t.walletBalances} WHERE doctor_id = $1 ORDER BY currency`,
       [toId(args.doctorId, 'doctorId')],
     );
     return rowsToBalances(rows);
@@ -348,8 +392,7 @@ export class PostgresReads implements StoreReads {
     const query = objectArgument(input, 'query');
     const where = new Where();
     if (query.consumer !== undefined) where.add((p) => `consumer = ${p}`, toText(query.consumer, 'consumer', 128));
-    if (query.status !== undefined)
-      where.add((p) => `status = ANY(${p}::text[])`, oneOrMany(OUTBOX_STATUSES, query.status, 'status'));
+    if (query.status !== undefined) where.oneOf('status', oneOrMany(OUTBOX_STATUSES, query.status, 'status'));
     if (query.bookingId !== undefined) where.add((p) => `booking_id = ${p}`, toId(query.bookingId, 'bookingId'));
     if (query.eventId !== undefined)
       where.add((p) => `event_id = ${p}`, toText(query.eventId, 'eventId', MAX_OUTBOX_KEY));
@@ -571,11 +614,24 @@ export class PostgresOperations extends PostgresReads implements StoreOperations
 
   async appendLedgerEntry(entry: NewLedgerEntry): Promise<boolean> {
     const values = ledgerValues(entry, newRecordId());
-    const rows = await this.db.query(
-      `INSERT INTO ${this.t.ledger} (${LEDGER_COLUMNS}) VALUES (${placeholders(values.length)}) ON CONFLICT (key) DO NOTHING RETURNING id`,
+    // One statement: the line, and only when it is new, its amount added to the doctor's running
+    // total. The upsert waits for a concurrent writer of the same total; one that committed after
+    // this snapshot makes it a serialization failure (first updater wins), and the transaction
+    // runs again on the new total, so no addition is lost.
+    const [row] = await this.db.query<{ added: number }>(
+      `WITH line AS (
+         INSERT INTO ${this.t.ledger} (${LEDGER_COLUMNS}) VALUES (${placeholders(values.length)})
+         ON CONFLICT (key) DO NOTHING
+         RETURNING doctor_id, currency, CASE WHEN kind = 'credit' THEN amount ELSE -amount END AS delta
+       ), total AS (
+         INSERT INTO ${this.t.walletBalances} AS w (doctor_id, currency, balance)
+         SELECT doctor_id, currency, delta FROM line
+         ON CONFLICT (doctor_id, currency) DO UPDATE SET balance = w.balance + EXCLUDED.balance
+       )
+       SELECT count(*)::int AS added FROM line`,
       values,
     );
-    return rows.length > 0;
+    return Number(row?.added ?? 0) > 0;
   }
 
   async recordProcessedEvent(input: { id: string; type: string; at: Date }): Promise<boolean> {
@@ -747,10 +803,12 @@ export class PostgresOperations extends PostgresReads implements StoreOperations
     if (args.limit === undefined) throw invalid('limit', 'a whole number >= 0', args.limit);
     const limit = toLimit(args.limit) as number;
     if (limit === 0) return 0;
+    // The keys as an array (`= ANY(ARRAY(...))`), not a join: each is deleted through the primary
+    // key, where a batch of hundreds made the planner join against a scan of the whole outbox.
     const rows = await this.db.query(
-      `DELETE FROM ${this.t.outbox} WHERE key IN (
+      `DELETE FROM ${this.t.outbox} WHERE key = ANY(ARRAY(
          SELECT key FROM ${this.t.outbox} WHERE status = 'delivered' AND delivered_at < $1
-          ORDER BY delivered_at, key LIMIT $2)
+          ORDER BY delivered_at, key LIMIT $2))
        RETURNING key`,
       [deliveredBefore, limit],
     );

@@ -213,6 +213,14 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  *   (safe from many processes at once: an advisory lock). Every call first checks, once, that
  *   the schema is there and current, failing with STORE_ERROR that says what to run; `ready()`
  *   runs that check for a start-up probe.
+ * - A doctor's wallet is a running total per currency (`tables.walletBalances`), changed in the
+ *   statement that adds each ledger line, so `ledgerBalances` reads one row per currency however
+ *   long the ledger; the lines stay the audit trail and sum to it. Concurrent credits or debits
+ *   of one doctor and currency update one row: the later transaction waits, fails with a
+ *   serialization error once the first commits, and runs again (see `maxAttempts`).
+ * - Every read the engine sends is served by an index and stops at its LIMIT (checked by
+ *   EXPLAIN on a server with tens of thousands of rows); a slot's end is taken to be after its
+ *   start (the engine never writes one otherwise), so "ended by" reads bound the start too.
  * - Every value is a bind parameter; schema and prefix are checked identifiers.
  * - Database and connection failures are STORE_ERROR with the driver's error as `cause`. A
  *   failed transaction committed nothing (`details.commitOutcome: 'not_committed'`), except
@@ -328,6 +336,12 @@ export class PostgresStore implements BookingStore {
    * find nothing to do). Creates the schema when missing. Refuses, changing nothing, a schema
    * with a migration this careslot does not know or whose checksum differs. Returns the
    * versions applied now and the version the schema is at.
+   *
+   * Migration 5 (wallet balances and slot paging) sums the existing ledger into the running
+   * totals with the ledger locked against writes, and builds indexes on the slots, bookings and
+   * outbox tables: writes to those tables wait until it commits, longer the more rows they hold.
+   * Stop processes of an earlier careslot before it runs: one still running would add ledger
+   * lines without adding them to the totals.
    */
   async migrate(): Promise<{ applied: number[]; version: number }> {
     try {

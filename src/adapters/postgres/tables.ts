@@ -13,6 +13,7 @@ export const TABLE_KEYS = [
   'outbox',
   'availability',
   'timeOff',
+  'walletBalances',
   'migrations',
 ] as const;
 export type PostgresTableKey = (typeof TABLE_KEYS)[number];
@@ -30,6 +31,7 @@ export const BASE_TABLE_NAMES: Readonly<Record<PostgresTableKey, string>> = {
   outbox: 'outbox',
   availability: 'availability',
   timeOff: 'time_off',
+  walletBalances: 'wallet_balances',
   migrations: 'schema_migrations',
 };
 

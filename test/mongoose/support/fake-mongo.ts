@@ -15,6 +15,7 @@ import type {
   StoreCollections,
 } from '../../../src/adapters/mongoose/mongoose-operations.js';
 import { MongooseStore, type MongooseStoreOptions } from '../../../src/adapters/mongoose/mongoose-store.js';
+import { WALLET_BALANCES_MIGRATION } from '../../../src/adapters/mongoose/queries.js';
 import { type Clock, systemClock } from '../../../src/index.js';
 import {
   type Doc,
@@ -51,7 +52,7 @@ const REPLICA_SET_HELLO = {
 /** A read as the server receives it: what an index has to serve. */
 export interface RecordedQuery {
   collection: MongooseStoreModelKey;
-  method: 'find' | 'findOne' | 'countDocuments' | 'aggregate' | 'findOneAndUpdate' | 'deleteMany';
+  method: 'find' | 'findOne' | 'countDocuments' | 'aggregate' | 'findOneAndUpdate' | 'updateOne' | 'deleteMany';
   filter: Filter;
   sort?: Sort;
   limit?: number;
@@ -84,6 +85,13 @@ export interface FakeMongoOptions {
    */
   onCommit?: (commit: number, apply: () => void) => Promise<void> | void;
   /**
+   * Whether the wallet totals' backfill marker is there at start and after every `reset()`, as on
+   * a deployment where `createIndexes()` ran; false: a deployment upgraded from ledger-summed
+   * balances that has not run `backfillWalletBalances()` yet.
+   * @defaultValue true
+   */
+  walletTotalsBackfilled?: boolean;
+  /**
    * The host's unopened connection to register the models on (for host plugins, host models);
    * the stand-in makes it look open.
    * @defaultValue a new `mongoose.createConnection()`
@@ -108,6 +116,16 @@ export interface FakeMongo {
   seed(key: MongooseStoreModelKey, docs: Doc[]): void;
   /** Drops every document (indexes stay) and forgets the calls. */
   reset(): void;
+}
+
+/** An upsert starts from the filter's equality fields, as MongoDB does. */
+function upsertBase(filter: Filter): Doc {
+  const base: Doc = { _id: new mongoose.Types.ObjectId() };
+  for (const [field, value] of Object.entries(filter)) {
+    const operator = value !== null && typeof value === 'object' && Object.keys(value).some((k) => k.startsWith('$'));
+    if (!operator) base[field] = value;
+  }
+  return base;
 }
 
 function indexesAtStart(option: FakeIndexes): IndexDefinition[][] {
@@ -288,17 +306,30 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
         const { $setOnInsert, ...modifiers } = update;
         if (!current) {
           if (!operationOptions.upsert) return null;
-          // An upsert starts from the filter's equality fields, as MongoDB does.
-          const base: Doc = { _id: new mongoose.Types.ObjectId() };
-          for (const [field, value] of Object.entries(filter)) {
-            const operator =
-              value !== null && typeof value === 'object' && Object.keys(value).some((k) => k.startsWith('$'));
-            if (!operator) base[field] = value;
-          }
+          const base = upsertBase(filter);
           Object.assign(base, $setOnInsert ?? {});
           return db.insert(table, txn, SnapshotDb.applyUpdate(base, modifiers)) as never;
         }
         return db.replace(table, txn, documentId(current), SnapshotDb.applyUpdate(current, modifiers)) as never;
+      },
+      async updateOne(filter, update, operationOptions) {
+        record('updateOne');
+        const txn = inTransaction('updateOne', operationOptions);
+        queries.push({ collection: key, method: 'updateOne', filter, limit: 1, inTransaction: true });
+        await Promise.resolve();
+        const [current] = db.find(table, txn, filter, { limit: 1 });
+        const { $setOnInsert, ...modifiers } = update;
+        if (current) {
+          db.replace(table, txn, documentId(current), SnapshotDb.applyUpdate(current, modifiers));
+          return { acknowledged: true, matchedCount: 1, modifiedCount: 1, upsertedCount: 0, upsertedId: null };
+        }
+        if (!operationOptions.upsert) {
+          return { acknowledged: true, matchedCount: 0, modifiedCount: 0, upsertedCount: 0, upsertedId: null };
+        }
+        const base = upsertBase(filter);
+        Object.assign(base, $setOnInsert ?? {});
+        const inserted = db.insert(table, txn, SnapshotDb.applyUpdate(base, modifiers));
+        return { acknowledged: true, matchedCount: 0, modifiedCount: 0, upsertedCount: 1, upsertedId: inserted._id };
       },
       async deleteMany(filter, operationOptions) {
         record('deleteMany');
@@ -382,6 +413,18 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
     now: () => clock.now(),
   };
 
+  const seed = (key: MongooseStoreModelKey, docs: Doc[]) => {
+    const table = db.table(`careslot.${store.models[key].collection.collectionName}`);
+    const txn = db.begin();
+    for (const doc of docs) db.insert(table, txn, { _id: new mongoose.Types.ObjectId(), ...doc });
+    db.commit(txn);
+  };
+  const markWalletTotals = () => {
+    if (options.walletTotalsBackfilled === false) return;
+    seed('migration', [{ _id: WALLET_BALANCES_MIGRATION, state: 'done', finishedAt: new Date(0), processed: 0 }]);
+  };
+  markWalletTotals();
+
   return {
     store,
     connection,
@@ -390,14 +433,10 @@ export function createFakeMongo(options: FakeMongoOptions = {}): FakeMongo {
     queries,
     deps,
     rows: (key) => db.committed(db.table(`careslot.${store.models[key].collection.collectionName}`)),
-    seed: (key, docs) => {
-      const table = db.table(`careslot.${store.models[key].collection.collectionName}`);
-      const txn = db.begin();
-      for (const doc of docs) db.insert(table, txn, { _id: new mongoose.Types.ObjectId(), ...doc });
-      db.commit(txn);
-    },
+    seed,
     reset: () => {
       db.clear();
+      markWalletTotals();
       calls.length = 0;
       queries.length = 0;
     },

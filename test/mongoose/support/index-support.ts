@@ -77,12 +77,16 @@ export function whyNot(index: Pick<IndexSpec, 'fields' | 'options'>, query: Reco
   // A unique index bound on every field finds at most one document per value: the rest of the
   // filter is checked on those few (a compare-and-set by _id, a lock by its key).
   if ((index.options.unique || index.options.name === '_id_') && fields.every(bound)) return null;
+  // A keyset page resumes in the sort's order: a range on its leading field (createdAt, startTime)
+  // bounds the scan, and an `$or` over the index's own keys drops the ties on the index keys.
+  const [keyset] = Object.keys(query.sort ?? {});
+  const keysetBounded = keyset !== undefined && predicates.get(keyset) === 'range';
   for (const field of predicates.keys()) {
-    // A keyset page's `$or` over the index's own keys (createdAt, _id): the range beside it bounds
-    // the scan, and the `$or` is checked on the index keys of what that range reads.
-    if (field === '$or' && orOverIndexKeys(filter.$or, fields) && predicates.get('createdAt') === 'range') continue;
+    // A keyset page's `$or` over the index's own keys ((createdAt, _id), (startTime, _id)): the
+    // range beside it bounds the scan, and the `$or` is checked on the index keys of what that range reads.
+    if (field === '$or' && orOverIndexKeys(filter.$or, fields) && keysetBounded) continue;
     // Both ends of a keyset window (after and before): one such `$or` per end, under `$and`.
-    if (field === '$and' && andOfKeysets(filter.$and, fields) && predicates.get('createdAt') === 'range') continue;
+    if (field === '$and' && andOfKeysets(filter.$and, fields) && keysetBounded) continue;
     if (field.startsWith('$')) return `top-level ${field} is not modelled`;
     const fixedByPartial = partial !== undefined && field in partial;
     if (!fields.includes(field) && !fixedByPartial && !(field === '_id' && predicates.get(field) === 'other')) {

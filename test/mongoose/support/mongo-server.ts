@@ -35,9 +35,13 @@ export function openConnection(uri: string, dbName: string): Promise<mongoose.Co
   return mongoose.createConnection(uri, { dbName }).asPromise();
 }
 
-/** Empties careslot's collections, keeping their indexes. */
+/**
+ * Empties careslot's collections, keeping their indexes and the migration markers (an empty
+ * ledger is as backfilled as `createIndexes()` left it, so balances read the running totals).
+ */
 export async function clearCollections(store: MongooseStore): Promise<void> {
-  await Promise.all(MODEL_KEYS.map((key) => store.models[key].collection.deleteMany({})));
+  const emptied = MODEL_KEYS.filter((key) => key !== 'migration');
+  await Promise.all(emptied.map((key) => store.models[key].collection.deleteMany({})));
 }
 
 /** A replica set shared by the suites of one test file, started on first use. */

@@ -22,7 +22,8 @@ export function recordQueries(store: MongooseStore): RecordedQuery[] {
           method,
           filter,
           ...(o.sort ? { sort: o.sort } : {}),
-          ...(o.limit === undefined ? {} : { limit: o.limit }),
+          // findOne is a find with limit 1 on the wire.
+          ...(method === 'findOne' ? { limit: 1 } : o.limit === undefined ? {} : { limit: o.limit }),
           ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
           ...(pipeline ? { pipeline: pipeline.slice(1) } : {}),
           inTransaction: o.session != null,

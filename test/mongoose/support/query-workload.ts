@@ -15,8 +15,8 @@ export function workloadFixture(store: MongooseStore): Fixture {
  * Every read path of the engine, once: slot creation and its overlap check (also refused),
  * listings of slots and bookings by each owner with and without a status, a paid booking with an
  * idempotency key and its retry, a free-quota booking, a VISE booking, confirmation by webhook
- * (session lookup, provider payment, processed event), a lost webhook found by the sweep, the
- * reminder sweep's window pages and its compare-and-set, a refund with its ledger debit, the wallet (and its second page), the hold timeout, the end of slots with rollover,
+ * (session lookup, provider payment, processed event), a lost webhook found by the sweep, slot
+ * listings in keyset pages, the reminder sweep's window pages and its compare-and-set, a refund with its ledger debit, the wallet (and its second page), the hold timeout, the end of slots with rollover,
  * the reconciliation sweep and the clean-up; then availability rules (set, read, computed slots, a booking of one
  * that materializes it, time off added, listed and removed, the rules cleared).
  */
@@ -34,6 +34,22 @@ export async function runQueryWorkload(f: Fixture, store: MongooseStore): Promis
   await engine.listSchedules({ status: 'available' });
   await engine.listSchedules({ from: f.clock.now(), to: new Date(f.clock.now().getTime() + 86_400_000 * 3) });
   await engine.listSchedules({ doctorId: DOCTOR, from: f.clock.now() });
+  // The same listings in (startTime, id) pages, resumed after a slot (the sweep's and the
+  // clean-up's shapes too): the keyset must be read from the index in order.
+  const cursor = { startTime: first.startTime, id: first.id };
+  const soon = new Date(f.clock.now().getTime() + 86_400_000 * 3);
+  for (const query of [
+    {},
+    { doctorId: DOCTOR },
+    { doctorId: DOCTOR, status: 'available' as const },
+    { status: 'available' as const },
+    { status: ['available', 'pending'] as const, endBefore: soon },
+    { status: 'expired' as const, endBefore: soon },
+    { startFrom: f.clock.now(), startBefore: soon },
+    { doctorId: DOCTOR, startFrom: f.clock.now() },
+  ]) {
+    await store.findSchedules({ ...query, after: cursor, limit: 2 });
+  }
 
   const paid = await engine.book({ patientId: PATIENTS.standard, scheduleId: first.id, idempotencyKey: 'k-1' });
   await engine.book({ patientId: PATIENTS.standard, scheduleId: first.id, idempotencyKey: 'k-1' });
