@@ -1,5 +1,5 @@
 // Contention: 1,000 concurrent paid `book` calls on one slot; exactly one may win, every other call gets SCHEDULE_UNAVAILABLE.
-import { type BookingEngine, type BookingStore, isBookingError } from 'careslot';
+import { type Booking, type BookingStore, isBookingError } from 'careslot';
 import { ManualClock } from 'careslot/testing';
 import {
   type BenchContext,
@@ -14,6 +14,7 @@ import {
   START,
   type StoreKind,
   skipped,
+  type TestRig,
   TIME_ZONE,
   testRig,
 } from './fixtures.js';
@@ -30,18 +31,54 @@ interface Round {
   otherErrors: string[];
   allAnsweredMs: number;
   latenciesMs: number[];
-  /** Bookings the store holds for the slot afterwards, and the slot's status. */
-  bookingsForSlot: { status: string }[];
-  slotStatus: string;
+  /** What is wrong with the store's state against the winner's booking, after the round and after its payment; empty when right. */
+  storeProblems: string[];
+}
+
+/**
+ * What the store holds for the contended slot, against what the one caller who got a booking
+ * was told. The callers' count alone cannot tell a store whose compare-and-set is gone from one
+ * that works: this reads the store. `phase` `held`: right after the round (the winner's hold);
+ * `paid`: after the winner's payment was confirmed.
+ */
+async function storeProblems(
+  store: BookingStore,
+  slotId: string,
+  winner: Booking | null,
+  phase: 'held' | 'paid',
+): Promise<string[]> {
+  const problems: string[] = [];
+  const bookings = await store.findBookings({ scheduleId: slotId, limit: 1000 });
+  const active = await store.findActiveBooking(slotId);
+  const slot = await store.getSchedule(slotId);
+  const expected = phase === 'held' ? 'pending' : 'scheduled';
+  if (winner === null) return ['no caller got a booking'];
+  if (bookings.length !== 1) problems.push(`${phase}: ${bookings.length} bookings for the slot`);
+  const stored = bookings.find((b) => b.id === winner.id);
+  if (!stored) problems.push(`${phase}: the winner's booking ${winner.id} is not in the store`);
+  else if (stored.status !== expected || stored.patientId !== winner.patientId)
+    problems.push(`${phase}: the winner's booking is ${stored.status} for ${stored.patientId}`);
+  if (active?.id !== winner.id) problems.push(`${phase}: the slot's active booking is ${active?.id ?? 'none'}`);
+  if (!slot) problems.push(`${phase}: the slot is gone`);
+  else if (phase === 'held' && (slot.status !== 'pending' || slot.bookedBy !== null))
+    problems.push(`held: slot ${slot.status}, bookedBy ${slot.bookedBy}`);
+  else if (phase === 'paid' && (slot.status !== 'booked' || slot.bookedBy !== winner.patientId))
+    problems.push(`paid: slot ${slot.status}, bookedBy ${slot.bookedBy} (winner ${winner.patientId})`);
+  if (phase === 'paid') {
+    const credits = await store.findLedgerEntries({ bookingId: winner.id });
+    if (credits.length !== 1) problems.push(`paid: ${credits.length} ledger lines for the winner's booking`);
+  }
+  return problems;
 }
 
 async function round(
-  engine: BookingEngine,
+  rig: TestRig,
   store: BookingStore,
   clock: ManualClock,
   patients: readonly string[],
   hour: number,
 ): Promise<Round> {
+  const { engine } = rig;
   const startTime = new Date(clock.now().getTime() + hour * 3_600_000);
   const slot = await engine.createSchedule({
     doctorId: DOCTOR,
@@ -52,14 +89,20 @@ async function round(
   });
   const latenciesMs: number[] = [];
   const otherErrors: string[] = [];
-  let winners = 0;
+  const won: Booking[] = [];
+  // Every committed claim of the slot records a booking.created in its transaction's outbox: more
+  // than one means more than one transaction claimed the slot, whatever the callers were told.
+  const claims: string[] = [];
+  const onCreated = ({ booking }: { booking: Booking }) => {
+    if (booking.scheduleId === slot.id) claims.push(booking.id);
+  };
+  engine.events.on('booking.created', onCreated);
   const began = performance.now();
   await Promise.all(
     patients.map(async (patientId) => {
       const t0 = performance.now();
       try {
-        await engine.book({ patientId, scheduleId: slot.id });
-        winners++;
+        won.push((await engine.book({ patientId, scheduleId: slot.id })).booking);
       } catch (error) {
         if (!isBookingError(error) || error.code !== 'SCHEDULE_UNAVAILABLE') {
           otherErrors.push(isBookingError(error) ? error.code : String(error));
@@ -70,16 +113,19 @@ async function round(
     }),
   );
   const allAnsweredMs = performance.now() - began;
-  const bookings = await store.findBookings({ scheduleId: slot.id });
-  const after = await store.getSchedule(slot.id);
-  return {
-    winners,
-    otherErrors,
-    allAnsweredMs,
-    latenciesMs,
-    bookingsForSlot: bookings.map((b) => ({ status: b.status })),
-    slotStatus: after?.status ?? 'missing',
-  };
+  const winner = won.length === 1 ? (won[0] as Booking) : null;
+  const problems = await storeProblems(store, slot.id, winner, 'held');
+  // Whatever the fast path left undelivered (none, normally), before the claims are counted.
+  await engine.outbox.drain();
+  engine.events.off('booking.created', onCreated);
+  if (claims.length !== 1 || (winner && claims[0] !== winner.id))
+    problems.push(`${claims.length} committed claims of the slot (booking.created)`);
+  // The winner pays: the confirmation's compare-and-sets must leave the slot booked by them.
+  if (winner?.checkoutSessionId) {
+    await engine.handlePaymentEvent(rig.gateway.pay(winner.checkoutSessionId));
+    problems.push(...(await storeProblems(store, slot.id, winner, 'paid')));
+  }
+  return { winners: won.length, otherErrors, allAnsweredMs, latenciesMs, storeProblems: problems };
 }
 
 async function onStore(ctx: BenchContext, kind: StoreKind, rounds: number): Promise<BenchReport> {
@@ -89,20 +135,20 @@ async function onStore(ctx: BenchContext, kind: StoreKind, rounds: number): Prom
     const ids = patientIds(WARMUP_CALLS + CALLS * rounds);
     const rig = testRig(opened.store, clock, patientDirectory(ids));
     // Warm-up (JIT, connection pool): not reported.
-    await round(rig.engine, opened.store, clock, ids.slice(0, WARMUP_CALLS), 1);
+    await round(rig, opened.store, clock, ids.slice(0, WARMUP_CALLS), 1);
     const results: Round[] = [];
     for (let r = 0; r < rounds; r++) {
       const patients = ids.slice(WARMUP_CALLS + r * CALLS, WARMUP_CALLS + (r + 1) * CALLS);
-      results.push(await round(rig.engine, opened.store, clock, patients, 2 + r));
-      ctx.log(`contention (${kind}): round ${r + 1}/${rounds}: ${results.at(-1)?.winners} winner(s)`);
+      results.push(await round(rig, opened.store, clock, patients, 2 + r));
+      ctx.log(
+        `contention (${kind}): round ${r + 1}/${rounds}: ${results.at(-1)?.winners} winner(s), store ${results.at(-1)?.storeProblems.length ? 'WRONG' : 'right'}`,
+      );
     }
     const winners = results.map((r) => r.winners);
     const answered = results.map((r) => r.allAnsweredMs);
     const latency = summarize(results.flatMap((r) => r.latenciesMs));
     const otherErrors = results.flatMap((r) => r.otherErrors);
-    const badStore = results.filter(
-      (r) => r.bookingsForSlot.length !== 1 || r.bookingsForSlot[0]?.status !== 'pending' || r.slotStatus !== 'pending',
-    );
+    const badStore = results.filter((r) => r.storeProblems.length > 0);
     return {
       benchmark: 'contention',
       store: kind,
@@ -136,11 +182,11 @@ async function onStore(ctx: BenchContext, kind: StoreKind, rounds: number): Prom
             : `other errors: ${[...new Set(otherErrors)].join(', ')}`,
         ),
         check(
-          'one pending booking per slot in the store',
+          'the store holds exactly the winner’s booking',
           badStore.length === 0,
           badStore.length === 0
-            ? 'slot pending, one booking'
-            : `${badStore.length} round(s) wrong: ${JSON.stringify(badStore.map((r) => ({ slot: r.slotStatus, bookings: r.bookingsForSlot })))}`,
+            ? 'per round: one booking for the slot, the winner’s, active; slot pending; after payment slot booked by the winner, one credit'
+            : `${badStore.length} round(s) wrong: ${[...new Set(badStore.flatMap((r) => r.storeProblems))].slice(0, 6).join('; ')}`,
         ),
       ],
     };

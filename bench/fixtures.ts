@@ -139,14 +139,18 @@ export function check(name: string, ok: boolean, detail: string): Check {
   return { name, ok, detail };
 }
 
-/** The sum of every doctor's wallet in `currency`, through the engine's public read. */
+/** The sum of every doctor's wallet in `currency`, and their ledger lines (every page), through the engine's public read. */
 export async function walletTotal(engine: BookingEngine, slots: readonly Schedule[], currency: string) {
   let total = 0;
   let entries = 0;
   for (const doctorId of new Set(slots.map((s) => s.doctorId))) {
-    const wallet = await engine.getWallet(doctorId);
+    let wallet = await engine.getWallet(doctorId, { limit: 1000 });
     total += wallet.balances[currency] ?? 0;
     entries += wallet.entries.length;
+    while (wallet.nextCursor !== null) {
+      wallet = await engine.getWallet(doctorId, { limit: 1000, cursor: wallet.nextCursor });
+      entries += wallet.entries.length;
+    }
   }
   return { total, entries };
 }
@@ -165,6 +169,12 @@ export interface OpenStore {
   close(): Promise<void>;
   /** SQL stores: `pg_total_relation_size` (tables, indexes, TOAST) summed over careslot's tables, in bytes. */
   diskBytes?(): Promise<number>;
+  /**
+   * PostgreSQL (a server): a second store on the same schema whose connections pipeline
+   * statements (node-postgres `pipeline: true`), so calls made at once inside one transaction go
+   * out without waiting for each other's answers. For untimed seeding only; `close` ends it too.
+   */
+  seeder?: BookingStore;
 }
 
 /** Sums `pg_total_relation_size` over the ordinary tables of `schema`. */
@@ -235,10 +245,17 @@ async function openSql(
   const pool = new pg.Pool({ ...pgServer.config(database), max: 20 });
   const store = new PostgresStore({ pool, schema, clock });
   await store.migrate();
+  const seedPool = new pg.Pool({ ...pgServer.config(database), max: 4, pipeline: true });
+  // A connection idle in a pool when the bench's server stops (after the table) is terminated by
+  // it; without a listener that error would crash the run after its results were in.
+  for (const p of [pool, seedPool]) p.on('error', () => {});
+  const seeder = new PostgresStore({ pool: seedPool, schema, clock });
   return {
     kind,
     store,
+    seeder,
     close: async () => {
+      await seedPool.end();
       await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
       await pool.end();
     },
@@ -322,6 +339,8 @@ export function createStores(options: { memoryOnly?: boolean } = {}): Stores {
 export interface BenchContext {
   /** `--quick`: smaller counts, the whole run under a minute. */
   quick: boolean;
+  /** `--full`: the largest sizes too (the scale benchmark's 1,000,000 bookings); long. */
+  full: boolean;
   stores: Stores;
   /** Progress, to stderr (stdout keeps the table). */
   log(message: string): void;

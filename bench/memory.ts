@@ -21,7 +21,10 @@ import {
   testRig,
 } from './fixtures.js';
 import { perSecond } from './stats.js';
-import type { BenchReport } from './table.js';
+import { type BenchReport, goalCheck } from './table.js';
+
+/** Heap the memory store may hold per paid booking (issue #19's goal), in bytes. */
+const GOAL_BYTES_PER_BOOKING = 2048;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -169,7 +172,7 @@ export const memory: Benchmark = {
       {
         benchmark: 'memory',
         store: 'memory',
-        params: { bookings: count, exposeGc: Boolean(gc) },
+        params: { bookings: count, exposeGc: Boolean(gc), goalBytesPerBooking: GOAL_BYTES_PER_BOOKING },
         metrics: [
           {
             name: 'heap used after',
@@ -207,6 +210,14 @@ export const memory: Benchmark = {
             'every booking paid and credited once',
             paid === count && ledger.length === count && credited === count * FEE.amount && effectFailures === 0,
             `${fmt(paid)} paid, ${fmt(ledger.length)} ledger lines, ${fmt(credited)} credited, ${effectFailures} effect.failed`,
+          ),
+          goalCheck(
+            'store bytes per booking',
+            Math.round((storeOnly - before) / count),
+            '≤',
+            GOAL_BYTES_PER_BOOKING,
+            'B',
+            `heap held by the store after ${fmt(count)} paid bookings, ÷ ${fmt(count)}${exact}`,
           ),
         ],
       },

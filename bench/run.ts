@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only <name>]`: runs the benchmarks, prints one table, writes bench/results.json, exits 1 if a check fails.
+// `npm run bench [-- --quick] [-- --full] [-- --only <name>]`: runs the benchmarks, prints one table, writes bench/results.json, exits 1 if a check fails or a goal is missed.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,16 +12,19 @@ import { type BenchContext, type Benchmark, createStores } from './fixtures.js';
 import { jobs } from './jobs.js';
 import { memory } from './memory.js';
 import { outbox } from './outbox.js';
+import { scale } from './scale.js';
 import { type BenchReport, failedChecks, renderTable } from './table.js';
 import { throughput } from './throughput.js';
 import { webhooks } from './webhooks.js';
 
-const BENCHMARKS: readonly Benchmark[] = [contention, throughput, webhooks, jobs, memory, outbox, availability];
+const BENCHMARKS: readonly Benchmark[] = [contention, throughput, webhooks, jobs, memory, outbox, availability, scale];
 const RESULTS = new URL('./results.json', import.meta.url);
 
-const USAGE = `Usage: npm run bench -- [--quick] [--only <name>[,<name>...]]
+const USAGE = `Usage: npm run bench -- [--quick] [--full] [--only <name>[,<name>...]]
 
-  --quick        smaller counts (about 1/10); the whole run takes under a minute
+  --quick        smaller counts (about 1/10; scale: 1k and 10k bookings, its goal on 10k/1k)
+  --full         the largest sizes too (scale: 1,000,000 bookings; give node a bigger heap:
+                 NODE_OPTIONS=--max-old-space-size=16384)
   --only <name>  run only these: ${BENCHMARKS.map((b) => b.name).join(', ')}
 
 MongoDB runs where a mongod binary is available (MONGOMS_SYSTEM_BINARY=/path/to/mongod);
@@ -85,6 +88,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      full: { type: 'boolean', default: false },
       only: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -97,6 +101,7 @@ async function main(): Promise<number> {
   const stores = createStores();
   const ctx: BenchContext = {
     quick: values.quick,
+    full: values.full,
     stores,
     log: (message) => console.error(`  … ${message}`),
   };
@@ -124,21 +129,26 @@ async function main(): Promise<number> {
   const info = machine(stores.mongoVersion());
   const failed = failedChecks(reports);
 
-  console.log(`\ncareslot benchmarks (${ctx.quick ? 'quick' : 'full'} run, ${(durationMs / 1000).toFixed(0)} s)`);
+  console.log(
+    `\ncareslot benchmarks (${ctx.quick ? 'quick' : 'full'} run${ctx.full ? ' with --full' : ''}, ${(durationMs / 1000).toFixed(0)} s)`,
+  );
   console.log(
     `machine: ${info.os}, ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB, Node ${info.node}` +
       `${info.redis ? `, redis ${info.redis}` : ''}${info.mongodb ? `, mongod ${info.mongodb}` : ''}` +
       `${info.commit ? `, commit ${info.commit}` : ''}; code: ${info.code}\n`,
   );
   console.log(renderTable(reports));
+  const all = reports.flatMap((r) => r.checks);
+  const goals = all.filter((c) => c.goal);
+  const missed = goals.filter((c) => !c.ok).length;
   console.log(
     failed.length === 0
-      ? `\nAll ${reports.reduce((n, r) => n + r.checks.length, 0)} correctness checks passed.`
-      : `\n${failed.length} FAILED:\n${failed.map((f) => `  - ${f}`).join('\n')}`,
+      ? `\nAll ${all.length - goals.length} correctness checks passed; all ${goals.length} goals met.`
+      : `\n${failed.length} FAILED (${all.filter((c) => !c.goal && !c.ok).length} checks failed, ${missed} of ${goals.length} goals missed${reports.some((r) => r.error) ? ', errors' : ''}):\n${failed.map((f) => `  - ${f}`).join('\n')}`,
   );
   writeFileSync(
     RESULTS,
-    `${JSON.stringify({ machine: info, mode: ctx.quick ? 'quick' : 'full', durationMs, seconds, failed, reports }, null, 2)}\n`,
+    `${JSON.stringify({ machine: info, mode: ctx.quick ? 'quick' : 'full', largestSizes: ctx.full, durationMs, seconds, failed, reports }, null, 2)}\n`,
   );
   formatResults();
   console.log(`Results: bench/results.json`);

@@ -8,11 +8,36 @@ export interface Metric {
   note?: string;
 }
 
-/** A correctness condition; any failed check makes the run exit non-zero. */
+/**
+ * A condition the run must meet: a correctness check (exactly one winner, money counted once) or,
+ * with `goal: true`, a performance goal (a ratio or a time the issue set). Any failed check, and
+ * any missed goal, makes the run exit non-zero.
+ */
 export interface Check {
   name: string;
   ok: boolean;
   detail: string;
+  /** A performance goal, not a correctness check: printed as `goal: …` with `met` or `MISSED`. */
+  goal?: boolean;
+}
+
+/** A performance goal as a check: `value` must be at most (`≤`) or at least (`≥`) `limit`. */
+export function goalCheck(
+  name: string,
+  value: number,
+  comparison: '≤' | '≥',
+  limit: number,
+  unit: string | undefined,
+  detail = '',
+): Check {
+  const ok = Number.isFinite(value) && (comparison === '≤' ? value <= limit : value >= limit);
+  const measured = `${formatNumber(value, unit)} (goal ${comparison} ${formatNumber(limit, unit)})`;
+  return {
+    name: `${name} ${comparison} ${formatNumber(limit, unit)}`,
+    ok,
+    detail: detail ? `${measured}; ${detail}` : measured,
+    goal: true,
+  };
 }
 
 export interface BenchReport {
@@ -51,7 +76,9 @@ export function failedChecks(reports: readonly BenchReport[]): string[] {
   for (const report of reports) {
     const where = `${report.benchmark} (${report.store})`;
     if (report.error) failed.push(`${where}: ${report.error}`);
-    for (const check of report.checks) if (!check.ok) failed.push(`${where}: ${check.name}: ${check.detail}`);
+    for (const check of report.checks) {
+      if (!check.ok) failed.push(`${where}: ${check.goal ? 'goal MISSED' : 'FAILED'}: ${check.name}: ${check.detail}`);
+    }
   }
   return failed;
 }
@@ -66,7 +93,11 @@ function rowsOf(report: BenchReport): Cells[] {
   };
   if (report.skipped) add('skipped', '—', report.skipped);
   for (const metric of report.metrics) add(metric.name, formatValue(metric), metric.note ?? '');
-  for (const check of report.checks) add(`check: ${check.name}`, check.ok ? 'ok' : 'FAILED', check.detail);
+  // Correctness checks read `ok` or `FAILED`; goals `met` or `MISSED`, so a missed goal stands out in the table.
+  for (const check of report.checks) {
+    if (check.goal) add(`goal: ${check.name}`, check.ok ? 'met' : 'MISSED', check.detail);
+    else add(`check: ${check.name}`, check.ok ? 'ok' : 'FAILED', check.detail);
+  }
   if (report.error) add('error', 'FAILED', report.error);
   return rows;
 }
