@@ -273,7 +273,7 @@ describe('when Stripe fails or the webhook is lost', () => {
     const t = setup();
     const { booking, sessionId } = await t.pending();
     fake.completeSession(sessionId);
-    clock.advanceMinutes(2);
+    clock.advanceMinutes(8); // the sweep first asks at half the 15-minute hold
     const report = await t.engine.reconcile();
     expect(report.paymentsConfirmed).toBe(1);
     expect(await t.engine.getBooking(booking.id)).toMatchObject({ status: 'scheduled', paymentStatus: 'paid' });
