@@ -77,7 +77,16 @@ interface Sized {
   expected: Expected;
   /** Free slots seeded for the timed book + confirm calls, used in order. */
   bookable: Schedule[];
-  next: { bookable: number; rearmed: number; expired: number; created: number; doctor: number; patient: number };
+  next: {
+    bookable: number;
+    rearmed: number;
+    expired: number;
+    created: number;
+    doctor: number;
+    patient: number;
+    /** Sweep passes so far: pass k runs at NOW + k seconds. */
+    passes: number;
+  };
   seedMs: number;
   /** How it was seeded, for the table. */
   seedNote: string;
@@ -406,7 +415,7 @@ async function openSized(
     rig,
     expected,
     bookable,
-    next: { bookable: 0, rearmed: 0, expired: 0, created: 0, doctor: 0, patient: 0 },
+    next: { bookable: 0, rearmed: 0, expired: 0, created: 0, doctor: 0, patient: 0, passes: 0 },
     seedMs,
     seedNote: `${shape.perTransaction} records per transaction${shape.together ? ', statements pipelined' : ''}`,
     problems: [],
@@ -430,8 +439,11 @@ const OPS: readonly Op[] = [
   {
     name: 'reconcile()',
     calls: { memory: 5, database: 3 },
-    // REARM holds that ended a few minutes ago, for the sweep to release.
+    // REARM holds that ended since the previous pass, for this pass to release. The sweep lets go
+    // of a hold that expired since its previous pass at once (an older one waits for its retry),
+    // so each pass runs one second after the one before and its holds end half a second earlier.
     async prepare(s, patients) {
+      const pass = NOW.getTime() + ++s.next.passes * 1_000;
       await s.opened.store.transaction(async (tx) => {
         for (let i = 0; i < REARM; i++) {
           const n = s.next.rearmed++;
@@ -440,15 +452,16 @@ const OPS: readonly Op[] = [
             newSlot(doctorOf(n), BASE.rearmedHolds + Math.floor(n / DOCTORS), 'pending', null),
           );
           await tx.insertBooking(
-            pendingHold(slot, patients[n % OPEN_HOLDS] as string, new Date(NOW.getTime() - 5 * 60_000)),
+            pendingHold(slot, patients[n % OPEN_HOLDS] as string, new Date(pass - 500)),
           );
           bump(s.expected.bookings, slot.doctorId);
         }
       });
-      s.clock.set(NOW);
+      s.clock.set(new Date(pass));
     },
     async call(s) {
       const report = await s.rig.engine.reconcile();
+      s.clock.set(NOW);
       if (report.holdsReleased !== REARM || report.errors !== 0)
         problem(s, `reconcile released ${report.holdsReleased} of ${REARM} holds, ${report.errors} errors`);
     },

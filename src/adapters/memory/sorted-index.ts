@@ -2,44 +2,92 @@
 
 const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** One run of consecutive entries, in two parallel arrays. */
+interface Chunk {
+  keys: number[];
+  ids: string[];
+}
+
+/** Entries per chunk before it splits: a splice moves at most this many pointers. */
+const CHUNK_MAX = 256;
+/** A chunk this small merges with its neighbour when they fit in one. */
+const CHUNK_MIN = CHUNK_MAX / 4;
+
 /**
- * Ids sorted by (key, id), in two parallel arrays: a binary search finds a position, a splice
- * inserts or removes (a memmove of pointers: microseconds at 100k entries). Walking from a
- * lower bound visits only the entries a range query can match.
+ * Ids sorted by (key, id), as a list of short sorted chunks (the layout of Python's
+ * sortedcontainers): a binary search over the chunks' last entries finds the chunk, a second one
+ * the position, and an insert or delete splices one chunk of at most 256 entries. A single sorted
+ * array would move every entry behind the position: at 100k entries, deleting the oldest (the
+ * clean-up) or inserting among equal times (records made in one millisecond) moves 100k pointers
+ * per change. Walking from a lower bound visits only the entries a range query can match.
  */
 export class SortedIndex {
-  private readonly keys: number[] = [];
-  private readonly ids: string[] = [];
+  private readonly chunks: Chunk[] = [];
+  private count = 0;
 
   get size(): number {
-    return this.ids.length;
+    return this.count;
   }
 
-  /** The first position whose (key, id) is not below (key, id). */
-  private lowerBound(key: number, id: string): number {
+  /** The first chunk whose last entry is not below (key, id); `chunks.length` when none is. */
+  private chunkFor(key: number, id: string): number {
     let lo = 0;
-    let hi = this.keys.length;
+    let hi = this.chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const k = this.keys[mid] as number;
-      if (k < key || (k === key && compareIds(this.ids[mid] as string, id) < 0)) lo = mid + 1;
+      const chunk = this.chunks[mid] as Chunk;
+      const last = chunk.keys.length - 1;
+      const k = chunk.keys[last] as number;
+      if (k < key || (k === key && compareIds(chunk.ids[last] as string, id) < 0)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
   add(key: number, id: string): void {
-    const at = this.lowerBound(key, id);
-    if (this.keys[at] === key && this.ids[at] === id) return;
-    this.keys.splice(at, 0, key);
-    this.ids.splice(at, 0, id);
+    if (this.chunks.length === 0) {
+      this.chunks.push({ keys: [key], ids: [id] });
+      this.count++;
+      return;
+    }
+    // Past every entry: the last chunk takes it at its end.
+    const c = Math.min(this.chunkFor(key, id), this.chunks.length - 1);
+    const chunk = this.chunks[c] as Chunk;
+    const at = lowerBound(chunk, key, id);
+    if (chunk.keys[at] === key && chunk.ids[at] === id) return;
+    if (at === chunk.keys.length) {
+      chunk.keys.push(key);
+      chunk.ids.push(id);
+    } else {
+      chunk.keys.splice(at, 0, key);
+      chunk.ids.splice(at, 0, id);
+    }
+    this.count++;
+    if (chunk.keys.length > CHUNK_MAX) {
+      const half = chunk.keys.length >>> 1;
+      this.chunks.splice(c + 1, 0, { keys: chunk.keys.splice(half), ids: chunk.ids.splice(half) });
+    }
   }
 
   delete(key: number, id: string): void {
-    const at = this.lowerBound(key, id);
-    if (this.keys[at] !== key || this.ids[at] !== id) return;
-    this.keys.splice(at, 1);
-    this.ids.splice(at, 1);
+    const c = this.chunkFor(key, id);
+    const chunk = this.chunks[c];
+    if (chunk === undefined) return;
+    const at = lowerBound(chunk, key, id);
+    if (chunk.keys[at] !== key || chunk.ids[at] !== id) return;
+    chunk.keys.splice(at, 1);
+    chunk.ids.splice(at, 1);
+    this.count--;
+    if (chunk.keys.length === 0) {
+      this.chunks.splice(c, 1);
+      return;
+    }
+    const next = this.chunks[c + 1];
+    if (chunk.keys.length < CHUNK_MIN && next !== undefined && chunk.keys.length + next.keys.length <= CHUNK_MAX) {
+      chunk.keys.push(...next.keys);
+      chunk.ids.push(...next.ids);
+      this.chunks.splice(c + 1, 1);
+    }
   }
 
   /**
@@ -47,17 +95,35 @@ export class SortedIndex {
    * `(from, afterId)`), while the key stays below `before`.
    */
   *range(from = Number.NEGATIVE_INFINITY, before = Number.POSITIVE_INFINITY, afterId?: string): Generator<string> {
-    let at: number;
-    if (afterId === undefined) at = this.lowerBound(from, '');
-    else {
-      at = this.lowerBound(from, afterId);
-      if (this.keys[at] === from && this.ids[at] === afterId) at++;
-    }
-    for (; at < this.keys.length; at++) {
-      if ((this.keys[at] as number) >= before) return;
-      yield this.ids[at] as string;
+    const startId = afterId ?? '';
+    let c = this.chunkFor(from, startId);
+    let chunk = this.chunks[c];
+    if (chunk === undefined) return;
+    let at = lowerBound(chunk, from, startId);
+    if (afterId !== undefined && chunk.keys[at] === from && chunk.ids[at] === afterId) at++;
+    for (;;) {
+      for (; at < chunk.keys.length; at++) {
+        if ((chunk.keys[at] as number) >= before) return;
+        yield chunk.ids[at] as string;
+      }
+      chunk = this.chunks[++c];
+      if (chunk === undefined) return;
+      at = 0;
     }
   }
+}
+
+/** The first position in `chunk` whose (key, id) is not below (key, id). */
+function lowerBound(chunk: Chunk, key: number, id: string): number {
+  let lo = 0;
+  let hi = chunk.keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = chunk.keys[mid] as number;
+    if (k < key || (k === key && compareIds(chunk.ids[mid] as string, id) < 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** The walk both index shapes offer. */

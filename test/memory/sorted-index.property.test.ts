@@ -1,0 +1,108 @@
+// The memory store's chunked SortedIndex: after any mix of adds and deletes (enough to split and merge chunks), every range walk equals a sorted reference.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { PartitionedIndex, SortedIndex } from '../../src/adapters/memory/sorted-index.js';
+
+type Entry = { key: number; id: string };
+
+const byKeyThenId = (a: Entry, b: Entry) => a.key - b.key || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** The reference: every entry kept, sorted, and filtered the way `range` promises. */
+function expectedRange(entries: Map<string, Entry>, from: number, before: number, afterId?: string): string[] {
+  return [...entries.values()]
+    .sort(byKeyThenId)
+    .filter((e) => e.key < before)
+    .filter((e) =>
+      afterId === undefined ? e.key >= from : e.key > from || (e.key === from && e.id > (afterId as string)),
+    )
+    .map((e) => e.id);
+}
+
+// Few distinct keys (many ties, ordered by id) and ids from a small pool (repeated adds and deletes).
+const key = fc.integer({ min: 0, max: 40 });
+const id = fc.integer({ min: 0, max: 1_500 }).map((n) => `id${n.toString().padStart(5, '0')}`);
+const op = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('add' as const), key, id }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), key, id }) },
+  // Deletes a run of the oldest entries, the clean-up's pattern (empties and merges chunks).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('dropOldest' as const), count: fc.integer({ min: 1, max: 400 }) }) },
+);
+
+describe('SortedIndex', () => {
+  it('walks exactly the sorted entries in range after random adds and deletes across chunk splits and merges', () => {
+    fc.assert(
+      fc.property(
+        fc.array(op, { minLength: 1, maxLength: 2_500 }),
+        fc.array(fc.tuple(key, key, fc.option(id, { nil: undefined })), { minLength: 1, maxLength: 12 }),
+        (ops, queries) => {
+          const index = new SortedIndex();
+          const reference = new Map<string, Entry>();
+          const keyOf = (e: Entry) => `${e.key}|${e.id}`;
+          for (const o of ops) {
+            if (o.kind === 'add') {
+              index.add(o.key, o.id);
+              reference.set(keyOf(o), { key: o.key, id: o.id });
+            } else if (o.kind === 'delete') {
+              index.delete(o.key, o.id);
+              reference.delete(keyOf(o));
+            } else {
+              for (const e of [...reference.values()].sort(byKeyThenId).slice(0, o.count)) {
+                index.delete(e.key, e.id);
+                reference.delete(keyOf(e));
+              }
+            }
+          }
+          expect(index.size).toBe(reference.size);
+          expect([...index.range()]).toEqual(expectedRange(reference, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY));
+          for (const [a, b, afterId] of queries) {
+            const from = Math.min(a, b);
+            const before = Math.max(a, b) + 1;
+            expect([...index.range(from, before, afterId)]).toEqual(expectedRange(reference, from, before, afterId));
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('keeps ties in id order and resumes after a cursor that sits on a chunk boundary', () => {
+    const index = new SortedIndex();
+    // 2,000 entries at one key (one millisecond's records): eight chunks' worth, inserted out of order.
+    const ids = Array.from({ length: 2_000 }, (_, i) => `k${String((i * 7919) % 2_000).padStart(4, '0')}`);
+    for (const i of ids) index.add(5, i);
+    const sorted = [...ids].sort();
+    expect([...index.range()]).toEqual(sorted);
+    // Resume after every 256th id: the page boundaries a keyset walk makes.
+    for (let at = 0; at < sorted.length; at += 256) {
+      expect([...index.range(5, 6, sorted[at])]).toEqual(sorted.slice(at + 1));
+    }
+    // Drop the first 1,990 (a clean-up): the rest walk in order and the size follows.
+    for (const i of sorted.slice(0, 1_990)) index.delete(5, i);
+    expect(index.size).toBe(10);
+    expect([...index.range()]).toEqual(sorted.slice(1_990));
+  });
+
+  it('ignores a repeated add and a delete of an entry it does not hold', () => {
+    const index = new SortedIndex();
+    index.add(1, 'a');
+    index.add(1, 'a');
+    index.delete(1, 'b');
+    index.delete(2, 'a');
+    expect(index.size).toBe(1);
+    expect([...index.range()]).toEqual(['a']);
+  });
+});
+
+describe('PartitionedIndex', () => {
+  it('grows a one-entry partition into a sorted index and drops a partition when it empties', () => {
+    const index = new PartitionedIndex();
+    index.add('doc', 2, 'b');
+    expect([...(index.get('doc')?.range() ?? [])]).toEqual(['b']);
+    index.add('doc', 1, 'a');
+    index.move({ partition: 'doc', key: 2 }, { partition: 'other', key: 3 }, 'b');
+    expect([...(index.get('doc')?.range() ?? [])]).toEqual(['a']);
+    expect([...(index.get('other')?.range() ?? [])]).toEqual(['b']);
+    index.delete('doc', 1, 'a');
+    expect(index.get('doc')).toBeUndefined();
+  });
+});
