@@ -451,9 +451,7 @@ const OPS: readonly Op[] = [
           const slot = await tx.insertSchedule(
             newSlot(doctorOf(n), BASE.rearmedHolds + Math.floor(n / DOCTORS), 'pending', null),
           );
-          await tx.insertBooking(
-            pendingHold(slot, patients[n % OPEN_HOLDS] as string, new Date(pass - 500)),
-          );
+          await tx.insertBooking(pendingHold(slot, patients[n % OPEN_HOLDS] as string, new Date(pass - 500)));
           bump(s.expected.bookings, slot.doctorId);
         }
       });

@@ -25,7 +25,10 @@ const op = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('add' as const), key, id }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), key, id }) },
   // Deletes a run of the oldest entries, the clean-up's pattern (empties and merges chunks).
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('dropOldest' as const), count: fc.integer({ min: 1, max: 400 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('dropOldest' as const), count: fc.integer({ min: 1, max: 400 }) }),
+  },
 );
 
 describe('SortedIndex', () => {
@@ -53,7 +56,9 @@ describe('SortedIndex', () => {
             }
           }
           expect(index.size).toBe(reference.size);
-          expect([...index.range()]).toEqual(expectedRange(reference, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY));
+          expect([...index.range()]).toEqual(
+            expectedRange(reference, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY),
+          );
           for (const [a, b, afterId] of queries) {
             const from = Math.min(a, b);
             const before = Math.max(a, b) + 1;

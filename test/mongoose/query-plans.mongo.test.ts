@@ -2,10 +2,10 @@
 import type mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongooseStore } from '../../src/adapters/mongoose/index.js';
+import { runQueryWorkload, workloadFixture } from '../support/query-workload.js';
 import type { RecordedQuery } from './support/fake-mongo.js';
 import { announceSkip, mongod, openConnection, sharedReplSet } from './support/mongo-server.js';
 import { planProblem, recordQueries } from './support/query-log.js';
-import { runQueryWorkload, workloadFixture } from './support/query-workload.js';
 
 announceSkip('MongoDB query plan tests (test/mongoose/query-plans.mongo.test.ts)');
 const replSet = sharedReplSet();

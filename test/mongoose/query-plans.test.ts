@@ -4,12 +4,12 @@ import { MONGOOSE_STORE_INDEXES } from '../../src/adapters/mongoose/index.js';
 import { READ_BATCH_SIZE } from '../../src/adapters/mongoose/mongoose-operations.js';
 import { ledgerBalancesPipeline } from '../../src/adapters/mongoose/queries.js';
 import { autocommit } from '../support/autocommit.js';
+import { runQueryWorkload, workloadFixture } from '../support/query-workload.js';
 import { at, ledgerEntry, newSchedule } from '../support/records.js';
 import { DOC, oid } from './samples.js';
 import { createFakeMongo, type RecordedQuery } from './support/fake-mongo.js';
 import { classify, supportingIndexes, whyNot } from './support/index-support.js';
 import { planProblem, recordQueries } from './support/query-log.js';
-import { runQueryWorkload, workloadFixture } from './support/query-workload.js';
 
 const q = (collection: RecordedQuery['collection'], filter: Record<string, unknown>, sort?: Record<string, 1 | -1>) =>
   ({ collection, method: 'find', filter, ...(sort ? { sort } : {}), inTransaction: false }) as RecordedQuery;

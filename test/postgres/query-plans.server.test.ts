@@ -5,9 +5,9 @@ import type { PgPoolClientLike, PgPoolLike, PostgresStore } from '../../src/adap
 import type { PostgresTableKey } from '../../src/adapters/postgres/tables.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { createFixture } from '../support/engine-fixture.js';
+import { runQueryWorkload, WORKLOAD_PLANS } from '../support/query-workload.js';
 import { SEED, seedStatements } from './support/plan-seed.js';
 import { announcePostgresSkip } from './support/postgres-server.js';
-import { runQueryWorkload, WORKLOAD_PLANS } from './support/query-workload.js';
 import { type ServerTarget, serverAvailable, serverTarget, skippedWithoutServer } from './support/targets.js';
 
 announcePostgresSkip('PostgreSQL query-plan test (test/postgres/query-plans.server.test.ts)');

@@ -1,7 +1,6 @@
-// Drives the engine through every use case that reads (listings, booking, confirmation, refunds, the sweep, the clean-up, the wallet) on any store, so the SQL it sends can be explained against the indexes.
-// The same workload as test/mongoose/support/query-workload.ts, on the BookingStore port.
-import { type BookingStore, DEFAULT_PLANS, JOB_NAMES } from '../../../src/index.js';
-import { createFixture, DOCTOR, type Fixture, PATIENTS } from '../../support/engine-fixture.js';
+// Drives the engine through every use case that reads (listings, booking, confirmation, refunds, the sweep, the clean-up, the wallet) on any store, so the queries it sends can be checked against the indexes (MongoDB's and PostgreSQL's query-plan tests).
+import { type BookingStore, DEFAULT_PLANS, JOB_NAMES } from '../../src/index.js';
+import { createFixture, DOCTOR, type Fixture, PATIENTS } from './engine-fixture.js';
 
 /** The fixture options the workload needs: a plan with a free quota, so the free-quota count runs too. */
 export const WORKLOAD_PLANS = { ...DEFAULT_PLANS, freeTrial: { mode: 'pay' as const, freeQuota: 1 } };
@@ -15,8 +14,8 @@ export function workloadFixture(store: BookingStore): Fixture {
  * Every read path of the engine, once: slot creation and its overlap check (also refused),
  * listings of slots and bookings by each owner with and without a status, a paid booking with an
  * idempotency key and its retry, a free-quota booking, a VISE booking, confirmation by webhook
- * (session lookup, provider payment, processed event), a lost webhook found by the sweep, the
- * reminder sweep's window pages and its compare-and-set, a refund with its ledger debit, the wallet (and its second page), the hold timeout, the end of slots with rollover,
+ * (session lookup, provider payment, processed event), a lost webhook found by the sweep, slot
+ * listings in keyset pages, the reminder sweep's window pages and its compare-and-set, a refund with its ledger debit, the wallet (and its second page), the hold timeout, the end of slots with rollover,
  * the reconciliation sweep and the clean-up; then availability rules (set, read, computed slots, a booking of one
  * that materializes it, time off added, listed and removed, the rules cleared).
  */
@@ -34,6 +33,22 @@ export async function runQueryWorkload(f: Fixture, store: BookingStore): Promise
   await engine.listSchedules({ status: 'available' });
   await engine.listSchedules({ from: f.clock.now(), to: new Date(f.clock.now().getTime() + 86_400_000 * 3) });
   await engine.listSchedules({ doctorId: DOCTOR, from: f.clock.now() });
+  // The same listings in (startTime, id) pages, resumed after a slot (the sweep's and the
+  // clean-up's shapes too): the keyset must be read from the index in order.
+  const cursor = { startTime: first.startTime, id: first.id };
+  const soon = new Date(f.clock.now().getTime() + 86_400_000 * 3);
+  for (const query of [
+    {},
+    { doctorId: DOCTOR },
+    { doctorId: DOCTOR, status: 'available' as const },
+    { status: 'available' as const },
+    { status: ['available', 'pending'] as const, endBefore: soon },
+    { status: 'expired' as const, endBefore: soon },
+    { startFrom: f.clock.now(), startBefore: soon },
+    { doctorId: DOCTOR, startFrom: f.clock.now() },
+  ]) {
+    await store.findSchedules({ ...query, after: cursor, limit: 2 });
+  }
 
   const paid = await engine.book({ patientId: PATIENTS.standard, scheduleId: first.id, idempotencyKey: 'k-1' });
   await engine.book({ patientId: PATIENTS.standard, scheduleId: first.id, idempotencyKey: 'k-1' });
