@@ -175,6 +175,12 @@ export interface OpenStore {
    * out without waiting for each other's answers. For untimed seeding only; `close` ends it too.
    */
   seeder?: BookingStore;
+  /**
+   * PostgreSQL (a server): `VACUUM (ANALYZE)` of careslot's tables, after an untimed bulk seed, so
+   * the timed calls meet the steady state (fresh statistics, no autovacuum of the load running
+   * beside them on the machine's two cores).
+   */
+  settle?(): Promise<void>;
 }
 
 /** Sums `pg_total_relation_size` over the ordinary tables of `schema`. */
@@ -262,6 +268,14 @@ async function openSql(
     diskBytes: async () => {
       const result = await pool.query<{ bytes: string }>(DISK_BYTES_SQL, [schema]);
       return Number(result.rows[0]?.bytes ?? 0);
+    },
+    settle: async () => {
+      const tables = await pool.query<{ name: string }>(
+        'SELECT tablename AS name FROM pg_tables WHERE schemaname = $1',
+        [schema],
+      );
+      // VACUUM runs outside a transaction: one statement per table, each on its own.
+      for (const { name } of tables.rows) await pool.query(`VACUUM (ANALYZE) "${schema}"."${name}"`);
     },
   };
 }

@@ -405,6 +405,7 @@ async function openSized(
     });
   });
   clock.set(NOW);
+  await opened.settle?.();
   const seedMs = performance.now() - began;
   ctx.log(`scale (${kind}): ${fmt(size)} bookings seeded in ${(seedMs / 1000).toFixed(1)} s`);
   const rig = testRig(opened.store, clock, directory);
@@ -417,7 +418,7 @@ async function openSized(
     bookable,
     next: { bookable: 0, rearmed: 0, expired: 0, created: 0, doctor: 0, patient: 0, passes: 0 },
     seedMs,
-    seedNote: `${shape.perTransaction} records per transaction${shape.together ? ', statements pipelined' : ''}`,
+    seedNote: `${shape.perTransaction} records per transaction${shape.together ? ', statements pipelined' : ''}${opened.settle ? ', then VACUUM (ANALYZE)' : ''}`,
     problems: [],
   };
 }
