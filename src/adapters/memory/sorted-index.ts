@@ -64,8 +64,12 @@ export class SortedIndex {
     }
     this.count++;
     if (chunk.keys.length > CHUNK_MAX) {
+      // Both halves as fresh arrays of their exact length: most indexes grow at their end, so a
+      // left half is never added to again and would keep the spare room of the full chunk.
       const half = chunk.keys.length >>> 1;
-      this.chunks.splice(c + 1, 0, { keys: chunk.keys.splice(half), ids: chunk.ids.splice(half) });
+      const right = { keys: chunk.keys.slice(half), ids: chunk.ids.slice(half) };
+      this.chunks[c] = { keys: chunk.keys.slice(0, half), ids: chunk.ids.slice(0, half) };
+      this.chunks.splice(c + 1, 0, right);
     }
   }
 
