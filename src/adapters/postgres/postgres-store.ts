@@ -409,8 +409,9 @@ export class PostgresStore implements BookingStore {
       } catch (error) {
         if (isRetryable(error)) {
           if (attempt < maxAttempts) {
-            // Jittered, growing up to 20 ms: the transactions that just collided spread out.
-            await pause(Math.random() * Math.min(20, attempt * 2));
+            // Jittered, doubling up to 100 ms: the transactions that just collided spread out, and
+            // a hot row (one doctor's running wallet total under many credits) gets time to commit.
+            await pause(Math.random() * Math.min(100, 2 ** attempt));
             continue;
           }
           throw toStoreError(error, `transaction (after ${attempt} attempts)`, this.migrateHint(), {
