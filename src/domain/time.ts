@@ -99,6 +99,9 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** Formats an instant in the slot's zone for notification text, e.g. `2026-03-08 09:00 (America/New_York)`. */
 export function formatLocal(instant: Date, timeZone: string): string {
+  // One booking's notifications format the same instant one after another: the last answer is kept.
+  const time = instant.getTime();
+  if (time === lastFormatted.time && timeZone === lastFormatted.timeZone) return lastFormatted.text;
   let formatter = formatters.get(timeZone);
   if (!formatter) {
     formatter = new Intl.DateTimeFormat('en-CA', {
@@ -114,5 +117,9 @@ export function formatLocal(instant: Date, timeZone: string): string {
   }
   const part: Partial<Record<Intl.DateTimeFormatPartTypes, string>> = {};
   for (const { type, value } of formatter.formatToParts(instant)) part[type] = value;
-  return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute} (${timeZone})`;
+  const text = `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute} (${timeZone})`;
+  lastFormatted = { time, timeZone, text };
+  return text;
 }
+
+let lastFormatted = { time: Number.NaN, timeZone: '', text: '' };

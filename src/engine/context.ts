@@ -55,10 +55,13 @@ export interface Effect {
 
 /** How the context reaches the outbox (set by the engine; see `outbox.ts`). */
 export interface OutboxWriter {
-  /** Appends the effects' deliveries inside `tx`; returns their keys for `deliver`. */
-  append(tx: StoreOperations, effects: readonly Effect[]): Promise<string[]>;
+  /**
+   * Appends the effects' deliveries inside `tx`; returns the keys the fast path delivers, each
+   * with the effect it was appended from, for `deliver`.
+   */
+  append(tx: StoreOperations, effects: readonly Effect[]): Promise<Map<string, Effect>>;
   /** The fast path: delivers these keys now (what fails stays for the retries). */
-  deliver(keys: readonly string[]): Promise<void>;
+  deliver(keys: readonly string[], fresh?: ReadonlyMap<string, Effect>): Promise<void>;
   /** Delivers whatever of this booking is still pending (after a commit whose outcome was unknown). */
   deliverPendingOf(bookingId: string): Promise<void>;
   /** Delivers everything due, for every consumer (the sweep). */
@@ -102,6 +105,7 @@ export class EngineContext {
   /** Set by the engine's constructor, before any use case runs. */
   outbox!: OutboxWriter;
   runEffect!: EffectRunner;
+  private policyInForce: BookingPolicy | undefined;
 
   constructor(
     ports: EnginePorts,
@@ -117,7 +121,11 @@ export class EngineContext {
 
   /** The cancellation and reschedule rules in force now, as a booking keeps them when confirmed. */
   currentPolicy(): BookingPolicy {
-    return structuredClone({ cancellation: this.options.cancellation, reschedule: this.options.reschedule });
+    // Copied once and frozen: every booking confirmed under these options shares the snapshot.
+    this.policyInForce ??= deepFreeze(
+      structuredClone({ cancellation: this.options.cancellation, reschedule: this.options.reschedule }),
+    );
+    return this.policyInForce;
   }
 
   /** The rules a booking agreed to: its snapshot, or (made before snapshots) the ones in force now. */
@@ -164,13 +172,13 @@ export class EngineContext {
    * has no effects; one that committed has all of them, delivered at least once.
    */
   async commit<T>(work: (tx: StoreOperations) => Promise<T>, effectsOf: (result: T) => readonly Effect[]): Promise<T> {
-    let keys: string[] = [];
+    let fresh: ReadonlyMap<string, Effect> = new Map();
     const result = await this.store.transaction(async (tx) => {
       const value = await work(tx);
-      keys = await this.outbox.append(tx, effectsOf(value));
+      fresh = await this.outbox.append(tx, effectsOf(value));
       return value;
     });
-    await this.outbox.deliver(keys);
+    await this.outbox.deliver([...fresh.keys()], fresh);
     return result;
   }
 
@@ -236,4 +244,13 @@ function effectIds(payload: Record<string, unknown>): { bookingId?: string; sche
     ...(typeof bookingId === 'string' ? { bookingId } : {}),
     ...(typeof scheduleId === 'string' ? { scheduleId } : {}),
   };
+}
+
+/** Freezes `value` and everything it holds. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }

@@ -35,9 +35,13 @@ interface Subscriber {
 
 // ---- payload encoding: JSON-safe, with Dates kept as { $date } so effects come back as they were ----
 
-/** The JSON-safe payload an outbox record keeps (exported for its tests). */
-export function encode(value: unknown): Record<string, unknown> {
-  return jsonSafe(value, false) as Record<string, unknown>;
+/**
+ * The JSON-safe payload an outbox record keeps (exported for its tests). Pass one `shared` map to
+ * the encodes of one commit: an object reached again (the booking most effects carry) is encoded
+ * once and its result shared, not walked again.
+ */
+export function encode(value: unknown, shared?: Map<object, unknown>): Record<string, unknown> {
+  return jsonSafe(value, false, shared) as Record<string, unknown>;
 }
 
 /** Sets `key` as an own property, `__proto__` included (plain assignment would set the prototype). */
@@ -50,9 +54,10 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
 /**
  * What `JSON.parse(JSON.stringify(value))` gives, in one walk and without the text: Dates become
  * `{ $date: ISO }`, Errors `{ name, message }`, `toJSON` is honoured, undefined, functions and
- * symbols are dropped (null in arrays), and non-finite numbers become null.
+ * symbols are dropped (null in arrays), and non-finite numbers become null. With `shared`, an
+ * object met before returns its earlier result (the output may share subtrees; it is never mutated).
  */
-function jsonSafe(value: unknown, inArray: boolean): unknown {
+function jsonSafe(value: unknown, inArray: boolean, shared?: Map<object, unknown>): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -67,18 +72,29 @@ function jsonSafe(value: unknown, inArray: boolean): unknown {
       throw new TypeError('Do not know how to serialize a BigInt');
   }
   if (value === null) return null;
+  if (shared !== undefined) {
+    const known = shared.get(value as object);
+    if (known !== undefined) return known;
+  }
+  const out = jsonSafeObject(value as object, inArray, shared);
+  if (shared !== undefined && out !== undefined) shared.set(value as object, out);
+  return out;
+}
+
+function jsonSafeObject(value: object, inArray: boolean, shared?: Map<object, unknown>): unknown {
   if (value instanceof Date) return { $date: value.toISOString() };
   if (value instanceof Error) return { name: value.name, message: value.message };
   if (Array.isArray(value)) {
     const out: unknown[] = new Array(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = jsonSafe(value[i], true);
+    for (let i = 0; i < value.length; i++) out[i] = jsonSafe(value[i], true, shared);
     return out;
   }
   const object = value as Record<string, unknown> & { toJSON?: unknown };
-  if (typeof object.toJSON === 'function') return jsonSafe((object.toJSON as () => unknown)(), inArray);
+  if (typeof object.toJSON === 'function') return jsonSafe((object.toJSON as () => unknown)(), inArray, shared);
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(object)) {
-    const v = jsonSafe(object[key], false);
+  for (const key in object) {
+    if (!Object.hasOwn(object, key)) continue;
+    const v = jsonSafe(object[key], false, shared);
     if (v !== undefined) setOwn(out, key, v);
   }
   return out;
@@ -184,38 +200,45 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
     return `evt_${time}${seq}${this.owner.slice(-8)}`;
   }
 
-  async append(tx: StoreOperations, effects: readonly Effect[]): Promise<string[]> {
-    if (effects.length === 0) return [];
+  async append(tx: StoreOperations, effects: readonly Effect[]): Promise<Map<string, Effect>> {
+    const fresh = new Map<string, Effect>();
+    if (effects.length === 0) return fresh;
     const now = this.ctx.now();
     const records: NewOutboxRecord[] = [];
+    // One commit's effects mostly carry the same booking: it is encoded once for all of them.
+    const shared = new Map<object, unknown>();
     for (const effect of effects) {
       const eventId = this.nextEventId(now);
       const type = effect.spec.kind === 'emit' ? effect.spec.event : effect.spec.kind;
-      const base = {
-        eventId,
-        type,
-        bookingId: effect.bookingId ?? null,
-        scheduleId: effect.scheduleId ?? null,
-        payload: encode({ effect }),
-        version: PAYLOAD_VERSION,
-        createdAt: now,
-      };
-      const consumers = [consumerOf(effect)];
-      if (effect.spec.kind === 'emit') {
-        for (const sub of this.subscribers.values()) if (sub.events.has(type)) consumers.push(sub.name);
+      const payload = encode({ effect }, shared);
+      const bookingId = effect.bookingId ?? null;
+      const scheduleId = effect.scheduleId ?? null;
+      const own = consumerOf(effect);
+      records.push(outboxRecord(eventId, own, type, bookingId, scheduleId, payload, now));
+      fresh.set(`${eventId}/${own}`, effect);
+      if (effect.spec.kind !== 'emit') continue;
+      for (const sub of this.subscribers.values()) {
+        if (!sub.events.has(type)) continue;
+        records.push(outboxRecord(eventId, sub.name, type, bookingId, scheduleId, payload, now));
+        if (sub.fastPath) fresh.set(`${eventId}/${sub.name}`, effect);
       }
-      for (const consumer of consumers) records.push({ ...base, key: `${eventId}/${consumer}`, consumer });
     }
     await tx.appendOutbox(records);
-    return records.filter((r) => this.subscribers.get(r.consumer)?.fastPath !== false).map((r) => r.key);
+    return fresh;
   }
 
-  async deliver(keys: readonly string[]): Promise<void> {
+  /**
+   * The fast path: delivers these records now, in this process. `fresh` holds the effects as
+   * `append` was given them, so what this process appended is run without decoding its payload.
+   */
+  async deliver(keys: readonly string[], fresh?: ReadonlyMap<string, Effect>): Promise<void> {
     if (keys.length === 0) return;
     const byConsumer = new Map<string, string[]>();
     for (const key of keys) {
       const consumer = key.slice(key.indexOf('/') + 1);
-      byConsumer.set(consumer, [...(byConsumer.get(consumer) ?? []), key]);
+      const own = byConsumer.get(consumer);
+      if (own === undefined) byConsumer.set(consumer, [key]);
+      else own.push(key);
     }
     const groups = [...byConsumer].filter(([consumer]) => this.knows(consumer));
     if (groups.length === 0) return;
@@ -232,7 +255,7 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
         }
         return all;
       });
-      await this.process(claimed);
+      await this.process(claimed, undefined, fresh);
     } catch (error) {
       // The store failed: the records stay pending and the next drain delivers them.
       this.ctx.reportFailure({ name: 'outbox:deliver' }, error);
@@ -313,10 +336,18 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
   /**
    * Delivers leased records in their order. In order per booking and consumer: a record waits
    * while an earlier one of its booking for the same consumer is pending outside this batch, or
-   * failed and waits for its retry; its lease is released so the next drain takes it at once. Each delivery is marked right after it went through (a crash
-   * in between delivers it again: at least once).
+   * failed and waits for its retry; its lease is released so the next drain takes it at once.
+   * Deliveries are marked delivered after they went through (a crash in between delivers them
+   * again: at least once), together in one transaction at the end of the batch; except around
+   * a delivery that commits a change of its own while it runs (a refund settles, a subscriber
+   * is host code that may call the engine): what came before it is marked first, and it is
+   * marked at once, so the fast path of that change does not find them pending ahead of its own.
    */
-  private async process(records: readonly OutboxRecord[], held?: OutboxRecord[]): Promise<DrainReport> {
+  private async process(
+    records: readonly OutboxRecord[],
+    held?: OutboxRecord[],
+    fresh?: ReadonlyMap<string, Effect>,
+  ): Promise<DrainReport> {
     const report: DrainReport = { delivered: 0, failed: 0, dead: 0 };
     if (records.length === 0) return report;
     const inBatch = new Set(records.map((r) => r.key));
@@ -331,6 +362,7 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
     }
     const stalled = new Set<string>();
     const waiting: OutboxRecord[] = [];
+    const done: string[] = [];
     for (const record of records) {
       const chain = record.bookingId === null ? null : `${record.consumer}\u0000${record.bookingId}`;
       if (chain !== null) {
@@ -347,8 +379,10 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
           continue;
         }
       }
+      const marksAtOnce = record.type === 'refund.settle' || this.subscribers.has(record.consumer);
+      if (marksAtOnce) await this.complete(done);
       try {
-        await this.handle(record);
+        await this.handle(record, fresh?.get(record.key));
       } catch (error) {
         // A dead delivery no longer holds its booking's later ones back; one waiting for its retry does.
         if (await this.fail(record, error)) report.dead++;
@@ -358,17 +392,27 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
         }
         continue;
       }
-      // Marked at once: an effect may commit a change of its own (a refund) whose deliveries
-      // must not find this one still pending ahead of them.
-      const at = this.ctx.now();
-      await this.ctx.store.transaction((tx) => tx.completeOutbox({ key: record.key, owner: this.owner, at }));
+      done.push(record.key);
       report.delivered++;
+      if (marksAtOnce) await this.complete(done);
     }
+    await this.complete(done);
     // What waited behind an earlier delivery goes back in line now, not after its lease (a drain
     // keeps holding them until it ends, so its next pass takes other records instead).
     if (held) held.push(...waiting);
     else await this.release(waiting);
     return report;
+  }
+
+  /** Marks these deliveries delivered, in one transaction, and empties the list. */
+  private async complete(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const at = this.ctx.now();
+    const owner = this.owner;
+    const batch = keys.splice(0);
+    await this.ctx.store.transaction(async (tx) => {
+      for (const key of batch) await tx.completeOutbox({ key, owner, at });
+    });
   }
 
   private async release(records: readonly OutboxRecord[]): Promise<void> {
@@ -378,13 +422,13 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
     });
   }
 
-  private async handle(record: OutboxRecord): Promise<void> {
+  private async handle(record: OutboxRecord, fresh: Effect | undefined): Promise<void> {
     const subscriber = this.subscribers.get(record.consumer);
     if (subscriber) {
       await subscriber.handler(toOutboxEvent(record));
       return;
     }
-    const effect = decodeEffect(record.payload);
+    const effect = fresh ?? decodeEffect(record.payload);
     if (record.consumer === EVENTS_CONSUMER) {
       if (this.emitted.has(record.eventId)) return;
       this.emitted.add(record.eventId);
@@ -417,6 +461,29 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
     this.ctx.emit('outbox.dead', { record: { ...record, status: 'dead', attempts }, error });
     return true;
   }
+}
+
+/** A new delivery of `eventId` to `consumer`, in the store port's shape (one literal, one hidden class). */
+function outboxRecord(
+  eventId: string,
+  consumer: string,
+  type: string,
+  bookingId: string | null,
+  scheduleId: string | null,
+  payload: Record<string, unknown>,
+  createdAt: Date,
+): NewOutboxRecord {
+  return {
+    key: `${eventId}/${consumer}`,
+    eventId,
+    consumer,
+    type,
+    bookingId,
+    scheduleId,
+    payload,
+    version: PAYLOAD_VERSION,
+    createdAt,
+  };
 }
 
 const isBefore = (a: OutboxRecord, b: OutboxRecord): boolean =>

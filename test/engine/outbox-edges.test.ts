@@ -218,4 +218,58 @@ describe('the built-in deliveries', () => {
     await f.engine.reconcile();
     expect(f.notifications.map((n) => n.type)).toEqual(['appointmentBooking', 'newBooking']);
   });
+
+  it('marks a commit’s job and notification deliveries in one transaction, and delivers them again when that mark is lost', async () => {
+    const f = createFixture();
+    let failMarks = true;
+    const marked: string[][] = [];
+    const transaction = f.store.transaction.bind(f.store);
+    f.store.transaction = ((work: Parameters<typeof f.store.transaction>[0]) => {
+      const keys: string[] = [];
+      marked.push(keys);
+      return transaction((tx) =>
+        work(
+          new Proxy(tx, {
+            get(target, key) {
+              const value = Reflect.get(target, key);
+              if (typeof value !== 'function') return value;
+              if (key !== 'completeOutbox') return value.bind(target);
+              return async (args: { key: string; owner: string; at: Date }) => {
+                keys.push(args.key.slice(args.key.indexOf('/') + 1));
+                if (failMarks && args.key.endsWith('/careslot:notifier')) {
+                  throw new BookingError('STORE_ERROR', 'primary stepped down');
+                }
+                return target.completeOutbox(args);
+              };
+            },
+          }),
+        ),
+      );
+    }) as typeof f.store.transaction;
+    const slot = await f.slot();
+    const { booking } = await f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id });
+    expect(f.notifications.map((n) => n.type)).toEqual(['appointmentBooking', 'newBooking']);
+    // The two notifications and the confirmation's jobs went in one mark, which failed as a whole.
+    const batch = marked.find((keys) => keys.includes('careslot:notifier'));
+    expect(batch?.filter((c) => c === 'careslot:notifier')).toHaveLength(1);
+    const pending = await f.store.findOutbox({ bookingId: booking.id, status: 'pending' });
+    expect(pending.map((r) => r.consumer).sort()).toEqual(
+      expect.arrayContaining(['careslot:notifier', 'careslot:notifier']),
+    );
+    expect(f.events.find((e) => e.name === 'effect.failed')?.payload).toMatchObject({ effect: 'outbox:deliver' });
+    failMarks = false;
+    marked.length = 0;
+    // The lease the lost mark left ends, and the sweep takes them again.
+    f.clock.advance(60_000);
+    await f.engine.outbox.drain();
+    // At least once: sent again, and now marked, the notifier's two in one transaction.
+    expect(f.notifications.map((n) => n.type)).toEqual([
+      'appointmentBooking',
+      'newBooking',
+      'appointmentBooking',
+      'newBooking',
+    ]);
+    expect(marked.some((keys) => keys.filter((c) => c === 'careslot:notifier').length === 2)).toBe(true);
+    expect(await f.store.findOutbox({ bookingId: booking.id, status: 'pending' })).toEqual([]);
+  });
 });

@@ -120,6 +120,8 @@ export class MemoryIndexes {
   }
 
   private outboxRecord(key: string, b: OutboxRow | undefined, a: OutboxRow | undefined): void {
+    // A lease taken or given back moves nothing (a record never changes its consumer, booking or time).
+    if (b !== undefined && a !== undefined && b.status === a.status && b.deliveredAt === a.deliveredAt) return;
     const pair = (r: OutboxRow) => `${r.consumer}\u0000${r.status}`;
     this.outboxByConsumerStatus.move(b ? at(pair(b), b.createdAt) : null, a ? at(pair(a), a.createdAt) : null, key);
     this.outboxByStatus.move(b ? at(b.status, b.createdAt) : null, a ? at(a.status, a.createdAt) : null, key);

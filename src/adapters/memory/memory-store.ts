@@ -699,15 +699,12 @@ class MemoryOperations implements StoreOperations {
 
   async appendOutbox(records: readonly NewOutboxRecord[]): Promise<number> {
     let added = 0;
-    // Consumers of one event share its payload: it is copied (and frozen) once.
-    const copies = new Map<Record<string, unknown>, Readonly<Record<string, unknown>>>();
+    // What the records share (one event's payload for its consumers, the booking in most of
+    // them) is copied and frozen once.
+    const shared = new Map<object, unknown>();
     for (const record of records) {
       if (this.t.outbox.has(record.key)) continue;
-      let payload = copies.get(record.payload);
-      if (payload === undefined) {
-        payload = frozenJson(record.payload) as Readonly<Record<string, unknown>>;
-        copies.set(record.payload, payload);
-      }
+      const payload = frozenJson(record.payload, shared) as Readonly<Record<string, unknown>>;
       const createdAt = record.createdAt.getTime();
       const row: OutboxRow = {
         key: record.key,

@@ -485,22 +485,32 @@ export const copyAvailability = (r: AvailabilityRecord): AvailabilityRecord => s
 
 /**
  * A frozen copy of a JSON-safe value (what an outbox payload is): one walk, and reads can hand
- * out the frozen object itself (mutating it throws instead of changing the store).
+ * out the frozen object itself (mutating it throws instead of changing the store). With
+ * `shared`, an object met again (the booking one commit's records all carry) is copied once and
+ * its frozen copy shared: frozen, it cannot change under any of them.
  */
-export function frozenJson(value: unknown): unknown {
+export function frozenJson(value: unknown, shared?: Map<object, unknown>): unknown {
   if (value === null || typeof value !== 'object') return value;
+  if (shared !== undefined) {
+    const known = shared.get(value);
+    if (known !== undefined) return known;
+  }
+  let copy: unknown;
   if (Array.isArray(value)) {
     const out: unknown[] = new Array(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = frozenJson(value[i]);
-    return Object.freeze(out);
+    for (let i = 0; i < value.length; i++) out[i] = frozenJson(value[i], shared);
+    copy = Object.freeze(out);
+  } else {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const v = frozenJson((value as Record<string, unknown>)[key], shared);
+      if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true });
+      else out[key] = v;
+    }
+    copy = Object.freeze(out);
   }
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const v = frozenJson((value as Record<string, unknown>)[key]);
-    if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true });
-    else out[key] = v;
-  }
-  return Object.freeze(out);
+  shared?.set(value, copy);
+  return copy;
 }
 
 const NO_PAYLOAD: Record<string, unknown> = Object.freeze({});
