@@ -81,13 +81,14 @@ function jsonSafe(value: unknown, inArray: boolean, shared?: Map<object, unknown
   return out;
 }
 
+/** The output is frozen all the way down: a store may keep it as it is (MemoryStore does) instead of copying it. */
 function jsonSafeObject(value: object, inArray: boolean, shared?: Map<object, unknown>): unknown {
-  if (value instanceof Date) return { $date: value.toISOString() };
-  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (value instanceof Date) return Object.freeze({ $date: value.toISOString() });
+  if (value instanceof Error) return Object.freeze({ name: value.name, message: value.message });
   if (Array.isArray(value)) {
     const out: unknown[] = new Array(value.length);
     for (let i = 0; i < value.length; i++) out[i] = jsonSafe(value[i], true, shared);
-    return out;
+    return Object.freeze(out);
   }
   const object = value as Record<string, unknown> & { toJSON?: unknown };
   if (typeof object.toJSON === 'function') return jsonSafe((object.toJSON as () => unknown)(), inArray, shared);
@@ -97,7 +98,7 @@ function jsonSafeObject(value: object, inArray: boolean, shared?: Map<object, un
     const v = jsonSafe(object[key], false, shared);
     if (v !== undefined) setOwn(out, key, v);
   }
-  return out;
+  return Object.freeze(out);
 }
 
 export function revive(value: unknown, asDate: (iso: string) => unknown): unknown {

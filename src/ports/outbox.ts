@@ -20,8 +20,9 @@ export interface OutboxRecord {
   scheduleId: string | null;
   /**
    * JSON-safe: Dates are ISO strings. Read-only: a store may hand out a frozen object (MemoryStore
-   * does), and may drop a delivered record's payload (MemoryStore reads it as `{}`; nothing reads
-   * it after delivery).
+   * does), may keep a payload it was given frozen all the way down as it is (MemoryStore does; the
+   * engine appends them so), and may drop a delivered record's payload (MemoryStore reads it as
+   * `{}`; nothing reads it after delivery).
    */
   payload: Record<string, unknown>;
   /** The payload's schema version. */

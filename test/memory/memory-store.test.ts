@@ -64,3 +64,37 @@ describe('MemoryStore options', () => {
     expect(() => new MemoryStore({ now: 'soon' as unknown as () => Date })).toThrow(/options.now must be a function/);
   });
 });
+
+describe('MemoryStore outbox payloads', () => {
+  const record = (key: string, payload: Record<string, unknown>) => ({
+    key,
+    eventId: key,
+    consumer: 'hooks',
+    type: 'booking.created',
+    bookingId: null,
+    scheduleId: null,
+    payload,
+    version: 1,
+    createdAt: new Date('2031-01-01T00:00:00Z'),
+  });
+
+  it('keeps a payload frozen all the way down as given, and copies any other, so no caller changes a stored one', async () => {
+    const store = new MemoryStore();
+    const deep = Object.freeze({ booking: Object.freeze({ id: 'b1', tags: Object.freeze(['a']) }) });
+    const shallow = Object.freeze({ booking: { id: 'b2', tags: ['a'] } });
+    const open: { booking: { id: string } } = { booking: Object.freeze({ id: 'b3' }) };
+    await store.transaction((tx) =>
+      tx.appendOutbox([record('deep', deep), record('shallow', shallow), record('open', open)]),
+    );
+    const read = async (key: string) => (await store.findOutbox({ eventId: key }))[0]?.payload;
+    expect(await read('deep')).toBe(deep);
+    // A frozen object holding an unfrozen one is copied: changing the child later changes nothing stored.
+    expect(await read('shallow')).not.toBe(shallow);
+    shallow.booking.id = 'changed';
+    shallow.booking.tags.push('b');
+    expect(await read('shallow')).toEqual({ booking: { id: 'b2', tags: ['a'] } });
+    open.booking = Object.freeze({ id: 'changed' });
+    expect(await read('open')).toEqual({ booking: { id: 'b3' } });
+    expect(Object.isFrozen((await read('open'))?.booking)).toBe(true);
+  });
+});

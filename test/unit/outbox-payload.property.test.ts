@@ -45,6 +45,25 @@ describe('outbox payload codec', () => {
     );
   });
 
+  it('freezes what it encodes all the way down, and encodes an object met twice once when told to share', () => {
+    const frozenThroughout = (v: unknown): boolean =>
+      v === null || typeof v !== 'object' || (Object.isFrozen(v) && Object.values(v).every(frozenThroughout));
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), tree, { maxKeys: 5 }), (value) => {
+        expect(frozenThroughout(encode(value))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+    const booking = { id: 'b1', at: new Date('2030-01-01T10:00:00.000Z') };
+    const shared = new Map<object, unknown>();
+    const first = encode({ effect: { booking } }, shared);
+    const second = encode({ effect: { args: { booking } } }, shared);
+    expect((first.effect as { booking: unknown }).booking).toBe(
+      ((second.effect as { args: { booking: unknown } }).args as { booking: unknown }).booking,
+    );
+    expect(second).toStrictEqual(viaJson({ effect: { args: { booking } } }));
+  });
+
   it('honours toJSON, and turns Dates back into Dates on revive', () => {
     const at = new Date('2030-01-01T10:00:00.000Z');
     const value = { at, money: { toJSON: () => ({ amount: 5 }) }, list: [at, undefined, () => 0], deep: { $date: 1 } };

@@ -44,13 +44,13 @@ export class MemoryIndexes {
   readonly ledgerByDoctor = new PartitionedIndex();
   readonly ledgerByBooking = new PartitionedIndex();
   readonly ledger = new SortedIndex();
-  // Outbox records (by key) in (createdAt, key) order: per consumer and status, per status, per
-  // booking, and all; delivered ones also by (deliveredAt, key), for the retention clean-up.
+  // Outbox records (by key) in (createdAt, key) order: per consumer and status, and per booking;
+  // delivered ones also by (deliveredAt, key), for the retention clean-up. A query by status
+  // alone, or by nothing, merges the few consumer partitions: every record sits in two indexes
+  // (three once delivered), and each change of status moves one entry.
   readonly outboxByConsumerStatus = new PartitionedIndex();
-  readonly outboxByStatus = new PartitionedIndex();
   readonly outboxByBooking = new PartitionedIndex();
   readonly outboxDelivered = new SortedIndex();
-  readonly outbox = new SortedIndex();
 
   /** A row of `table` went from `before` to `after` (undefined: absent). */
   changed<N extends keyof IndexedRows>(table: N, id: string, before: unknown, after: unknown): void {
@@ -124,7 +124,6 @@ export class MemoryIndexes {
     if (b !== undefined && a !== undefined && b.status === a.status && b.deliveredAt === a.deliveredAt) return;
     const pair = (r: OutboxRow) => `${r.consumer}\u0000${r.status}`;
     this.outboxByConsumerStatus.move(b ? at(pair(b), b.createdAt) : null, a ? at(pair(a), a.createdAt) : null, key);
-    this.outboxByStatus.move(b ? at(b.status, b.createdAt) : null, a ? at(a.status, a.createdAt) : null, key);
     this.outboxByBooking.move(
       b && b.bookingId !== null ? at(b.bookingId, b.createdAt) : null,
       a && a.bookingId !== null ? at(a.bookingId, a.createdAt) : null,
@@ -133,7 +132,6 @@ export class MemoryIndexes {
     const delivered = (r: OutboxRow | undefined) =>
       r !== undefined && r.status === 'delivered' && r.deliveredAt !== null ? r.deliveredAt : undefined;
     moveIn(this.outboxDelivered, delivered(b), delivered(a), key);
-    moveIn(this.outbox, b?.createdAt, a?.createdAt, key);
   }
 }
 

@@ -676,15 +676,25 @@ class MemoryOperations implements StoreOperations {
         before: query.before === undefined ? undefined : query.before.createdAt.getTime() + 1,
         after: query.after === undefined ? undefined : { at: query.after.createdAt.getTime(), id: query.after.key },
       };
-      const index =
-        query.bookingId !== undefined
-          ? this.indexes.outboxByBooking.get(query.bookingId)
-          : query.status !== undefined && query.consumer !== undefined
-            ? this.indexes.outboxByConsumerStatus.get(pairKey(query.consumer, query.status))
-            : query.status !== undefined
-              ? this.indexes.outboxByStatus.get(query.status)
-              : this.indexes.outbox;
-      rows = rowsOf(this.t.outbox, walk(index, bounds));
+      const byPair = this.indexes.outboxByConsumerStatus;
+      if (query.bookingId !== undefined) {
+        rows = rowsOf(this.t.outbox, walk(this.indexes.outboxByBooking.get(query.bookingId), bounds));
+      } else if (query.status !== undefined && query.consumer !== undefined) {
+        rows = rowsOf(this.t.outbox, walk(byPair.get(pairKey(query.consumer, query.status)), bounds));
+      } else {
+        // By status alone, by consumer alone, or all: the matching (consumer, status) partitions, merged.
+        const streams: Iterable<OutboxRow>[] = [];
+        for (const pair of byPair.partitions()) {
+          // A status holds no NUL; a subscriber's name might.
+          const cut = pair.lastIndexOf('\u0000');
+          const consumer = pair.slice(0, cut);
+          const status = pair.slice(cut + 1);
+          if (query.status !== undefined && status !== query.status) continue;
+          if (query.consumer !== undefined && consumer !== query.consumer) continue;
+          streams.push(rowsOf(this.t.outbox, walk(byPair.get(pair), bounds)));
+        }
+        rows = mergeSorted(streams, byOutboxOrder);
+      }
     } else {
       const source =
         query.bookingId !== undefined

@@ -495,6 +495,8 @@ export function frozenJson(value: unknown, shared?: Map<object, unknown>): unkno
     const known = shared.get(value);
     if (known !== undefined) return known;
   }
+  // Frozen all the way down (what the engine's encoding hands over): no caller can change it, so it is kept as it is.
+  if (deeplyFrozen(value, shared)) return value;
   let copy: unknown;
   if (Array.isArray(value)) {
     const out: unknown[] = new Array(value.length);
@@ -511,6 +513,20 @@ export function frozenJson(value: unknown, shared?: Map<object, unknown>): unkno
   }
   shared?.set(value, copy);
   return copy;
+}
+
+/** Whether `value` and every object in it are frozen plain objects or arrays; remembers those that are in `shared`. */
+function deeplyFrozen(value: object, shared?: Map<object, unknown>): boolean {
+  if (shared?.get(value) === value) return true;
+  if (!Object.isFrozen(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== Array.prototype && proto !== null) return false;
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key];
+    if (child !== null && typeof child === 'object' && !deeplyFrozen(child, shared)) return false;
+  }
+  shared?.set(value, value);
+  return true;
 }
 
 const NO_PAYLOAD: Record<string, unknown> = Object.freeze({});

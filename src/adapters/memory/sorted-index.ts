@@ -197,6 +197,11 @@ export class PartitionedIndex {
   get(partition: string): SortedIds | undefined {
     return this.parts.get(partition);
   }
+
+  /** The partitions that hold at least one entry. */
+  partitions(): IterableIterator<string> {
+    return this.parts.keys();
+  }
 }
 
 /**
