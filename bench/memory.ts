@@ -124,45 +124,89 @@ async function onSqlStore(ctx: BenchContext, kind: StoreKind, count: number): Pr
   }
 }
 
+interface MemoryFill {
+  bytesPerBooking: number;
+  withPortsPerBooking: number;
+  storeOnly: number;
+  before: number;
+  fillMs: number;
+  lastTenthRate: number;
+  paid: number;
+  ledgerLines: number;
+  credited: number;
+  effectFailures: number;
+}
+
+/** Fills a fresh MemoryStore with `count` paid bookings through the engine and weighs what it holds. */
+async function fillMemoryStore(
+  ctx: BenchContext,
+  clock: ManualClock,
+  ids: readonly string[],
+  patients: ReturnType<typeof patientDirectory>,
+  options: { keepDeliveredOutbox: boolean },
+): Promise<MemoryFill> {
+  const count = ids.length;
+  const chunk = count / 10;
+  const before = heapUsed();
+  const store: BookingStore = new MemoryStore({ clock, keepDeliveredOutbox: options.keepDeliveredOutbox });
+  let rig: TestRig | null = testRig(store, clock, patients);
+  let slots: Schedule[] | null = await seedSlots(store, count, { from: clock.now(), concurrency: 1 });
+  const chunkRates: number[] = [];
+  const fillBegan = performance.now();
+  let chunkBegan = fillBegan;
+  for (let i = 0; i < count; i++) {
+    const { booking } = await rig.engine.book({ patientId: ids[i] as string, scheduleId: (slots[i] as Schedule).id });
+    await rig.engine.handlePaymentEvent(rig.gateway.pay(booking.checkoutSessionId ?? ''));
+    if ((i + 1) % chunk === 0) {
+      chunkRates.push(perSecond(chunk, performance.now() - chunkBegan));
+      ctx.log(
+        `memory (keepDeliveredOutbox: ${options.keepDeliveredOutbox}): ${i + 1} bookings (${Math.round(chunkRates.at(-1) ?? 0)}/s in the last ${chunk})`,
+      );
+      chunkBegan = performance.now();
+    }
+  }
+  const fillMs = performance.now() - fillBegan;
+  const effectFailures = rig.effectFailures.length;
+  slots = null;
+  // Everything: the store plus what the engine's ports keep (test provider sessions, scheduler jobs).
+  const withPorts = heapUsed();
+  rig = null;
+  // The store alone.
+  const storeOnly = heapUsed();
+  const paid = await store.countBookings({ status: 'scheduled', paymentStatus: 'paid' });
+  const ledger = await store.findLedgerEntries({});
+  return {
+    bytesPerBooking: Math.round((storeOnly - before) / count),
+    withPortsPerBooking: Math.round((withPorts - before) / count),
+    storeOnly,
+    before,
+    fillMs,
+    lastTenthRate: chunkRates.at(-1) ?? 0,
+    paid,
+    ledgerLines: ledger.length,
+    credited: ledger.reduce((sum, e) => sum + e.amount, 0),
+    effectFailures,
+  };
+}
+
+const filledOnce = (fill: MemoryFill, count: number): boolean =>
+  fill.paid === count &&
+  fill.ledgerLines === count &&
+  fill.credited === count * FEE.amount &&
+  fill.effectFailures === 0;
+
 export const memory: Benchmark = {
   name: 'memory',
   async run(ctx: BenchContext): Promise<BenchReport[]> {
     const count = ctx.quick ? 10_000 : 100_000;
-    const chunk = count / 10;
     const clock = new ManualClock(START);
     // The host's users exist before careslot does: not counted.
     const ids = patientIds(count);
     const patients = patientDirectory(ids);
     await warmUp(clock);
-
-    const before = heapUsed();
-    const store: BookingStore = new MemoryStore({ clock });
-    let rig: TestRig | null = testRig(store, clock, patients);
-    let slots: Schedule[] | null = await seedSlots(store, count, { from: clock.now(), concurrency: 1 });
-    const chunkRates: number[] = [];
-    const fillBegan = performance.now();
-    let chunkBegan = fillBegan;
-    for (let i = 0; i < count; i++) {
-      const { booking } = await rig.engine.book({ patientId: ids[i] as string, scheduleId: (slots[i] as Schedule).id });
-      await rig.engine.handlePaymentEvent(rig.gateway.pay(booking.checkoutSessionId ?? ''));
-      if ((i + 1) % chunk === 0) {
-        chunkRates.push(perSecond(chunk, performance.now() - chunkBegan));
-        ctx.log(`memory: ${i + 1} bookings (${Math.round(chunkRates.at(-1) ?? 0)}/s in the last ${chunk})`);
-        chunkBegan = performance.now();
-      }
-    }
-    const fillMs = performance.now() - fillBegan;
-    const effectFailures = rig.effectFailures.length;
-    slots = null;
-    // Everything: the store plus what the engine's ports keep (test provider sessions, scheduler jobs).
-    const withPorts = heapUsed();
-    rig = null;
-    // The store alone.
-    const storeOnly = heapUsed();
-
-    const paid = await store.countBookings({ status: 'scheduled', paymentStatus: 'paid' });
-    const ledger = await store.findLedgerEntries({});
-    const credited = ledger.reduce((sum, e) => sum + e.amount, 0);
+    const fill = await fillMemoryStore(ctx, clock, ids, patients, { keepDeliveredOutbox: true });
+    // The same bookings on a store that deletes each delivery once made (the store above is garbage by now).
+    const lean = await fillMemoryStore(ctx, new ManualClock(START), ids, patients, { keepDeliveredOutbox: false });
     const exact = gc ? '' : ' (approximate: node ran without --expose-gc)';
     const sqlCount = ctx.quick ? 500 : 2_000;
     const sqlReports: BenchReport[] = [];
@@ -176,48 +220,60 @@ export const memory: Benchmark = {
         metrics: [
           {
             name: 'heap used after',
-            value: storeOnly / MiB,
+            value: fill.storeOnly / MiB,
             unit: 'MiB',
-            note: `${count.toLocaleString('en-US')} paid, confirmed bookings, each on its own slot; the store holds ${Math.round((storeOnly - before) / MiB)} MiB of it${exact}`,
+            note: `${count.toLocaleString('en-US')} paid, confirmed bookings, each on its own slot; the store holds ${Math.round((fill.storeOnly - fill.before) / MiB)} MiB of it${exact}`,
           },
           {
             name: 'store bytes per booking',
-            value: Math.round((storeOnly - before) / count),
+            value: fill.bytesPerBooking,
             unit: 'B',
-            note: 'slot, booking (2 history lines), payment, ledger line, processed event, customer',
+            note: 'slot, booking (2 history lines), payment, ledger line, processed event, customer, 8 delivered outbox records (kept for outboxRetentionDays)',
+          },
+          {
+            name: 'store bytes per booking, keepDeliveredOutbox: false',
+            value: lean.bytesPerBooking,
+            unit: 'B',
+            note: 'the same, with each outbox record deleted once delivered',
           },
           {
             name: 'with engine ports, per booking',
-            value: Math.round((withPorts - before) / count),
+            value: fill.withPortsPerBooking,
             unit: 'B',
             note: 'plus test-provider sessions and the in-process scheduler’s end-of-slot jobs',
           },
           {
             name: 'fill rate',
-            value: perSecond(count, fillMs),
+            value: perSecond(count, fill.fillMs),
             unit: 'bookings/s',
             note: 'book + pay + confirm through the engine, one at a time',
           },
           {
             name: 'fill rate, last tenth',
-            value: chunkRates.at(-1) ?? 0,
+            value: fill.lastTenthRate,
             unit: 'bookings/s',
             note: 'far below the overall rate would mean a lookup that grows with the store',
+          },
+          {
+            name: 'fill rate, keepDeliveredOutbox: false',
+            value: perSecond(count, lean.fillMs),
+            unit: 'bookings/s',
+            note: 'book + pay + confirm through the engine, one at a time',
           },
         ],
         checks: [
           check(
             'every booking paid and credited once',
-            paid === count && ledger.length === count && credited === count * FEE.amount && effectFailures === 0,
-            `${fmt(paid)} paid, ${fmt(ledger.length)} ledger lines, ${fmt(credited)} credited, ${effectFailures} effect.failed`,
+            filledOnce(fill, count) && filledOnce(lean, count),
+            `${fmt(fill.paid)} paid, ${fmt(fill.ledgerLines)} ledger lines, ${fmt(fill.credited)} credited, ${fill.effectFailures} effect.failed (keepDeliveredOutbox: false: ${fmt(lean.paid)}, ${fmt(lean.ledgerLines)}, ${fmt(lean.credited)}, ${lean.effectFailures})`,
           ),
           goalCheck(
             'store bytes per booking',
-            Math.round((storeOnly - before) / count),
+            fill.bytesPerBooking,
             '≤',
             GOAL_BYTES_PER_BOOKING,
             'B',
-            `heap held by the store after ${fmt(count)} paid bookings, ÷ ${fmt(count)}${exact}`,
+            `heap held by the store (default options) after ${fmt(count)} paid bookings, ÷ ${fmt(count)}${exact}`,
           ),
         ],
       },

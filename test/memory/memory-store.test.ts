@@ -4,6 +4,7 @@ import { type Clock, MemoryStore } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { describeStoreConformance } from '../conformance/store-conformance.js';
 import { autocommit } from '../support/autocommit.js';
+import { createFixture, PATIENTS } from '../support/engine-fixture.js';
 import { newSchedule } from '../support/records.js';
 
 describeStoreConformance('MemoryStore (isolation: serializable, the default)', {
@@ -97,4 +98,49 @@ describe('MemoryStore outbox payloads', () => {
     expect(await read('open')).toEqual({ booking: { id: 'b3' } });
     expect(Object.isFrozen((await read('open'))?.booking)).toBe(true);
   });
+});
+
+describe('MemoryStore keepDeliveredOutbox: false', () => {
+  it('refuses a value that is not a boolean', () => {
+    expect(() => new MemoryStore({ keepDeliveredOutbox: 'no' as never })).toThrow(
+      'MemoryStore: keepDeliveredOutbox must be a boolean (got "no")',
+    );
+  });
+
+  for (const isolation of ['serializable', 'snapshot'] as const) {
+    it(`deletes a record once delivered and keeps what failed until it goes through or dies (${isolation})`, async () => {
+      const clock = new ManualClock('2030-03-01T08:00:00Z');
+      const store = new MemoryStore({ clock, isolation, keepDeliveredOutbox: false });
+      let down = true;
+      const sent: string[] = [];
+      const notifier = {
+        notify(n: { type: string }) {
+          if (down && n.type === 'newBooking') throw new Error('smtp down');
+          sent.push(n.type);
+        },
+      };
+      const f = createFixture({ clock, store, notifier, outboxMaxAttempts: 3 });
+      const slot = await f.slot();
+      const { booking } = await f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id });
+      // Everything went through but the admin's notice: only that record is left, pending.
+      const left = await store.findOutbox({});
+      expect(left.map((r) => [r.consumer, r.status, r.attempts])).toEqual([['careslot:notifier', 'pending', 1]]);
+      expect(await store.findOutbox({ status: 'delivered' })).toEqual([]);
+      // It retries from the sweep and dies after its last attempt, kept for listDead and redrive.
+      for (let i = 0; i < 3; i++) {
+        clock.advance(3_600_000);
+        await f.engine.outbox.drain();
+      }
+      const [dead] = await f.engine.outbox.listDead();
+      expect(dead).toMatchObject({ bookingId: booking.id, status: 'dead', attempts: 3 });
+      down = false;
+      expect(await f.engine.outbox.redrive(dead?.key ?? '')).toBe(true);
+      expect(sent.filter((t) => t === 'newBooking')).toHaveLength(1);
+      expect(await store.findOutbox({})).toEqual([]);
+      // Nothing delivered is left for the retention clean-up.
+      expect(
+        await store.transaction((tx) => tx.deleteDeliveredOutbox({ deliveredBefore: clock.now(), limit: 100 })),
+      ).toBe(0);
+    });
+  }
 });
