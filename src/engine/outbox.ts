@@ -1,6 +1,7 @@
 // The outbox dispatcher: appends each change's effects in its transaction, delivers them after commit, retries with backoff, dead-letters.
 import { randomBytes } from 'node:crypto';
 import type { StoreOperations } from '../ports/booking-store.js';
+import { markFrozenPayload } from '../ports/frozen-payloads.js';
 import type { NewOutboxRecord, OutboxRecord } from '../ports/outbox.js';
 import type { Effect, EngineContext, OutboxWriter } from './context.js';
 import { BUILT_IN_CONSUMERS, consumerOf, EVENTS_CONSUMER, runEffect } from './effects.js';
@@ -41,7 +42,8 @@ interface Subscriber {
  * once and its result shared, not walked again.
  */
 export function encode(value: unknown, shared?: Map<object, unknown>): Record<string, unknown> {
-  return jsonSafe(value, false, shared) as Record<string, unknown>;
+  const payload = jsonSafe(value, false, shared) as Record<string, unknown>;
+  return payload !== null && typeof payload === 'object' ? markFrozenPayload(payload) : payload;
 }
 
 /** Sets `key` as an own property, `__proto__` included (plain assignment would set the prototype). */
@@ -63,7 +65,8 @@ function jsonSafe(value: unknown, inArray: boolean, shared?: Map<object, unknown
     case 'boolean':
       return value;
     case 'number':
-      return Number.isFinite(value) ? value : null;
+      // As JSON: -0 becomes 0, and NaN and the infinities null.
+      return Number.isFinite(value) ? (value === 0 ? 0 : value) : null;
     case 'undefined':
     case 'function':
     case 'symbol':

@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encode, revive } from '../../src/engine/outbox.js';
+import { isMarkedFrozen, markFrozenPayload } from '../../src/ports/frozen-payloads.js';
 
 /** The codec as it was written first: JSON.stringify with a replacer, then JSON.parse. */
 function viaJson(value: unknown): unknown {
@@ -62,23 +63,32 @@ describe('outbox payload codec', () => {
       ((second.effect as { args: { booking: unknown } }).args as { booking: unknown }).booking,
     );
     expect(second).toStrictEqual(viaJson({ effect: { args: { booking } } }));
+    // Marked as built frozen, so a store keeps it without walking it again; an unfrozen one cannot be marked.
+    expect(isMarkedFrozen(first)).toBe(true);
+    expect(isMarkedFrozen(Object.freeze({ effect: {} }))).toBe(false);
+    expect(() => markFrozenPayload({ effect: {} })).toThrow('markFrozenPayload: the payload is not frozen');
   });
 
   it('honours toJSON, and turns Dates back into Dates on revive', () => {
     const at = new Date('2030-01-01T10:00:00.000Z');
-    const value = { at, money: { toJSON: () => ({ amount: 5 }) }, list: [at, undefined, () => 0], deep: { $date: 1 } };
+    const value = {
+      at,
+      money: { toJSON: () => ({ amount: 5 }) },
+      list: [at, undefined, () => 0, -0],
+      deep: { $date: 1 },
+    };
     const encoded = encode(value);
     expect(encoded).toStrictEqual(viaJson(value));
     expect(encoded).toEqual({
       at: { $date: at.toISOString() },
       money: { amount: 5 },
-      list: [{ $date: at.toISOString() }, null, null],
+      list: [{ $date: at.toISOString() }, null, null, 0],
       deep: { $date: 1 },
     });
     expect(revive(encoded, (iso) => new Date(iso))).toEqual({
       at,
       money: { amount: 5 },
-      list: [at, null, null],
+      list: [at, null, null, 0],
       deep: { $date: 1 },
     });
   });

@@ -14,6 +14,7 @@ import type {
 } from '../../domain/entities.js';
 import type { BookingMode } from '../../domain/plan-policy.js';
 import type { BookingStatus, CancelReason, PaymentStatus, ScheduleStatus } from '../../domain/status.js';
+import { isMarkedFrozen } from '../../ports/frozen-payloads.js';
 import type { OutboxRecord, OutboxStatus } from '../../ports/outbox.js';
 
 // Rows are never changed in place: a write stores a new row (copy-on-write), which is what lets a
@@ -495,8 +496,9 @@ export function frozenJson(value: unknown, shared?: Map<object, unknown>): unkno
     const known = shared.get(value);
     if (known !== undefined) return known;
   }
-  // Frozen all the way down (what the engine's encoding hands over): no caller can change it, so it is kept as it is.
-  if (deeplyFrozen(value, shared)) return value;
+  // Frozen all the way down (what the engine's encoding hands over, marked so): no caller can
+  // change it, so it is kept as it is.
+  if (isMarkedFrozen(value) || deeplyFrozen(value, shared)) return value;
   let copy: unknown;
   if (Array.isArray(value)) {
     const out: unknown[] = new Array(value.length);
