@@ -22,6 +22,7 @@ import type { BookingStore, StoreOperations } from '../ports/booking-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { JobName, JobScheduler, ScheduledJob } from '../ports/job-scheduler.js';
 import type { Notifier } from '../ports/notifier.js';
+import type { OutboxRecord } from '../ports/outbox.js';
 import type { PatientDirectory } from '../ports/patient-directory.js';
 import type { PaymentGateway } from '../ports/payment-gateway.js';
 import type { BookingEngineEvents } from './events.js';
@@ -53,15 +54,21 @@ export interface Effect {
   spec: EffectSpec;
 }
 
+/** A record this process appended, leased to it, with the effect it was appended from (null: read back from the store). */
+export interface FreshDelivery {
+  effect: Effect | null;
+  record: OutboxRecord;
+}
+
 /** How the context reaches the outbox (set by the engine; see `outbox.ts`). */
 export interface OutboxWriter {
   /**
    * Appends the effects' deliveries inside `tx`; returns the keys the fast path delivers, each
    * with the effect it was appended from, for `deliver`.
    */
-  append(tx: StoreOperations, effects: readonly Effect[]): Promise<Map<string, Effect>>;
+  append(tx: StoreOperations, effects: readonly Effect[]): Promise<Map<string, FreshDelivery>>;
   /** The fast path: delivers these keys now (what fails stays for the retries). */
-  deliver(keys: readonly string[], fresh?: ReadonlyMap<string, Effect>): Promise<void>;
+  deliver(keys: readonly string[], fresh?: ReadonlyMap<string, FreshDelivery>): Promise<void>;
   /** Delivers whatever of this booking is still pending (after a commit whose outcome was unknown). */
   deliverPendingOf(bookingId: string): Promise<void>;
   /** Delivers everything due, for every consumer (the sweep). */
@@ -172,7 +179,7 @@ export class EngineContext {
    * has no effects; one that committed has all of them, delivered at least once.
    */
   async commit<T>(work: (tx: StoreOperations) => Promise<T>, effectsOf: (result: T) => readonly Effect[]): Promise<T> {
-    let fresh: ReadonlyMap<string, Effect> = new Map();
+    let fresh: ReadonlyMap<string, FreshDelivery> = new Map();
     const result = await this.store.transaction(async (tx) => {
       const value = await work(tx);
       fresh = await this.outbox.append(tx, effectsOf(value));

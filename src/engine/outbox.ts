@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { StoreOperations } from '../ports/booking-store.js';
 import { markFrozenPayload } from '../ports/frozen-payloads.js';
 import type { NewOutboxRecord, OutboxRecord } from '../ports/outbox.js';
-import type { Effect, EngineContext, OutboxWriter } from './context.js';
+import type { Effect, EngineContext, FreshDelivery, OutboxWriter } from './context.js';
 import { BUILT_IN_CONSUMERS, consumerOf, EVENTS_CONSUMER, runEffect } from './effects.js';
 import {
   type DrainReport,
@@ -143,6 +143,8 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
   readonly owner = `careslot-${randomBytes(6).toString('hex')}`;
   private readonly subscribers = new Map<string, Subscriber>();
   private readonly emitted = new RecentIds(10_000);
+  /** The keys this dispatcher's fast path is delivering now. */
+  private readonly inFlight = new Set<string>();
   private seq = 0;
 
   constructor(private readonly ctx: EngineContext) {}
@@ -204,65 +206,96 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
     return `evt_${time}${seq}${this.owner.slice(-8)}`;
   }
 
-  async append(tx: StoreOperations, effects: readonly Effect[]): Promise<Map<string, Effect>> {
-    const fresh = new Map<string, Effect>();
+  async append(tx: StoreOperations, effects: readonly Effect[]): Promise<Map<string, FreshDelivery>> {
+    const fresh = new Map<string, FreshDelivery>();
     if (effects.length === 0) return fresh;
     const now = this.ctx.now();
+    // Born leased to this dispatcher: its fast path delivers them right after the commit without
+    // claiming them first, and nobody else takes them before the lease ends (after a crash, anyone may).
+    const leaseUntil = new Date(now.getTime() + this.ctx.options.outboxLeaseMs);
     const records: NewOutboxRecord[] = [];
     // One commit's effects mostly carry the same booking: it is encoded once for all of them.
     const shared = new Map<object, unknown>();
+    const add = (effect: Effect, record: NewOutboxRecord, fastPath: boolean) => {
+      records.push(record);
+      if (fastPath) fresh.set(record.key, { effect, record: appendedRecord(record) });
+    };
     for (const effect of effects) {
       const eventId = this.nextEventId(now);
       const type = effect.spec.kind === 'emit' ? effect.spec.event : effect.spec.kind;
       const payload = encode({ effect }, shared);
       const bookingId = effect.bookingId ?? null;
       const scheduleId = effect.scheduleId ?? null;
-      const own = consumerOf(effect);
-      records.push(outboxRecord(eventId, own, type, bookingId, scheduleId, payload, now));
-      fresh.set(`${eventId}/${own}`, effect);
+      const owner = this.owner;
+      add(
+        effect,
+        outboxRecord(eventId, consumerOf(effect), type, bookingId, scheduleId, payload, now, owner, leaseUntil),
+        true,
+      );
       if (effect.spec.kind !== 'emit') continue;
       for (const sub of this.subscribers.values()) {
         if (!sub.events.has(type)) continue;
-        records.push(outboxRecord(eventId, sub.name, type, bookingId, scheduleId, payload, now));
-        if (sub.fastPath) fresh.set(`${eventId}/${sub.name}`, effect);
+        const lease = sub.fastPath ? owner : null;
+        add(
+          effect,
+          outboxRecord(eventId, sub.name, type, bookingId, scheduleId, payload, now, lease, leaseUntil),
+          sub.fastPath,
+        );
       }
     }
-    await tx.appendOutbox(records);
+    const added = await tx.appendOutbox(records);
+    // A record the store already had (it never should) is not ours to deliver: the drain takes what is due.
+    if (added !== records.length) fresh.clear();
     return fresh;
   }
 
   /**
-   * The fast path: delivers these records now, in this process. `fresh` holds the effects as
-   * `append` was given them, so what this process appended is run without decoding its payload.
+   * The fast path: delivers these records now, in this process. With `fresh` (what `append`
+   * returned for them) they are leased already and their effects are at hand; without (a
+   * redrive), they are claimed first.
    */
-  async deliver(keys: readonly string[], fresh?: ReadonlyMap<string, Effect>): Promise<void> {
+  async deliver(keys: readonly string[], fresh?: ReadonlyMap<string, FreshDelivery>): Promise<void> {
     if (keys.length === 0) return;
+    const own: OutboxRecord[] = [];
     const byConsumer = new Map<string, string[]>();
     for (const key of keys) {
+      const appended = fresh?.get(key);
+      if (appended !== undefined) {
+        own.push(appended.record);
+        continue;
+      }
       const consumer = key.slice(key.indexOf('/') + 1);
-      const own = byConsumer.get(consumer);
-      if (own === undefined) byConsumer.set(consumer, [key]);
-      else own.push(key);
+      const group = byConsumer.get(consumer);
+      if (group === undefined) byConsumer.set(consumer, [key]);
+      else group.push(key);
     }
     const groups = [...byConsumer].filter(([consumer]) => this.knows(consumer));
-    if (groups.length === 0) return;
+    const records = own.filter((r) => this.knows(r.consumer));
+    for (const r of records) this.inFlight.add(r.key);
     try {
-      // One transaction leases this change's records for every consumer.
-      const now = this.ctx.now();
-      const leaseUntil = new Date(now.getTime() + this.ctx.options.outboxLeaseMs);
-      const claimed = await this.ctx.store.transaction(async (tx) => {
-        const all: OutboxRecord[] = [];
-        for (const [consumer, own] of groups) {
-          all.push(
-            ...(await tx.claimOutbox({ consumer, owner: this.owner, now, leaseUntil, limit: own.length, keys: own })),
-          );
-        }
-        return all;
-      });
-      await this.process(claimed, undefined, fresh);
+      if (groups.length > 0) {
+        // One transaction leases the rest of this change's records for every consumer.
+        const now = this.ctx.now();
+        const leaseUntil = new Date(now.getTime() + this.ctx.options.outboxLeaseMs);
+        const claimed = await this.ctx.store.transaction(async (tx) => {
+          const all: OutboxRecord[] = [];
+          for (const [consumer, group] of groups) {
+            const limit = group.length;
+            all.push(...(await tx.claimOutbox({ consumer, owner: this.owner, now, leaseUntil, limit, keys: group })));
+          }
+          return all;
+        });
+        records.push(...claimed);
+      }
+      if (records.length === 0) return;
+      await this.process(records, undefined, fresh);
     } catch (error) {
-      // The store failed: the records stay pending and the next drain delivers them.
+      // The store failed: the records stay pending and the next drain delivers them; those born
+      // leased are given back if the store lets us, else they wait for their lease to end.
       this.ctx.reportFailure({ name: 'outbox:deliver' }, error);
+      await this.release(records).catch(() => {});
+    } finally {
+      for (const r of own) this.inFlight.delete(r.key);
     }
   }
 
@@ -272,7 +305,18 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
       status: 'pending',
       limit: this.ctx.options.batchSize,
     });
-    await this.deliver(pending.map((r) => r.key));
+    // Born leased to us by a commit whose fast path never ran (its outcome was unknown): ours to
+    // deliver now. What a fast path of ours is delivering right now is left to it.
+    const now = this.ctx.now().getTime();
+    const fresh = new Map<string, FreshDelivery>();
+    for (const r of pending) {
+      const ours = r.leaseOwner === this.owner && r.leaseUntil !== null && r.leaseUntil.getTime() > now;
+      if (ours && !this.inFlight.has(r.key)) fresh.set(r.key, { effect: null, record: r });
+    }
+    await this.deliver(
+      pending.filter((r) => r.leaseOwner !== this.owner || fresh.has(r.key)).map((r) => r.key),
+      fresh,
+    );
   }
 
   async drain(): Promise<DrainReport> {
@@ -350,7 +394,7 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
   private async process(
     records: readonly OutboxRecord[],
     held?: OutboxRecord[],
-    fresh?: ReadonlyMap<string, Effect>,
+    fresh?: ReadonlyMap<string, FreshDelivery>,
   ): Promise<DrainReport> {
     const report: DrainReport = { delivered: 0, failed: 0, dead: 0 };
     if (records.length === 0) return report;
@@ -386,7 +430,7 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
       const marksAtOnce = record.type === 'refund.settle' || this.subscribers.has(record.consumer);
       if (marksAtOnce) await this.complete(done);
       try {
-        await this.handle(record, fresh?.get(record.key));
+        await this.handle(record, fresh?.get(record.key)?.effect ?? undefined);
       } catch (error) {
         // A dead delivery no longer holds its booking's later ones back; one waiting for its retry does.
         if (await this.fail(record, error)) report.dead++;
@@ -476,6 +520,8 @@ function outboxRecord(
   scheduleId: string | null,
   payload: Record<string, unknown>,
   createdAt: Date,
+  leaseOwner: string | null,
+  leaseUntil: Date,
 ): NewOutboxRecord {
   return {
     key: `${eventId}/${consumer}`,
@@ -487,6 +533,30 @@ function outboxRecord(
     payload,
     version: PAYLOAD_VERSION,
     createdAt,
+    leaseOwner,
+    leaseUntil: leaseOwner === null ? null : leaseUntil,
+  };
+}
+
+/** The record as the store keeps it right after `appendOutbox`. */
+function appendedRecord(r: NewOutboxRecord): OutboxRecord {
+  return {
+    key: r.key,
+    eventId: r.eventId,
+    consumer: r.consumer,
+    type: r.type,
+    bookingId: r.bookingId,
+    scheduleId: r.scheduleId,
+    payload: r.payload,
+    version: r.version,
+    createdAt: r.createdAt,
+    status: 'pending',
+    attempts: 0,
+    nextAttemptAt: r.createdAt,
+    leaseOwner: r.leaseOwner ?? null,
+    leaseUntil: r.leaseUntil ?? null,
+    lastError: null,
+    deliveredAt: null,
   };
 }
 

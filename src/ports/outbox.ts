@@ -43,7 +43,15 @@ export interface OutboxRecord {
 export type NewOutboxRecord = Pick<
   OutboxRecord,
   'key' | 'eventId' | 'consumer' | 'type' | 'bookingId' | 'scheduleId' | 'payload' | 'version' | 'createdAt'
->;
+> & {
+  /**
+   * Appended already leased, to the process whose fast path delivers it right after the commit:
+   * no claimer takes it before `leaseUntil` (then any may, as after a crash). Give both or
+   * neither. @defaultValue null (not leased)
+   */
+  leaseOwner?: string | null;
+  leaseUntil?: Date | null;
+};
 
 /** A position in the outbox's (createdAt, key) order: the list resumes strictly after it. */
 export interface OutboxCursor {

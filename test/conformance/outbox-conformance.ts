@@ -135,6 +135,31 @@ export function describeOutboxConformance(name: string, harness: StoreHarness): 
       expect(await ops.completeOutbox({ key: 'missing/notifier', owner: 'B', at: minutes(1) })).toBe(false);
     });
 
+    it('appends a record already leased: only its owner completes it, nobody claims it before the lease ends', async () => {
+      const born = { ...outboxRecord('e1'), leaseOwner: 'A', leaseUntil: minutes(1) };
+      expect(await ops.appendOutbox([born, outboxRecord('e2')])).toBe(2);
+      expect((await store.findOutbox({ eventId: 'e1' }))[0]).toMatchObject({
+        status: 'pending',
+        attempts: 0,
+        leaseOwner: 'A',
+        leaseUntil: minutes(1),
+      });
+      // Another claimer gets only the unleased record until the lease ends; then the leased one too.
+      expect((await ops.claimOutbox(lease('B', minutes(0.5)))).map((r) => r.key)).toEqual(['e2/notifier']);
+      expect(await ops.completeOutbox({ key: 'e1/notifier', owner: 'B', at: minutes(0.5) })).toBe(false);
+      expect(await ops.completeOutbox({ key: 'e1/notifier', owner: 'A', at: minutes(0.5) })).toBe(true);
+      await ops.appendOutbox([{ ...outboxRecord('e3'), leaseOwner: 'A', leaseUntil: minutes(1) }]);
+      expect((await ops.claimOutbox(lease('B', minutes(1)))).map((r) => r.key)).toEqual(['e3/notifier']);
+      // Owner and time come together, or not at all.
+      await expect(ops.appendOutbox([{ ...outboxRecord('e4'), leaseOwner: 'A' }])).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      });
+      await expect(ops.appendOutbox([{ ...outboxRecord('e5'), leaseUntil: minutes(1) }])).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      });
+      expect(await store.findOutbox({ eventId: 'e4' })).toEqual([]);
+    });
+
     it('ends a lease without an attempt on release, so the next claim takes the record at once', async () => {
       await ops.appendOutbox([outboxRecord('e1')]);
       await ops.claimOutbox(lease('A', minutes(0)));

@@ -201,9 +201,15 @@ describe('the built-in deliveries', () => {
     expect(seen.filter((s) => s.type === 'newBooking').map((s) => s.attempt)).toEqual([1]);
   });
 
-  it('reports a store failure on the fast path as outbox:deliver, and the sweep delivers what stayed pending', async () => {
+  it('reports a store failure on the fast path as outbox:deliver, gives the leases back, and the sweep delivers what stayed pending', async () => {
     const f = createFixture();
     let failClaims = true;
+    // The fast path's first read (what of the booking is pending ahead) fails, as does any claim.
+    const findOutbox = f.store.findOutbox.bind(f.store);
+    f.store.findOutbox = async (query) => {
+      if (failClaims) throw new BookingError('STORE_ERROR', 'primary stepped down');
+      return findOutbox(query);
+    };
     interceptOperation(f.store, 'claimOutbox', async (original, claim) => {
       if (failClaims) throw new BookingError('STORE_ERROR', 'primary stepped down');
       return original(claim);
@@ -215,6 +221,8 @@ describe('the built-in deliveries', () => {
     const failed = f.events.filter((e) => e.name === 'effect.failed').map((e) => e.payload);
     expect(failed[0]).toMatchObject({ effect: 'outbox:deliver', error: { code: 'STORE_ERROR' } });
     failClaims = false;
+    // Born leased to the fast path, and given back when it failed: the sweep at the same instant takes them.
+    expect((await f.store.findOutbox({ status: 'pending' })).every((r) => r.leaseOwner === null)).toBe(true);
     await f.engine.reconcile();
     expect(f.notifications.map((n) => n.type)).toEqual(['appointmentBooking', 'newBooking']);
   });

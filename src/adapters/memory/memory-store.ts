@@ -713,6 +713,13 @@ class MemoryOperations implements StoreOperations {
     // What the records share (one event's payload for its consumers, the booking in most of
     // them) is copied and frozen once.
     const shared = new Map<object, unknown>();
+    for (const [i, record] of records.entries()) {
+      if (((record.leaseOwner ?? null) === null) !== ((record.leaseUntil ?? null) === null)) {
+        throw new BookingError('INVALID_INPUT', `records[${i}].leaseOwner must be given with leaseUntil, or neither`, {
+          details: { field: `records[${i}].leaseOwner` },
+        });
+      }
+    }
     for (const record of records) {
       if (this.t.outbox.has(record.key)) continue;
       const payload = frozenJson(record.payload, shared) as Readonly<Record<string, unknown>>;
@@ -730,8 +737,8 @@ class MemoryOperations implements StoreOperations {
         status: 'pending',
         attempts: 0,
         nextAttemptAt: createdAt,
-        leaseOwner: null,
-        leaseUntil: null,
+        leaseOwner: record.leaseOwner ?? null,
+        leaseUntil: record.leaseUntil ? record.leaseUntil.getTime() : null,
         lastError: null,
         deliveredAt: null,
       };

@@ -496,11 +496,21 @@ export function outboxToDocument(record: NewOutboxRecord, field = 'record'): Out
     status: 'pending',
     attempts: 0,
     nextAttemptAt: copyDate(createdAt),
-    leaseOwner: null,
-    leaseUntil: null,
+    ...outboxLease(record, field),
     lastError: null,
     deliveredAt: null,
     __v: 0,
+  };
+}
+
+/** A new record's lease: both owner and time, or neither. */
+function outboxLease(record: NewOutboxRecord, field: string): { leaseOwner: string | null; leaseUntil: Date | null } {
+  const owner = record.leaseOwner ?? null;
+  const until = record.leaseUntil ?? null;
+  if ((owner === null) !== (until === null)) throw invalid(`${field}.leaseOwner`, 'given with leaseUntil, or neither');
+  return {
+    leaseOwner: owner === null ? null : toKey(owner, `${field}.leaseOwner`),
+    leaseUntil: until === null ? null : toDate(until, `${field}.leaseUntil`),
   };
 }
 

@@ -503,6 +503,8 @@ export interface OutboxValues {
   payload: string;
   version: number;
   createdAt: string;
+  leaseOwner: string | null;
+  leaseUntil: string | null;
 }
 
 export function outboxValues(input: unknown, field: string): OutboxValues {
@@ -521,6 +523,23 @@ export function outboxValues(input: unknown, field: string): OutboxValues {
     payload: jsonParam(payload, `${field}.payload`),
     version: r.version,
     createdAt: toDate(r.createdAt, `${field}.createdAt`).toISOString(),
+    ...outboxLease(r, field),
+  };
+}
+
+/** A new record's lease: both owner and time, or neither. */
+function outboxLease(
+  r: Record<string, unknown>,
+  field: string,
+): { leaseOwner: string | null; leaseUntil: string | null } {
+  const owner = r.leaseOwner ?? null;
+  const until = r.leaseUntil ?? null;
+  if ((owner === null) !== (until === null)) {
+    throw invalid(`${field}.leaseOwner`, 'given with leaseUntil, or neither', owner);
+  }
+  return {
+    leaseOwner: owner === null ? null : toText(owner, `${field}.leaseOwner`, 128),
+    leaseUntil: until === null ? null : toDate(until, `${field}.leaseUntil`).toISOString(),
   };
 }
 

@@ -694,11 +694,13 @@ export class PostgresOperations extends PostgresReads implements StoreOperations
     // One statement whatever the count: the columns as arrays, unnested (no parameter limit).
     const rows = await this.db.query(
       `INSERT INTO ${this.t.outbox}
-         (key, event_id, consumer, type, booking_id, schedule_id, payload, version, created_at, status, attempts, next_attempt_at)
+         (key, event_id, consumer, type, booking_id, schedule_id, payload, version, created_at, status, attempts, next_attempt_at,
+          lease_owner, lease_until)
        SELECT r.key, r.event_id, r.consumer, r.type, r.booking_id, r.schedule_id, r.payload::jsonb, r.version,
-              r.created_at, 'pending', 0, r.created_at
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::timestamptz[])
-           AS r(key, event_id, consumer, type, booking_id, schedule_id, payload, version, created_at)
+              r.created_at, 'pending', 0, r.created_at, r.lease_owner, r.lease_until
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::timestamptz[],
+                     $10::text[], $11::timestamptz[])
+           AS r(key, event_id, consumer, type, booking_id, schedule_id, payload, version, created_at, lease_owner, lease_until)
        ON CONFLICT (key) DO NOTHING RETURNING key`,
       [
         records.map((r) => r.key),
@@ -710,6 +712,8 @@ export class PostgresOperations extends PostgresReads implements StoreOperations
         records.map((r) => r.payload),
         records.map((r) => r.version),
         records.map((r) => r.createdAt),
+        records.map((r) => r.leaseOwner),
+        records.map((r) => r.leaseUntil),
       ],
     );
     return rows.length;
