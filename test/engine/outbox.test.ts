@@ -314,4 +314,35 @@ describe('engine.outbox.subscribe', () => {
     expect([...deliveries.values()].every((n) => n === 1)).toBe(true);
     expect(await f.store.findOutbox({ consumer: 'audit', status: 'pending' })).toEqual([]);
   });
+
+  it('delivers each fast-path record once while another engine drains the same store the whole time', async () => {
+    const f = createFixture();
+    const other = new BookingEngine({ store: f.store, payments: f.gateway, patients: f.patients, clock: f.clock });
+    const deliveries = new Map<string, number>();
+    const handler = async (event: OutboxEvent) => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      deliveries.set(event.id, (deliveries.get(event.id) ?? 0) + 1);
+    };
+    f.engine.outbox.subscribe('audit', handler);
+    other.outbox.subscribe('audit', handler);
+    let booking = true;
+    // The other engine drains in a loop while 20 bookings commit and deliver on this engine's fast path.
+    const drains = (async () => {
+      while (booking) {
+        await other.outbox.drain();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const slots = await Promise.all(Array.from({ length: 20 }, (_, i) => f.slot(24 * 60 + i * 60)));
+    // A free plan: booked and confirmed in one call, all 20 at once.
+    await Promise.all(slots.map((slot) => f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id })));
+    booking = false;
+    await drains;
+    const records = await f.store.findOutbox({ consumer: 'audit' });
+    expect(records.length).toBeGreaterThanOrEqual(40);
+    // Born leased to the committing engine: the drain never took one from under its fast path.
+    expect(deliveries.size).toBe(records.length);
+    expect([...deliveries.values()].every((n) => n === 1)).toBe(true);
+    expect(records.every((r) => r.status === 'delivered')).toBe(true);
+  });
 });
