@@ -126,7 +126,7 @@ export function expandAvailability(input: AvailabilityInput): AvailableSlot[] {
   const timeOff = mergeIntervals(validIntervals(input.timeOff, 'timeOff'));
   const busy = mergeIntervals(validIntervals(input.busy, 'busy'));
 
-  const zone = IANAZone.create(rules.timeZone);
+  const zone = zoneOffsets(rules.timeZone);
   const slotMs = rules.slotMinutes * MINUTE;
   const stepMs = rules.stepMinutes * MINUTE;
   const before = rules.bufferBeforeMinutes * MINUTE;
@@ -339,6 +339,44 @@ function mergeIntervals(list: [number, number][]): [number, number][] {
   return merged;
 }
 
+/** A zone's UTC offset in minutes at an instant. */
+interface ZoneOffsets {
+  offset(instant: number): number;
+}
+
+/**
+ * luxon's `IANAZone.offset`, remembered per instant: it is a pure function of the instant, and
+ * each answer costs an `Intl` `formatToParts` call (half of a computed booking's time before
+ * this). Bookings of one doctor on one day ask about the same instants again.
+ */
+class RememberedOffsets implements ZoneOffsets {
+  private readonly known = new Map<number, number>();
+  constructor(private readonly zone: IANAZone) {}
+
+  offset(instant: number): number {
+    let minutes = this.known.get(instant);
+    if (minutes === undefined) {
+      minutes = this.zone.offset(instant);
+      if (this.known.size >= MAX_REMEMBERED_OFFSETS) this.known.clear();
+      this.known.set(instant, minutes);
+    }
+    return minutes;
+  }
+}
+
+const MAX_REMEMBERED_OFFSETS = 50_000;
+const zones = new Map<string, RememberedOffsets>();
+
+function zoneOffsets(timeZone: string): ZoneOffsets {
+  let zone = zones.get(timeZone);
+  if (zone === undefined) {
+    if (zones.size >= 1_000) zones.clear();
+    zone = new RememberedOffsets(IANAZone.create(timeZone));
+    zones.set(timeZone, zone);
+  }
+  return zone;
+}
+
 /** Whether `[start, end)` overlaps any of the sorted, disjoint `intervals`. */
 function overlapsAny(intervals: [number, number][], start: number, end: number): boolean {
   // The first interval ending after `start` is the only one that can overlap.
@@ -357,7 +395,7 @@ function overlapsAny(intervals: [number, number][], start: number, end: number):
 // is integer arithmetic and the weekday is a remainder.
 type Civil = { year: number; month: number; day: number };
 
-function localDate(instant: number, zone: IANAZone): number {
+function localDate(instant: number, zone: ZoneOffsets): number {
   return Math.floor((instant + zone.offset(instant) * MINUTE) / DAY);
 }
 
@@ -376,7 +414,7 @@ function weekdayIndex(day: number): number {
  * spring-forward gap, two in a fall-back overlap. Unlike `atWallClock` (one instant, a gap
  * shifted by its length) a window needs the last occurrence and the gap's end.
  */
-function occurrences(date: Civil, minutes: number, zone: IANAZone): { hits: number[]; naive: number } {
+function occurrences(date: Civil, minutes: number, zone: ZoneOffsets): { hits: number[]; naive: number } {
   const naive = Date.UTC(date.year, date.month - 1, date.day, 0, minutes);
   // Offsets lie within -12 h … +14 h, so every candidate instant lies in this span.
   const offsets = new Set([
@@ -392,7 +430,7 @@ function occurrences(date: Civil, minutes: number, zone: IANAZone): { hits: numb
 }
 
 /** The first instant on `date` whose wall clock is at or after `minutes`. */
-function firstAtOrAfter(date: Civil, minutes: number, zone: IANAZone): number {
+function firstAtOrAfter(date: Civil, minutes: number, zone: ZoneOffsets): number {
   const { hits, naive } = occurrences(date, minutes, zone);
   return hits.length > 0 ? hits[0]! : gapEnd(naive, zone);
 }
@@ -402,7 +440,7 @@ function firstAtOrAfter(date: Civil, minutes: number, zone: IANAZone): number {
  * `minutes` when it happens twice, unless it is where the repeated span begins (then the clock
  * never shows an earlier time after its first occurrence); the gap's end when it never happens.
  */
-function endBefore(date: Civil, minutes: number, zone: IANAZone): number {
+function endBefore(date: Civil, minutes: number, zone: ZoneOffsets): number {
   const { hits, naive } = occurrences(date, minutes, zone);
   if (hits.length === 0) return gapEnd(naive, zone);
   const last = hits[hits.length - 1]!;
@@ -415,7 +453,7 @@ function endBefore(date: Civil, minutes: number, zone: IANAZone): number {
  * Between the instant read with the later offset and the one read with the earlier offset the
  * offset changes exactly once; bisect to the minute (zone rules change on whole minutes).
  */
-function gapEnd(naive: number, zone: IANAZone): number {
+function gapEnd(naive: number, zone: ZoneOffsets): number {
   const offsetBefore = zone.offset(naive - 14 * 3_600_000);
   const offsetAfter = zone.offset(naive + 12 * 3_600_000);
   let lo = Math.floor((naive - offsetAfter * MINUTE) / MINUTE); // still the earlier offset
