@@ -33,6 +33,7 @@ import type {
 } from '../../ports/booking-store.js';
 import type { Clock } from '../../ports/clock.js';
 import type { NewOutboxRecord, OutboxClaim, OutboxQuery, OutboxRecord } from '../../ports/outbox.js';
+import { newOutboxLease } from '../outbox-lease.js';
 import { resolveStoreClock } from '../store-clock.js';
 import { AsyncMutex } from './async-mutex.js';
 import { type IndexedRows, MemoryIndexes } from './memory-indexes.js';
@@ -713,13 +714,7 @@ class MemoryOperations implements StoreOperations {
     // What the records share (one event's payload for its consumers, the booking in most of
     // them) is copied and frozen once.
     const shared = new Map<object, unknown>();
-    for (const [i, record] of records.entries()) {
-      if (((record.leaseOwner ?? null) === null) !== ((record.leaseUntil ?? null) === null)) {
-        throw new BookingError('INVALID_INPUT', `records[${i}].leaseOwner must be given with leaseUntil, or neither`, {
-          details: { field: `records[${i}].leaseOwner` },
-        });
-      }
-    }
+    for (const [i, record] of records.entries()) newOutboxLease(record, `records[${i}]`);
     for (const record of records) {
       if (this.t.outbox.has(record.key)) continue;
       const payload = frozenJson(record.payload, shared) as Readonly<Record<string, unknown>>;

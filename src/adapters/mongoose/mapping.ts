@@ -35,6 +35,7 @@ import type {
   ScheduleChanges,
 } from '../../ports/booking-store.js';
 import type { NewOutboxRecord, OutboxRecord, OutboxStatus } from '../../ports/outbox.js';
+import { newOutboxLease } from '../outbox-lease.js';
 import type {
   AvailabilityDocument,
   AvailabilityRulesDocument,
@@ -505,9 +506,7 @@ export function outboxToDocument(record: NewOutboxRecord, field = 'record'): Out
 
 /** A new record's lease: both owner and time, or neither. */
 function outboxLease(record: NewOutboxRecord, field: string): { leaseOwner: string | null; leaseUntil: Date | null } {
-  const owner = record.leaseOwner ?? null;
-  const until = record.leaseUntil ?? null;
-  if ((owner === null) !== (until === null)) throw invalid(`${field}.leaseOwner`, 'given with leaseUntil, or neither');
+  const { owner, until } = newOutboxLease(record, field);
   return {
     leaseOwner: owner === null ? null : toKey(owner, `${field}.leaseOwner`),
     leaseUntil: until === null ? null : toDate(until, `${field}.leaseUntil`),

@@ -15,6 +15,7 @@ import { BookingError } from '../../domain/errors.js';
 import { BOOKING_STATUSES, CANCEL_REASONS, PAYMENT_STATUSES, SCHEDULE_STATUSES } from '../../domain/status.js';
 import type { BookingChanges, ScheduleChanges } from '../../ports/booking-store.js';
 import type { OutboxRecord, OutboxStatus } from '../../ports/outbox.js';
+import { newOutboxLease } from '../outbox-lease.js';
 import {
   invalid,
   objectArgument,
@@ -532,11 +533,7 @@ function outboxLease(
   r: Record<string, unknown>,
   field: string,
 ): { leaseOwner: string | null; leaseUntil: string | null } {
-  const owner = r.leaseOwner ?? null;
-  const until = r.leaseUntil ?? null;
-  if ((owner === null) !== (until === null)) {
-    throw invalid(`${field}.leaseOwner`, 'given with leaseUntil, or neither', owner);
-  }
+  const { owner, until } = newOutboxLease(r, field);
   return {
     leaseOwner: owner === null ? null : toText(owner, `${field}.leaseOwner`, 128),
     leaseUntil: until === null ? null : toDate(until, `${field}.leaseUntil`).toISOString(),
