@@ -23,6 +23,11 @@ export interface StoreHarness {
   fresh(): Promise<BookingStore>;
   /** Closes whatever the harness opened. */
   close?(): Promise<void>;
+  /**
+   * The store deletes an outbox record once it is delivered instead of keeping it for the
+   * retention clean-up (`MemoryStore`'s default, `keepDeliveredOutbox: false`).
+   */
+  dropsDelivered?: boolean;
 }
 
 // Ids look like MongoDB ObjectIds so that every adapter can store them as it stores the host's ids.

@@ -165,7 +165,7 @@ describe('engine.outbox reports and queries', () => {
   });
 
   it('keeps delivered records for outboxRetentionDays and deletes them in batches afterwards', async () => {
-    const f = createFixture({ outboxRetentionDays: 2, batchSize: 2 });
+    const f = createFixture({ outboxRetentionDays: 2, batchSize: 2, keepDeliveredOutbox: true });
     await paidBooking(f);
     await paidBooking(f, 48 * 60);
     const delivered = (await f.store.findOutbox({ status: 'delivered' })).length;

@@ -79,7 +79,7 @@ async function receiver(f: Fixture, replies: number[] = []): Promise<Receiver> {
 
 /** A fixture with a webhook sender subscribed before any traffic, to a fresh receiver. */
 async function setup(replies: number[] = [], endpoint: Partial<WebhookEndpointOptions> = {}) {
-  const f = createFixture();
+  const f = createFixture({ keepDeliveredOutbox: true });
   const hook = await receiver(f, replies);
   const sender = createWebhookSender({
     engine: f.engine,

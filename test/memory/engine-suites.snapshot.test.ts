@@ -6,6 +6,9 @@ import { useStoreForFixtures } from '../support/engine-fixture.js';
 // Each transaction reads its start snapshot plus its own writes and the first committer wins, as in
 // MongoDB: a use case whose decision rests on rows it does not write must lock (per patient, per
 // doctor) or this run catches it. Every fixture's invariants are checked after each test.
-useStoreForFixtures((clock) => new MemoryStore({ clock, isolation: 'snapshot' }), 'MemoryStore (isolation: snapshot)');
+useStoreForFixtures(
+  (clock, { keepDeliveredOutbox }) => new MemoryStore({ clock, isolation: 'snapshot', keepDeliveredOutbox }),
+  'MemoryStore (isolation: snapshot)',
+);
 
 await importEngineSuites();

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Clock, MemoryStore } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
+import { describeOutboxConformance } from '../conformance/outbox-conformance.js';
 import { describeStoreConformance } from '../conformance/store-conformance.js';
 import { autocommit } from '../support/autocommit.js';
 import { createFixture, PATIENTS } from '../support/engine-fixture.js';
@@ -9,6 +10,12 @@ import { newSchedule } from '../support/records.js';
 
 describeStoreConformance('MemoryStore (isolation: serializable, the default)', {
   fresh: async () => new MemoryStore(),
+  dropsDelivered: true,
+});
+
+// The outbox as the database stores keep it: delivered records stay for the retention clean-up.
+describeOutboxConformance('MemoryStore (keepDeliveredOutbox: true)', {
+  fresh: async () => new MemoryStore({ keepDeliveredOutbox: true }),
 });
 
 describe('MemoryStore options', () => {
@@ -100,7 +107,7 @@ describe('MemoryStore outbox payloads', () => {
   });
 });
 
-describe('MemoryStore keepDeliveredOutbox: false', () => {
+describe('MemoryStore keepDeliveredOutbox (default false)', () => {
   it('refuses a value that is not a boolean', () => {
     expect(() => new MemoryStore({ keepDeliveredOutbox: 'no' as never })).toThrow(
       'MemoryStore: keepDeliveredOutbox must be a boolean (got "no")',
@@ -110,7 +117,8 @@ describe('MemoryStore keepDeliveredOutbox: false', () => {
   for (const isolation of ['serializable', 'snapshot'] as const) {
     it(`deletes a record once delivered and keeps what failed until it goes through or dies (${isolation})`, async () => {
       const clock = new ManualClock('2030-03-01T08:00:00Z');
-      const store = new MemoryStore({ clock, isolation, keepDeliveredOutbox: false });
+      // The default: no keepDeliveredOutbox option.
+      const store = new MemoryStore({ clock, isolation });
       let down = true;
       const sent: string[] = [];
       const notifier = {

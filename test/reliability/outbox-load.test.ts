@@ -55,7 +55,7 @@ describe('outbox load', () => {
         });
       },
     };
-    const f = createFixture({ notifier, outboxRetryDelayMs: RETRY_MS });
+    const f = createFixture({ notifier, outboxRetryDelayMs: RETRY_MS, keepDeliveredOutbox: true });
     const effectFailed: unknown[] = [];
     f.engine.events.on('effect.failed', (failure) => effectFailed.push(failure));
 

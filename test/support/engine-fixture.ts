@@ -65,8 +65,12 @@ afterEach(async ({ task }) => {
   }
 });
 
-type StoreFactory = (clock: ManualClock) => BookingStore;
-let defaultStore: StoreFactory = (clock) => new MemoryStore({ clock });
+/**
+ * `keepDeliveredOutbox`: the test reads delivered outbox records, so a MemoryStore keeps them
+ * (its default deletes each once delivered); the database stores keep them anyway.
+ */
+type StoreFactory = (clock: ManualClock, options: { keepDeliveredOutbox: boolean }) => BookingStore;
+let defaultStore: StoreFactory = (clock, { keepDeliveredOutbox }) => new MemoryStore({ clock, keepDeliveredOutbox });
 let defaultStoreName = 'MemoryStore';
 
 /**
@@ -86,11 +90,17 @@ export function fixtureStoreName(): string {
 }
 
 export function createFixture(
-  options: Partial<BookingEngineOptions> & { store?: BookingStore; start?: string } = {},
+  fixtureOptions: Partial<BookingEngineOptions> & {
+    store?: BookingStore;
+    start?: string;
+    /** The test reads delivered outbox records: a MemoryStore made here keeps them. */
+    keepDeliveredOutbox?: boolean;
+  } = {},
 ): Fixture {
+  const { keepDeliveredOutbox = false, ...options } = fixtureOptions;
   const clock =
     options.clock instanceof ManualClock ? options.clock : new ManualClock(options.start ?? '2030-03-01T08:00:00Z');
-  const store = options.store ?? defaultStore(clock);
+  const store = options.store ?? defaultStore(clock, { keepDeliveredOutbox });
   const gateway = new TestPaymentGateway({ clock, checkoutBaseUrl: 'http://127.0.0.1/checkout' });
   const patients = new MemoryPatientDirectory(
     [
