@@ -6,7 +6,7 @@ import { describeOutboxConformance } from '../conformance/outbox-conformance.js'
 import { describeStoreConformance } from '../conformance/store-conformance.js';
 import { autocommit } from '../support/autocommit.js';
 import { createFixture, PATIENTS } from '../support/engine-fixture.js';
-import { newSchedule } from '../support/records.js';
+import { ledgerEntry, newBookingOf, newPaymentTransaction, newSchedule, refundRecord, T0 } from '../support/records.js';
 
 describeStoreConformance('MemoryStore (isolation: serializable, the default)', {
   fresh: async () => new MemoryStore(),
@@ -149,6 +149,113 @@ describe('MemoryStore keepDeliveredOutbox (default false)', () => {
       expect(
         await store.transaction((tx) => tx.deleteDeliveredOutbox({ deliveredBefore: clock.now(), limit: 100 })),
       ).toBe(0);
+    });
+  }
+});
+
+// A partition holding one entry keeps only its id and reads the entry's key back from the row:
+// each index must read the field it sorts by, or a cursor or bound at that row gives the wrong answer.
+describe('MemoryStore indexes of one entry', () => {
+  const C0 = new Date('2031-01-01T00:00:00Z');
+  const ms = (d: Date, delta: number) => new Date(d.getTime() + delta);
+
+  for (const isolation of ['serializable', 'snapshot'] as const) {
+    it(`page and bound each row by the field its index sorts by, not another stamp (${isolation})`, async () => {
+      const clock = new ManualClock(C0);
+      const store = new MemoryStore({ clock, isolation });
+      const ops = autocommit(store);
+      // The slot starts at T0, long before it was written (C0); everything is changed a minute later.
+      const slot = await ops.insertSchedule(newSchedule());
+      const inserted = await ops.insertBooking(newBookingOf(slot, { checkoutSessionId: 'cs_x' }));
+      if (!inserted) throw new Error('the slot had a booking already');
+      const booking = inserted;
+      const payment = await ops.insertPaymentTransaction(newPaymentTransaction({ bookingId: booking.id }));
+      await ops.appendLedgerEntry(ledgerEntry({ bookingId: booking.id, createdAt: ms(C0, 5_000) }));
+      const outboxAt = ms(C0, 7_000);
+      await store.transaction((tx) =>
+        tx.appendOutbox([
+          {
+            key: 'evt_1/hooks',
+            eventId: 'evt_1',
+            consumer: 'hooks',
+            type: 'booking.created',
+            bookingId: booking.id,
+            scheduleId: null,
+            payload: {},
+            version: 1,
+            createdAt: outboxAt,
+          },
+        ]),
+      );
+      clock.advance(60_000);
+      await ops.updateScheduleIf({ id: slot.id, expectedStatus: 'available', set: { status: 'pending' } });
+      await ops.updateBookingIf({ id: booking.id, expectedStatus: 'pending', set: { paymentUrl: 'https://pay' } });
+      await ops.upsertRefund({ paymentTransactionId: payment?.id ?? '', refund: refundRecord() });
+
+      const ids = (rows: readonly { id: string }[]) => rows.map((r) => r.id);
+      // Slots by (startTime, id).
+      for (const q of [{ doctorId: slot.doctorId }, { status: 'pending' as const }]) {
+        expect(ids(await store.findSchedules({ ...q, startFrom: T0, startBefore: ms(T0, 1) }))).toEqual([slot.id]);
+        expect(ids(await store.findSchedules({ ...q, after: { startTime: ms(T0, -1), id: slot.id } }))).toEqual([
+          slot.id,
+        ]);
+        expect(await store.findSchedules({ ...q, after: { startTime: T0, id: slot.id } })).toEqual([]);
+      }
+      // Bookings by (createdAt, id), through each index a query can take.
+      for (const q of [
+        { patientId: booking.patientId },
+        { checkoutSessionId: 'cs_x' },
+        { scheduleId: slot.id },
+        { doctorId: booking.doctorId },
+        { status: 'pending' as const },
+        {},
+      ]) {
+        const label = JSON.stringify(q);
+        expect(ids(await store.findBookings({ ...q, createdBefore: C0 })), label).toEqual([booking.id]);
+        expect(await store.findBookings({ ...q, createdBefore: ms(C0, -1) }), label).toEqual([]);
+        expect(
+          ids(await store.findBookings({ ...q, after: { createdAt: ms(C0, -1), id: booking.id } })),
+          label,
+        ).toEqual([booking.id]);
+        expect(await store.findBookings({ ...q, after: { createdAt: C0, id: booking.id } }), label).toEqual([]);
+      }
+      // The reminder sweep's window: by slot start, not by when the booking was written.
+      const window = { status: 'pending' as const, slotStartFrom: T0, slotStartBefore: ms(T0, 1) };
+      expect(ids(await store.findBookings(window))).toEqual([booking.id]);
+      expect(await store.findBookings({ ...window, slotStartFrom: ms(T0, 1), slotStartBefore: ms(T0, 2) })).toEqual([]);
+      // Payments and ledger lines by (createdAt, id).
+      for (const q of [{ bookingId: booking.id }, { refundStatus: 'pending' as const }, {}]) {
+        const label = JSON.stringify(q);
+        const paid = await store.findPaymentTransactions({
+          ...q,
+          after: { createdAt: ms(C0, -1), id: payment?.id ?? '' },
+        });
+        expect(ids(paid), label).toEqual([payment?.id]);
+        expect(await store.findPaymentTransactions({ ...q, after: { createdAt: C0, id: payment?.id ?? '' } })).toEqual(
+          [],
+        );
+      }
+      const [line] = await store.findLedgerEntries({ bookingId: booking.id });
+      expect(line?.createdAt).toEqual(ms(C0, 5_000));
+      for (const q of [{ bookingId: booking.id }, { doctorId: booking.doctorId }, {}]) {
+        const label = JSON.stringify(q);
+        const lineAt = ms(C0, 5_000);
+        const id = line?.id ?? '';
+        expect(ids(await store.findLedgerEntries({ ...q, after: { createdAt: ms(lineAt, -1), id } })), label).toEqual([
+          id,
+        ]);
+        expect(await store.findLedgerEntries({ ...q, after: { createdAt: lineAt, id } }), label).toEqual([]);
+      }
+      // Outbox records by (createdAt, key): per booking, per (consumer, status), and merged.
+      for (const q of [{ bookingId: booking.id }, { consumer: 'hooks', status: 'pending' as const }, {}]) {
+        const label = JSON.stringify(q);
+        const keys = async (more: object) => (await store.findOutbox({ ...q, ...more })).map((r) => r.key);
+        const key = 'evt_1/hooks';
+        expect(await keys({ after: { createdAt: ms(outboxAt, -1), key } }), label).toEqual([key]);
+        expect(await keys({ after: { createdAt: outboxAt, key } }), label).toEqual([]);
+        expect(await keys({ before: { createdAt: ms(outboxAt, 1), key } }), label).toEqual([key]);
+        expect(await keys({ before: { createdAt: outboxAt, key } }), label).toEqual([]);
+      }
     });
   }
 });

@@ -100,14 +100,42 @@ describe('SortedIndex', () => {
 
 describe('PartitionedIndex', () => {
   it('grows a one-entry partition into a sorted index and drops a partition when it empties', () => {
-    const index = new PartitionedIndex();
+    // The rows the index follows: a one-entry partition reads its key from here.
+    const rows = new Map([
+      ['a', 1],
+      ['b', 2],
+    ]);
+    const index = new PartitionedIndex((id) => rows.get(id));
     index.add('doc', 2, 'b');
     expect([...(index.get('doc')?.range() ?? [])]).toEqual(['b']);
     index.add('doc', 1, 'a');
     index.move({ partition: 'doc', key: 2 }, { partition: 'other', key: 3 }, 'b');
+    rows.set('b', 3);
     expect([...(index.get('doc')?.range() ?? [])]).toEqual(['a']);
     expect([...(index.get('other')?.range() ?? [])]).toEqual(['b']);
     index.delete('doc', 1, 'a');
     expect(index.get('doc')).toBeUndefined();
+  });
+
+  it('ranges a one-entry partition by the key of its row, and orders it by that key once a second entry comes', () => {
+    const rows = new Map([
+      ['late', 50],
+      ['early', 10],
+    ]);
+    const index = new PartitionedIndex((id) => rows.get(id));
+    index.add('slot', 50, 'late');
+    expect([...(index.get('slot')?.range(0, 50) ?? [])]).toEqual([]);
+    expect([...(index.get('slot')?.range(50, 51) ?? [])]).toEqual(['late']);
+    expect([...(index.get('slot')?.range(50, 51, 'late') ?? [])]).toEqual([]);
+    expect([...(index.get('slot')?.range(50, 51, 'a') ?? [])]).toEqual(['late']);
+    index.add('slot', 10, 'early');
+    expect([...(index.get('slot')?.range() ?? [])]).toEqual(['early', 'late']);
+    expect(index.get('slot')?.size).toBe(2);
+  });
+
+  it('refuses to read an entry whose row is gone (the index and the rows out of step)', () => {
+    const index = new PartitionedIndex(() => undefined);
+    index.add('slot', 5, 'ghost');
+    expect(() => index.get('slot')).toThrow('PartitionedIndex: no row for the indexed id ghost');
   });
 });

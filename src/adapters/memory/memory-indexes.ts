@@ -24,33 +24,59 @@ const at = (partition: string, key: number): Placement => ({ partition, key });
  */
 export class MemoryIndexes {
   // Slots by (startTime, id): per doctor, per status, and all.
-  readonly schedulesByDoctor = new PartitionedIndex();
-  readonly schedulesByStatus = new PartitionedIndex();
+  readonly schedulesByDoctor: PartitionedIndex;
+  readonly schedulesByStatus: PartitionedIndex;
   readonly schedules = new SortedIndex();
   // Bookings by (createdAt, id): per doctor, patient, slot, checkout session, status, and all;
   // and per status by (slotStart, id), for the reminder sweep's window.
-  readonly bookingsByDoctor = new PartitionedIndex();
-  readonly bookingsByPatient = new PartitionedIndex();
-  readonly bookingsBySchedule = new PartitionedIndex();
-  readonly bookingsBySession = new PartitionedIndex();
-  readonly bookingsByStatus = new PartitionedIndex();
-  readonly bookingsBySlotStart = new PartitionedIndex();
+  readonly bookingsByDoctor: PartitionedIndex;
+  readonly bookingsByPatient: PartitionedIndex;
+  readonly bookingsBySchedule: PartitionedIndex;
+  readonly bookingsBySession: PartitionedIndex;
+  readonly bookingsByStatus: PartitionedIndex;
+  readonly bookingsBySlotStart: PartitionedIndex;
   readonly bookings = new SortedIndex();
   // Payments by (createdAt, id): per booking, per status of a refund they hold, and all.
-  readonly paymentsByBooking = new PartitionedIndex();
-  readonly paymentsByRefundStatus = new PartitionedIndex();
+  readonly paymentsByBooking: PartitionedIndex;
+  readonly paymentsByRefundStatus: PartitionedIndex;
   readonly payments = new SortedIndex();
   // Ledger lines (by id) in (createdAt, id) order: per doctor, per booking, and all.
-  readonly ledgerByDoctor = new PartitionedIndex();
-  readonly ledgerByBooking = new PartitionedIndex();
+  readonly ledgerByDoctor: PartitionedIndex;
+  readonly ledgerByBooking: PartitionedIndex;
   readonly ledger = new SortedIndex();
   // Outbox records (by key) in (createdAt, key) order: per consumer and status, and per booking;
   // delivered ones also by (deliveredAt, key), for the retention clean-up. A query by status
   // alone, or by nothing, merges the few consumer partitions: every record sits in two indexes
   // (three once delivered), and each change of status moves one entry.
-  readonly outboxByConsumerStatus = new PartitionedIndex();
-  readonly outboxByBooking = new PartitionedIndex();
+  readonly outboxByConsumerStatus: PartitionedIndex;
+  readonly outboxByBooking: PartitionedIndex;
   readonly outboxDelivered = new SortedIndex();
+
+  /**
+   * `rows`: the committed tables these indexes follow. A partition of one entry keeps only its
+   * id and reads the entry's key from the row (see PartitionedIndex).
+   */
+  constructor(rows: { readonly [N in keyof IndexedRows]: ReadonlyMap<string, IndexedRows[N]> }) {
+    const slotStart = (id: string) => rows.schedules.get(id)?.startTime;
+    const bookingCreated = (id: string) => rows.bookings.get(id)?.createdAt;
+    const paymentCreated = (id: string) => rows.payments.get(id)?.createdAt;
+    const lineCreated = (id: string) => rows.ledger.get(id)?.createdAt;
+    const recordCreated = (key: string) => rows.outbox.get(key)?.createdAt;
+    this.schedulesByDoctor = new PartitionedIndex(slotStart);
+    this.schedulesByStatus = new PartitionedIndex(slotStart);
+    this.bookingsByDoctor = new PartitionedIndex(bookingCreated);
+    this.bookingsByPatient = new PartitionedIndex(bookingCreated);
+    this.bookingsBySchedule = new PartitionedIndex(bookingCreated);
+    this.bookingsBySession = new PartitionedIndex(bookingCreated);
+    this.bookingsByStatus = new PartitionedIndex(bookingCreated);
+    this.bookingsBySlotStart = new PartitionedIndex((id) => rows.bookings.get(id)?.slotStart);
+    this.paymentsByBooking = new PartitionedIndex(paymentCreated);
+    this.paymentsByRefundStatus = new PartitionedIndex(paymentCreated);
+    this.ledgerByDoctor = new PartitionedIndex(lineCreated);
+    this.ledgerByBooking = new PartitionedIndex(lineCreated);
+    this.outboxByConsumerStatus = new PartitionedIndex(recordCreated);
+    this.outboxByBooking = new PartitionedIndex(recordCreated);
+  }
 
   /** A row of `table` went from `before` to `after` (undefined: absent). */
   changed<N extends keyof IndexedRows>(table: N, id: string, before: unknown, after: unknown): void {

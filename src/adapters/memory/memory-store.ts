@@ -1001,7 +1001,7 @@ export class MemoryStore implements BookingStore {
     balanceCurrencies: new Map(),
     locks: new Map(),
   };
-  private readonly indexes = new MemoryIndexes();
+  private readonly indexes = new MemoryIndexes(this.tables);
   private readonly policies = new PolicyInterner();
   private readonly lock = new AsyncMutex();
   private readonly now: () => Date;

@@ -137,8 +137,8 @@ export interface SortedIds {
 }
 
 /**
- * A partition holding one entry (most do: a booking's payments, a slot's bookings, a checkout
- * session's booking): one small object instead of a SortedIndex and its two arrays.
+ * A partition holding one entry, as a read sees it: made when read, since the partition keeps
+ * only the id (see PartitionedIndex).
  */
 class SingleEntry implements SortedIds {
   readonly size = 1;
@@ -155,20 +155,38 @@ class SingleEntry implements SortedIds {
   }
 }
 
-/** One sorted index per partition (a doctor, a status): `partition → (key, id)`. */
+/**
+ * One sorted index per partition (a doctor, a status): `partition → (key, id)`.
+ *
+ * Most partitions hold one entry (a booking's payments, a slot's bookings, a checkout session's
+ * booking): such a partition keeps only the id, and reads the entry's key from its row through
+ * `keyOf` when it needs it (a read, or a second entry arriving). That is exact because the
+ * indexes change in step with the rows, one row at a time: whenever this index holds an id, the
+ * row `keyOf` finds for it is the one the entry was placed from. A partition that holds more
+ * becomes a SortedIndex and keeps its keys.
+ */
 export class PartitionedIndex {
-  private readonly parts = new Map<string, SortedIndex | SingleEntry>();
+  private readonly parts = new Map<string, SortedIndex | string>();
+
+  /** `keyOf(id)`: the key of the row `id` names, as this index placed it. */
+  constructor(private readonly keyOf: (id: string) => number | undefined) {}
+
+  private keyOfEntry(id: string): number {
+    const key = this.keyOf(id);
+    if (key === undefined) throw new Error(`PartitionedIndex: no row for the indexed id ${id}`);
+    return key;
+  }
 
   add(partition: string, key: number, id: string): void {
     const part = this.parts.get(partition);
     if (part === undefined) {
-      this.parts.set(partition, new SingleEntry(key, id));
+      this.parts.set(partition, id);
       return;
     }
-    if (part instanceof SingleEntry) {
-      if (part.key === key && part.id === id) return;
+    if (typeof part === 'string') {
+      if (part === id) return;
       const index = new SortedIndex();
-      index.add(part.key, part.id);
+      index.add(this.keyOfEntry(part), part);
       index.add(key, id);
       this.parts.set(partition, index);
       return;
@@ -179,8 +197,8 @@ export class PartitionedIndex {
   delete(partition: string, key: number, id: string): void {
     const part = this.parts.get(partition);
     if (part === undefined) return;
-    if (part instanceof SingleEntry) {
-      if (part.key === key && part.id === id) this.parts.delete(partition);
+    if (typeof part === 'string') {
+      if (part === id) this.parts.delete(partition);
       return;
     }
     part.delete(key, id);
@@ -195,7 +213,8 @@ export class PartitionedIndex {
   }
 
   get(partition: string): SortedIds | undefined {
-    return this.parts.get(partition);
+    const part = this.parts.get(partition);
+    return typeof part === 'string' ? new SingleEntry(this.keyOfEntry(part), part) : part;
   }
 
   /** The partitions that hold at least one entry. */
