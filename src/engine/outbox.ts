@@ -1,7 +1,7 @@
 // The outbox dispatcher: appends each change's effects in its transaction, delivers them after commit, retries with backoff, dead-letters.
 import { randomBytes } from 'node:crypto';
 import type { StoreOperations } from '../ports/booking-store.js';
-import { markFrozenPayload } from '../ports/frozen-payloads.js';
+import { freezeMarked } from '../ports/frozen-payloads.js';
 import type { NewOutboxRecord, OutboxRecord } from '../ports/outbox.js';
 import type { Effect, EngineContext, FreshDelivery, OutboxWriter } from './context.js';
 import { BUILT_IN_CONSUMERS, consumerOf, EVENTS_CONSUMER, runEffect } from './effects.js';
@@ -42,8 +42,7 @@ interface Subscriber {
  * once and its result shared, not walked again.
  */
 export function encode(value: unknown, shared?: Map<object, unknown>): Record<string, unknown> {
-  const payload = jsonSafe(value, false, shared) as Record<string, unknown>;
-  return payload !== null && typeof payload === 'object' ? markFrozenPayload(payload) : payload;
+  return jsonSafe(value, false, shared, true) as Record<string, unknown>;
 }
 
 /** Sets `key` as an own property, `__proto__` included (plain assignment would set the prototype). */
@@ -59,7 +58,7 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
  * symbols are dropped (null in arrays), and non-finite numbers become null. With `shared`, an
  * object met before returns its earlier result (the output may share subtrees; it is never mutated).
  */
-function jsonSafe(value: unknown, inArray: boolean, shared?: Map<object, unknown>): unknown {
+function jsonSafe(value: unknown, inArray: boolean, shared?: Map<object, unknown>, root = false): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -79,29 +78,39 @@ function jsonSafe(value: unknown, inArray: boolean, shared?: Map<object, unknown
     const known = shared.get(value as object);
     if (known !== undefined) return known;
   }
-  const out = jsonSafeObject(value as object, inArray, shared);
+  const out = jsonSafeObject(value as object, inArray, shared, root);
   if (shared !== undefined && out !== undefined) shared.set(value as object, out);
   return out;
 }
 
-/** The output is frozen all the way down: a store may keep it as it is (MemoryStore does) instead of copying it. */
-function jsonSafeObject(value: object, inArray: boolean, shared?: Map<object, unknown>): unknown {
+/**
+ * The output is frozen all the way down: a store may keep it as it is (MemoryStore does) instead
+ * of copying it. A payload's root (`root`) is marked so (freezeMarked) unless it is a Date, an
+ * Error or a result shared with an earlier encode; a store then checks it by walking it.
+ */
+function jsonSafeObject(
+  value: object,
+  inArray: boolean,
+  shared: Map<object, unknown> | undefined,
+  root: boolean,
+): unknown {
+  const freeze = root ? freezeMarked : Object.freeze;
   if (value instanceof Date) return Object.freeze({ $date: value.toISOString() });
   if (value instanceof Error) return Object.freeze({ name: value.name, message: value.message });
   if (Array.isArray(value)) {
     const out: unknown[] = new Array(value.length);
     for (let i = 0; i < value.length; i++) out[i] = jsonSafe(value[i], true, shared);
-    return Object.freeze(out);
+    return freeze(out);
   }
   const object = value as Record<string, unknown> & { toJSON?: unknown };
-  if (typeof object.toJSON === 'function') return jsonSafe((object.toJSON as () => unknown)(), inArray, shared);
+  if (typeof object.toJSON === 'function') return jsonSafe((object.toJSON as () => unknown)(), inArray, shared, root);
   const out: Record<string, unknown> = {};
   for (const key in object) {
     if (!Object.hasOwn(object, key)) continue;
     const v = jsonSafe(object[key], false, shared);
     if (v !== undefined) setOwn(out, key, v);
   }
-  return Object.freeze(out);
+  return freeze(out);
 }
 
 export function revive(value: unknown, asDate: (iso: string) => unknown): unknown {

@@ -1,6 +1,6 @@
 // The BookingStore conformance suite: every store adapter runs exactly these tests.
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Booking, BookingStore, NewBooking, Schedule, StoreOperations } from '../../src/index.js';
+import type { Booking, BookingStatus, BookingStore, NewBooking, Schedule, StoreOperations } from '../../src/index.js';
 import { autocommit } from '../support/autocommit.js';
 import {
   BOOKING_ID,
@@ -440,6 +440,34 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         expect(
           await ops.updateBookingIf({ id: 'ffffffffffffffffffffffff', expectedStatus: 'pending', set: {} }),
         ).toBeNull();
+      });
+
+      it('keeps a history of several lines in order, each field as written, and appends after them', async () => {
+        const s = await ops.insertSchedule(newSchedule());
+        const line = (m: number, from: BookingStatus | null, to: BookingStatus, reason: string | null) => ({
+          at: minutes(m),
+          from,
+          to,
+          paymentStatus: 'unpaid' as const,
+          actor: { role: 'patient' as const, id: PAT1 },
+          reason,
+        });
+        const first = line(-60, null, 'pending', null);
+        const second = line(-59, 'pending', 'pending', 'checkout_started');
+        const b = await ops.insertBooking(bookingData(s, { history: [first, second] }));
+        expect(b?.history).toEqual([first, second]);
+        const third = {
+          ...line(-58, 'pending', 'cancelled', 'by_patient'),
+          actor: { role: 'admin' as const, id: 'a1' },
+        };
+        const updated = await ops.updateBookingIf({
+          id: b?.id ?? '',
+          expectedStatus: 'pending',
+          set: { status: 'cancelled' },
+          history: third,
+        });
+        expect(updated?.history).toEqual([first, second, third]);
+        expect((await store.getBooking(b?.id ?? ''))?.history).toEqual([first, second, third]);
       });
 
       it('moves the active place when a booking changes slot', async () => {

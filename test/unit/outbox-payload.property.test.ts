@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encode, revive } from '../../src/engine/outbox.js';
-import { isMarkedFrozen, markFrozenPayload } from '../../src/ports/frozen-payloads.js';
+import { freezeMarked, isMarkedFrozen } from '../../src/ports/frozen-payloads.js';
 
 /** The codec as it was written first: JSON.stringify with a replacer, then JSON.parse. */
 function viaJson(value: unknown): unknown {
@@ -63,10 +63,30 @@ describe('outbox payload codec', () => {
       ((second.effect as { args: { booking: unknown } }).args as { booking: unknown }).booking,
     );
     expect(second).toStrictEqual(viaJson({ effect: { args: { booking } } }));
-    // Marked as built frozen, so a store keeps it without walking it again; an unfrozen one cannot be marked.
+    // Marked as built frozen, so a store keeps it without walking it again; a frozen one cannot be marked.
     expect(isMarkedFrozen(first)).toBe(true);
+    expect(isMarkedFrozen(first.effect as object)).toBe(false);
     expect(isMarkedFrozen(Object.freeze({ effect: {} }))).toBe(false);
-    expect(() => markFrozenPayload({ effect: {} })).toThrow('markFrozenPayload: the payload is not frozen');
+    expect(() => freezeMarked(Object.freeze({ effect: {} }))).toThrow('freezeMarked: the payload is frozen already');
+  });
+
+  it('marks a payload where nothing that reads or copies it can see the mark', () => {
+    const payload = encode({ effect: { booking: { id: 'b1' } }, n: 1 });
+    expect(Object.isFrozen(payload)).toBe(true);
+    expect(isMarkedFrozen(payload)).toBe(true);
+    expect(Object.keys(payload)).toEqual(['effect', 'n']);
+    expect(
+      Reflect.ownKeys(payload).filter(
+        (k) => typeof k === 'symbol' && Object.getOwnPropertyDescriptor(payload, k)?.enumerable,
+      ),
+    ).toEqual([]);
+    expect(JSON.stringify(payload)).toBe('{"effect":{"booking":{"id":"b1"}},"n":1}');
+    expect(payload).toStrictEqual({ effect: { booking: { id: 'b1' } }, n: 1 });
+    // A copy is not marked: a store that keeps a copy walks it or copies it again.
+    expect(isMarkedFrozen({ ...payload })).toBe(false);
+    expect(isMarkedFrozen(Object.freeze(structuredClone(payload)))).toBe(false);
+    // An array payload is marked too; a Date is not (nothing to gain).
+    expect(isMarkedFrozen(encode([1, { a: 2 }]) as object)).toBe(true);
   });
 
   it('honours toJSON, and turns Dates back into Dates on revive', () => {

@@ -45,9 +45,8 @@ import {
   changedBookingRow,
   changedScheduleRow,
   copyAvailability,
-  type EventRow,
   frozenJson,
-  historyRow,
+  historyCells,
   type LedgerRow,
   ledgerRow,
   type OutboxRow,
@@ -66,6 +65,7 @@ import {
   toPayment,
   toSchedule,
   toTimeOff,
+  withHistoryLine,
 } from './rows.js';
 import { isSnapshotConflict, SnapshotCoordinator, type Table } from './snapshot-tables.js';
 import { mergeSorted, type SortedIds } from './sorted-index.js';
@@ -79,8 +79,10 @@ interface TableMaps {
   ledgerKeys: Map<string, string>;
   /** The running wallet total per `doctorId \0 currency`, changed with each ledger line. */
   balances: Map<string, number>;
-  events: Map<string, EventRow>;
-  customers: Map<string, PaymentCustomer>;
+  /** Processed payment event ids. Only whether an id was seen is ever read, so nothing else is kept. */
+  events: Map<string, true>;
+  /** Each patient's customer id per provider, by `patientId \0 provider`. */
+  customers: Map<string, string>;
   outbox: Map<string, OutboxRow>;
   availability: Map<string, AvailabilityRecord>;
   timeOff: Map<string, TimeOffRow>;
@@ -127,7 +129,11 @@ const MAX_SNAPSHOT_ATTEMPTS = 500;
 
 type Undo = () => void;
 
-const pairKey = (a: string, b: string): string => `${a}\u0000${b}`;
+/**
+ * `a \0 b`, as one flat string: `join` writes it out whole, where `+` would keep two join nodes
+ * over the parts (16 bytes more per stored key).
+ */
+const pairKey = (a: string, b: string): string => [a, b].join('\u0000');
 
 function oneOf<T>(expected: T | readonly T[], actual: T): boolean {
   return Array.isArray(expected) ? (expected as readonly T[]).includes(actual) : expected === actual;
@@ -373,11 +379,11 @@ class MemoryOperations implements StoreOperations {
     };
     const table = this.t.schedules;
     if (q.doctorId !== undefined) return rowsOf(table, walk(indexes.schedulesByDoctor.get(q.doctorId), bounds));
-    if (q.status !== undefined) {
-      const streams = statuses(q.status).map((s) => rowsOf(table, walk(indexes.schedulesByStatus.get(s), bounds)));
-      return mergeSorted(streams, byStart);
-    }
-    return rowsOf(table, walk(indexes.schedules, bounds));
+    // By status, or (naming neither) every status's partition, merged.
+    const streams = (q.status === undefined ? [...indexes.schedulesByStatus.partitions()] : statuses(q.status)).map(
+      (s) => rowsOf(table, walk(indexes.schedulesByStatus.get(s), bounds)),
+    );
+    return mergeSorted(streams, byStart);
   }
 
   private scannedSchedules(q: ScheduleQuery): ScheduleRow[] {
@@ -416,7 +422,7 @@ class MemoryOperations implements StoreOperations {
     const at = this.now().getTime();
     const row = bookingRow(booking, newObjectId(), {
       policy: this.policies.intern(booking.policy),
-      history: booking.history.map(historyRow),
+      history: historyCells(booking.history),
       createdAt: at,
       updatedAt: at,
     });
@@ -447,7 +453,7 @@ class MemoryOperations implements StoreOperations {
   /**
    * In (createdAt, id) order, through the most selective index the query names: its checkout
    * session, slot, patient, then (with a slot-start window and a status) the window, the doctor,
-   * the status, else every booking.
+   * the status, else every status's partition merged.
    */
   private indexedBookings(q: BookingQuery): Iterable<BookingRow> {
     const indexes = this.indexes as MemoryIndexes;
@@ -471,13 +477,13 @@ class MemoryOperations implements StoreOperations {
       return found.sort(byCreated);
     }
     if (q.doctorId !== undefined) return through(indexes.bookingsByDoctor.get(q.doctorId));
-    if (q.status !== undefined) {
-      return mergeSorted(
-        statuses(q.status).map((s) => through(indexes.bookingsByStatus.get(s))),
-        byCreated,
-      );
-    }
-    return through(indexes.bookings);
+    // By status, or (naming none of the above) every status's partition, merged.
+    return mergeSorted(
+      (q.status === undefined ? [...indexes.bookingsByStatus.partitions()] : statuses(q.status)).map((s) =>
+        through(indexes.bookingsByStatus.get(s)),
+      ),
+      byCreated,
+    );
   }
 
   private scannedBookings(q: BookingQuery): BookingRow[] {
@@ -505,7 +511,7 @@ class MemoryOperations implements StoreOperations {
     if (update.expectedScheduleId !== undefined && row.scheduleId !== update.expectedScheduleId) return null;
     const changes = bookingChanges(update.set, this.policies);
     changes.updatedAt = this.now().getTime();
-    if (update.history) changes.history = row.history.concat(historyRow(update.history));
+    if (update.history) changes.history = withHistoryLine(row.history, update.history);
     const next = changedBookingRow(row, changes);
     const wasActive = isActiveBookingStatus(row.status);
     const isActive = isActiveBookingStatus(next.status);
@@ -637,8 +643,7 @@ class MemoryOperations implements StoreOperations {
 
   async recordProcessedEvent(event: { id: string; type: string; at: Date }): Promise<boolean> {
     if (this.t.events.has(event.id)) return false;
-    const row: EventRow = { id: event.id, type: event.type, at: event.at.getTime() };
-    this.put('events', event.id, row);
+    this.put('events', event.id, true);
     return true;
   }
 
@@ -656,15 +661,16 @@ class MemoryOperations implements StoreOperations {
   }
 
   async getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null> {
-    const row = this.t.customers.get(pairKey(args.patientId, args.provider));
-    return row ? toCustomer(row) : null;
+    const customerId = this.t.customers.get(pairKey(args.patientId, args.provider));
+    return customerId === undefined ? null : { patientId: args.patientId, provider: args.provider, customerId };
   }
 
   async savePaymentCustomer(customer: PaymentCustomer): Promise<PaymentCustomer> {
     const key = pairKey(customer.patientId, customer.provider);
     const existing = this.t.customers.get(key);
-    if (existing) return toCustomer(existing);
-    this.put('customers', key, toCustomer(customer));
+    if (existing !== undefined)
+      return { patientId: customer.patientId, provider: customer.provider, customerId: existing };
+    this.put('customers', key, customer.customerId);
     return toCustomer(customer);
   }
 

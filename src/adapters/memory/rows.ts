@@ -115,38 +115,50 @@ export function toSchedule(r: ScheduleRow): Schedule {
   return s;
 }
 
-/** A history line: the actor inlined (one object per line instead of two). */
-export interface HistoryRow {
-  readonly at: number;
-  readonly from: BookingStatus | null;
-  readonly to: BookingStatus;
-  readonly paymentStatus: PaymentStatus;
-  readonly role: Actor['role'];
-  readonly actorId: string;
-  readonly reason: string | null;
+/**
+ * A booking's history, flat: each line is HISTORY_CELLS cells in a row (at, from, to,
+ * paymentStatus, the actor's role and id, reason), all lines in one array. One array per booking
+ * instead of one plus an object per line: 64 bytes less per booking with two lines.
+ */
+export type HistoryCells = readonly (number | string | null)[];
+
+/** Cells per history line. */
+const HISTORY_CELLS = 7;
+
+const lineCells = (h: BookingHistoryEntry): (number | string | null)[] => [
+  time(h.at),
+  h.from,
+  h.to,
+  h.paymentStatus,
+  h.actor.role,
+  h.actor.id,
+  h.reason,
+];
+
+/** The cells of `entries`, in order. */
+export function historyCells(entries: readonly BookingHistoryEntry[]): HistoryCells {
+  const cells: (number | string | null)[] = [];
+  for (const h of entries) cells.push(...lineCells(h));
+  return listOf(cells);
 }
 
-export function historyRow(h: BookingHistoryEntry): HistoryRow {
-  return {
-    at: time(h.at),
-    from: h.from,
-    to: h.to,
-    paymentStatus: h.paymentStatus,
-    role: h.actor.role,
-    actorId: h.actor.id,
-    reason: h.reason,
-  };
-}
+/** `cells` with `h` added as its last line: a new array of exactly the new length. */
+export const withHistoryLine = (cells: HistoryCells, h: BookingHistoryEntry): HistoryCells =>
+  cells.concat(lineCells(h));
 
-function toHistory(h: HistoryRow): BookingHistoryEntry {
-  return {
-    at: new Date(h.at),
-    from: h.from,
-    to: h.to,
-    paymentStatus: h.paymentStatus,
-    actor: { role: h.role, id: h.actorId },
-    reason: h.reason,
-  };
+function toHistory(cells: HistoryCells): BookingHistoryEntry[] {
+  const lines: BookingHistoryEntry[] = [];
+  for (let i = 0; i < cells.length; i += HISTORY_CELLS) {
+    lines.push({
+      at: new Date(cells[i] as number),
+      from: cells[i + 1] as BookingStatus | null,
+      to: cells[i + 2] as BookingStatus,
+      paymentStatus: cells[i + 3] as PaymentStatus,
+      actor: { role: cells[i + 4] as Actor['role'], id: cells[i + 5] as string },
+      reason: cells[i + 6] as string | null,
+    });
+  }
+  return lines;
 }
 
 export interface BookingRow {
@@ -173,7 +185,7 @@ export interface BookingRow {
   /** Interned and frozen: bookings confirmed under the same rules share one object. */
   readonly policy: Readonly<BookingPolicy> | null | undefined;
   readonly remindersSent: readonly string[] | undefined;
-  readonly history: readonly HistoryRow[];
+  readonly history: HistoryCells;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -188,7 +200,7 @@ export function bookingRow(
   id: string,
   extra: {
     policy: Readonly<BookingPolicy> | null | undefined;
-    history: readonly HistoryRow[];
+    history: HistoryCells;
     createdAt: number;
     updatedAt: number;
   },
@@ -274,7 +286,7 @@ export function toBooking(r: BookingRow): Booking {
     holdExpiresAt: dateOrNull(r.holdExpiresAt),
     idempotencyKey: r.idempotencyKey,
     amountRefunded: r.amountRefunded,
-    history: r.history.map(toHistory),
+    history: toHistory(r.history),
     createdAt: new Date(r.createdAt),
     updatedAt: new Date(r.updatedAt),
   };
@@ -449,12 +461,6 @@ export function toLedger(r: LedgerRow): LedgerEntry {
     currency: r.currency,
     createdAt: new Date(r.createdAt),
   };
-}
-
-export interface EventRow {
-  readonly id: string;
-  readonly type: string;
-  readonly at: number;
 }
 
 export const toCustomer = (c: PaymentCustomer): PaymentCustomer => ({
