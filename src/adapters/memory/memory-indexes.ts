@@ -40,10 +40,10 @@ export class MemoryIndexes {
   readonly paymentsByBooking: PartitionedIndex;
   readonly paymentsByRefundStatus: PartitionedIndex;
   readonly payments = new SortedIndex();
-  // Ledger lines (by id) in (createdAt, id) order: per doctor, per booking, and all.
+  // Ledger lines (by id) in (createdAt, id) order: per doctor and per booking. The whole ledger,
+  // which only a host lists, merges the doctors' partitions.
   readonly ledgerByDoctor: PartitionedIndex;
   readonly ledgerByBooking: PartitionedIndex;
-  readonly ledger = new SortedIndex();
   // Outbox records (by key) in (createdAt, key) order: per consumer and status, and per booking;
   // delivered ones also by (deliveredAt, key), for the retention clean-up. A query by status
   // alone, or by nothing, merges the few consumer partitions: every record sits in two indexes
@@ -140,7 +140,6 @@ export class MemoryIndexes {
   private ledgerLine(id: string, b: LedgerRow | undefined, a: LedgerRow | undefined): void {
     this.ledgerByDoctor.move(b ? at(b.doctorId, b.createdAt) : null, a ? at(a.doctorId, a.createdAt) : null, id);
     this.ledgerByBooking.move(b ? at(b.bookingId, b.createdAt) : null, a ? at(a.bookingId, a.createdAt) : null, id);
-    moveIn(this.ledger, b?.createdAt, a?.createdAt, id);
   }
 
   private outboxRecord(key: string, b: OutboxRow | undefined, a: OutboxRow | undefined): void {

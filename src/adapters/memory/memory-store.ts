@@ -618,13 +618,15 @@ class MemoryOperations implements StoreOperations {
       const bounds = {
         after: query.after === undefined ? undefined : { at: query.after.createdAt.getTime(), id: query.after.id },
       };
-      const index =
-        query.doctorId !== undefined
-          ? this.indexes.ledgerByDoctor.get(query.doctorId)
-          : query.bookingId !== undefined
-            ? this.indexes.ledgerByBooking.get(query.bookingId)
-            : this.indexes.ledger;
-      rows = rowsOf(this.t.ledger, walk(index, bounds));
+      const byDoctor = this.indexes.ledgerByDoctor;
+      if (query.doctorId !== undefined) rows = rowsOf(this.t.ledger, walk(byDoctor.get(query.doctorId), bounds));
+      else if (query.bookingId !== undefined) {
+        rows = rowsOf(this.t.ledger, walk(this.indexes.ledgerByBooking.get(query.bookingId), bounds));
+      } else {
+        // The whole ledger (the engine never reads it so): every doctor's lines, merged.
+        const streams = [...byDoctor.partitions()].map((d) => rowsOf(this.t.ledger, walk(byDoctor.get(d), bounds)));
+        rows = mergeSorted(streams, byCreated);
+      }
     } else {
       rows = [...this.t.ledger.values()].filter(match).sort(byCreated);
     }
