@@ -45,6 +45,7 @@ import {
   changedBookingRow,
   changedScheduleRow,
   copyAvailability,
+  customerOf,
   frozenJson,
   historyCells,
   type LedgerRow,
@@ -59,7 +60,6 @@ import {
   scheduleRow,
   type TimeOffRow,
   toBooking,
-  toCustomer,
   toLedger,
   toOutbox,
   toPayment,
@@ -68,7 +68,7 @@ import {
   withHistoryLine,
 } from './rows.js';
 import { isSnapshotConflict, SnapshotCoordinator, type Table } from './snapshot-tables.js';
-import { mergeSorted, type SortedIds } from './sorted-index.js';
+import { mergeSorted, type PartitionedIndex, type SortedIds } from './sorted-index.js';
 
 interface TableMaps {
   schedules: Map<string, ScheduleRow>;
@@ -216,6 +216,19 @@ function walk(
   const { from = Number.NEGATIVE_INFINITY, before = Number.POSITIVE_INFINITY, after } = bounds;
   if (after !== undefined && after.at >= from) return index.range(after.at, before, after.id);
   return index.range(from, before);
+}
+
+/** The rows of `table` in the named partitions of `index`, each walked within `bounds`, merged in `order`. */
+function merged<V>(
+  table: Table<string, V>,
+  index: PartitionedIndex,
+  partitions: Iterable<string>,
+  bounds: Parameters<typeof walk>[1],
+  order: (a: V, b: V) => number,
+): Iterable<V> {
+  const streams: Iterable<V>[] = [];
+  for (const partition of partitions) streams.push(rowsOf(table, walk(index.get(partition), bounds)));
+  return mergeSorted(streams, order);
 }
 
 const minOf = (...values: (number | undefined)[]): number | undefined => {
@@ -380,10 +393,14 @@ class MemoryOperations implements StoreOperations {
     const table = this.t.schedules;
     if (q.doctorId !== undefined) return rowsOf(table, walk(indexes.schedulesByDoctor.get(q.doctorId), bounds));
     // By status, or (naming neither) every status's partition, merged.
-    const streams = (q.status === undefined ? [...indexes.schedulesByStatus.partitions()] : statuses(q.status)).map(
-      (s) => rowsOf(table, walk(indexes.schedulesByStatus.get(s), bounds)),
+    const byStatus = indexes.schedulesByStatus;
+    return merged(
+      table,
+      byStatus,
+      q.status === undefined ? byStatus.partitions() : statuses(q.status),
+      bounds,
+      byStart,
     );
-    return mergeSorted(streams, byStart);
   }
 
   private scannedSchedules(q: ScheduleQuery): ScheduleRow[] {
@@ -478,10 +495,12 @@ class MemoryOperations implements StoreOperations {
     }
     if (q.doctorId !== undefined) return through(indexes.bookingsByDoctor.get(q.doctorId));
     // By status, or (naming none of the above) every status's partition, merged.
-    return mergeSorted(
-      (q.status === undefined ? [...indexes.bookingsByStatus.partitions()] : statuses(q.status)).map((s) =>
-        through(indexes.bookingsByStatus.get(s)),
-      ),
+    const byStatus = indexes.bookingsByStatus;
+    return merged(
+      table,
+      byStatus,
+      q.status === undefined ? byStatus.partitions() : statuses(q.status),
+      bounds,
       byCreated,
     );
   }
@@ -624,8 +643,7 @@ class MemoryOperations implements StoreOperations {
         rows = rowsOf(this.t.ledger, walk(this.indexes.ledgerByBooking.get(query.bookingId), bounds));
       } else {
         // The whole ledger (the engine never reads it so): every doctor's lines, merged.
-        const streams = [...byDoctor.partitions()].map((d) => rowsOf(this.t.ledger, walk(byDoctor.get(d), bounds)));
-        rows = mergeSorted(streams, byCreated);
+        rows = merged(this.t.ledger, byDoctor, byDoctor.partitions(), bounds, byCreated);
       }
     } else {
       rows = [...this.t.ledger.values()].filter(match).sort(byCreated);
@@ -664,16 +682,15 @@ class MemoryOperations implements StoreOperations {
 
   async getPaymentCustomer(args: { patientId: string; provider: string }): Promise<PaymentCustomer | null> {
     const customerId = this.t.customers.get(pairKey(args.patientId, args.provider));
-    return customerId === undefined ? null : { patientId: args.patientId, provider: args.provider, customerId };
+    return customerId === undefined ? null : customerOf(args, customerId);
   }
 
   async savePaymentCustomer(customer: PaymentCustomer): Promise<PaymentCustomer> {
     const key = pairKey(customer.patientId, customer.provider);
     const existing = this.t.customers.get(key);
-    if (existing !== undefined)
-      return { patientId: customer.patientId, provider: customer.provider, customerId: existing };
+    if (existing !== undefined) return customerOf(customer, existing);
     this.put('customers', key, customer.customerId);
-    return toCustomer(customer);
+    return customerOf(customer, customer.customerId);
   }
 
   // ---- the outbox ----
@@ -693,17 +710,15 @@ class MemoryOperations implements StoreOperations {
         rows = rowsOf(this.t.outbox, walk(byPair.get(pairKey(query.consumer, query.status)), bounds));
       } else {
         // By status alone, by consumer alone, or all: the matching (consumer, status) partitions, merged.
-        const streams: Iterable<OutboxRow>[] = [];
-        for (const pair of byPair.partitions()) {
+        const pairs = [...byPair.partitions()].filter((pair) => {
           // A status holds no NUL; a subscriber's name might.
           const cut = pair.lastIndexOf('\u0000');
-          const consumer = pair.slice(0, cut);
-          const status = pair.slice(cut + 1);
-          if (query.status !== undefined && status !== query.status) continue;
-          if (query.consumer !== undefined && consumer !== query.consumer) continue;
-          streams.push(rowsOf(this.t.outbox, walk(byPair.get(pair), bounds)));
-        }
-        rows = mergeSorted(streams, byOutboxOrder);
+          return (
+            (query.status === undefined || pair.slice(cut + 1) === query.status) &&
+            (query.consumer === undefined || pair.slice(0, cut) === query.consumer)
+          );
+        });
+        rows = merged(this.t.outbox, byPair, pairs, bounds, byOutboxOrder);
       }
     } else {
       const source =

@@ -463,11 +463,11 @@ export function toLedger(r: LedgerRow): LedgerEntry {
   };
 }
 
-export const toCustomer = (c: PaymentCustomer): PaymentCustomer => ({
-  patientId: c.patientId,
-  provider: c.provider,
-  customerId: c.customerId,
-});
+/** A patient's customer at a provider, as the store returns it (it keeps only the customer id). */
+export const customerOf = (
+  who: { readonly patientId: string; readonly provider: string },
+  customerId: string,
+): PaymentCustomer => ({ patientId: who.patientId, provider: who.provider, customerId });
 
 export interface TimeOffRow {
   readonly id: string;
