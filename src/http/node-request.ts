@@ -138,6 +138,18 @@ export function requestFromNode(req: NodeRequest): Request {
 }
 
 /**
+ * The status+body form's input when the body is already in hand (a Buffer or string from
+ * `express.raw`/`express.text`), as `requestFromNode` would read it (a GET or HEAD has no body);
+ * null when the stream is still to be read (or was parsed: `requestFromNode` says which).
+ */
+export function inHandInput(req: NodeRequest): { rawBody: string | Uint8Array; headers: HeaderRecord } | null {
+  const body = req.body;
+  if (!isRawBody(body)) return null;
+  const method = (req.method ?? 'POST').toUpperCase();
+  return { rawBody: method === 'GET' || method === 'HEAD' ? '' : body, headers: req.headers };
+}
+
+/**
  * Converts the status+body form's input into a fetch-standard Request. Throws
  * `BookingError('INVALID_INPUT')` with `RAW_BODY_HINT` when `rawBody` is not a string or bytes.
  */
@@ -149,4 +161,36 @@ export function requestFromRaw(input: { rawBody: unknown; headers?: HeaderRecord
     headers: toHeaders(input.headers ?? {}, true),
     body: rawBody as BodyInit,
   });
+}
+
+/** The header list a handler reads: lower-case names, repeated ones joined as fetch's `Headers` joins them. */
+export function headerRecord(headers: Headers): Record<string, string> {
+  const record: Record<string, string> = {};
+  headers.forEach((value, key) => {
+    record[key] = value;
+  });
+  return record;
+}
+
+const utf8 = new TextEncoder();
+const HTTP_WHITESPACE_ENDS = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+
+/**
+ * What `requestFromRaw(input)` would hand the handler once its body is read, without building the
+ * Request, its stream or a Response: the body's bytes (a string as UTF-8, bytes copied, as fetch
+ * copies them) and its headers as `headerRecord` gives them. Throws as `requestFromRaw` does.
+ */
+export function rawParts(input: { rawBody: unknown; headers?: HeaderRecord }): {
+  rawBody: Uint8Array;
+  headers: Record<string, string>;
+} {
+  const rawBody = input?.rawBody;
+  if (!isRawBody(rawBody)) throw notRaw();
+  const headers = headerRecord(toHeaders(input.headers ?? {}, true));
+  // A Request copies its headers once more, which trims the values a repeated header was joined into.
+  for (const name in headers) headers[name] = (headers[name] as string).replace(HTTP_WHITESPACE_ENDS, '');
+  // fetch gives a string body this type when the headers name none.
+  if (typeof rawBody === 'string' && headers['content-type'] === undefined)
+    headers['content-type'] = 'text/plain;charset=UTF-8';
+  return { rawBody: typeof rawBody === 'string' ? utf8.encode(rawBody) : new Uint8Array(rawBody), headers };
 }

@@ -1,12 +1,13 @@
-// The webhook handler for Node servers: a request goes through `handler.fetch`, the Response is written back.
+// The webhook handler for Node servers: a body in hand goes through the status+body form, a stream through `handler.fetch`; the answer is written back.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isBookingError } from '../domain/errors.js';
-import { type NodeRequest, requestFromNode } from './node-request.js';
+import { inHandInput, type NodeRequest, requestFromNode } from './node-request.js';
 import {
   createWebhookHandler,
   errorResponse,
   type WebhookHandler,
   type WebhookHandlerOptions,
+  type WebhookResponse,
 } from './webhook-handler.js';
 
 /** A prebuilt handler is used as is (with its own `maxBodyBytes`); options build one. */
@@ -29,8 +30,22 @@ async function writeResponse(res: ServerResponse, response: Response): Promise<v
   res.end(body);
 }
 
+/** Writes what `writeResponse(res, toResponse(answer))` would write, without building the Response. */
+function writeAnswer(res: ServerResponse, answer: WebhookResponse): void {
+  res.statusCode = answer.status;
+  res.setHeader('content-type', 'application/json');
+  if (answer.status === 413) res.setHeader('Connection', 'close');
+  res.end(JSON.stringify(answer.body));
+}
+
 /** Answers one Node request; rejects only for a failure no response could describe. */
 export async function serveNode(handler: WebhookHandler, req: NodeRequest, res: ServerResponse): Promise<void> {
+  // A body parser (express.raw) read it already: the bytes go in as they are.
+  const input = inHandInput(req);
+  if (input !== null) {
+    writeAnswer(res, await handler(input));
+    return;
+  }
   let response: Response;
   try {
     response = await handler.fetch(requestFromNode(req));

@@ -315,6 +315,43 @@ describe('expressWebhook', () => {
     expect((await t.engine.getBooking(booking.id)).status).toBe('pending');
   });
 
+  it('answers an express.raw Buffer (no fetch Request built) with the status, headers and body the stream gets', async () => {
+    const t = createStripeFixture(fake, clock);
+    const handler = createWebhookHandler({ engine: t.engine, payments: t.gateway, maxBodyBytes: 2048 });
+    const app = express();
+    app.post('/raw', express.raw({ type: 'application/json' }), expressWebhook(handler));
+    app.post('/stream', expressWebhook(handler));
+    const base = await serve(app);
+    const { sessionId } = await t.pending();
+    const event = stripeEvent('checkout.session.completed', fake.completeSession(sessionId));
+    const cases = {
+      forged: signedRequest(event, { at: clock.now(), secret: 'whsec_forged' }),
+      ignored: t.signed('customer.created', { id: 'cus_x', object: 'customer', metadata: { patient: ADA } }),
+      oversized: (await paidWebhook(t, 4096)).request,
+    };
+    const answer = async (path: string, request: { rawBody: string; headers: Record<string, string> }) => {
+      const response = await post(`${base}${path}`, request);
+      return {
+        status: response.status,
+        type: response.headers.get('content-type'),
+        connection: response.headers.get('connection'),
+        body: await response.json(),
+      };
+    };
+    for (const [name, request] of Object.entries(cases)) {
+      const raw = await answer('/raw', request);
+      expect(raw, name).toEqual(await answer('/stream', request));
+      expect(raw.type, name).toBe('application/json');
+    }
+    expect((await answer('/raw', cases.oversized)).connection).toBe('close');
+    // The same paid event: applied from the Buffer, a duplicate on the stream, in the same envelope.
+    const paid = signedRequest(event, { at: clock.now() });
+    const applied = await answer('/raw', paid);
+    const again = await answer('/stream', paid);
+    expect(applied).toEqual({ ...again, body: { received: true, outcome: 'confirmed' } });
+    expect(again.body).toEqual({ received: true, outcome: 'duplicate' });
+  });
+
   it('answers 500, so Stripe retries, when the engine fails for a reason that may pass', async () => {
     const t = createStripeFixture(fake, clock);
     const errors: unknown[] = [];
