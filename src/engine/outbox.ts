@@ -131,16 +131,29 @@ export function revive(value: unknown, asDate: (iso: string) => unknown): unknow
 const decodeEffect = (payload: Record<string, unknown>): Effect =>
   revive(payload.effect, (iso) => new Date(iso)) as Effect;
 
-/** Remembers the last `size` ids: `engine.events` emits each event id once per process. */
-class RecentIds {
+/**
+ * Remembers the last `size` ids added (exported for its tests): `engine.events` emits each event
+ * id once per process. The oldest is found in a ring, not as the Set's first value: a Set keeps
+ * deleted entries as holes until it rehashes, and reaching its first value walks over all of
+ * them (thousands per add once it is full).
+ */
+export class RecentIds {
   private readonly ids = new Set<string>();
-  constructor(private readonly size: number) {}
+  private readonly ring: (string | undefined)[];
+  private next = 0;
+  constructor(private readonly size: number) {
+    this.ring = new Array(size).fill(undefined);
+  }
   has(id: string): boolean {
     return this.ids.has(id);
   }
   add(id: string): void {
+    if (this.ids.has(id)) return;
+    const oldest = this.ring[this.next];
+    if (oldest !== undefined) this.ids.delete(oldest);
+    this.ring[this.next] = id;
+    this.next = (this.next + 1) % this.size;
     this.ids.add(id);
-    if (this.ids.size > this.size) this.ids.delete(this.ids.values().next().value as string);
   }
 }
 
