@@ -710,7 +710,18 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         const created = await ops.insertPaymentTransaction(payment);
         expect(created).toMatchObject({ providerPaymentId: 'pi_1', credited: true });
         expect(await ops.insertPaymentTransaction(payment)).toBeNull();
-        expect(await ops.insertPaymentTransaction({ ...payment, provider: 'other' })).not.toBeNull();
+        const other = await ops.insertPaymentTransaction({ ...payment, provider: 'other' });
+        expect(other).not.toBeNull();
+        expect(other?.id).not.toBe(created?.id);
+        // The same provider payment id under a second provider is a payment of its own, once.
+        expect(await ops.insertPaymentTransaction({ ...payment, provider: 'other' })).toBeNull();
+        expect((await store.findPaymentTransaction({ provider: 'other', providerPaymentId: 'pi_1' }))?.id).toBe(
+          other?.id,
+        );
+        expect((await store.findPaymentTransaction({ provider: 'test', providerPaymentId: 'pi_1' }))?.id).toBe(
+          created?.id,
+        );
+        expect(await store.findPaymentTransaction({ provider: 'third', providerPaymentId: 'pi_1' })).toBeNull();
         const refund = refundRecord();
         await ops.upsertRefund({ paymentTransactionId: created?.id ?? '', refund });
         expect((await store.findPaymentTransactions({ refundStatus: 'pending' })).map((p) => p.id)).toEqual([

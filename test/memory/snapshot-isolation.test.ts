@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { type BookingStore, MemoryStore, type StoreOperations } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
-import { newBookingOf, newSchedule } from '../support/records.js';
+import { newBookingOf, newPaymentTransaction, newSchedule } from '../support/records.js';
 
 const clock = new ManualClock('2030-03-01T08:00:00Z');
 const snapshotStore = () => new MemoryStore({ clock, isolation: 'snapshot' });
@@ -148,6 +148,54 @@ describe('MemoryStore snapshot isolation', () => {
     );
     expect(results.filter((b) => b !== null)).toHaveLength(1);
     expect(await store.countBookings({ scheduleId: slot.id })).toBe(1);
+  });
+
+  it('keeps one payment per (provider, provider payment id) at commit, also for a second provider using the id', async () => {
+    const store = snapshotStore();
+    // Both transactions read before either writes: each sees the id free (or held by 'test' only).
+    const race = async (provider: string, times: number) => {
+      const both = gate();
+      let started = 0;
+      return Promise.all(
+        Array.from({ length: times }, () =>
+          store.transaction(async (tx) => {
+            await tx.findPaymentTransaction({ provider, providerPaymentId: 'pi_race' });
+            if (++started === times) both.open();
+            await both.wait;
+            return tx.insertPaymentTransaction(newPaymentTransaction({ provider, providerPaymentId: 'pi_race' }));
+          }),
+        ),
+      );
+    };
+    const first = await race('test', 5);
+    expect(first.filter((p) => p !== null)).toHaveLength(1);
+    // The id is taken by 'test' now: 'other' is keyed by the pair, and is still unique there.
+    const second = await race('other', 5);
+    expect(second.filter((p) => p !== null)).toHaveLength(1);
+    const [mine, theirs] = [first.find((p) => p !== null), second.find((p) => p !== null)];
+    expect((await store.findPaymentTransaction({ provider: 'test', providerPaymentId: 'pi_race' }))?.id).toBe(mine?.id);
+    expect((await store.findPaymentTransaction({ provider: 'other', providerPaymentId: 'pi_race' }))?.id).toBe(
+      theirs?.id,
+    );
+    expect(await store.findPaymentTransactions({})).toHaveLength(2);
+  });
+
+  it('lets two providers record the same provider payment id at once: one keyed by the id, one by the pair', async () => {
+    const store = snapshotStore();
+    const both = gate();
+    let started = 0;
+    const insert = (provider: string) =>
+      store.transaction(async (tx) => {
+        await tx.findPaymentTransaction({ provider, providerPaymentId: 'pi_both' });
+        if (++started === 2) both.open();
+        await both.wait;
+        return tx.insertPaymentTransaction(newPaymentTransaction({ provider, providerPaymentId: 'pi_both' }));
+      });
+    const [a, b] = await Promise.all([insert('test'), insert('other')]);
+    expect(a).not.toBeNull();
+    expect(b).not.toBeNull();
+    expect((await store.findPaymentTransaction({ provider: 'test', providerPaymentId: 'pi_both' }))?.id).toBe(a?.id);
+    expect((await store.findPaymentTransaction({ provider: 'other', providerPaymentId: 'pi_both' }))?.id).toBe(b?.id);
   });
 
   it('merges concurrent additions to one doctor’s slot index instead of losing one', async () => {

@@ -48,12 +48,12 @@ import {
   customerOf,
   frozenJson,
   historyCells,
+  Interner,
   type LedgerRow,
   ledgerRow,
   type OutboxRow,
   outboxRow,
   type PaymentRow,
-  PolicyInterner,
   paymentRow,
   refundRow,
   type ScheduleRow,
@@ -89,7 +89,10 @@ interface TableMaps {
   // Secondary indexes: the memory equivalent of MongoDB's unique indexes.
   activeBySchedule: Map<string, string>;
   bookingByIdempotencyKey: Map<string, string>;
+  /** Provider payment id → payment id, for the first provider to use that id. */
   paymentByProviderId: Map<string, string>;
+  /** (provider, provider payment id) → payment id, for an id another provider's payment already holds. */
+  paymentByProviderPair: Map<string, string>;
   // Lookup Sets, merged at commit in snapshot mode. The first four serve only snapshot
   // transactions' own reads (everything else reads the sorted indexes, MemoryIndexes).
   bookingsByPatient: Map<string, Set<string>>;
@@ -254,13 +257,13 @@ function matchesOutbox(r: OutboxRow, q: OutboxQuery): boolean {
 const inForce = (r: AvailabilityRecord): boolean => r.effectiveUntil === null || r.effectiveUntil > r.effectiveFrom;
 
 /** A port update's changes in row form: times as epoch ms, the policy interned. */
-function bookingChanges(set: BookingChanges, policies: PolicyInterner): BookingRowChanges {
+function bookingChanges(set: BookingChanges, interner: Interner): BookingRowChanges {
   const c: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(set)) {
     if (value === undefined) continue;
     if (field === 'slotStart' || field === 'slotEnd') c[field] = (value as Date).getTime();
     else if (field === 'holdExpiresAt') c[field] = value === null ? null : (value as Date).getTime();
-    else if (field === 'policy') c[field] = policies.intern(value as BookingPolicy | null);
+    else if (field === 'policy') c[field] = interner.policy(value as BookingPolicy | null);
     else c[field] = value;
   }
   return c as BookingRowChanges;
@@ -282,7 +285,7 @@ class MemoryOperations implements StoreOperations {
     private readonly journal: Undo[] | null,
     private readonly now: () => Date,
     private readonly indexes: MemoryIndexes | null,
-    private readonly policies: PolicyInterner,
+    private readonly interner: Interner,
     private readonly snapshot = false,
     private readonly keepDelivered = false,
   ) {}
@@ -366,7 +369,7 @@ class MemoryOperations implements StoreOperations {
 
   async insertSchedule(schedule: NewSchedule): Promise<Schedule> {
     const at = this.now().getTime();
-    const row = scheduleRow(schedule, newObjectId(), at, at);
+    const row = scheduleRow(schedule, newObjectId(), at, at, this.interner);
     this.put('schedules', row.id, row);
     if (this.snapshot) this.addToIndex('schedulesByDoctor', row.doctorId, row.id);
     return toSchedule(row);
@@ -438,7 +441,7 @@ class MemoryOperations implements StoreOperations {
     if (idemKey !== null && this.t.bookingByIdempotencyKey.has(idemKey)) return null;
     const at = this.now().getTime();
     const row = bookingRow(booking, newObjectId(), {
-      policy: this.policies.intern(booking.policy),
+      policy: this.interner.policy(booking.policy),
       history: historyCells(booking.history),
       createdAt: at,
       updatedAt: at,
@@ -528,7 +531,7 @@ class MemoryOperations implements StoreOperations {
       return null;
     }
     if (update.expectedScheduleId !== undefined && row.scheduleId !== update.expectedScheduleId) return null;
-    const changes = bookingChanges(update.set, this.policies);
+    const changes = bookingChanges(update.set, this.interner);
     changes.updatedAt = this.now().getTime();
     if (update.history) changes.history = withHistoryLine(row.history, update.history);
     const next = changedBookingRow(row, changes);
@@ -557,13 +560,30 @@ class MemoryOperations implements StoreOperations {
   // ---- payments ----
 
   async insertPaymentTransaction(transaction: NewPaymentTransaction): Promise<PaymentTransaction | null> {
-    const key = pairKey(transaction.provider, transaction.providerPaymentId);
-    if (this.t.paymentByProviderId.has(key)) return null;
+    const { provider, providerPaymentId } = transaction;
+    if (this.paymentIdOf(provider, providerPaymentId) !== undefined) return null;
     const at = this.now().getTime();
     const row = paymentRow(transaction, newObjectId(), transaction.refunds.map(refundRow), at, at);
     this.put('payments', row.id, row);
-    this.put('paymentByProviderId', key, row.id);
+    // The id alone when no other provider holds it (the common case); the pair otherwise.
+    if (this.t.paymentByProviderId.has(providerPaymentId)) {
+      this.put('paymentByProviderPair', pairKey(provider, providerPaymentId), row.id);
+    } else {
+      this.put('paymentByProviderId', row.providerPaymentId, row.id);
+    }
     return toPayment(row);
+  }
+
+  /**
+   * The payment `provider` knows as `providerPaymentId`. The unique index is keyed by that id
+   * alone, the string the row already holds (a key of its own would cost about 40 bytes per
+   * payment); a second provider that uses the same id is keyed by the pair in a table of its own.
+   */
+  private paymentIdOf(provider: string, providerPaymentId: string): string | undefined {
+    const id = this.t.paymentByProviderId.get(providerPaymentId);
+    if (id === undefined) return undefined;
+    if (this.t.payments.get(id)?.provider === provider) return id;
+    return this.t.paymentByProviderPair.get(pairKey(provider, providerPaymentId));
   }
 
   async getPaymentTransaction(id: string): Promise<PaymentTransaction | null> {
@@ -575,7 +595,7 @@ class MemoryOperations implements StoreOperations {
     provider: string;
     providerPaymentId: string;
   }): Promise<PaymentTransaction | null> {
-    const id = this.t.paymentByProviderId.get(pairKey(args.provider, args.providerPaymentId));
+    const id = this.paymentIdOf(args.provider, args.providerPaymentId);
     return id === undefined ? null : this.getPaymentTransaction(id);
   }
 
@@ -1015,6 +1035,7 @@ export class MemoryStore implements BookingStore {
     activeBySchedule: new Map(),
     bookingByIdempotencyKey: new Map(),
     paymentByProviderId: new Map(),
+    paymentByProviderPair: new Map(),
     bookingsByPatient: new Map(),
     schedulesByDoctor: new Map(),
     outboxPending: new Map(),
@@ -1025,7 +1046,7 @@ export class MemoryStore implements BookingStore {
     locks: new Map(),
   };
   private readonly indexes = new MemoryIndexes(this.tables);
-  private readonly policies = new PolicyInterner();
+  private readonly interner = new Interner();
   private readonly lock = new AsyncMutex();
   private readonly now: () => Date;
   private readonly reader: MemoryOperations;
@@ -1061,7 +1082,7 @@ export class MemoryStore implements BookingStore {
       null,
       this.now,
       this.indexes,
-      this.policies,
+      this.interner,
       false,
       this.keepDelivered,
     );
@@ -1079,7 +1100,7 @@ export class MemoryStore implements BookingStore {
       const journal: Undo[] = [];
       try {
         return await fn(
-          new MemoryOperations(this.tables, journal, this.now, this.indexes, this.policies, false, this.keepDelivered),
+          new MemoryOperations(this.tables, journal, this.now, this.indexes, this.interner, false, this.keepDelivered),
         );
       } catch (error) {
         for (let i = journal.length - 1; i >= 0; i--) journal[i]?.();
@@ -1101,7 +1122,7 @@ export class MemoryStore implements BookingStore {
             null,
             this.now,
             null,
-            this.policies,
+            this.interner,
             true,
             this.keepDelivered,
           ),
