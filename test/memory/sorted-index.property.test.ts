@@ -139,3 +139,42 @@ describe('PartitionedIndex', () => {
     expect(() => index.get('slot')).toThrow('PartitionedIndex: no row for the indexed id ghost');
   });
 });
+
+// The ledger's indexes hold the rows themselves (a line is never replaced), not their ids.
+describe('PartitionedIndex of rows', () => {
+  const line = (id: string, at: number) => ({ id, at });
+
+  it('yields the rows it holds, ordered by key then id, whether one or many per partition', () => {
+    const index = new PartitionedIndex<{ id: string; at: number }>((row) => row.at);
+    const [a, b, c] = [line('a', 20), line('b', 10), line('c', 10)];
+    index.add('doc', a.at, a);
+    expect([...(index.get('doc')?.range() ?? [])][0]).toBe(a);
+    expect([...(index.get('doc')?.range(20, 21, 'a') ?? [])]).toEqual([]);
+    index.add('doc', c.at, c);
+    index.add('doc', b.at, b);
+    const walked = [...(index.get('doc')?.range() ?? [])];
+    expect(walked).toEqual([b, c, a]);
+    expect(walked[0]).toBe(b);
+    // A keyset page after (10, 'b').
+    expect([...(index.get('doc')?.range(10, Number.POSITIVE_INFINITY, 'b') ?? [])]).toEqual([c, a]);
+  });
+
+  it('replaces a row by a new one of the same id, and deletes by id, in a one-entry partition and a sorted one', () => {
+    const index = new PartitionedIndex<{ id: string; at: number; v?: number }>((row) => row.at);
+    const first = { id: 'a', at: 5, v: 1 };
+    const second = { id: 'a', at: 5, v: 2 };
+    index.add('one', 5, first);
+    index.move({ partition: 'one', key: 5 }, { partition: 'one', key: 5 }, second);
+    expect([...(index.get('one')?.range() ?? [])][0]).toBe(second);
+    index.add('many', 5, first);
+    index.add('many', 7, { id: 'z', at: 7 });
+    index.add('many', 5, second);
+    const rows = [...(index.get('many')?.range() ?? [])];
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toBe(second);
+    index.delete('many', 5, { id: 'a', at: 5 });
+    expect([...(index.get('many')?.range() ?? [])].map((r) => r.id)).toEqual(['z']);
+    index.delete('one', 5, first);
+    expect(index.get('one')).toBeUndefined();
+  });
+});

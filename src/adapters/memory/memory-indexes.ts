@@ -40,10 +40,12 @@ export class MemoryIndexes {
   readonly paymentsByBooking: PartitionedIndex;
   readonly paymentsByRefundStatus: PartitionedIndex;
   readonly payments = new SortedIndex();
-  // Ledger lines (by id) in (createdAt, id) order: per doctor and per booking. The whole ledger,
-  // which only a host lists, merges the doctors' partitions.
-  readonly ledgerByDoctor: PartitionedIndex;
-  readonly ledgerByBooking: PartitionedIndex;
+  // Ledger lines in (createdAt, id) order: per doctor and per booking. The whole ledger, which
+  // only a host lists, merges the doctors' partitions. A line is never changed once written, so
+  // these hold the rows themselves, not their ids: a wallet page reads its lines without a table
+  // lookup each (see Entry).
+  readonly ledgerByDoctor: PartitionedIndex<LedgerRow>;
+  readonly ledgerByBooking: PartitionedIndex<LedgerRow>;
   // Outbox records (by key) in (createdAt, key) order: per consumer and status, and per booking;
   // delivered ones also by (deliveredAt, key), for the retention clean-up. A query by status
   // alone, or by nothing, merges the few consumer partitions: every record sits in two indexes
@@ -60,7 +62,6 @@ export class MemoryIndexes {
     const slotStart = (id: string) => rows.schedules.get(id)?.startTime;
     const bookingCreated = (id: string) => rows.bookings.get(id)?.createdAt;
     const paymentCreated = (id: string) => rows.payments.get(id)?.createdAt;
-    const lineCreated = (id: string) => rows.ledger.get(id)?.createdAt;
     const recordCreated = (key: string) => rows.outbox.get(key)?.createdAt;
     this.schedulesByDoctor = new PartitionedIndex(slotStart);
     this.schedulesByStatus = new PartitionedIndex(slotStart);
@@ -72,8 +73,8 @@ export class MemoryIndexes {
     this.bookingsBySlotStart = new PartitionedIndex((id) => rows.bookings.get(id)?.slotStart);
     this.paymentsByBooking = new PartitionedIndex(paymentCreated);
     this.paymentsByRefundStatus = new PartitionedIndex(paymentCreated);
-    this.ledgerByDoctor = new PartitionedIndex(lineCreated);
-    this.ledgerByBooking = new PartitionedIndex(lineCreated);
+    this.ledgerByDoctor = new PartitionedIndex<LedgerRow>((line) => line.createdAt);
+    this.ledgerByBooking = new PartitionedIndex<LedgerRow>((line) => line.createdAt);
     this.outboxByConsumerStatus = new PartitionedIndex(recordCreated);
     this.outboxByBooking = new PartitionedIndex(recordCreated);
   }
@@ -93,7 +94,7 @@ export class MemoryIndexes {
         this.payment(id, b as PaymentRow | undefined, a as PaymentRow | undefined);
         return;
       case 'ledger':
-        this.ledgerLine(id, b as LedgerRow | undefined, a as LedgerRow | undefined);
+        this.ledgerLine(b as LedgerRow | undefined, a as LedgerRow | undefined);
         return;
       case 'outbox':
         this.outboxRecord(id, b as OutboxRow | undefined, a as OutboxRow | undefined);
@@ -137,9 +138,11 @@ export class MemoryIndexes {
     moveIn(this.payments, b?.createdAt, a?.createdAt, id);
   }
 
-  private ledgerLine(id: string, b: LedgerRow | undefined, a: LedgerRow | undefined): void {
-    this.ledgerByDoctor.move(b ? at(b.doctorId, b.createdAt) : null, a ? at(a.doctorId, a.createdAt) : null, id);
-    this.ledgerByBooking.move(b ? at(b.bookingId, b.createdAt) : null, a ? at(a.bookingId, a.createdAt) : null, id);
+  private ledgerLine(b: LedgerRow | undefined, a: LedgerRow | undefined): void {
+    const line = a ?? b;
+    if (line === undefined) return;
+    this.ledgerByDoctor.move(b ? at(b.doctorId, b.createdAt) : null, a ? at(a.doctorId, a.createdAt) : null, line);
+    this.ledgerByBooking.move(b ? at(b.bookingId, b.createdAt) : null, a ? at(a.bookingId, a.createdAt) : null, line);
   }
 
   private outboxRecord(key: string, b: OutboxRow | undefined, a: OutboxRow | undefined): void {

@@ -68,7 +68,7 @@ import {
   withHistoryLine,
 } from './rows.js';
 import { isSnapshotConflict, SnapshotCoordinator, type Table } from './snapshot-tables.js';
-import { mergeSorted, type PartitionedIndex, type SortedIds } from './sorted-index.js';
+import { type Entry, mergeSorted, type PartitionedIndex, type SortedIds } from './sorted-index.js';
 
 interface TableMaps {
   schedules: Map<string, ScheduleRow>;
@@ -211,10 +211,10 @@ function* rowsOf<V>(table: Table<string, V>, ids: Iterable<string> | undefined):
  * A keyset walk of one sorted index: from `(after)` or `from`, whichever is later, while the
  * key stays below `before`.
  */
-function walk(
-  index: SortedIds | undefined,
+function walk<E extends Entry>(
+  index: SortedIds<E> | undefined,
   bounds: { from?: number | undefined; before?: number | undefined; after?: { at: number; id: string } | undefined },
-): Iterable<string> | undefined {
+): Iterable<E> | undefined {
   if (index === undefined) return undefined;
   const { from = Number.NEGATIVE_INFINITY, before = Number.POSITIVE_INFINITY, after } = bounds;
   if (after !== undefined && after.at >= from) return index.range(after.at, before, after.id);
@@ -231,6 +231,18 @@ function merged<V>(
 ): Iterable<V> {
   const streams: Iterable<V>[] = [];
   for (const partition of partitions) streams.push(rowsOf(table, walk(index.get(partition), bounds)));
+  return mergeSorted(streams, order);
+}
+
+/** `merged` for an index that holds its rows (see Entry): no table lookups. */
+function mergedRows<V extends { readonly id: string }>(
+  index: PartitionedIndex<V>,
+  partitions: Iterable<string>,
+  bounds: Parameters<typeof walk>[1],
+  order: (a: V, b: V) => number,
+): Iterable<V> {
+  const streams: Iterable<V>[] = [];
+  for (const partition of partitions) streams.push(walk(index.get(partition), bounds) ?? []);
   return mergeSorted(streams, order);
 }
 
@@ -658,12 +670,12 @@ class MemoryOperations implements StoreOperations {
         after: query.after === undefined ? undefined : { at: query.after.createdAt.getTime(), id: query.after.id },
       };
       const byDoctor = this.indexes.ledgerByDoctor;
-      if (query.doctorId !== undefined) rows = rowsOf(this.t.ledger, walk(byDoctor.get(query.doctorId), bounds));
+      if (query.doctorId !== undefined) rows = walk(byDoctor.get(query.doctorId), bounds) ?? [];
       else if (query.bookingId !== undefined) {
-        rows = rowsOf(this.t.ledger, walk(this.indexes.ledgerByBooking.get(query.bookingId), bounds));
+        rows = walk(this.indexes.ledgerByBooking.get(query.bookingId), bounds) ?? [];
       } else {
         // The whole ledger (the engine never reads it so): every doctor's lines, merged.
-        rows = merged(this.t.ledger, byDoctor, byDoctor.partitions(), bounds, byCreated);
+        rows = mergedRows(byDoctor, byDoctor.partitions(), bounds, byCreated);
       }
     } else {
       rows = [...this.t.ledger.values()].filter(match).sort(byCreated);

@@ -2,10 +2,20 @@
 
 const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/**
+ * What an index holds per entry: the row's id, or (for rows that are never replaced, the ledger's)
+ * the row itself, which a read then takes without looking its id up in the table. At 100k rows
+ * that lookup is the larger part of a cold read: the table's hash bucket, its entry and the id's
+ * string are three cache misses per row that the row alone does not have.
+ */
+export type Entry = string | { readonly id: string };
+
+const idOf = (entry: Entry): string => (typeof entry === 'string' ? entry : entry.id);
+
 /** One run of consecutive entries, in two parallel arrays. */
-interface Chunk {
+interface Chunk<E> {
   keys: number[];
-  ids: string[];
+  ids: E[];
 }
 
 /** Entries per chunk before it splits: a splice moves at most this many pointers. */
@@ -21,8 +31,8 @@ const CHUNK_MIN = CHUNK_MAX / 4;
  * clean-up) or inserting among equal times (records made in one millisecond) moves 100k pointers
  * per change. Walking from a lower bound visits only the entries a range query can match.
  */
-export class SortedIndex {
-  private readonly chunks: Chunk[] = [];
+export class SortedIndex<E extends Entry = string> {
+  private readonly chunks: Chunk<E>[] = [];
   private count = 0;
 
   get size(): number {
@@ -35,32 +45,37 @@ export class SortedIndex {
     let hi = this.chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const chunk = this.chunks[mid] as Chunk;
+      const chunk = this.chunks[mid] as Chunk<E>;
       const last = chunk.keys.length - 1;
       const k = chunk.keys[last] as number;
-      if (k < key || (k === key && compareIds(chunk.ids[last] as string, id) < 0)) lo = mid + 1;
+      if (k < key || (k === key && compareIds(idOf(chunk.ids[last] as E), id) < 0)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
-  add(key: number, id: string): void {
+  /** Adds the entry at `key`; an entry of the same id already there is replaced by this one. */
+  add(key: number, entry: E): void {
     if (this.chunks.length === 0) {
-      this.chunks.push({ keys: [key], ids: [id] });
+      this.chunks.push({ keys: [key], ids: [entry] });
       this.count++;
       return;
     }
+    const id = idOf(entry);
     // Past every entry: the last chunk takes it at its end.
     const c = Math.min(this.chunkFor(key, id), this.chunks.length - 1);
-    const chunk = this.chunks[c] as Chunk;
+    const chunk = this.chunks[c] as Chunk<E>;
     const at = lowerBound(chunk, key, id);
-    if (chunk.keys[at] === key && chunk.ids[at] === id) return;
+    if (chunk.keys[at] === key && at < chunk.ids.length && idOf(chunk.ids[at] as E) === id) {
+      chunk.ids[at] = entry;
+      return;
+    }
     if (at === chunk.keys.length) {
       chunk.keys.push(key);
-      chunk.ids.push(id);
+      chunk.ids.push(entry);
     } else {
       chunk.keys.splice(at, 0, key);
-      chunk.ids.splice(at, 0, id);
+      chunk.ids.splice(at, 0, entry);
     }
     this.count++;
     if (chunk.keys.length > CHUNK_MAX) {
@@ -73,12 +88,14 @@ export class SortedIndex {
     }
   }
 
-  delete(key: number, id: string): void {
+  /** Removes the entry of this id at `key`, if there is one. */
+  delete(key: number, entry: E): void {
+    const id = idOf(entry);
     const c = this.chunkFor(key, id);
     const chunk = this.chunks[c];
     if (chunk === undefined) return;
     const at = lowerBound(chunk, key, id);
-    if (chunk.keys[at] !== key || chunk.ids[at] !== id) return;
+    if (chunk.keys[at] !== key || idOf(chunk.ids[at] as E) !== id) return;
     chunk.keys.splice(at, 1);
     chunk.ids.splice(at, 1);
     this.count--;
@@ -95,20 +112,27 @@ export class SortedIndex {
   }
 
   /**
-   * Ids in (key, id) order from the first entry at or after `from` (or strictly after
+   * Entries in (key, id) order from the first at or after `from` (or strictly after
    * `(from, afterId)`), while the key stays below `before`.
    */
-  *range(from = Number.NEGATIVE_INFINITY, before = Number.POSITIVE_INFINITY, afterId?: string): Generator<string> {
+  *range(from = Number.NEGATIVE_INFINITY, before = Number.POSITIVE_INFINITY, afterId?: string): Generator<E> {
     const startId = afterId ?? '';
     let c = this.chunkFor(from, startId);
     let chunk = this.chunks[c];
     if (chunk === undefined) return;
     let at = lowerBound(chunk, from, startId);
-    if (afterId !== undefined && chunk.keys[at] === from && chunk.ids[at] === afterId) at++;
+    if (
+      afterId !== undefined &&
+      chunk.keys[at] === from &&
+      at < chunk.ids.length &&
+      idOf(chunk.ids[at] as E) === afterId
+    ) {
+      at++;
+    }
     for (;;) {
       for (; at < chunk.keys.length; at++) {
         if ((chunk.keys[at] as number) >= before) return;
-        yield chunk.ids[at] as string;
+        yield chunk.ids[at] as E;
       }
       chunk = this.chunks[++c];
       if (chunk === undefined) return;
@@ -118,103 +142,115 @@ export class SortedIndex {
 }
 
 /** The first position in `chunk` whose (key, id) is not below (key, id). */
-function lowerBound(chunk: Chunk, key: number, id: string): number {
+function lowerBound<E extends Entry>(chunk: Chunk<E>, key: number, id: string): number {
   let lo = 0;
   let hi = chunk.keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const k = chunk.keys[mid] as number;
-    if (k < key || (k === key && compareIds(chunk.ids[mid] as string, id) < 0)) lo = mid + 1;
+    if (k < key || (k === key && compareIds(idOf(chunk.ids[mid] as E), id) < 0)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
 /** The walk both index shapes offer. */
-export interface SortedIds {
+export interface SortedIds<E extends Entry = string> {
   readonly size: number;
-  range(from?: number, before?: number, afterId?: string): Iterable<string>;
+  range(from?: number, before?: number, afterId?: string): Iterable<E>;
 }
 
 /**
  * A partition holding one entry, as a read sees it: made when read, since the partition keeps
  * only the id (see PartitionedIndex).
  */
-class SingleEntry implements SortedIds {
+class SingleEntry<E extends Entry> implements SortedIds<E> {
   readonly size = 1;
   constructor(
     readonly key: number,
-    readonly id: string,
+    readonly entry: E,
   ) {}
 
-  *range(from = Number.NEGATIVE_INFINITY, before = Number.POSITIVE_INFINITY, afterId?: string): Generator<string> {
+  *range(from = Number.NEGATIVE_INFINITY, before = Number.POSITIVE_INFINITY, afterId?: string): Generator<E> {
     if (this.key >= before) return;
-    if (afterId === undefined ? this.key >= from : this.key > from || (this.key === from && this.id > afterId)) {
-      yield this.id;
+    const id = idOf(this.entry);
+    if (afterId === undefined ? this.key >= from : this.key > from || (this.key === from && id > afterId)) {
+      yield this.entry;
     }
   }
 }
 
 /**
- * One sorted index per partition (a doctor, a status): `partition → (key, id)`.
+ * One sorted index per partition (a doctor, a status): `partition → (key, entry)`.
  *
  * Most partitions hold one entry (a booking's payments, a slot's bookings, a checkout session's
- * booking): such a partition keeps only the id, and reads the entry's key from its row through
- * `keyOf` when it needs it (a read, or a second entry arriving). That is exact because the
- * indexes change in step with the rows, one row at a time: whenever this index holds an id, the
- * row `keyOf` finds for it is the one the entry was placed from. A partition that holds more
- * becomes a SortedIndex and keeps its keys.
+ * booking): such a partition keeps only the entry (an id, or the row), and reads the entry's key
+ * from its row through `keyOf` when it needs it (a read, or a second entry arriving). That is
+ * exact because the indexes change in step with the rows, one row at a time: whenever this index
+ * holds an entry, the row `keyOf` finds for it is the one the entry was placed from. A partition
+ * that holds more becomes a SortedIndex and keeps its keys.
  */
-export class PartitionedIndex {
-  private readonly parts = new Map<string, SortedIndex | string>();
+export class PartitionedIndex<E extends Entry = string> {
+  private readonly parts = new Map<string, SortedIndex<E> | E>();
 
-  /** `keyOf(id)`: the key of the row `id` names, as this index placed it. */
-  constructor(private readonly keyOf: (id: string) => number | undefined) {}
+  /** `keyOf(entry)`: the key of the row the entry names (or is), as this index placed it. */
+  constructor(private readonly keyOf: (entry: E) => number | undefined) {}
 
-  private keyOfEntry(id: string): number {
-    const key = this.keyOf(id);
-    if (key === undefined) throw new Error(`PartitionedIndex: no row for the indexed id ${id}`);
+  private keyOfEntry(entry: E): number {
+    const key = this.keyOf(entry);
+    if (key === undefined) throw new Error(`PartitionedIndex: no row for the indexed id ${idOf(entry)}`);
     return key;
   }
 
-  add(partition: string, key: number, id: string): void {
+  /** Adds the entry; one of the same id already in the partition at `key` is replaced by it. */
+  add(partition: string, key: number, entry: E): void {
     const part = this.parts.get(partition);
     if (part === undefined) {
-      this.parts.set(partition, id);
+      this.parts.set(partition, entry);
       return;
     }
-    if (typeof part === 'string') {
-      if (part === id) return;
-      const index = new SortedIndex();
+    if (!(part instanceof SortedIndex)) {
+      if (idOf(part) === idOf(entry)) {
+        this.parts.set(partition, entry);
+        return;
+      }
+      const index = new SortedIndex<E>();
       index.add(this.keyOfEntry(part), part);
-      index.add(key, id);
+      index.add(key, entry);
       this.parts.set(partition, index);
       return;
     }
-    part.add(key, id);
+    part.add(key, entry);
   }
 
-  delete(partition: string, key: number, id: string): void {
+  delete(partition: string, key: number, entry: E): void {
     const part = this.parts.get(partition);
     if (part === undefined) return;
-    if (typeof part === 'string') {
-      if (part === id) this.parts.delete(partition);
+    if (!(part instanceof SortedIndex)) {
+      if (idOf(part) === idOf(entry)) this.parts.delete(partition);
       return;
     }
-    part.delete(key, id);
+    part.delete(key, entry);
     if (part.size === 0) this.parts.delete(partition);
   }
 
-  /** Moves an entry: a no-op when neither the partition nor the key changed. */
-  move(from: { partition: string; key: number } | null, to: { partition: string; key: number } | null, id: string) {
-    if (from && to && from.partition === to.partition && from.key === to.key) return;
-    if (from) this.delete(from.partition, from.key, id);
-    if (to) this.add(to.partition, to.key, id);
+  /**
+   * Moves an entry: a no-op for an id entry when neither the partition nor the key changed; a
+   * row entry is replaced by the new row then.
+   */
+  move(from: { partition: string; key: number } | null, to: { partition: string; key: number } | null, entry: E) {
+    if (from && to && from.partition === to.partition && from.key === to.key) {
+      if (typeof entry !== 'string') this.add(to.partition, to.key, entry);
+      return;
+    }
+    if (from) this.delete(from.partition, from.key, entry);
+    if (to) this.add(to.partition, to.key, entry);
   }
 
-  get(partition: string): SortedIds | undefined {
+  get(partition: string): SortedIds<E> | undefined {
     const part = this.parts.get(partition);
-    return typeof part === 'string' ? new SingleEntry(this.keyOfEntry(part), part) : part;
+    if (part === undefined || part instanceof SortedIndex) return part;
+    return new SingleEntry(this.keyOfEntry(part), part);
   }
 
   /** The partitions that hold at least one entry. */
