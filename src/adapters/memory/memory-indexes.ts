@@ -29,8 +29,10 @@ export class MemoryIndexes {
   readonly schedulesByStatus: PartitionedIndex;
   // Bookings by (createdAt, id): per doctor, patient, slot, checkout session and status (a query
   // naming none of these merges the status partitions, as for slots); and per status by
-  // (slotStart, id), for the reminder sweep's window.
-  readonly bookingsByDoctor: PartitionedIndex;
+  // (slotStart, id), for the reminder sweep's window. The doctor's index holds the rows themselves
+  // (see Entry): each change of a booking puts its new row there (a search of one partition), and
+  // a doctor's listing page reads no table.
+  readonly bookingsByDoctor: PartitionedIndex<BookingRow>;
   readonly bookingsByPatient: PartitionedIndex;
   readonly bookingsBySchedule: PartitionedIndex;
   readonly bookingsBySession: PartitionedIndex;
@@ -65,7 +67,7 @@ export class MemoryIndexes {
     const recordCreated = (key: string) => rows.outbox.get(key)?.createdAt;
     this.schedulesByDoctor = new PartitionedIndex(slotStart);
     this.schedulesByStatus = new PartitionedIndex(slotStart);
-    this.bookingsByDoctor = new PartitionedIndex(bookingCreated);
+    this.bookingsByDoctor = new PartitionedIndex<BookingRow>((row) => row.createdAt);
     this.bookingsByPatient = new PartitionedIndex(bookingCreated);
     this.bookingsBySchedule = new PartitionedIndex(bookingCreated);
     this.bookingsBySession = new PartitionedIndex(bookingCreated);
@@ -108,7 +110,10 @@ export class MemoryIndexes {
   }
 
   private booking(id: string, b: BookingRow | undefined, a: BookingRow | undefined): void {
-    this.bookingsByDoctor.move(b ? at(b.doctorId, b.createdAt) : null, a ? at(a.doctorId, a.createdAt) : null, id);
+    const row = a ?? b;
+    if (row !== undefined) {
+      this.bookingsByDoctor.move(b ? at(b.doctorId, b.createdAt) : null, a ? at(a.doctorId, a.createdAt) : null, row);
+    }
     this.bookingsByPatient.move(b ? at(b.patientId, b.createdAt) : null, a ? at(a.patientId, a.createdAt) : null, id);
     this.bookingsBySchedule.move(
       b ? at(b.scheduleId, b.createdAt) : null,

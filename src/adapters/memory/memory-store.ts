@@ -508,7 +508,7 @@ class MemoryOperations implements StoreOperations {
       }
       return found.sort(byCreated);
     }
-    if (q.doctorId !== undefined) return through(indexes.bookingsByDoctor.get(q.doctorId));
+    if (q.doctorId !== undefined) return walk(indexes.bookingsByDoctor.get(q.doctorId), bounds) ?? [];
     // By status, or (naming none of the above) every status's partition, merged.
     const byStatus = indexes.bookingsByStatus;
     return merged(
