@@ -150,27 +150,28 @@ describe('MemoryStore snapshot isolation', () => {
     expect(await store.countBookings({ scheduleId: slot.id })).toBe(1);
   });
 
+  /** One transaction per provider, each reading the id before any writes it, then all inserting it at once. */
+  const insertTogether = (store: BookingStore, providers: readonly string[], providerPaymentId: string) => {
+    const all = gate();
+    let started = 0;
+    return Promise.all(
+      providers.map((provider) =>
+        store.transaction(async (tx) => {
+          await tx.findPaymentTransaction({ provider, providerPaymentId });
+          if (++started === providers.length) all.open();
+          await all.wait;
+          return tx.insertPaymentTransaction(newPaymentTransaction({ provider, providerPaymentId }));
+        }),
+      ),
+    );
+  };
+
   it('keeps one payment per (provider, provider payment id) at commit, also for a second provider using the id', async () => {
     const store = snapshotStore();
-    // Both transactions read before either writes: each sees the id free (or held by 'test' only).
-    const race = async (provider: string, times: number) => {
-      const both = gate();
-      let started = 0;
-      return Promise.all(
-        Array.from({ length: times }, () =>
-          store.transaction(async (tx) => {
-            await tx.findPaymentTransaction({ provider, providerPaymentId: 'pi_race' });
-            if (++started === times) both.open();
-            await both.wait;
-            return tx.insertPaymentTransaction(newPaymentTransaction({ provider, providerPaymentId: 'pi_race' }));
-          }),
-        ),
-      );
-    };
-    const first = await race('test', 5);
+    const first = await insertTogether(store, Array(5).fill('test'), 'pi_race');
     expect(first.filter((p) => p !== null)).toHaveLength(1);
     // The id is taken by 'test' now: 'other' is keyed by the pair, and is still unique there.
-    const second = await race('other', 5);
+    const second = await insertTogether(store, Array(5).fill('other'), 'pi_race');
     expect(second.filter((p) => p !== null)).toHaveLength(1);
     const [mine, theirs] = [first.find((p) => p !== null), second.find((p) => p !== null)];
     expect((await store.findPaymentTransaction({ provider: 'test', providerPaymentId: 'pi_race' }))?.id).toBe(mine?.id);
@@ -182,16 +183,7 @@ describe('MemoryStore snapshot isolation', () => {
 
   it('lets two providers record the same provider payment id at once: one keyed by the id, one by the pair', async () => {
     const store = snapshotStore();
-    const both = gate();
-    let started = 0;
-    const insert = (provider: string) =>
-      store.transaction(async (tx) => {
-        await tx.findPaymentTransaction({ provider, providerPaymentId: 'pi_both' });
-        if (++started === 2) both.open();
-        await both.wait;
-        return tx.insertPaymentTransaction(newPaymentTransaction({ provider, providerPaymentId: 'pi_both' }));
-      });
-    const [a, b] = await Promise.all([insert('test'), insert('other')]);
+    const [a, b] = await insertTogether(store, ['test', 'other'], 'pi_both');
     expect(a).not.toBeNull();
     expect(b).not.toBeNull();
     expect((await store.findPaymentTransaction({ provider: 'test', providerPaymentId: 'pi_both' }))?.id).toBe(a?.id);
