@@ -55,6 +55,28 @@ export function describeBookingPolicyConformance(name: string, harness: StoreHar
       expect((await store.findBookings({ patientId: PAT2 }))[0]?.policy).toEqual(POLICY);
     });
 
+    it('keeps what a policy object held when it was written, even if the caller changes that object later', async () => {
+      const mutable = structuredClone(POLICY);
+      const first = await scheduled({ policy: mutable });
+      await ops.updateBookingIf({ id: first?.id ?? '', expectedStatus: 'scheduled', set: { status: 'cancelled' } });
+      const tier = mutable.cancellation.tiers[0];
+      if (tier) tier.refundPercent = 10;
+      const second = await scheduled({ policy: mutable, patientId: PAT2 });
+      expect((await store.getBooking(first?.id ?? ''))?.policy).toEqual(POLICY);
+      expect((await store.getBooking(second?.id ?? ''))?.policy?.cancellation.tiers[0]?.refundPercent).toBe(10);
+      // A deeply frozen one (as the engine hands in) reads back equal, however often it is written.
+      const frozen = Object.freeze({
+        cancellation: Object.freeze({
+          ...POLICY.cancellation,
+          tiers: Object.freeze(POLICY.cancellation.tiers.map((t) => Object.freeze({ ...t }))),
+        }),
+        reschedule: Object.freeze({ ...POLICY.reschedule }),
+      }) as BookingPolicy;
+      await ops.updateBookingIf({ id: second?.id ?? '', expectedStatus: 'scheduled', set: { policy: frozen } });
+      await ops.updateBookingIf({ id: second?.id ?? '', expectedStatus: 'scheduled', set: { policy: frozen } });
+      expect((await store.getBooking(second?.id ?? ''))?.policy).toEqual(POLICY);
+    });
+
     it('adds each reminder key once, only while scheduled at that start', async () => {
       const b = await scheduled();
       expect(b?.remindersSent ?? []).toEqual([]);

@@ -325,10 +325,23 @@ export function copyPolicy(p: Readonly<BookingPolicy>): BookingPolicy {
  */
 export class Interner {
   private readonly policies = new Map<string, Readonly<BookingPolicy>>();
+  /**
+   * Policies handed in deeply frozen plain objects (the engine's are), by identity: freezing
+   * cannot be undone, so their JSON is taken once, not per booking.
+   */
+  private readonly frozen = new WeakMap<object, Readonly<BookingPolicy>>();
   private readonly texts = new Map<string, string>();
 
   policy(p: BookingPolicy | null | undefined): Readonly<BookingPolicy> | null | undefined {
     if (p === null || p === undefined) return p;
+    const known = this.frozen.get(p);
+    if (known !== undefined) return known;
+    const kept = this.byJson(p);
+    if (deeplyFrozen(p)) this.frozen.set(p, kept);
+    return kept;
+  }
+
+  private byJson(p: BookingPolicy): Readonly<BookingPolicy> {
     const key = JSON.stringify(p);
     let kept = this.policies.get(key);
     if (kept === undefined) {
