@@ -70,6 +70,40 @@ describe('SortedIndex', () => {
     );
   });
 
+  it('holding rows: walks the latest row put at each (key, id), by identity, after random adds, replacements and deletes', () => {
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 2_500 }), (ops) => {
+        type Row = { id: string; version: number };
+        const index = new SortedIndex<Row>();
+        const reference = new Map<string, Entry & { row: Row }>();
+        const keyOf = (e: Entry) => `${e.key}|${e.id}`;
+        let version = 0;
+        for (const o of ops) {
+          if (o.kind === 'add') {
+            // An add at a (key, id) already there is a newer row of it: it must replace the older.
+            const row = { id: o.id, version: version++ };
+            index.add(o.key, row);
+            reference.set(keyOf(o), { key: o.key, id: o.id, row });
+          } else if (o.kind === 'delete') {
+            // Deleted by id: the row object handed in need not be the one held.
+            index.delete(o.key, { id: o.id, version: -1 });
+            reference.delete(keyOf(o));
+          } else {
+            for (const e of [...reference.values()].sort(byKeyThenId).slice(0, o.count)) {
+              index.delete(e.key, e.row);
+              reference.delete(keyOf(e));
+            }
+          }
+        }
+        const walked = [...index.range()];
+        const expected = [...reference.values()].sort(byKeyThenId).map((e) => e.row);
+        expect(walked).toHaveLength(expected.length);
+        for (let i = 0; i < walked.length; i++) expect(walked[i]).toBe(expected[i]);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('keeps ties in id order and resumes after a cursor that sits on a chunk boundary', () => {
     const index = new SortedIndex();
     // 2,000 entries at one key (one millisecond's records): eight chunks' worth, inserted out of order.
