@@ -18,6 +18,7 @@ import {
 } from './fixtures.js';
 import { median, perSecond } from './stats.js';
 import type { BenchReport, Check } from './table.js';
+import { bookAndConfirmDirectly } from './throughput.js';
 
 const CONCURRENCY = 8;
 const SUBSCRIBER = 'bench-subscriber';
@@ -246,6 +247,158 @@ async function drainOn(ctx: BenchContext, kind: StoreKind): Promise<BenchReport>
   };
 }
 
+// ---- where the engine's time goes: the engine with its effects switched off, then run without the outbox ----
+
+/**
+ * The engine's internal context, reached at run time (it is private): every change goes through
+ * `commit`, which appends the change's effects to the outbox in its transaction and delivers them
+ * after; the decomposition replaces it. Checked by the runs themselves (outbox appends counted).
+ */
+interface EngineInternals {
+  store: BookingStore;
+  commit(
+    work: (tx: StoreOperations) => Promise<unknown>,
+    effectsOf: (result: unknown) => readonly unknown[],
+  ): Promise<unknown>;
+  runEffects(effects: readonly unknown[]): Promise<void>;
+  outbox: { append(tx: StoreOperations, effects: readonly unknown[]): Promise<unknown> };
+}
+
+/** How the engine under test treats each change's effects. */
+type EffectsMode = 'none' | 'direct' | 'outbox';
+
+const EFFECTS_MODES: Record<EffectsMode, string> = {
+  none: 'engine, no effects (built, then dropped: nothing encoded, recorded or delivered)',
+  direct: 'engine, effects run straight after the commit (no outbox: lost on a crash)',
+  outbox: 'engine as shipped (each effect encoded, recorded in the transaction, delivered, completed)',
+};
+
+/** Rewires `engine`'s commit for `mode`; returns a counter of the outbox appends that still happen. */
+function effectsMode(engine: object, mode: EffectsMode): { appends: number } {
+  const internals = (engine as { ctx?: EngineInternals }).ctx;
+  if (internals === undefined || typeof internals.commit !== 'function') {
+    throw new Error('outbox decomposition: the engine no longer has ctx.commit; update bench/outbox.ts');
+  }
+  const counted = { appends: 0 };
+  const append = internals.outbox.append.bind(internals.outbox);
+  internals.outbox.append = (tx, effects) => {
+    counted.appends++;
+    return append(tx, effects);
+  };
+  if (mode === 'outbox') return counted;
+  internals.commit = async (work, effectsOf) => {
+    let effects: readonly unknown[] = [];
+    const result = await internals.store.transaction(async (tx) => {
+      const value = await work(tx);
+      effects = effectsOf(value);
+      return value;
+    });
+    if (mode === 'direct') await internals.runEffects(effects);
+    return result;
+  };
+  return counted;
+}
+
+async function decompositionRun(ctx: BenchContext, count: number, mode: EffectsMode | 'baseline'): Promise<PathRun> {
+  const clock = new ManualClock(START);
+  const opened = await ctx.stores.open('memory', clock);
+  try {
+    const slots = await seedSlots(opened.store, count, { from: clock.now() });
+    const ids = patientIds(count);
+    if (mode === 'baseline') {
+      const began = performance.now();
+      await pool(count, CONCURRENCY, (i) =>
+        bookAndConfirmDirectly(opened.store, clock, slots[i] as Schedule, ids[i] as string, i),
+      );
+      const ms = performance.now() - began;
+      const paid = await opened.store.countBookings({ status: 'scheduled', paymentStatus: 'paid' });
+      return { ms, checks: [check('baseline: every booking paid', paid === count, `${fmt(paid)} paid`)] };
+    }
+    const rig = testRig(opened.store, clock, patientDirectory(ids), { holdMinutes: 15 });
+    const counted = effectsMode(rig.engine, mode);
+    const emitted = { count: 0 };
+    rig.engine.events.on('booking.confirmed', () => emitted.count++);
+    let confirmed = 0;
+    const began = performance.now();
+    await pool(count, CONCURRENCY, async (i) => {
+      const { booking } = await rig.engine.book({ patientId: ids[i] as string, scheduleId: (slots[i] as Schedule).id });
+      const { outcome } = await rig.engine.handlePaymentEvent(rig.gateway.pay(booking.checkoutSessionId ?? ''));
+      if (outcome === 'confirmed') confirmed++;
+    });
+    const ms = performance.now() - began;
+    const expectedEmits = mode === 'none' ? 0 : count;
+    const appendsOk = mode === 'outbox' ? counted.appends >= 2 * count : counted.appends === 0;
+    return {
+      ms,
+      checks: [
+        check(
+          `${mode}: every booking confirmed, effects as the mode says`,
+          confirmed === count && emitted.count === expectedEmits && appendsOk && rig.effectFailures.length === 0,
+          `${fmt(confirmed)} confirmed, ${fmt(emitted.count)} booking.confirmed emitted (${fmt(expectedEmits)} expected), ` +
+            `${fmt(counted.appends)} outbox appends, ${rig.effectFailures.length} effect.failed`,
+        ),
+      ],
+    };
+  } finally {
+    await opened.close();
+  }
+}
+
+/**
+ * Book + confirm on the memory store four ways in paired rounds (order rotated every round):
+ * the store calls alone (the throughput baseline), the engine with its effects dropped, the
+ * engine running them straight after each commit, and the engine as shipped. Informational (no
+ * goal): it shows which part of the engine's time the outbox is.
+ */
+async function decomposition(ctx: BenchContext): Promise<BenchReport> {
+  const count = ctx.quick ? 1_000 : 10_000;
+  const rounds = ctx.quick ? 3 : 5;
+  const paths = ['baseline', 'none', 'direct', 'outbox'] as const;
+  for (const path of paths) await decompositionRun(ctx, ctx.quick ? 500 : 2_000, path);
+  const runs = new Map<(typeof paths)[number], PathRun[]>(paths.map((p) => [p, []]));
+  const ratios = new Map<EffectsMode, number[]>([
+    ['none', []],
+    ['direct', []],
+    ['outbox', []],
+  ]);
+  for (let r = 0; r < rounds; r++) {
+    const order = [...paths.slice(r % paths.length), ...paths.slice(0, r % paths.length)];
+    const round = new Map<(typeof paths)[number], PathRun>();
+    for (const path of order) round.set(path, await decompositionRun(ctx, count, path));
+    const base = round.get('baseline') as PathRun;
+    for (const [path, run] of round) {
+      runs.get(path)?.push(run);
+      if (path !== 'baseline') ratios.get(path)?.push(run.ms / base.ms);
+    }
+    ctx.log(
+      `outbox decomposition round ${r + 1}/${rounds}: ` +
+        paths.map((p) => `${p} ${Math.round((round.get(p) as PathRun).ms)} ms`).join(', '),
+    );
+  }
+  const usPer = (path: (typeof paths)[number]) => (median((runs.get(path) ?? []).map((r) => r.ms)) * 1000) / count;
+  const paired = `median of ${rounds} rounds, the four paths in rotated order`;
+  return {
+    benchmark: 'outbox: where the time goes',
+    store: 'memory',
+    params: { bookings: count, rounds, concurrency: CONCURRENCY },
+    metrics: [
+      {
+        name: 'baseline: the store calls alone',
+        value: usPer('baseline'),
+        unit: 'µs/booking',
+        note: `book + confirm of ${fmt(count)} slots, ${CONCURRENCY} in flight, as in the throughput benchmark; ${paired}`,
+      },
+      ...(['none', 'direct', 'outbox'] as const).map((mode) => ({
+        name: EFFECTS_MODES[mode],
+        value: usPer(mode),
+        unit: 'µs/booking',
+        note: `${median(ratios.get(mode) ?? []).toFixed(2)}× the baseline (median of the rounds' own ratios)`,
+      })),
+    ],
+    checks: mergeChecks([...runs.values()].flatMap((list) => list.map((r) => r.checks))),
+  };
+}
+
 export const outbox: Benchmark = {
   name: 'outbox',
   async run(ctx) {
@@ -253,6 +406,7 @@ export const outbox: Benchmark = {
     const reports: BenchReport[] = [];
     for (const kind of kinds) reports.push(await throughputOn(ctx, kind));
     for (const kind of kinds) reports.push(await drainOn(ctx, kind));
+    if (kinds.includes('memory')) reports.push(await decomposition(ctx));
     return reports;
   },
 };

@@ -43,7 +43,7 @@ interface PathRun {
  * same records, and nothing else: no input validation, plan policy, provider, scheduler,
  * notifications or events. The provider's ids are made up the way the test provider makes them.
  */
-async function bookAndConfirmDirectly(
+export async function bookAndConfirmDirectly(
   store: BookingStore,
   clock: ManualClock,
   slot: Schedule,
