@@ -165,8 +165,14 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
   readonly owner = `careslot-${randomBytes(6).toString('hex')}`;
   private readonly subscribers = new Map<string, Subscriber>();
   private readonly emitted = new RecentIds(10_000);
-  /** The keys this dispatcher's fast path is delivering now. */
+  /** The keys this dispatcher's fast path is delivering now (born leased to it, or claimed by it). */
   private readonly inFlight = new Set<string>();
+  /**
+   * Records given back because an earlier record of their booking, for their consumer, was in
+   * this dispatcher's `inFlight` at the time: the earlier one's key → the keys waiting for it.
+   * They are delivered again as soon as that delivery ends, not at the next drain.
+   */
+  private readonly parked = new Map<string, string[]>();
   private seq = 0;
 
   constructor(private readonly ctx: EngineContext) {}
@@ -294,12 +300,13 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
     const groups = [...byConsumer].filter(([consumer]) => this.knows(consumer));
     const records = own.filter((r) => this.knows(r.consumer));
     for (const r of records) this.inFlight.add(r.key);
+    let claimed: OutboxRecord[] = [];
     try {
       if (groups.length > 0) {
         // One transaction leases the rest of this change's records for every consumer.
         const now = this.ctx.now();
         const leaseUntil = new Date(now.getTime() + this.ctx.options.outboxLeaseMs);
-        const claimed = await this.ctx.store.transaction(async (tx) => {
+        claimed = await this.ctx.store.transaction(async (tx) => {
           const all: OutboxRecord[] = [];
           for (const [consumer, group] of groups) {
             const limit = group.length;
@@ -307,6 +314,7 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
           }
           return all;
         });
+        for (const r of claimed) this.inFlight.add(r.key);
         records.push(...claimed);
       }
       if (records.length === 0) return;
@@ -318,7 +326,20 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
       await this.release(records).catch(() => {});
     } finally {
       for (const r of own) this.inFlight.delete(r.key);
+      for (const r of claimed) this.inFlight.delete(r.key);
     }
+    // What waited for these deliveries goes now (each key was parked on one of them only).
+    if (this.parked.size === 0) return;
+    const waiting: string[] = [];
+    for (const list of [own, claimed]) {
+      for (const r of list) {
+        const keys = this.parked.get(r.key);
+        if (keys === undefined) continue;
+        this.parked.delete(r.key);
+        waiting.push(...keys);
+      }
+    }
+    await this.deliver(waiting);
   }
 
   async deliverPendingOf(bookingId: string): Promise<void> {
@@ -430,22 +451,35 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
         pending.filter((r) => !inBatch.has(r.key)),
       );
     }
-    const stalled = new Set<string>();
+    /** The chains that wait, each with the delivery of this dispatcher it waits behind (null: none). */
+    const stalled = new Map<string, string | null>();
     const waiting: OutboxRecord[] = [];
+    /** Fast path: [waiting key, the in-flight delivery of this dispatcher it waits behind]. */
+    const behindOwn: [string, string][] = [];
     const done: string[] = [];
     for (const record of records) {
       const chain = record.bookingId === null ? null : `${record.consumer}\u0000${record.bookingId}`;
       if (chain !== null) {
         if (stalled.has(chain)) {
           waiting.push(record);
+          const blocker = stalled.get(chain);
+          if (held === undefined && blocker) behindOwn.push([record.key, blocker]);
           continue;
         }
-        const earlier = (pendingOf.get(record.bookingId as string) ?? []).some(
-          (r) => r.consumer === record.consumer && isBefore(r, record),
-        );
+        let earlier = false;
+        let blocker: string | null = null;
+        for (const r of pendingOf.get(record.bookingId as string) ?? []) {
+          if (r.consumer !== record.consumer || !isBefore(r, record)) continue;
+          earlier = true;
+          if (this.inFlight.has(r.key)) {
+            blocker = r.key;
+            break;
+          }
+        }
         if (earlier) {
-          stalled.add(chain);
+          stalled.set(chain, blocker);
           waiting.push(record);
+          if (held === undefined && blocker !== null) behindOwn.push([record.key, blocker]);
           continue;
         }
       }
@@ -458,7 +492,7 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
         if (await this.fail(record, error)) report.dead++;
         else {
           report.failed++;
-          if (chain !== null) stalled.add(chain);
+          if (chain !== null) stalled.set(chain, null);
         }
         continue;
       }
@@ -470,7 +504,22 @@ export class OutboxDispatcher implements OutboxWriter, EngineOutbox {
     // What waited behind an earlier delivery goes back in line now, not after its lease (a drain
     // keeps holding them until it ends, so its next pass takes other records instead).
     if (held) held.push(...waiting);
-    else await this.release(waiting);
+    else {
+      await this.release(waiting);
+      // Given back behind a delivery of this dispatcher: handed to it if it is still running (it
+      // delivers them when it ends, see deliver), else delivered now. No await between the check
+      // and the handing over, so each is delivered again once, by one of the two.
+      const now: string[] = [];
+      for (const [key, blocker] of behindOwn) {
+        if (!this.inFlight.has(blocker)) now.push(key);
+        else {
+          const queue = this.parked.get(blocker);
+          if (queue === undefined) this.parked.set(blocker, [key]);
+          else queue.push(key);
+        }
+      }
+      if (now.length > 0) await this.deliver(now);
+    }
     return report;
   }
 

@@ -1,6 +1,7 @@
 // The outbox's edges: subscription options and their refusals, age limits, reports, retention, dead-letter queries, store failures on the fast path.
 import { describe, expect, it } from 'vitest';
-import { BookingError, type Notification, type OutboxEvent } from '../../src/index.js';
+import { BookingError, MemoryStore, type Notification, type OutboxEvent } from '../../src/index.js';
+import { ManualClock } from '../../src/testing/index.js';
 import { createFixture, type Fixture, PATIENTS } from '../support/engine-fixture.js';
 import { interceptOperation } from '../support/intercept.js';
 
@@ -279,5 +280,87 @@ describe('the built-in deliveries', () => {
     ]);
     expect(marked.some((keys) => keys.filter((c) => c === 'careslot:notifier').length === 2)).toBe(true);
     expect(await f.store.findOutbox({ bookingId: booking.id, status: 'pending' })).toEqual([]);
+  });
+
+  describe('a change of a booking whose earlier effects this process is still delivering', () => {
+    /** A notifier whose first `appointmentBooking` waits until `release()`; every notice it got, in order. */
+    function slowNotifier() {
+      const sent: string[] = [];
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let reached = () => {};
+      const reachedHeld = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      let first = true;
+      const notifier = {
+        async notify(n: Notification) {
+          if (n.type === 'appointmentBooking' && first) {
+            first = false;
+            reached();
+            await held;
+          }
+          sent.push(n.type);
+        },
+      };
+      return { notifier, sent, reachedHeld, release: () => release() };
+    }
+
+    /** Books a free visit whose notifier hangs, and cancels it while the booking's notices are on their way. */
+    async function cancelWhileBookingIsDelivered(f: Fixture, slow: ReturnType<typeof slowNotifier>) {
+      const slot = await f.slot();
+      const booked = f.engine.book({ patientId: PATIENTS.vise, scheduleId: slot.id });
+      await slow.reachedHeld;
+      const [booking] = await f.store.findBookings({ patientId: PATIENTS.vise });
+      if (booking === undefined) throw new Error('the booking was not committed');
+      return { booked, booking };
+    }
+
+    it('delivers its effects as soon as those earlier deliveries end, not at the next drain', async () => {
+      const slow = slowNotifier();
+      const f = createFixture({ notifier: slow.notifier });
+      const { booked, booking } = await cancelWhileBookingIsDelivered(f, slow);
+      await f.engine.cancelBooking({ bookingId: booking.id, actor: { role: 'patient', id: PATIENTS.vise } });
+      // The cancellation's deliveries wait behind the booking's, which are still running.
+      expect(slow.sent).toEqual([]);
+      expect(f.events.some((e) => e.name === 'booking.cancelled')).toBe(false);
+      slow.release();
+      await booked;
+      // No drain ran: the booking's fast path handed the waiting deliveries on when it ended.
+      expect(slow.sent).toEqual(['appointmentBooking', 'newBooking', 'appointmentCancelled', 'appointmentCancelled']);
+      expect(f.events.filter((e) => e.name === 'booking.cancelled')).toHaveLength(1);
+      expect(await f.store.findOutbox({ bookingId: booking.id, status: 'pending' })).toEqual([]);
+      // Each once: a drain now finds nothing left to deliver.
+      expect(await f.engine.outbox.drain()).toEqual({ delivered: 0, failed: 0, dead: 0 });
+    });
+
+    it('delivers them itself when the earlier deliveries end while it is still giving them back', async () => {
+      const slow = slowNotifier();
+      // Snapshot isolation: the earlier deliveries' mark commits while the give-back is open.
+      const clock = new ManualClock('2030-03-01T08:00:00Z');
+      const f = createFixture({
+        clock,
+        store: new MemoryStore({ clock, isolation: 'snapshot' }),
+        notifier: slow.notifier,
+      });
+      const { booked, booking } = await cancelWhileBookingIsDelivered(f, slow);
+      let gaveBack = 0;
+      interceptOperation(f.store, 'releaseOutbox', async (original, args) => {
+        if (gaveBack++ === 0) {
+          // The first give-back of the cancellation's deliveries waits until the booking's are done.
+          slow.release();
+          await booked;
+        }
+        return original(args);
+      });
+      await f.engine.cancelBooking({ bookingId: booking.id, actor: { role: 'patient', id: PATIENTS.vise } });
+      expect(gaveBack).toBeGreaterThan(0);
+      expect(slow.sent).toEqual(['appointmentBooking', 'newBooking', 'appointmentCancelled', 'appointmentCancelled']);
+      expect(f.events.filter((e) => e.name === 'booking.cancelled')).toHaveLength(1);
+      expect(await f.store.findOutbox({ bookingId: booking.id, status: 'pending' })).toEqual([]);
+      expect(await f.engine.outbox.drain()).toEqual({ delivered: 0, failed: 0, dead: 0 });
+    });
   });
 });
