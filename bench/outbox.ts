@@ -14,6 +14,7 @@ import {
   START,
   type StoreKind,
   seedSlots,
+  type TestRig,
   testRig,
 } from './fixtures.js';
 import { median, perSecond } from './stats.js';
@@ -56,6 +57,25 @@ function withoutOutbox(store: BookingStore): BookingStore {
   });
 }
 
+/**
+ * Books and confirms slot i for patient i through `rig`'s engine, 8 in flight, timed; counts the
+ * confirmations and the `booking.confirmed` events emitted.
+ */
+async function timedBookAndConfirm(rig: TestRig, slots: readonly Schedule[], ids: readonly string[]) {
+  let emitted = 0;
+  rig.engine.events.on('booking.confirmed', () => {
+    emitted++;
+  });
+  let confirmed = 0;
+  const began = performance.now();
+  await pool(slots.length, CONCURRENCY, async (i) => {
+    const { booking } = await rig.engine.book({ patientId: ids[i] as string, scheduleId: (slots[i] as Schedule).id });
+    const { outcome } = await rig.engine.handlePaymentEvent(rig.gateway.pay(booking.checkoutSessionId ?? ''));
+    if (outcome === 'confirmed') confirmed++;
+  });
+  return { ms: performance.now() - began, confirmed, emitted };
+}
+
 async function bookAndConfirm(ctx: BenchContext, kind: StoreKind, count: number, outbox: boolean): Promise<PathRun> {
   const clock = new ManualClock(START);
   const opened = await ctx.stores.open(kind, clock);
@@ -64,16 +84,7 @@ async function bookAndConfirm(ctx: BenchContext, kind: StoreKind, count: number,
     const ids = patientIds(count);
     const store = outbox ? opened.store : withoutOutbox(opened.store);
     const rig = testRig(store, clock, patientDirectory(ids));
-    const notified = { count: 0 };
-    rig.engine.events.on('booking.confirmed', () => notified.count++);
-    let confirmed = 0;
-    const began = performance.now();
-    await pool(count, CONCURRENCY, async (i) => {
-      const { booking } = await rig.engine.book({ patientId: ids[i] as string, scheduleId: (slots[i] as Schedule).id });
-      const { outcome } = await rig.engine.handlePaymentEvent(rig.gateway.pay(booking.checkoutSessionId ?? ''));
-      if (outcome === 'confirmed') confirmed++;
-    });
-    const ms = performance.now() - began;
+    const { ms, confirmed, emitted } = await timedBookAndConfirm(rig, slots, ids);
     const paid = await opened.store.countBookings({ status: 'scheduled', paymentStatus: 'paid' });
     const pending = await opened.store.findOutbox({ status: 'pending', limit: 1 });
     const label = outbox ? 'with outbox' : 'without outbox';
@@ -88,13 +99,13 @@ async function bookAndConfirm(ctx: BenchContext, kind: StoreKind, count: number,
         outbox
           ? check(
               'with outbox: every effect delivered on the fast path',
-              pending.length === 0 && notified.count === count && rig.effectFailures.length === 0,
-              `${pending.length === 0 ? 'nothing' : 'records'} pending, ${fmt(notified.count)} booking.confirmed emitted, ${rig.effectFailures.length} effect.failed`,
+              pending.length === 0 && emitted === count && rig.effectFailures.length === 0,
+              `${pending.length === 0 ? 'nothing' : 'records'} pending, ${fmt(emitted)} booking.confirmed emitted, ${rig.effectFailures.length} effect.failed`,
             )
           : check(
               'without outbox: nothing recorded',
-              pending.length === 0 && notified.count === 0,
-              `${fmt(notified.count)} booking.confirmed emitted (0 expected)`,
+              pending.length === 0 && emitted === 0,
+              `${fmt(emitted)} booking.confirmed emitted (0 expected)`,
             ),
       ],
     };
@@ -316,16 +327,7 @@ async function decompositionRun(ctx: BenchContext, count: number, mode: EffectsM
     }
     const rig = testRig(opened.store, clock, patientDirectory(ids), { holdMinutes: 15 });
     const counted = effectsMode(rig.engine, mode);
-    const emitted = { count: 0 };
-    rig.engine.events.on('booking.confirmed', () => emitted.count++);
-    let confirmed = 0;
-    const began = performance.now();
-    await pool(count, CONCURRENCY, async (i) => {
-      const { booking } = await rig.engine.book({ patientId: ids[i] as string, scheduleId: (slots[i] as Schedule).id });
-      const { outcome } = await rig.engine.handlePaymentEvent(rig.gateway.pay(booking.checkoutSessionId ?? ''));
-      if (outcome === 'confirmed') confirmed++;
-    });
-    const ms = performance.now() - began;
+    const { ms, confirmed, emitted } = await timedBookAndConfirm(rig, slots, ids);
     const expectedEmits = mode === 'none' ? 0 : count;
     const appendsOk = mode === 'outbox' ? counted.appends >= 2 * count : counted.appends === 0;
     return {
@@ -333,8 +335,8 @@ async function decompositionRun(ctx: BenchContext, count: number, mode: EffectsM
       checks: [
         check(
           `${mode}: every booking confirmed, effects as the mode says`,
-          confirmed === count && emitted.count === expectedEmits && appendsOk && rig.effectFailures.length === 0,
-          `${fmt(confirmed)} confirmed, ${fmt(emitted.count)} booking.confirmed emitted (${fmt(expectedEmits)} expected), ` +
+          confirmed === count && emitted === expectedEmits && appendsOk && rig.effectFailures.length === 0,
+          `${fmt(confirmed)} confirmed, ${fmt(emitted)} booking.confirmed emitted (${fmt(expectedEmits)} expected), ` +
             `${fmt(counted.appends)} outbox appends, ${rig.effectFailures.length} effect.failed`,
         ),
       ],
