@@ -1,4 +1,4 @@
-// Outbox: book-and-confirm with the transactional outbox against the same store with it switched off, and one drain's delivery rate.
+// Outbox: book-and-confirm with the transactional outbox against the same store with it switched off, one drain's delivery rate, and where the engine's time goes (effects dropped, run without the outbox, as shipped).
 import type { BookingStore, NewOutboxRecord, OutboxEvent, Schedule, StoreOperations } from 'careslot';
 import { ManualClock } from 'careslot/testing';
 import {
